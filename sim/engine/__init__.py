@@ -1,0 +1,1 @@
+"""The discrete-event side (SimPy): components that contend for time; per-fold events, never per cycle."""

@@ -1,0 +1,120 @@
+"""Mapping a layer's lowered GEMM onto a rows x cols systolic array (output/weight/input stationary).
+
+The GEMM of group g is (M x K) @ (K x N). Each dataflow puts two GEMM dimensions on the array and streams
+the third in time (SCALE-Sim's Sr / Sc / T):
+
+| dataflow | array rows hold | array cols hold | streamed (T) | stationary |
+|----------|-----------------|-----------------|--------------|------------|
+| os       | M (pixels)      | N (filters)     | K (window)   | ofmap      |
+| ws       | K (window)      | N (filters)     | M (pixels)   | filter     |
+| is       | K (window)      | M (pixels)      | N (filters)  | ifmap      |
+
+A fold is one rows x cols tile of (Sr x Sc); folds run groups-outer, then column folds, then row folds
+(SCALE-Sim's order). `fold_bounds` gives each fold's GEMM sub-block, which the kernels compute and the
+engine fetches.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from sim.errors import MappingError
+from sim.hardware.spec import Hardware
+from sim.workload.layer import Layer
+
+# Which GEMM dimension (0 = M, 1 = K, 2 = N) sits on array rows, array cols, and in time.
+DATAFLOW_AXES: dict[str, tuple[int, int, int]] = {"os": (0, 2, 1), "ws": (1, 2, 0), "is": (1, 0, 2)}
+STATIONARY_OPERAND = {"os": "ofmap", "ws": "filter", "is": "ifmap"}
+
+
+@dataclass(frozen=True)
+class SystolicMapping:
+    layer: Layer
+    dataflow: str
+    rows: int
+    cols: int
+
+    @property
+    def gemm_dims(self) -> tuple[int, int, int]:
+        g = self.layer.gemm
+        return (g.m, g.k, g.n)
+
+    @property
+    def groups(self) -> int:
+        return self.layer.gemm.groups
+
+    @property
+    def spatial_rows(self) -> int:
+        """Sr: the GEMM extent laid along the array's rows."""
+        return self.gemm_dims[DATAFLOW_AXES[self.dataflow][0]]
+
+    @property
+    def spatial_cols(self) -> int:
+        """Sc: the GEMM extent laid along the array's columns."""
+        return self.gemm_dims[DATAFLOW_AXES[self.dataflow][1]]
+
+    @property
+    def temporal(self) -> int:
+        """T: the GEMM extent streamed through the array, one element per cycle."""
+        return self.gemm_dims[DATAFLOW_AXES[self.dataflow][2]]
+
+    @property
+    def row_folds(self) -> int:
+        return -(-self.spatial_rows // self.rows)
+
+    @property
+    def col_folds(self) -> int:
+        return -(-self.spatial_cols // self.cols)
+
+    @property
+    def folds(self) -> int:
+        return self.groups * self.row_folds * self.col_folds
+
+    @cached_property
+    def fold_bounds(self) -> np.ndarray:
+        """int64 array (folds, 7): group, m0, m1, k0, k1, n0, n1 — the GEMM sub-block of each fold, in order."""
+        row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
+        dims = self.gemm_dims
+        out = np.empty((self.folds, 7), dtype=np.int64)
+        i = 0
+        for group in range(self.groups):
+            for col_fold in range(self.col_folds):
+                for row_fold in range(self.row_folds):
+                    lo = [0, 0, 0]
+                    hi = list(dims)
+                    lo[row_axis] = row_fold * self.rows
+                    hi[row_axis] = min(dims[row_axis], lo[row_axis] + self.rows)
+                    lo[col_axis] = col_fold * self.cols
+                    hi[col_axis] = min(dims[col_axis], lo[col_axis] + self.cols)
+                    out[i] = (group, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
+                    i += 1
+        return out
+
+    @cached_property
+    def fold_used(self) -> np.ndarray:
+        """int64 array (folds, 2): array rows and columns each fold actually occupies."""
+        row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
+        b = self.fold_bounds
+        rows_used = b[:, 2 + 2 * row_axis] - b[:, 1 + 2 * row_axis]
+        cols_used = b[:, 2 + 2 * col_axis] - b[:, 1 + 2 * col_axis]
+        return np.stack([rows_used, cols_used], axis=1)
+
+    @cached_property
+    def mapping_efficiency(self) -> float:
+        """Mean over folds of occupied PEs / all PEs (SCALE-Sim's 'Mapping Efficiency', unweighted)."""
+        used = self.fold_used
+        return float(np.mean(used[:, 0] * used[:, 1]) / (self.rows * self.cols))
+
+
+def map_systolic(layer: Layer, hw: Hardware, dataflow: str | None = None) -> SystolicMapping:
+    """Map `layer` onto `hw.pe_array`; `dataflow` overrides the config's (for comparisons)."""
+    if hw.pe_array is None:
+        raise MappingError(f"hardware '{hw.name}' has no [pe_array] to map layer '{layer.name}' onto",
+                           field="pe_array")
+    flow = dataflow or hw.pe_array.dataflow
+    if flow not in DATAFLOW_AXES:
+        raise MappingError("unknown dataflow", field="pe_array.dataflow", value=flow, allowed="os, ws, is")
+    # A block-circulant layer runs expanded on a digital array: it has no circulant datapath.
+    return SystolicMapping(layer=layer, dataflow=flow, rows=hw.pe_array.rows, cols=hw.pe_array.cols)

@@ -1,0 +1,223 @@
+"""The one result schema: the engine and the analytical model both return these records.
+
+Counts are in elements (words) unless a name ends in `_bytes`; energies are in pJ. Everything is a frozen
+dataclass so results can be hashed, pickled (sweeps), compared field by field (`sim compare`) and summed.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Iterable, Mapping
+
+
+@dataclass(frozen=True)
+class OperandCounts:
+    """One count per operand (SRAM or DRAM reads / writes)."""
+
+    ifmap: int = 0
+    filter: int = 0
+    ofmap: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.ifmap + self.filter + self.ofmap
+
+    def __add__(self, other: "OperandCounts") -> "OperandCounts":
+        return OperandCounts(self.ifmap + other.ifmap, self.filter + other.filter, self.ofmap + other.ofmap)
+
+    def to_dict(self) -> dict[str, int]:
+        return {"ifmap": self.ifmap, "filter": self.filter, "ofmap": self.ofmap}
+
+
+def _frozen_items(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tuple[tuple[str, Any], ...]:
+    items = values.items() if isinstance(values, Mapping) else values
+    return tuple(sorted((str(k), v) for k, v in items))
+
+
+@dataclass(frozen=True)
+class ActionCounts:
+    """How often each hardware action happened, keyed by the energy-table entry it is charged to.
+
+    Keys are `component.action` in the field's vocabulary: `mac`, `ifmap_sram.read`, `filter_sram.read`,
+    `ofmap_sram.write`, `dram.read_bytes`, `crossbar.read`, `adc.convert`, `dac.convert`, `leakage.cycle` ...
+    Stored as a sorted tuple so the record stays hashable and picklable.
+    """
+
+    items: tuple[tuple[str, float], ...] = ()
+
+    @classmethod
+    def of(cls, values: Mapping[str, float] | Iterable[tuple[str, float]]) -> "ActionCounts":
+        return cls(_frozen_items(values))
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self.items)
+
+    def get(self, key: str, default: float = 0) -> float:
+        return self.as_dict().get(key, default)
+
+    def __add__(self, other: "ActionCounts") -> "ActionCounts":
+        merged = self.as_dict()
+        for key, value in other.items:
+            merged[key] = merged.get(key, 0) + value
+        return ActionCounts.of(merged)
+
+
+@dataclass(frozen=True)
+class EnergyBreakdown:
+    """Energy per component (pJ); `total_pj` is their sum, by construction.
+
+    `provenance` names, per action key, the energy-table entry and its source (Accelergy's idea).
+    """
+
+    by_component: tuple[tuple[str, float], ...] = ()
+    provenance: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, by_component: Mapping[str, float], provenance: Mapping[str, str] | None = None) -> "EnergyBreakdown":
+        return cls(_frozen_items(by_component), _frozen_items(provenance or {}))
+
+    @property
+    def total_pj(self) -> float:
+        return float(sum(v for _, v in self.by_component))
+
+    def as_dict(self) -> dict[str, float]:
+        return dict(self.by_component)
+
+    def __add__(self, other: "EnergyBreakdown") -> "EnergyBreakdown":
+        merged = self.as_dict()
+        for key, value in other.by_component:
+            merged[key] = merged.get(key, 0.0) + value
+        prov = dict(self.provenance)
+        prov.update(dict(other.provenance))
+        return EnergyBreakdown.of(merged, prov)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"total": self.total_pj, **self.as_dict()}
+
+
+@dataclass(frozen=True)
+class CrossbarStats:
+    """Fields a crossbar (ReRAM) layer adds to its LayerResult (DESIGN.md §3)."""
+
+    crossbars: int
+    crossbar_utilization: float
+    adc_conversions: int
+    dac_conversions: int
+    crossbar_reads: int
+    output_error: float | None = None  # max |output - exact| over the layer; None when not computed
+    adc_bits_configured: int | None = None
+    adc_bits_required: int | None = None  # the largest lossless requirement over mapped columns
+
+
+@dataclass(frozen=True)
+class FunctionalCheck:
+    """Outcome of computing a layer's actual output values and checking them against numpy."""
+
+    max_abs_error: float
+    elements: int
+    accumulator_overflow: bool = False
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class LayerResult:
+    """One layer's numbers; produced by `sim.engine` and by `sim.analytical` alike."""
+
+    name: str
+    kind: str
+    model: str  # "engine" | "analytical"
+    macs: int
+    cycles: int
+    compute_cycles: int
+    stall_cycles: int
+    utilization: float  # MACs / (PEs x cycles)
+    mapping_efficiency: float
+    folds: int = 0
+    sram_reads: OperandCounts = field(default_factory=OperandCounts)
+    sram_writes: OperandCounts = field(default_factory=OperandCounts)
+    dram_reads: OperandCounts = field(default_factory=OperandCounts)
+    dram_writes: OperandCounts = field(default_factory=OperandCounts)
+    actions: ActionCounts = field(default_factory=ActionCounts)
+    energy: EnergyBreakdown = field(default_factory=EnergyBreakdown)
+    sim_wall_s: float = 0.0
+    crossbar: CrossbarStats | None = None
+    functional: FunctionalCheck | None = None
+    # Model-specific statistics (per-component busy/idle cycles, MAESTRO's statistics ...): name -> number.
+    extra: tuple[tuple[str, float], ...] = ()
+
+    def with_extra(self, values: Mapping[str, float]) -> "LayerResult":
+        merged = dict(self.extra)
+        merged.update(values)
+        return replace(self, extra=_frozen_items(merged))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report.json layer record (DESIGN.md §3)."""
+        out: dict[str, Any] = {
+            "name": self.name,
+            "kind": self.kind,
+            "model": self.model,
+            "macs": self.macs,
+            "cycles": self.cycles,
+            "compute_cycles": self.compute_cycles,
+            "stall_cycles": self.stall_cycles,
+            "utilization": self.utilization,
+            "mapping_efficiency": self.mapping_efficiency,
+            "folds": self.folds,
+            "sram_reads": self.sram_reads.to_dict(),
+            "sram_writes": {"ofmap": self.sram_writes.ofmap},
+            "dram_reads": self.dram_reads.to_dict(),
+            "dram_writes": {"ofmap": self.dram_writes.ofmap},
+            "energy_pj": self.energy.to_dict(),
+            "actions": self.actions.as_dict(),
+            "sim_wall_s": self.sim_wall_s,
+        }
+        if self.crossbar is not None:
+            out.update(asdict(self.crossbar))
+        if self.functional is not None:
+            out["functional"] = asdict(self.functional)
+        if self.extra:
+            out["extra"] = dict(self.extra)
+        return out
+
+
+# Fields that add up over layers; the rest of RunResult.totals is derived from them.
+_ADDITIVE = ("macs", "cycles", "compute_cycles", "stall_cycles", "folds", "sim_wall_s")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole trace on one hardware config."""
+
+    hardware: str
+    trace: str
+    model: str
+    layers: tuple[LayerResult, ...]
+    pes: int = 0  # processing elements (or crossbar cells) the utilization is measured against
+    metadata: tuple[tuple[str, Any], ...] = ()
+
+    def totals(self) -> dict[str, Any]:
+        total: dict[str, Any] = {name: sum(getattr(layer, name) for layer in self.layers) for name in _ADDITIVE}
+        zero = OperandCounts()
+        for name in ("sram_reads", "sram_writes", "dram_reads", "dram_writes"):
+            summed = sum((getattr(layer, name) for layer in self.layers), zero)
+            total[name] = summed.to_dict()
+        energy = sum((layer.energy for layer in self.layers), EnergyBreakdown())
+        total["energy_pj"] = energy.to_dict()
+        total["utilization"] = (
+            total["macs"] / (self.pes * total["cycles"]) if self.pes and total["cycles"] else 0.0
+        )
+        return total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "hardware": self.hardware,
+            "trace": self.trace,
+            "model": self.model,
+            "metadata": dict(self.metadata),
+            "layers": [layer.to_dict() for layer in self.layers],
+            "totals": self.totals(),
+        }
+
+
+def result_fields() -> tuple[str, ...]:
+    """Names of LayerResult's fields, in order (used by compare and the CSV writer)."""
+    return tuple(f.name for f in fields(LayerResult))

@@ -1,0 +1,247 @@
+"""The Layer record: one DNN layer's shape and precisions, and every quantity derived from it.
+
+All derived quantities (output size, the lowered GEMM, MACs, operand sizes) are computed here and only here.
+
+Conventions
+- Sizes are per image: `ifmap_h x ifmap_w x in_channels` in, `ofmap_h x ofmap_w x out_channels` out.
+- `pad_*` are zero rows/columns added on each side (SCALE-Sim's topologies are already padded: pad 0).
+- GEMM / fully connected layers are stored as a 1x1 convolution over an `m x 1` ifmap with `k` channels
+  and `n` filters, so one lowering serves all kinds (`Layer.gemm_layer` builds them).
+- Transposed convolution (`kind="tconv"`) is lowered, as accelerators run it, to a stride-1 convolution
+  over the zero-inserted input (`stride - 1` zeros between pixels, `dilation*(filter-1) - pad` border).
+- Depthwise = `groups == in_channels`; the lowered GEMM is then `groups` independent GEMMs.
+- Block-circulant (`block_size > 1`): the filter matrix consists of k x k circulant blocks (CirCNN).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from functools import cached_property
+from typing import Literal
+
+from sim.errors import TraceError
+
+LayerKind = Literal["conv", "tconv", "gemm"]
+LAYER_KINDS: tuple[str, ...] = ("conv", "tconv", "gemm")
+
+
+@dataclass(frozen=True)
+class GemmShape:
+    """The GEMM a layer lowers to: `groups` independent products of (m x k) by (k x n).
+
+    m = ofmap pixels (x batch), k = window (filter_h * filter_w * channels per group), n = filters per group.
+    """
+
+    m: int
+    k: int
+    n: int
+    groups: int = 1
+
+    @property
+    def macs(self) -> int:
+        return self.groups * self.m * self.k * self.n
+
+
+@dataclass(frozen=True)
+class Layer:
+    name: str
+    kind: LayerKind = "conv"
+    ifmap_h: int = 1
+    ifmap_w: int = 1
+    in_channels: int = 1
+    out_channels: int = 1
+    filter_h: int = 1
+    filter_w: int = 1
+    stride_h: int = 1
+    stride_w: int = 1
+    pad_top: int = 0
+    pad_bottom: int = 0
+    pad_left: int = 0
+    pad_right: int = 0
+    dilation_h: int = 1
+    dilation_w: int = 1
+    groups: int = 1
+    batch: int = 1
+    output_padding_h: int = 0  # tconv only: extra rows on the bottom of the output (PyTorch's output_padding)
+    output_padding_w: int = 0
+    block_size: int = 1  # >1: block-circulant filter matrix with k x k circulant blocks
+    ifmap_bits: int = 8
+    filter_bits: int = 8
+    ofmap_bits: int = 32  # accumulator / output precision
+
+    def __post_init__(self) -> None:
+        self._validate()
+
+    # ---------------------------------------------------------------- construction helpers
+    @classmethod
+    def gemm_layer(cls, name: str, m: int, n: int, k: int, **kwargs: int) -> "Layer":
+        """A GEMM (M x K) @ (K x N), as a 1x1 convolution: M ofmap pixels, K channels, N filters."""
+        return cls(name=name, kind="gemm", ifmap_h=m, ifmap_w=1, in_channels=k, out_channels=n, **kwargs)
+
+    # ---------------------------------------------------------------- validation
+    def _fail(self, field_name: str, message: str, value: object, allowed: str | None = None) -> None:
+        raise TraceError(message, field=f"{self.name}.{field_name}", value=value, allowed=allowed)
+
+    def _validate(self) -> None:
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise TraceError("layer name must be a non-empty string", field="name", value=self.name)
+        if self.kind not in LAYER_KINDS:
+            self._fail("kind", "unknown layer type", self.kind, ", ".join(LAYER_KINDS))
+        positive = ("ifmap_h", "ifmap_w", "in_channels", "out_channels", "filter_h", "filter_w", "stride_h",
+                    "stride_w", "dilation_h", "dilation_w", "groups", "batch", "block_size", "ifmap_bits",
+                    "filter_bits", "ofmap_bits")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("name", "kind"):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int):
+                self._fail(f.name, "must be an integer", value)
+            if f.name in positive and value < 1:
+                self._fail(f.name, "must be >= 1", value)
+            if f.name not in positive and value < 0:
+                self._fail(f.name, "must be >= 0", value)
+        for bits in ("ifmap_bits", "filter_bits"):
+            if getattr(self, bits) > 32:
+                self._fail(bits, "operand precision too wide", getattr(self, bits), "1..32")
+        if self.ofmap_bits > 64:
+            self._fail("ofmap_bits", "accumulator precision too wide", self.ofmap_bits, "1..64")
+        if self.in_channels % self.groups:
+            self._fail("groups", "groups must divide in_channels", self.groups, f"a divisor of {self.in_channels}")
+        if self.out_channels % self.groups:
+            self._fail("groups", "groups must divide out_channels", self.groups, f"a divisor of {self.out_channels}")
+        if self.kind == "gemm" and (self.filter_h, self.filter_w, self.ifmap_w) != (1, 1, 1):
+            self._fail("kind", "a gemm layer is stored as a 1x1 filter over an m x 1 ifmap", self.kind)
+        if self.kind != "tconv" and (self.output_padding_h or self.output_padding_w):
+            self._fail("output_padding_h", "output padding only applies to transposed convolutions",
+                       (self.output_padding_h, self.output_padding_w))
+        if self.kind == "tconv":
+            for axis, pad_a, pad_b, out_pad, stride, dilation in (
+                ("h", self.pad_top, self.pad_bottom, self.output_padding_h, self.stride_h, self.dilation_h),
+                ("w", self.pad_left, self.pad_right, self.output_padding_w, self.stride_w, self.dilation_w),
+            ):
+                if out_pad >= max(stride, dilation):
+                    self._fail(f"output_padding_{axis}", "output padding must be smaller than stride or dilation",
+                               out_pad, f"0..{max(stride, dilation) - 1}")
+                span = dilation * ((self.filter_h if axis == "h" else self.filter_w) - 1)
+                if max(pad_a, pad_b) > span:
+                    self._fail(f"pad_{axis}", "transposed-conv padding larger than the filter span",
+                               (pad_a, pad_b), f"0..{span}")
+        eff_h = self.dilation_h * (self.filter_h - 1) + 1
+        eff_w = self.dilation_w * (self.filter_w - 1) + 1
+        in_h, in_w = self._lowered_input_hw()
+        if eff_h > in_h:
+            self._fail("filter_h", "filter (dilated) taller than the padded ifmap", self.filter_h,
+                       f"<= {in_h} for this ifmap and padding")
+        if eff_w > in_w:
+            self._fail("filter_w", "filter (dilated) wider than the padded ifmap", self.filter_w,
+                       f"<= {in_w} for this ifmap and padding")
+        if self.block_size > 1:
+            k = self.block_size
+            if (self.in_channels // self.groups) * self.filter_h * self.filter_w % k or (self.out_channels // self.groups) % k:
+                self._fail("block_size", "block size must divide the filter matrix (window and filters)", k,
+                           "a common divisor of filter_h*filter_w*in_channels/groups and out_channels/groups")
+
+    # ---------------------------------------------------------------- derived quantities
+    def _lowered_input_hw(self) -> tuple[int, int]:
+        """Height and width of the (padded, for tconv zero-inserted) input the lowered conv slides over."""
+        if self.kind == "tconv":
+            h = (self.ifmap_h - 1) * self.stride_h + 1
+            w = (self.ifmap_w - 1) * self.stride_w + 1
+            border_h = self.dilation_h * (self.filter_h - 1)
+            border_w = self.dilation_w * (self.filter_w - 1)
+            return (h + 2 * border_h - self.pad_top - self.pad_bottom + self.output_padding_h,
+                    w + 2 * border_w - self.pad_left - self.pad_right + self.output_padding_w)
+        return (self.ifmap_h + self.pad_top + self.pad_bottom, self.ifmap_w + self.pad_left + self.pad_right)
+
+    @cached_property
+    def lowered_stride(self) -> tuple[int, int]:
+        return (1, 1) if self.kind == "tconv" else (self.stride_h, self.stride_w)
+
+    @cached_property
+    def padded_ifmap(self) -> tuple[int, int]:
+        """(h, w) of the input the lowered convolution slides over."""
+        return self._lowered_input_hw()
+
+    @cached_property
+    def ofmap_hw(self) -> tuple[int, int]:
+        in_h, in_w = self.padded_ifmap
+        stride_h, stride_w = self.lowered_stride
+        eff_h = self.dilation_h * (self.filter_h - 1) + 1
+        eff_w = self.dilation_w * (self.filter_w - 1) + 1
+        return ((in_h - eff_h) // stride_h + 1, (in_w - eff_w) // stride_w + 1)
+
+    @property
+    def ofmap_h(self) -> int:
+        return self.ofmap_hw[0]
+
+    @property
+    def ofmap_w(self) -> int:
+        return self.ofmap_hw[1]
+
+    @cached_property
+    def gemm(self) -> GemmShape:
+        """The lowered GEMM (im2col): per group, M = batch*E*F pixels, K = R*S*C/g, N = filters/g."""
+        e, f = self.ofmap_hw
+        return GemmShape(
+            m=self.batch * e * f,
+            k=self.filter_h * self.filter_w * (self.in_channels // self.groups),
+            n=self.out_channels // self.groups,
+            groups=self.groups,
+        )
+
+    @property
+    def macs(self) -> int:
+        """MACs the lowered GEMM performs (for tconv this includes the products with inserted zeros)."""
+        return self.gemm.macs
+
+    @cached_property
+    def effective_macs(self) -> int:
+        """MACs with non-padding, non-inserted operands: equals `macs` except for tconv and padded convs."""
+        if self.kind == "tconv":
+            return self.batch * self.ifmap_h * self.ifmap_w * self.in_channels * self.filter_h * self.filter_w \
+                * (self.out_channels // self.groups)
+        return self.macs
+
+    @cached_property
+    def ifmap_elements(self) -> int:
+        """Unique input activations (unpadded), over the batch."""
+        return self.batch * self.ifmap_h * self.ifmap_w * self.in_channels
+
+    @cached_property
+    def filter_elements(self) -> int:
+        """Unique weights stored (block-circulant: one vector per k x k block, so 1/k of the dense count)."""
+        dense = self.filter_h * self.filter_w * (self.in_channels // self.groups) * self.out_channels
+        return dense // self.block_size
+
+    @cached_property
+    def ofmap_elements(self) -> int:
+        e, f = self.ofmap_hw
+        return self.batch * e * f * self.out_channels
+
+    @property
+    def ifmap_bytes(self) -> int:
+        return -(-self.ifmap_elements * self.ifmap_bits // 8)
+
+    @property
+    def filter_bytes(self) -> int:
+        return -(-self.filter_elements * self.filter_bits // 8)
+
+    @property
+    def ofmap_bytes(self) -> int:
+        return -(-self.ofmap_elements * self.ofmap_bits // 8)
+
+    @property
+    def is_depthwise(self) -> bool:
+        return self.groups > 1 and self.groups == self.in_channels
+
+    def describe(self) -> str:
+        if self.kind == "gemm":
+            g = self.gemm
+            return f"gemm M={g.m} K={g.k} N={g.n}"
+        e, f = self.ofmap_hw
+        text = (f"{self.kind} {self.ifmap_h}x{self.ifmap_w}x{self.in_channels} * "
+                f"{self.filter_h}x{self.filter_w}x{self.out_channels} /{self.stride_h} -> {e}x{f}")
+        if self.groups > 1:
+            text += f" g={self.groups}"
+        if self.block_size > 1:
+            text += f" bc={self.block_size}"
+        return text
