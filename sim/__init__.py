@@ -1,2 +1,17 @@
-"""sim: a cycle-level simulator for DNN accelerators (systolic / directive PE arrays and ReRAM crossbars)."""
+"""sim: a cycle-level simulator for DNN accelerators (systolic / directive PE arrays and ReRAM crossbars).
+
+The API (see sim.api): load_trace, load_hardware, load_mapping, map_layer, simulate, estimate, compare.
+"""
+from sim.api import compare, estimate, load_hardware, load_mapping, load_trace, map_layer, simulate
+from sim.errors import ConfigError, MappingError, SimError, TraceError
+from sim.hardware.spec import Hardware
+from sim.records import LayerResult, RunResult
+from sim.workload.layer import Layer
+from sim.workload.trace import Trace
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError", "Hardware", "Layer", "LayerResult", "MappingError", "RunResult", "SimError", "Trace", "TraceError",
+    "compare", "estimate", "load_hardware", "load_mapping", "load_trace", "map_layer", "simulate",
+]

@@ -207,6 +207,12 @@ class RunResult:
         )
         return total
 
+    def to_frame(self) -> Any:
+        """One row per layer, nested fields flattened with dots (needs pandas)."""
+        import pandas
+
+        return pandas.DataFrame([flatten(layer.to_dict()) for layer in self.layers])
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "hardware": self.hardware,
@@ -216,6 +222,18 @@ class RunResult:
             "layers": [layer.to_dict() for layer in self.layers],
             "totals": self.totals(),
         }
+
+
+def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}: the flat column names of report.csv and DataFrames."""
+    flat: dict[str, Any] = {}
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
 
 
 def result_fields() -> tuple[str, ...]:

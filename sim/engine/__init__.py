@@ -1,1 +1,9 @@
-"""The discrete-event side (SimPy): components that contend for time; per-fold events, never per cycle."""
+"""The discrete-event side (SimPy): components that contend for time; per-fold events, never per cycle.
+
+- `dram`: off-chip memory models behind one small interface (`request(kind, address, size_bytes) -> Event`),
+  chosen by name (`bandwidth`, `bank_row`);
+- `buffer`: one operand's SRAM as slots that tiles occupy (double buffering = two slots);
+- `tiling`: pure planning of which tiles each step of a layer needs;
+- `pe_array`: the PE array process (wait for tiles, compute, release, drain);
+- `simulate`: the driver, `simulate_layer` / `simulate_trace` -> LayerResult / RunResult.
+"""

@@ -10,9 +10,12 @@ pydantic does the validation so every message names the field path, the value an
 """
 from __future__ import annotations
 
+import math
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic_core import PydanticCustomError
 
 Dataflow = Literal["os", "ws", "is"]
 DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
@@ -20,10 +23,25 @@ DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 CycleConvention = Literal["native", "scalesim"]
 
 
+# An action or area key: `component.action` in lower snake case (`ifmap_sram.read`, `mac`, `adc.convert`).
+ACTION_KEY = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*$")
+
+
 class Spec(BaseModel):
-    """Base of every spec section: frozen, unknown keys are errors, strict numeric types."""
+    """Base of every spec section: frozen, unknown keys are errors.
+
+    Python construction is lax (`rows=32.0` is fine); the file loaders validate strictly, so a TOML string
+    where a number belongs is an error rather than a silent conversion.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid", strict=False, validate_default=True)
+
+
+def constraint_error(field: str, message: str, value: object, allowed: str) -> PydanticCustomError:
+    """A cross-field validation error that still names the offending field (the loaders read `ctx`)."""
+    return PydanticCustomError(
+        "sim_constraint", "{message}", {"field": field, "message": message, "value": value, "allowed": allowed}
+    )
 
 
 class PeArraySpec(Spec):
@@ -47,6 +65,22 @@ class SramSpec(Spec):
     banks: PositiveInt = 1
     ports: PositiveInt = 1  # read/write ports per bank
     double_buffered: bool = True
+
+    @model_validator(mode="after")
+    def _whole_words(self) -> "SramSpec":
+        size = self.size_kb * 1024
+        if size != math.floor(size):
+            raise constraint_error("size_kb", "size_kb * 1024 must be a whole number of bytes", self.size_kb,
+                                   "a multiple of 1/1024")
+        # Physical layout: every bank (and each half of a double buffer) holds whole words.
+        unit = self.word_bytes * self.banks * (2 if self.double_buffered else 1)
+        if int(size) % unit:
+            what = f"word_bytes ({self.word_bytes}) x banks ({self.banks})"
+            if self.double_buffered:
+                what += " x 2 halves (double_buffered)"
+            raise constraint_error("size_kb", f"size in bytes ({int(size)}) must be a multiple of {what}",
+                                   self.size_kb, f"a multiple of {unit} bytes = {unit / 1024:g} KiB")
+        return self
 
     @property
     def size_bytes(self) -> int:
@@ -76,18 +110,34 @@ class DramTimingSpec(Spec):
 
 
 class DramSpec(Spec):
+    """Off-chip memory. `bandwidth_bytes_per_cycle` is the shared channel; `inf` means unlimited (SCALE-Sim
+    CALC mode). The optional per-operand bandwidths give each operand its own port capped at that rate
+    (SCALE-Sim USER mode); the shared channel still caps their sum."""
+
     model: Literal["bandwidth", "bank_row"] = "bandwidth"
     bandwidth_bytes_per_cycle: float = Field(gt=0)
     latency_cycles: int = Field(0, ge=0)
     burst_bytes: PositiveInt = 64
     preset: str | None = None  # name of a bank/row preset in sim/hardware/dram_presets.toml
     timing: DramTimingSpec | None = None
+    ifmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
+    filter_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
+    ofmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
     def _bank_row_needs_timing(self) -> "DramSpec":
         if self.model == "bank_row" and self.timing is None and self.preset is None:
-            raise ValueError("model 'bank_row' needs a 'preset' or a [dram.timing] table")
+            raise constraint_error("timing", "model 'bank_row' needs a 'preset' or a [dram.timing] table", None,
+                                   "preset = \"DDR4-2400\" or [dram.timing]")
+        if self.timing is not None and self.timing.row_bytes % self.burst_bytes:
+            raise constraint_error("timing.row_bytes", f"a row must hold whole bursts of {self.burst_bytes} bytes",
+                                   self.timing.row_bytes, f"a multiple of burst_bytes ({self.burst_bytes})")
         return self
+
+    def operand_bandwidth(self, operand: str) -> float:
+        """Bytes per cycle available to one operand's port ("ifmap", "filter" or "ofmap")."""
+        own = getattr(self, f"{operand}_bandwidth_bytes_per_cycle")
+        return self.bandwidth_bytes_per_cycle if own is None else min(own, self.bandwidth_bytes_per_cycle)
 
 
 class EnergyEntry(Spec):
@@ -106,33 +156,59 @@ class AreaEntry(Spec):
 
 
 class AdcSpec(Spec):
-    bits: int | Literal["lossless"] = 8
+    """The column ADC of a crossbar: resolution, range policy, rounding, sharing, energy law (docs/reram.md §3).
+
+    `bits = "lossless"` resolves the full-scale column sum of one read exactly (one bit fewer with
+    `column_flip`). Range policies: `full_scale` spans the worst-case column sum of a full crossbar with a
+    power-of-two step; `granular` keeps a step of one cell LSB and clips above 2**bits - 1; `calibrated`
+    spans [calibrated_min, calibrated_max] x full scale with 2**bits levels.
+    """
+
+    bits: PositiveInt | Literal["lossless"] = 8
     cols_per_adc: PositiveInt = 128
     sample_rate_gsps: float = Field(1.28, gt=0)
     range_policy: Literal["full_scale", "granular", "calibrated"] = "full_scale"
     rounding: Literal["half_even", "half_up", "floor"] = "half_even"
+    calibrated_min: float = Field(0.0, ge=0, le=1)  # fraction of the full-scale column sum
+    calibrated_max: float = Field(1.0, gt=0, le=1)
     column_flip: bool = False  # ISAAC's flipped encoding: one ADC bit fewer
+    # How adc.convert energy scales from the table entry (measured at energy_reference_bits) to `bits`.
     energy_law: Literal["table", "linear", "exponential"] = "table"
+    energy_reference_bits: PositiveInt = 8
+
+    @model_validator(mode="after")
+    def _calibrated_range(self) -> "AdcSpec":
+        if self.calibrated_min >= self.calibrated_max:
+            raise ValueError("calibrated_min must be below calibrated_max")
+        return self
 
 
 class NonIdealitySpec(Spec):
     """Device non-idealities; all off by default. Seeded by the run's seed."""
 
-    levels: int | None = None  # conductance levels per cell (None: 2**cell_bits, ideal)
-    on_off_ratio: float | None = None  # None: ideal (G_off = 0)
+    levels: PositiveInt | None = None  # conductance levels per cell (None: 2**cell_bits, ideal)
+    on_off_ratio: float | None = Field(None, gt=1)  # G_on / G_off; None: ideal (G_off = 0)
     programming_sigma: float = Field(0.0, ge=0)  # relative std-dev of programmed conductance
     stuck_at_on: float = Field(0.0, ge=0, le=1)  # fraction of cells
     stuck_at_off: float = Field(0.0, ge=0, le=1)
     read_noise_sigma: float = Field(0.0, ge=0)  # relative to one level, per read
 
+    @property
+    def ideal(self) -> bool:
+        return (self.levels is None and self.on_off_ratio is None and self.programming_sigma == 0
+                and self.stuck_at_on == 0 and self.stuck_at_off == 0 and self.read_noise_sigma == 0)
+
 
 class ReramSpec(Spec):
+    """A ReRAM crossbar chip (ISAAC/PUMA-style): crossbar, encoding, ADC, hierarchy, block-circulant mapping."""
+
     crossbar_rows: PositiveInt = 128
     crossbar_cols: PositiveInt = 128
     cell_bits: PositiveInt = 2
     weight_bits: PositiveInt = 16
     input_bits: PositiveInt = 16
     dac_bits: PositiveInt = 1
+    signed_inputs: bool = True  # two's complement: the sign bit is one extra read of weight -2**(input_bits-1)
     signed_weights: Literal["offset", "differential", "unit_column"] = "offset"
     slice_placement: Literal["adjacent_columns", "separate_crossbars"] = "adjacent_columns"
     adc: AdcSpec = AdcSpec()
@@ -142,16 +218,23 @@ class ReramSpec(Spec):
     adcs_per_ima: PositiveInt = 8
     imas_per_tile: PositiveInt = 12
     tiles: PositiveInt = 168
+    tiles_per_router: PositiveInt = 4
     edram_kb_per_tile: float = Field(64, gt=0)
     edram_port_bits: PositiveInt = 256
     bus_bits: PositiveInt = 384
     noc_flit_bits: PositiveInt = 32
+    offchip_gbytes_per_s: float = Field(6.4, gt=0)
     clock_mhz: float = Field(1200.0, gt=0)  # digital clock (ISAAC: 1.2 GHz) for the engine's cycle
     block_circulant: Literal["expanded", "compressed"] = "expanded"
-    duplication: PositiveInt = 1  # ReBoc intra-crossbar weight duplication u
+    duplication: PositiveInt | Literal["auto"] = 1  # ReBoc intra-crossbar weight duplication u
     input_slice_reuse: bool = False
     input_tile_sharing: bool = False
+    replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
     non_ideal: NonIdealitySpec = NonIdealitySpec()
+
+    @property
+    def crossbars_total(self) -> int:
+        return self.tiles * self.imas_per_tile * self.crossbars_per_ima
 
 
 class DirectiveArraySpec(Spec):
@@ -162,12 +245,15 @@ class DirectiveArraySpec(Spec):
     l2_size_bytes: int = Field(gt=0)
     noc_bandwidth_words_per_cycle: float = Field(gt=0)
     offchip_bandwidth_words_per_cycle: float = Field(gt=0)
-    noc_latency_cycles: int = Field(1, ge=0)
+    noc_latency_cycles: int = Field(1, ge=0)  # per hop (MAESTRO's hop latency)
     word_bytes: PositiveInt = 1
+    noc_hops: PositiveInt = 1  # average hops a NoC transfer takes (MAESTRO's default: 1)
+    vector_width: PositiveInt = 1  # MACs per PE per cycle (MAESTRO's SIMD lanes)
+    double_buffered: bool = True  # L1/L2 double buffering, as MAESTRO assumes
 
 
 class Hardware(Spec):
-    name: str
+    name: str = Field(min_length=1)
     description: str = ""
     source_file: str = ""  # where it was loaded from (set by the loader)
     pe_array: PeArraySpec | None = None
@@ -182,11 +268,18 @@ class Hardware(Spec):
     def _one_kind(self) -> "Hardware":
         kinds = [k for k in ("pe_array", "reram", "directive_array") if getattr(self, k) is not None]
         if not kinds:
-            raise ValueError("a hardware config needs one of [pe_array], [reram] or [directive_array]")
+            raise constraint_error("pe_array", "a hardware config needs one of [pe_array], [reram] or "
+                                   "[directive_array]", None, "[pe_array], [reram], [directive_array]")
         if self.pe_array is not None and self.buffers is None:
-            raise ValueError("[pe_array] needs [buffers.ifmap], [buffers.filter] and [buffers.ofmap]")
+            raise constraint_error("buffers", "[pe_array] needs [buffers.ifmap], [buffers.filter] and "
+                                   "[buffers.ofmap]", None, "a [buffers] section")
         if self.pe_array is not None and self.dram is None:
-            raise ValueError("[pe_array] needs a [dram] section")
+            raise constraint_error("dram", "[pe_array] needs a [dram] section", None, "a [dram] section")
+        for table in ("energy", "area"):
+            for key in getattr(self, table):
+                if not ACTION_KEY.match(key):
+                    raise constraint_error(f"{table}.{key}", "key must be `component.action` in lower snake case",
+                                           key, "e.g. mac, ifmap_sram.read, dram.read_byte")
         return self
 
     @property

@@ -27,6 +27,10 @@ from sim.workload.layer import Layer
 # Which GEMM dimension (0 = M, 1 = K, 2 = N) sits on array rows, array cols, and in time.
 DATAFLOW_AXES: dict[str, tuple[int, int, int]] = {"os": (0, 2, 1), "ws": (1, 2, 0), "is": (1, 0, 2)}
 STATIONARY_OPERAND = {"os": "ofmap", "ws": "filter", "is": "ifmap"}
+# The operands entering the array edges each cycle: (from the left into the rows, from the top into the columns).
+STREAMED_OPERANDS = {"os": ("ifmap", "filter"), "ws": ("ifmap", None), "is": ("filter", None)}
+# Integer codes the numba kernels and the vectorized closed forms take instead of strings.
+DATAFLOW_CODES: dict[str, int] = {"os": 0, "ws": 1, "is": 2}
 
 
 @dataclass(frozen=True)
@@ -77,19 +81,19 @@ class SystolicMapping:
         """int64 array (folds, 7): group, m0, m1, k0, k1, n0, n1 — the GEMM sub-block of each fold, in order."""
         row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
         dims = self.gemm_dims
+        per_group = self.row_folds * self.col_folds
+        fold = np.arange(self.folds, dtype=np.int64)
+        row_fold = fold % self.row_folds
+        col_fold = (fold % per_group) // self.row_folds
         out = np.empty((self.folds, 7), dtype=np.int64)
-        i = 0
-        for group in range(self.groups):
-            for col_fold in range(self.col_folds):
-                for row_fold in range(self.row_folds):
-                    lo = [0, 0, 0]
-                    hi = list(dims)
-                    lo[row_axis] = row_fold * self.rows
-                    hi[row_axis] = min(dims[row_axis], lo[row_axis] + self.rows)
-                    lo[col_axis] = col_fold * self.cols
-                    hi[col_axis] = min(dims[col_axis], lo[col_axis] + self.cols)
-                    out[i] = (group, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])
-                    i += 1
+        out[:, 0] = fold // per_group
+        for axis in range(3):
+            out[:, 1 + 2 * axis] = 0
+            out[:, 2 + 2 * axis] = dims[axis]
+        out[:, 1 + 2 * row_axis] = row_fold * self.rows
+        out[:, 2 + 2 * row_axis] = np.minimum(dims[row_axis], (row_fold + 1) * self.rows)
+        out[:, 1 + 2 * col_axis] = col_fold * self.cols
+        out[:, 2 + 2 * col_axis] = np.minimum(dims[col_axis], (col_fold + 1) * self.cols)
         return out
 
     @cached_property
@@ -100,6 +104,31 @@ class SystolicMapping:
         rows_used = b[:, 2 + 2 * row_axis] - b[:, 1 + 2 * row_axis]
         cols_used = b[:, 2 + 2 * col_axis] - b[:, 1 + 2 * col_axis]
         return np.stack([rows_used, cols_used], axis=1)
+
+    @property
+    def dataflow_code(self) -> int:
+        return DATAFLOW_CODES[self.dataflow]
+
+    @property
+    def stationary(self) -> str:
+        """The operand each PE keeps for the whole fold (os: its ofmap partial sum)."""
+        return STATIONARY_OPERAND[self.dataflow]
+
+    @property
+    def streamed(self) -> tuple[str, ...]:
+        """The operands that flow through the array during a fold (one element per PE per cycle)."""
+        return tuple(name for name in STREAMED_OPERANDS[self.dataflow] if name is not None)
+
+    @cached_property
+    def fold_row_index(self) -> np.ndarray:
+        """int64 (folds,): which row fold each fold is (ws/is: > 0 means the fold adds to stored partial sums)."""
+        return np.tile(np.arange(self.row_folds, dtype=np.int64), self.groups * self.col_folds)
+
+    @cached_property
+    def fold_mapping_efficiency(self) -> np.ndarray:
+        """float64 (folds,): occupied PEs / all PEs of each fold."""
+        used = self.fold_used
+        return (used[:, 0] * used[:, 1]) / float(self.rows * self.cols)
 
     @cached_property
     def mapping_efficiency(self) -> float:

@@ -1,0 +1,70 @@
+"""Layers per second of the directive (MAESTRO-style) model: one layer at a time over MAESTRO's reference
+networks, and over a design grid (PEs x NoC bandwidth x off-chip bandwidth) for one layer.
+
+Prints a table and writes benchmarks/results/bench_directives.json. The baseline, measured in the same run,
+is parsing the same layers (the cheapest step every evaluation needs), so the ratio says how many parses one
+evaluation costs; MAESTRO's own C++ takes about 6 ms per layer (tests/data/maestro/README facts) for reference.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from sim.analytical.directives import estimate_directive
+from sim.hardware.maestro_hw import load_maestro_hardware
+from sim.hardware.spec import DirectiveArraySpec
+from sim.workload.maestro import load_maestro_network, parse_maestro, to_layer
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO / "tests" / "data" / "maestro"
+RESULTS = REPO / "benchmarks" / "results"
+NETWORKS = ("Resnet50_kcp_ws", "Resnet50_xp_ws", "Resnet50_yxp_os", "googlenet_kcp_ws", "vgg16_nlr", "vgg16_rs",
+            "MobileNetV2_kcp_ws", "UNet_yxp_os")
+MAESTRO_MS_PER_LAYER = 6.0  # measured by the reference's author on MAESTRO 4eb08d1 (reference README)
+
+
+def timed(function, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        function()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    hw = load_maestro_hardware(DATA / "accelerator_1.m")
+    rows = []
+    for name in NETWORKS:
+        text = (DATA / "mappings" / f"{name}.m").read_text()
+        network = load_maestro_network(DATA / "mappings" / f"{name}.m")
+        layers = [(to_layer(layer), layer.dataflow) for layer in network.layers]
+        parse_s = timed(lambda: parse_maestro(text))
+        model_s = timed(lambda: [estimate_directive(layer, hw, flow) for layer, flow in layers])
+        rows.append({"case": f"{name} (one at a time)", "layers": len(layers), "seconds": model_s,
+                     "layers_per_s": len(layers) / model_s, "ms_per_layer": 1000 * model_s / len(layers),
+                     "baseline_parse_s": parse_s, "ratio_vs_parse": model_s / parse_s,
+                     "ratio_vs_maestro": MAESTRO_MS_PER_LAYER / (1000 * model_s / len(layers))})
+    network = load_maestro_network(DATA / "mappings" / "Resnet50_kcp_ws.m")
+    layer, flow = to_layer(network.layers[5]), network.layers[5].dataflow
+    grid = [hw.model_copy(update={"directive_array": DirectiveArraySpec(
+        num_pes=pes, l1_size_bytes=100, l2_size_bytes=3000, noc_bandwidth_words_per_cycle=noc,
+        offchip_bandwidth_words_per_cycle=offchip)})
+        for pes in (64, 128, 256, 512) for noc in (16, 64, 256, 1000) for offchip in (8, 50, 200)]
+    grid_s = timed(lambda: [estimate_directive(layer, point, flow) for point in grid])
+    parse_s = timed(lambda: parse_maestro((DATA / "mappings" / "Resnet50_kcp_ws.m").read_text()))
+    rows.append({"case": f"grid of {len(grid)} designs, layer {layer.name}", "layers": len(grid), "seconds": grid_s,
+                 "layers_per_s": len(grid) / grid_s, "ms_per_layer": 1000 * grid_s / len(grid),
+                 "baseline_parse_s": parse_s, "ratio_vs_parse": grid_s / parse_s,
+                 "ratio_vs_maestro": MAESTRO_MS_PER_LAYER / (1000 * grid_s / len(grid))})
+    print(f"{'case':48s} {'layers':>6s} {'layers/s':>9s} {'ms/layer':>9s} {'x parse':>8s} {'vs MAESTRO':>10s}")
+    for row in rows:
+        print(f"{row['case']:48s} {row['layers']:6d} {row['layers_per_s']:9.1f} {row['ms_per_layer']:9.2f} "
+              f"{row['ratio_vs_parse']:8.1f} {row['ratio_vs_maestro']:9.2f}x")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "bench_directives.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,4 @@
+"""`python -m sim` is the `sim` command."""
+from sim.cli import main
+
+main()

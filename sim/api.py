@@ -1,0 +1,165 @@
+"""The public API: what the CLI, sweeps and notebooks call.
+
+    trace = sim.load_trace("traces/resnet18.csv")
+    hw = sim.load_hardware("hw_configs/scalesim_32x32_ws.toml")
+    run = sim.simulate(trace, hw)            # discrete-event engine
+    est = sim.estimate(trace, hw)            # analytical model
+    diff = sim.compare(trace, hw)            # engine vs analytical, field by field
+
+Every function takes its configuration as arguments and returns frozen records; nothing here keeps state.
+The hardware kind picks the model: a [pe_array] is a systolic array, [reram] a crossbar chip, and
+[directive_array] a MAESTRO-style PE array driven by data-centric directives.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+from sim.errors import MappingError
+from sim.hardware.spec import Hardware
+from sim.records import LayerResult, RunResult
+from sim.workload.layer import Layer
+from sim.workload.trace import Trace
+
+
+def load_trace(path: str | Path) -> Trace:
+    """A layer trace: SCALE-Sim topology CSV (conv or GEMM), our extended trace CSV, or a MAESTRO .m file."""
+    from sim.workload.load import load_trace as load
+
+    return load(path)
+
+
+def load_hardware(path: str | Path) -> Hardware:
+    """A hardware config: our TOML, a SCALE-Sim .cfg, or a MAESTRO hardware .m file."""
+    from sim.hardware.load import load_hardware as load
+
+    return load(path)
+
+
+def load_mapping(path: str | Path) -> Any:
+    """A MAESTRO dataflow given on its own, to apply to every layer of a trace."""
+    from sim.workload.maestro import load_mapping_file
+
+    return load_mapping_file(path)
+
+
+def _as_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
+    if isinstance(workload, Trace):
+        return workload
+    if isinstance(workload, Layer):
+        return Trace(name=workload.name, layers=(workload,))
+    layers = tuple(workload)
+    return Trace(name="layers", layers=layers)
+
+
+def _with_dataflow(trace: Trace, dataflow: Any) -> Trace:
+    """Apply one directive mapping to every layer (a mapping file given apart from the trace)."""
+    if dataflow is None:
+        return trace
+    return replace(trace, dataflows=tuple(dataflow for _ in trace.layers))
+
+
+def map_layer(layer: Layer, hw: Hardware, *, dataflow: Any = None) -> Any:
+    """The mapping of `layer` on `hw`, or MappingError with the reason.
+
+    `dataflow` is a systolic dataflow name (os/ws/is) for a PE array, or a parsed MAESTRO Dataflow for a
+    directive array.
+    """
+    if hw.kind == "systolic":
+        from sim.mapping.systolic import map_systolic
+
+        return map_systolic(layer, hw, dataflow)
+    if hw.kind == "reram":
+        from sim.mapping.crossbar import map_crossbar
+
+        return map_crossbar(layer, hw)
+    from sim.mapping.directives import map_directive
+
+    if dataflow is None:
+        raise MappingError(
+            f"layer '{layer.name}' has no Dataflow block and no mapping file was given",
+            field="dataflow", allowed="a MAESTRO .m trace with Dataflow blocks, or --mapping FILE (see mappings/)",
+        )
+    return map_directive(layer, hw, dataflow)
+
+
+def _directive_results(trace: Trace, hw: Hardware) -> list[LayerResult]:
+    from sim.analytical.directives import estimate_directive
+
+    results = []
+    for index, layer in enumerate(trace.layers):
+        dataflow = trace.dataflow_of(index)
+        if dataflow is None:
+            raise MappingError(
+                f"layer '{layer.name}' has no Dataflow block and no mapping file was given",
+                field="dataflow", allowed="a MAESTRO .m trace with Dataflow blocks, or --mapping FILE (see mappings/)",
+            )
+        results.append(estimate_directive(layer, hw, dataflow))
+    return results
+
+
+def _pes(hw: Hardware) -> int:
+    if hw.pe_array is not None:
+        return hw.pe_array.pes
+    if hw.directive_array is not None:
+        return hw.directive_array.num_pes
+    return 0
+
+
+def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None,
+             on_layer: Callable[[LayerResult], None] | None = None) -> RunResult:
+    """The analytical model for every layer (microseconds per layer)."""
+    trace = _with_dataflow(_as_trace(workload), mapping)
+    if hw.kind == "directive":
+        results = _directive_results(trace, hw)
+    else:
+        results = []
+        for layer in trace.layers:
+            start = time.perf_counter()
+            if hw.kind == "systolic":
+                from sim.analytical.systolic import estimate_systolic
+
+                result = estimate_systolic(layer, hw, map_layer(layer, hw))
+            else:
+                from sim.analytical.crossbar import estimate_crossbar
+
+                result = estimate_crossbar(layer, hw)
+            results.append(replace(result, sim_wall_s=time.perf_counter() - start))
+    if on_layer is not None:
+        for result in results:
+            on_layer(result)
+    return RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
+
+
+def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
+             progress: bool = False, overlap_weight_prefetch: bool = False, mapping: Any = None) -> RunResult:
+    """The discrete-event engine for every layer, in trace order.
+
+    `functional=True` also computes each layer's output values from seeded random operands and checks them
+    against numpy (systolic) or the exact integer product (crossbar).
+    """
+    trace = _with_dataflow(_as_trace(workload), mapping)
+    if hw.kind == "systolic":
+        from sim.engine.simulate import simulate_trace
+
+        return simulate_trace(trace, hw, functional=functional, seed=seed, progress=progress,
+                              overlap_weight_prefetch=overlap_weight_prefetch)
+    if hw.kind == "reram":
+        from sim.engine.crossbar import simulate_crossbar_trace
+
+        return simulate_crossbar_trace(trace, hw, functional=functional, seed=seed)
+    from sim.engine.directives import simulate_directive_trace
+
+    return simulate_directive_trace(trace, hw, seed=seed)
+
+
+def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None, seed: int = 0):
+    """Engine vs analytical model, per layer and field (see sim.compare.Comparison)."""
+    from sim.compare import compare_runs
+
+    trace = _as_trace(workload)
+    engine = simulate(trace, hw, seed=seed, mapping=mapping)
+    analytical = estimate(trace, hw, mapping=mapping)
+    return compare_runs(engine, analytical)

@@ -1,0 +1,203 @@
+"""The `sim` command: parse arguments, call the API, print. User mistakes (SimError) exit with code 2."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from sim.errors import ConfigError, SimError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Cycle-level simulator for DNN accelerators: systolic / directive PE arrays and ReRAM crossbars.",
+)
+
+
+def _console(quiet: bool = False) -> Console:
+    # Pipes and CI logs get a wide console so the per-layer table is not cut at 80 columns.
+    width = None if sys.stdout.isatty() else 200
+    return Console(quiet=quiet, highlight=False, width=width)
+
+
+def _default_out(trace_path: Path, hw_name: str, suffix: str = "") -> Path:
+    return Path("out") / f"{trace_path.stem}-{hw_name}{suffix}"
+
+
+def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path]):
+    from sim import api
+
+    hw = api.load_hardware(hw_path)
+    trace = api.load_trace(trace_path)
+    mapping = api.load_mapping(mapping_path) if mapping_path else None
+    return hw, trace, mapping
+
+
+@app.command()
+def run(
+    hw: Path = typer.Option(..., "--hw", help="hardware: our .toml, a SCALE-Sim .cfg or a MAESTRO hardware .m"),
+    trace: Path = typer.Option(..., "--trace", help="layers: SCALE-Sim topology .csv, our trace .csv or a MAESTRO .m"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/<trace>-<hw>)"),
+    functional: bool = typer.Option(False, "--functional", help="also compute and check the actual output values"),
+    seed: int = typer.Option(0, "--seed", help="seed of the random operands and non-idealities"),
+    analytical: bool = typer.Option(False, "--analytical", help="use the analytical model instead of the engine"),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m applied to every layer"),
+    overlap_weight_prefetch: bool = typer.Option(
+        False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+) -> None:
+    """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
+    from sim import api
+    from sim.report import print_table, write_report
+
+    console = _console(quiet)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping)
+    if analytical:
+        if functional:
+            raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
+        result = api.estimate(layers, hardware, mapping=dataflow)
+    else:
+        result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=not quiet,
+                              overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
+    out_dir = out or _default_out(trace, hardware.name, "-analytical" if analytical else "")
+    write_report(result, out_dir)
+    if analytical and hardware.kind == "directive":
+        from sim.report.maestro_csv import write_maestro_csv
+
+        write_maestro_csv(result.layers, out_dir / "maestro.csv")
+    print_table(result, console)
+    console.print(f"reports written to {out_dir}/")
+    if functional:
+        bad = [r.name for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
+               and hardware.kind == "systolic"]
+        if bad:
+            console.print(f"[red]functional check failed for {', '.join(bad)}[/red]")
+            raise typer.Exit(1)
+
+
+@app.command()
+def compare(
+    hw: Path = typer.Option(..., "--hw"),
+    trace: Path = typer.Option(..., "--trace"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder for compare.csv"),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m applied to every layer"),
+    tolerance: Optional[float] = typer.Option(
+        None, "--tolerance", help="exit 1 if any field's relative error exceeds this (e.g. 0.05)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Engine vs analytical model, per layer and field, with the relative error; writes compare.csv."""
+    from rich.table import Table
+
+    from sim import api
+
+    console = _console(quiet)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping)
+    comparison = api.compare(layers, hardware, mapping=dataflow)
+    out_dir = out or _default_out(trace, hardware.name, "-compare")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    comparison.write_csv(out_dir / "compare.csv")
+    table = Table(title=f"engine vs analytical: {layers.name} on {hardware.name}")
+    for column in ("field", "worst rel. error", "mean rel. error", "worst layer"):
+        table.add_column(column, justify="right" if "error" in column else "left")
+    for row in comparison.summary():
+        table.add_row(row.field, f"{row.worst:.3%}", f"{row.mean:.3%}", row.worst_layer)
+    console.print(table)
+    console.print(f"compare.csv written to {out_dir}/")
+    if tolerance is not None:
+        violations = comparison.violations(tolerance)
+        if violations:
+            worst = max(violations, key=lambda d: d.relative_error)
+            console.print(f"[red]{len(violations)} field(s) exceed tolerance {tolerance:g}; worst: "
+                          f"{worst.layer}.{worst.field} {worst.relative_error:.3%}[/red]")
+            raise typer.Exit(1)
+
+
+@app.command()
+def sweep(
+    spec: Path = typer.Argument(..., help="sweep spec (.toml)"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/sweep-<spec>)"),
+    dask: Optional[str] = typer.Option(
+        None, "--dask", help="Dask scheduler address; 'local' starts a LocalCluster"),
+    workers: Optional[int] = typer.Option(None, "--workers", help="local pool size (default: CPU count)"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Design-space exploration: screen with the analytical model, validate the Pareto front with the engine."""
+    from sim.sweep import run_sweep_command
+
+    run_sweep_command(spec, out or Path("out") / f"sweep-{spec.stem}", dask=dask, workers=workers,
+                      console=_console(quiet))
+
+
+@app.command()
+def plot(
+    source: Path = typer.Argument(..., help="a report.json or a sweep's results.sqlite"),
+    out: Optional[Path] = typer.Option(None, "--out", help="folder for the PNG and SVG files"),
+) -> None:
+    """Plots of a report (cycles, stalls, energy, roofline) or a sweep (Pareto front, ADC bits vs error)."""
+    from sim.report.plots import plot_command
+
+    written = plot_command(source, out)
+    for path in written:
+        typer.echo(str(path))
+
+
+def _looks_like_maestro_network(path: Path) -> bool:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return True  # let the trace loader report the unreadable file
+    return "Network" in text or "Layer" in text
+
+
+@app.command()
+def check(files: list[Path] = typer.Argument(..., help="hardware configs and traces to validate")) -> None:
+    """Validate configs and traces; exit 2 with precise errors if any is invalid."""
+    from sim import api
+
+    console = _console()
+    failed = 0
+    for path in files:
+        try:
+            suffix = path.suffix.lower()
+            if suffix in (".toml", ".cfg") or (suffix == ".m" and not _looks_like_maestro_network(path)):
+                if suffix == ".toml" and _is_sweep_spec(path):
+                    from sim.sweep import load_sweep_spec
+
+                    load_sweep_spec(path)
+                    console.print(f"ok    {path}  (sweep spec)")
+                    continue
+                hardware = api.load_hardware(path)
+                console.print(f"ok    {path}  (hardware '{hardware.name}', {hardware.kind})")
+            else:
+                trace = api.load_trace(path)
+                console.print(f"ok    {path}  (trace '{trace.name}', {len(trace.layers)} layers)")
+        except SimError as err:
+            failed += 1
+            Console(stderr=True, highlight=False).print(f"error {err}", markup=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+def _is_sweep_spec(path: Path) -> bool:
+    import tomllib
+
+    try:
+        return "sweep" in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def main() -> None:
+    try:
+        app()
+    except SimError as err:
+        Console(stderr=True, highlight=False).print(f"error: {err}", markup=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,385 @@
+"""Bit-sliced crossbar MVM: column sums of every read, through the ADC, recombined by shift-and-add.
+
+For every row partition and every input slice t (one DAC read), each stored weight-slice column yields
+P = sum_i x_t[i] * digit[i] (analog), the ADC quantizes P (range policy, rounding, clipping), and the
+digital side adds scale * ADC(P) into the column's output, with scale = +-2**(cell_bits*s) x the slice's
+input weight (2**(dac_bits*t), or -2**(input_bits-1) for the two's-complement sign read). Flipped columns
+(ISAAC) store 2**c-1-digit and are recovered as (2**c-1)*sum(x_t) - ADC(P'). Offsets are removed
+digitally (offset) or by an analog unit column (unit_column); differential columns subtract.
+
+The numba kernels take arrays only. The ideal-device path packs several weight-slice columns into one
+int64 (each field wide enough for a column sum) and sums rows by table look-up: for every group of rows
+a table holds the packed column sums of every DAC digit pattern, so one add covers 8 rows x 8 columns
+(ISAAC); the ADC is a table of its output per column sum, and shift-and-add follows in the same loop. Non-ideal devices take float conductances
+and BLAS. `crossbar_mvm` is the thin wrapper that returns outputs, the exact integer result, the error
+and the ADC bits each column needs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numba import njit, prange
+
+from sim.errors import MappingError
+from sim.hardware.spec import NonIdealitySpec
+from sim.mapping.crossbar import BitSlicing, bits_for
+
+ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
+# Packed column sums live in int64 words (63 bits, so they convert to float64 without a sign fix-up).
+PACK_BITS = 63
+
+
+@njit(cache=True, inline="always")
+def adc_convert(value, low, step, levels, rounding):
+    """One conversion: levels == 0 is an ideal ADC; else clip(round((value-low)/step), 0, levels-1)."""
+    if levels == 0:
+        return value
+    u = (value - low) / step
+    if rounding == 0:
+        r = np.rint(u)
+    elif rounding == 1:
+        r = np.floor(u + 0.5)
+    else:
+        r = np.floor(u)
+    if r < 0.0:
+        r = 0.0
+    elif r > levels - 1:
+        r = levels - 1.0
+    return low + r * step
+
+
+def _adc_shift_add(sums, read_weight, col_output, col_scale, col_flip, flip_max, xsum, low, step, levels, rounding,
+                   out):
+    """Quantize column sums (reads x V x C) and shift-add them into out (V x outputs), in place."""
+    n_read, n_vec, n_col = sums.shape
+    for v in prange(n_vec):
+        for t in range(n_read):
+            for c in range(n_col):
+                q = adc_convert(sums[t, v, c], low, step, levels, rounding)
+                if col_flip[c]:
+                    q = flip_max * xsum[t, v] - q
+                out[v, col_output[c]] += read_weight[t] * col_scale[c] * q
+
+
+def _lut_partition(patterns, xsum, table, field_bits, n_cols, read_weight, col_output, col_scale, col_flip, flip_max,
+                   adc_table, adc_identity, out):
+    """One row partition of every read, fused: column sums by table look-up, ADC, shift-and-add into out.
+
+    patterns (T x V x G) give, per read and vector, the DAC digit pattern of each group of rows; xsum (T x V)
+    the digit sum over the partition. table (G x E x packs) int64 holds, for each group and pattern, the
+    column sums of that group: column c sits in word c % packs, field c // packs (fields never carry).
+    adc_table[s] is the ADC's output for the column sum s (`adc_levels`), so a conversion is one load;
+    `adc_identity` says the table is s -> s for every sum this partition can produce.
+    """
+    n_read, n_vec, n_group = patterns.shape
+    n_pack = table.shape[2]
+    fields = -(-n_cols // n_pack)
+    mask = (np.int64(1) << field_bits) - 1
+    flip_add = np.where(col_flip, 1.0, 0.0)  # flipped columns: (2**c - 1) * sum(x) - ADC(P')
+    flip_sign = np.where(col_flip, -1.0, 1.0)
+    for v in prange(n_vec):
+        acc = np.empty(n_pack, dtype=np.int64)
+        shifted = np.zeros(n_cols)  # per column: sum over reads of read weight x ADC output
+        for t in range(n_read):
+            acc[:] = 0
+            for g in range(n_group):
+                index = patterns[t, v, g]
+                if index:
+                    entry = table[g, index]
+                    for p in range(n_pack):
+                        acc[p] += entry[p]
+            weight = read_weight[t]
+            flipped = weight * flip_max * xsum[t, v]
+            for f in range(fields):
+                offset = f * field_bits
+                base = f * n_pack
+                count = min(n_pack, n_cols - base)
+                if adc_identity:
+                    for p in range(count):
+                        q = np.float64((acc[p] >> offset) & mask)
+                        shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * q
+                else:
+                    for p in range(count):
+                        q = adc_table[(acc[p] >> offset) & mask]
+                        shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * q
+        for c in range(n_cols):
+            out[v, col_output[c]] += col_scale[c] * shifted[c]
+
+
+@njit(cache=True, parallel=True)
+def input_patterns(inputs, input_bits, dac_bits, signed, starts, stops, group_rows):
+    """DAC digit patterns of every read: (T x V x groups) and digit sums per row partition (T x V x partitions).
+
+    Read t < T-1 (or every read when unsigned) drives digit (x >> dac_bits*t) & (2**dac_bits - 1) of the
+    two's-complement low bits; a signed input's last read drives its sign bit. Groups of `group_rows` rows
+    never straddle a partition; a group's pattern is sum_j digit_j << (dac_bits * j).
+    """
+    n_vec, k = inputs.shape
+    low_bits = input_bits - 1 if signed else input_bits
+    n_read = (low_bits + dac_bits - 1) // dac_bits + (1 if signed else 0)
+    n_part = starts.shape[0]
+    first_group = np.zeros(n_part + 1, dtype=np.int64)
+    for p in range(n_part):
+        first_group[p + 1] = first_group[p] + (stops[p] - starts[p] + group_rows - 1) // group_rows
+    patterns = np.zeros((n_read, n_vec, first_group[n_part]), dtype=np.int64)
+    sums = np.zeros((n_read, n_vec, n_part), dtype=np.int64)
+    digit_mask = (1 << dac_bits) - 1
+    low_mask = (np.int64(1) << low_bits) - 1
+    for v in prange(n_vec):
+        for p in range(n_part):
+            for i in range(starts[p], stops[p]):
+                x = inputs[v, i]
+                g = first_group[p] + (i - starts[p]) // group_rows
+                place = dac_bits * ((i - starts[p]) % group_rows)
+                magnitude = x & low_mask
+                for t in range(n_read):
+                    if signed and t == n_read - 1:
+                        d = 1 if x < 0 else 0
+                    else:
+                        d = (magnitude >> (dac_bits * t)) & digit_mask
+                    patterns[t, v, g] |= d << place
+                    sums[t, v, p] += d
+    return patterns, sums, first_group
+
+
+@njit(cache=True)
+def adc_levels(field_bits, low, step, levels, rounding):
+    """The ADC's output for every integer column sum 0 .. 2**field_bits - 1."""
+    out = np.empty(1 << field_bits)
+    for value in range(out.shape[0]):
+        out[value] = adc_convert(np.float64(value), low, step, levels, rounding)
+    return out
+
+
+# The same loops compiled twice: threads pay off only for many vectors (a parallel launch costs ~1 ms).
+adc_shift_add = njit(cache=True)(_adc_shift_add)
+adc_shift_add_parallel = njit(cache=True, parallel=True)(_adc_shift_add)
+lut_partition = njit(cache=True)(_lut_partition)
+lut_partition_parallel = njit(cache=True, parallel=True)(_lut_partition)
+PARALLEL_MIN_VECTORS = 256
+# Analog column sums of one block of vectors are materialized for all reads at once; keep them this small.
+BLOCK_BYTES = 32 << 20
+# Rows per look-up group: 2**(dac_bits * rows) patterns, 256 for ISAAC's 1-bit DACs.
+LUT_PATTERN_BITS = 8
+
+
+@njit(cache=True)
+def column_digit_sums(digits, starts, stops):
+    """Sum of stored digits per (row partition, column): digits (K x C), partitions [starts, stops)."""
+    out = np.zeros((starts.shape[0], digits.shape[1]), dtype=np.int64)
+    for p in range(starts.shape[0]):
+        for i in range(starts[p], stops[p]):
+            for c in range(digits.shape[1]):
+                out[p, c] += digits[i, c]
+    return out
+
+
+@dataclass(frozen=True)
+class CrossbarOutput:
+    """What the functional crossbar model returns for one weight matrix and a batch of input vectors."""
+
+    outputs: np.ndarray  # (V x N) float64: recombined ADC results
+    exact: np.ndarray  # (V x N) int64: the exact integer W^T x
+    output_error: float  # max |outputs - exact|
+    required_bits: np.ndarray  # (columns,) lossless ADC bits each mapped column needs (max over row partitions)
+    configured_bits: int | None  # None: ideal ADC
+    columns: int  # mapped columns per row partition (weight slices x polarity x N, + unit column)
+
+
+@dataclass(frozen=True)
+class _Columns:
+    digits: np.ndarray  # (K x C) int64 stored digits before flipping
+    output: np.ndarray  # (C,) output index; N for the unit column
+    scale: np.ndarray  # (C,) float64 weight-slice scale with sign
+    flippable: np.ndarray  # (C,) bool
+
+
+def encode_weights(weights: np.ndarray, slicing: BitSlicing) -> _Columns:
+    """Slice signed integer weights (K x N) into cell digits, one column per (output, slice, polarity)."""
+    k, n = weights.shape
+    c_bits, slices = slicing.cell_bits, slicing.weight_slices
+    mask = (1 << c_bits) - 1
+    offset = 1 << (slicing.weight_bits - 1)
+    if slicing.signed_weights == "differential":
+        parts = [(np.maximum(weights, 0), 1.0), (np.maximum(-weights, 0), -1.0)]
+    else:
+        parts = [(weights + offset, 1.0)]
+    digits, output, scale = [], [], []
+    for s in range(slices):
+        for magnitude, sign in parts:
+            digits.append((magnitude >> (c_bits * s)) & mask)
+            output.append(np.arange(n))
+            scale.append(np.full(n, sign * float(1 << (c_bits * s))))
+    digit_matrix = np.concatenate(digits, axis=1).astype(np.int64)
+    out_index = np.concatenate(output).astype(np.int64)
+    scales = np.concatenate(scale)
+    flippable = np.ones(digit_matrix.shape[1], dtype=np.bool_)
+    if slicing.signed_weights == "unit_column":
+        # one column of ones whose ADC'd sum times the offset is subtracted from every output
+        digit_matrix = np.concatenate([digit_matrix, np.ones((k, 1), dtype=np.int64)], axis=1)
+        out_index = np.append(out_index, n)
+        scales = np.append(scales, -float(offset))
+        flippable = np.append(flippable, False)
+    return _Columns(digit_matrix, out_index, scales, flippable)
+
+
+def slice_inputs(inputs: np.ndarray, slicing: BitSlicing) -> list[tuple[np.ndarray, float]]:
+    """(digits V x K, weight) per read: dac_bits magnitude slices, then the sign read for signed inputs."""
+    d = slicing.dac_bits
+    if slicing.signed_inputs:
+        low_bits = slicing.input_bits - 1
+        magnitude = inputs & ((1 << low_bits) - 1)  # two's-complement low bits
+        reads = [((magnitude >> (d * t)) & ((1 << d) - 1), float(1 << (d * t)))
+                 for t in range(-(-low_bits // d))]
+        reads.append(((inputs < 0).astype(np.int64), -float(1 << low_bits)))
+        return reads
+    return [((inputs >> (d * t)) & ((1 << d) - 1), float(1 << (d * t))) for t in range(slicing.input_slices)]
+
+
+def adc_parameters(slicing: BitSlicing) -> tuple[float, float, int]:
+    """(low, step, levels) of the ADC; levels 0 means ideal (no quantization)."""
+    if slicing.adc_bits is None:
+        return 0.0, 1.0, 0
+    bits = slicing.adc_bits
+    levels = 1 << bits
+    if slicing.range_policy == "granular":
+        return 0.0, 1.0, levels
+    if slicing.range_policy == "calibrated":
+        low = slicing.calibrated_min * slicing.full_scale
+        high = slicing.calibrated_max * slicing.full_scale
+        return low, (high - low) / (levels - 1), levels
+    return 0.0, float(1 << max(0, slicing.full_scale_bits - bits)), levels
+
+
+def _check_range(name: str, values: np.ndarray, low: int, high: int) -> None:
+    if values.size and (values.min() < low or values.max() > high):
+        bad = values.min() if values.min() < low else values.max()
+        raise MappingError(f"{name} outside the crossbar's precision", field=name, value=int(bad),
+                           allowed=f"{low}..{high}")
+
+
+def exact_product(weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
+    """inputs @ weights exactly; float64 BLAS when every partial sum stays below 2**53."""
+    bound = float(np.abs(weights).max(initial=0)) * float(np.abs(inputs).max(initial=0)) * weights.shape[0]
+    if bound < 2.0 ** 53:
+        return (inputs.astype(np.float64) @ weights.astype(np.float64)).astype(np.int64)
+    return inputs.astype(np.int64) @ weights.astype(np.int64)
+
+
+def _conductances(digits: np.ndarray, slicing: BitSlicing, non_ideal: NonIdealitySpec,
+                  rng: np.random.Generator) -> tuple[np.ndarray, float]:
+    """Programmed conductances in units of one level, and G_off in the same units."""
+    top = float((1 << slicing.cell_bits) - 1)
+    g_off = top / (non_ideal.on_off_ratio - 1.0) if non_ideal.on_off_ratio else 0.0
+    g = digits.astype(np.float64)
+    if non_ideal.levels is not None and non_ideal.levels - 1 < top:
+        spacing = top / max(non_ideal.levels - 1, 1)
+        g = np.rint(g / spacing) * spacing if non_ideal.levels > 1 else np.zeros_like(g)
+    g = g + g_off
+    if non_ideal.programming_sigma:
+        g = g * (1.0 + non_ideal.programming_sigma * rng.standard_normal(g.shape))
+    if non_ideal.stuck_at_on or non_ideal.stuck_at_off:
+        draw = rng.random(g.shape)
+        g = np.where(draw < non_ideal.stuck_at_on, top + g_off, g)
+        g = np.where((draw >= non_ideal.stuck_at_on) & (draw < non_ideal.stuck_at_on + non_ideal.stuck_at_off),
+                     g_off, g)
+    return g, g_off
+
+
+def _lookup_table(stored: np.ndarray, field_bits: int, group_rows: int, dac_bits: int) -> np.ndarray:
+    """(G x E x packs) int64: packed column sums of every digit pattern of every group of rows."""
+    rows, n_cols = stored.shape
+    fields = max(1, PACK_BITS // field_bits)
+    n_pack = -(-n_cols // fields)
+    n_group = -(-rows // group_rows)
+    padded = np.zeros((n_group * group_rows, fields * n_pack), dtype=np.int64)
+    padded[:rows, :n_cols] = stored
+    shifts = np.arange(fields, dtype=np.int64)[:, None] * field_bits
+    packed_rows = (padded.reshape(-1, fields, n_pack) << shifts).sum(axis=1)  # (rows, packs)
+    patterns = 1 << (dac_bits * group_rows)
+    pattern_digits = (np.arange(patterns)[:, None] >> (dac_bits * np.arange(group_rows))[None, :]) & ((1 << dac_bits) - 1)
+    grouped = packed_rows.reshape(n_group, group_rows, n_pack)
+    table = np.einsum("ej,gjp->gep", pattern_digits, grouped)
+    return np.ascontiguousarray(table, dtype=np.int64)
+
+
+def crossbar_mvm(weights: np.ndarray, inputs: np.ndarray, slicing: BitSlicing,
+                 non_ideal: NonIdealitySpec | None = None, seed: int = 0) -> CrossbarOutput:
+    """Evaluate inputs (V x K) @ weights (K x N) on bit-sliced crossbars; both signed integer arrays."""
+    weights = np.asarray(weights, dtype=np.int64)
+    inputs = np.atleast_2d(np.asarray(inputs, dtype=np.int64))
+    k, n = weights.shape
+    if inputs.shape[1] != k:
+        raise MappingError("inputs and weights disagree on K", field="inputs", value=inputs.shape,
+                           allowed=f"(vectors, {k})")
+    half_w = 1 << (slicing.weight_bits - 1)
+    _check_range("weights", weights, -half_w, half_w - 1)
+    if slicing.signed_inputs:
+        half_x = 1 << (slicing.input_bits - 1)
+        _check_range("inputs", inputs, -half_x, half_x - 1)
+    else:
+        _check_range("inputs", inputs, 0, (1 << slicing.input_bits) - 1)
+
+    cols = encode_weights(weights, slicing)
+    n_cols = cols.digits.shape[1]
+    rows = slicing.rows_per_partition
+    starts = np.arange(0, k, rows, dtype=np.int64)
+    stops = np.minimum(starts + rows, k)
+    top = (1 << slicing.cell_bits) - 1
+    digit_sums = column_digit_sums(cols.digits, starts, stops)
+    flips = np.zeros_like(digit_sums, dtype=np.bool_)
+    if slicing.column_flip:
+        # store the complement where the column could exceed half of its full scale (ISAAC)
+        flips = (2 * digit_sums > (stops - starts)[:, None] * top) & cols.flippable[None, :]
+    stored_sums = np.where(flips, (stops - starts)[:, None] * top - digit_sums, digit_sums)
+    dac_max = (1 << slicing.dac_bits) - 1
+    required = np.array([bits_for(int(v)) for v in (dac_max * stored_sums.max(axis=0))], dtype=np.int64)
+
+    low, step, levels = adc_parameters(slicing)
+    rounding = ROUNDING_CODES[slicing.rounding]
+    non_ideal = non_ideal if non_ideal is not None and not non_ideal.ideal else None
+    rng = np.random.default_rng(seed)
+    n_vec = inputs.shape[0]
+    out = np.zeros((n_vec, n + 1), dtype=np.float64)
+    reads = slice_inputs(inputs[:1], slicing) if non_ideal is None else slice_inputs(inputs, slicing)
+    read_weight = np.array([weight for _, weight in reads], dtype=np.float64)
+    n_read = len(reads)
+    group_rows = max(1, LUT_PATTERN_BITS // slicing.dac_bits)
+    if non_ideal is None:
+        patterns, part_sums, first_group = input_patterns(inputs, slicing.input_bits, slicing.dac_bits,
+                                                          slicing.signed_inputs, starts, stops, group_rows)
+    else:
+        read_digits = np.stack([digits for digits, _ in reads]).astype(np.float64)  # (T, V, K)
+    parallel = n_vec >= PARALLEL_MIN_VECTORS
+    for p in range(starts.shape[0]):
+        lo_row, hi_row = int(starts[p]), int(stops[p])
+        stored = np.where(flips[p][None, :], top - cols.digits[lo_row:hi_row], cols.digits[lo_row:hi_row])
+        if non_ideal is None:
+            field_bits = bits_for(int(dac_max * stored_sums[p].max(initial=0)))
+            table = _lookup_table(stored, field_bits, group_rows, slicing.dac_bits)
+            adc_table = adc_levels(field_bits, low, step, levels, rounding)
+            kernel = lut_partition_parallel if parallel else lut_partition
+            kernel(patterns[:, :, first_group[p]:first_group[p + 1]], part_sums[:, :, p], table, field_bits,
+                   n_cols, read_weight, cols.output, cols.scale, flips[p], float(top), adc_table,
+                   bool(np.array_equal(adc_table, np.arange(adc_table.shape[0]))), out)
+            continue
+        matrix, g_off = _conductances(stored, slicing, non_ideal, rng)
+        block = max(1, BLOCK_BYTES // (8 * n_read * matrix.shape[1]))
+        for v0 in range(0, n_vec, block):
+            v1 = min(n_vec, v0 + block)
+            x_part = read_digits[:, v0:v1, lo_row:hi_row]
+            xsum = x_part.sum(axis=2)
+            sums = x_part @ matrix - g_off * xsum[:, :, None]  # G_off removed by a reference column (NeuroSim)
+            if non_ideal.read_noise_sigma:
+                sums += non_ideal.read_noise_sigma * np.sqrt(xsum)[:, :, None] * rng.standard_normal(sums.shape)
+            kernel = adc_shift_add_parallel if parallel else adc_shift_add
+            kernel(sums, read_weight, cols.output, cols.scale, flips[p], float(top), xsum, low, step, levels,
+                   rounding, out[v0:v1])
+    outputs = out[:, :n] + out[:, n:]
+    if slicing.signed_weights == "offset":
+        outputs -= float(half_w) * inputs.sum(axis=1, dtype=np.int64).astype(np.float64)[:, None]
+    exact = exact_product(weights, inputs)
+    error = float(np.abs(outputs - exact).max(initial=0.0))
+    return CrossbarOutput(outputs=outputs, exact=exact, output_error=error, required_bits=required,
+                          configured_bits=slicing.adc_bits, columns=n_cols)

@@ -1,0 +1,175 @@
+"""report.json, report.csv, SCALE-Sim-style reports and the bandwidth trace, written atomically.
+
+Every file is first written into a hidden temporary folder inside the output folder and then renamed into
+place, report.json last: a run that fails half-way leaves no report.json, so nothing looks complete.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from sim.records import LayerResult, RunResult, flatten
+
+# Metadata too bulky for report.json: written to its own file instead.
+BANDWIDTH_WINDOWS = "bandwidth_windows"
+BANDWIDTH_WINDOW_CYCLES = "bandwidth_window_cycles"
+
+COMPUTE_HEADER = ("LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "Stall Cycles", "Overall Util %",
+                  "Mapping Efficiency %", "Compute Util %")
+BANDWIDTH_HEADER = ("LayerID", "Avg IFMAP SRAM BW", "Avg FILTER SRAM BW", "Avg OFMAP SRAM BW", "Avg IFMAP DRAM BW",
+                    "Avg FILTER DRAM BW", "Avg OFMAP DRAM BW")
+DETAILED_HEADER = ("LayerID",
+                   "SRAM IFMAP Start Cycle", "SRAM IFMAP Stop Cycle", "SRAM IFMAP Reads",
+                   "SRAM Filter Start Cycle", "SRAM Filter Stop Cycle", "SRAM Filter Reads",
+                   "SRAM OFMAP Start Cycle", "SRAM OFMAP Stop Cycle", "SRAM OFMAP Writes",
+                   "DRAM IFMAP Start Cycle", "DRAM IFMAP Stop Cycle", "DRAM IFMAP Reads",
+                   "DRAM Filter Start Cycle", "DRAM Filter Stop Cycle", "DRAM Filter Reads",
+                   "DRAM OFMAP Start Cycle", "DRAM OFMAP Stop Cycle", "DRAM OFMAP Writes")
+
+
+def report_dict(run: RunResult) -> dict[str, Any]:
+    """report.json's content (DESIGN.md §3), without the bulky bandwidth windows."""
+    out = run.to_dict()
+    out["metadata"] = {k: v for k, v in out.get("metadata", {}).items() if k != BANDWIDTH_WINDOWS}
+    return out
+
+
+def layer_rows(run: RunResult) -> tuple[list[str], list[dict[str, Any]]]:
+    """report.csv: one flat row per layer; columns are the union over layers, in order of first appearance."""
+    rows = [flatten(layer.to_dict()) for layer in run.layers]
+    columns: dict[str, None] = {}
+    for row in rows:
+        columns.update(dict.fromkeys(row))
+    return list(columns), rows
+
+
+def _scalesim_line(values) -> str:
+    # SCALE-Sim 3.0.0 separates with ", " and ends every line with a trailing comma.
+    return ", ".join(str(v) for v in values) + ",\n"
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def _extra(layer: LayerResult) -> dict[str, float]:
+    return dict(layer.extra)
+
+
+def _prefetch(layer: LayerResult) -> int:
+    return int(_extra(layer).get("prefetch_cycles", 0))
+
+
+def compute_report_rows(run: RunResult) -> list[tuple]:
+    """COMPUTE_REPORT.csv rows. Total Cycles excludes the initial prefetch (as SCALE-Sim); Compute Util % is MACs
+    over compute cycles x PEs (SCALE-Sim's own ws/is figure uses a fold length C-1 too long)."""
+    rows = []
+    for index, layer in enumerate(run.layers):
+        total = layer.cycles - _prefetch(layer)
+        stall = max(total - layer.compute_cycles, 0)
+        pes = run.pes or 1
+        overall = 100.0 * layer.macs / (total * pes) if total else 0.0
+        compute = 100.0 * layer.macs / (layer.compute_cycles * pes) if layer.compute_cycles else 0.0
+        rows.append((index, layer.cycles, total, stall, _fmt(overall), _fmt(100.0 * layer.mapping_efficiency),
+                     _fmt(compute)))
+    return rows
+
+
+def bandwidth_report_rows(run: RunResult) -> list[tuple]:
+    """BANDWIDTH_REPORT.csv rows: average words per cycle over the layer's Total Cycles."""
+    rows = []
+    for index, layer in enumerate(run.layers):
+        cycles = max(layer.cycles - _prefetch(layer), 1)
+        values = (layer.sram_reads.ifmap, layer.sram_reads.filter, layer.sram_writes.ofmap,
+                  layer.dram_reads.ifmap, layer.dram_reads.filter, layer.dram_writes.ofmap)
+        rows.append((index, *(_fmt(v / cycles) for v in values)))
+    return rows
+
+
+def detailed_access_rows(run: RunResult) -> list[tuple]:
+    """DETAILED_ACCESS_REPORT.csv rows. SRAM activity spans the compute window (after the prefetch), DRAM the
+    whole layer; cycles are relative to the layer's start."""
+    rows = []
+    for index, layer in enumerate(run.layers):
+        prefetch = _prefetch(layer)
+        extra = _extra(layer)
+        compute_end = max(layer.cycles - int(extra.get("drain_cycles", 0)) - 1, prefetch)
+        sram = (prefetch, compute_end)
+        dram = (0, max(layer.cycles - 1, 0))
+        rows.append((index,
+                     *sram, layer.sram_reads.ifmap, *sram, layer.sram_reads.filter, *sram, layer.sram_writes.ofmap,
+                     *dram, layer.dram_reads.ifmap, *dram, layer.dram_reads.filter, *dram, layer.dram_writes.ofmap))
+    return rows
+
+
+def _write_scalesim(path: Path, header: tuple, rows: list[tuple]) -> None:
+    with path.open("w") as handle:
+        handle.write(_scalesim_line(header))
+        for row in rows:
+            handle.write(_scalesim_line(row))
+
+
+def _write_bandwidth_trace(path: Path, run: RunResult) -> bool:
+    """bandwidth_trace.csv.gz: per layer and window, DRAM bytes and bytes/cycle (windows with traffic only)."""
+    metadata = dict(run.metadata)
+    windows = metadata.get(BANDWIDTH_WINDOWS)
+    window = int(metadata.get(BANDWIDTH_WINDOW_CYCLES, 0) or 0)
+    if not windows or window <= 0:
+        return False
+    with gzip.open(path, "wt", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["layer", "name", "window_start_cycle", "window_cycles", "dram_bytes", "bytes_per_cycle"])
+        for index, (layer, values) in enumerate(zip(run.layers, windows)):
+            for w, moved in enumerate(values):
+                if moved:
+                    writer.writerow([index, layer.name, w * window, window, _fmt(moved), _fmt(moved / window)])
+    return True
+
+
+def write_report(run: RunResult, out_dir: str | Path, *, scalesim_reports: bool = True,
+                 bandwidth_trace: bool = True) -> list[Path]:
+    """Write report.json and report.csv (and the SCALE-Sim-style reports, the bandwidth trace when the run has
+    one) into `out_dir`; returns the paths written. Files appear only once all of them are complete."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    try:
+        names: list[str] = []
+        columns, rows = layer_rows(run)
+        with (staging / "report.csv").open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=columns)
+            writer.writeheader()
+            writer.writerows(rows)
+        names.append("report.csv")
+        if scalesim_reports:
+            _write_scalesim(staging / "COMPUTE_REPORT.csv", COMPUTE_HEADER, compute_report_rows(run))
+            _write_scalesim(staging / "BANDWIDTH_REPORT.csv", BANDWIDTH_HEADER, bandwidth_report_rows(run))
+            _write_scalesim(staging / "DETAILED_ACCESS_REPORT.csv", DETAILED_HEADER, detailed_access_rows(run))
+            names += ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+        if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
+            names.append("bandwidth_trace.csv.gz")
+        with (staging / "report.json").open("w") as handle:
+            json.dump(report_dict(run), handle, indent=1, sort_keys=False, default=_json_default)
+            handle.write("\n")
+        names.append("report.json")  # last: its presence marks a complete report
+        if (out / "report.json").exists():
+            (out / "report.json").unlink()  # an old complete marker must not outlive a half-replaced set
+        for name in names:
+            os.replace(staging / name, out / name)
+        return [out / name for name in names]
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return str(value)

@@ -1,0 +1,313 @@
+"""SCALE-Sim topology CSV: read (conv and GEMM forms) and write, plus the line reader our CSV formats share.
+
+Reading follows SCALE-Sim 3.0.0's meaning of each column (see docs/traces.md):
+
+- conv form `Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,`:
+  ifmap sizes are already padded and one stride serves both axes. SCALE-Sim's output size is
+  ceil((H - R + S) / S); a Layer computes floor((H + pad - R) / S) + 1, so we set
+  pad_bottom / pad_right = (-(H - R)) % S, which makes the two equal for every shape.
+- a row whose name contains `DP` is depthwise: SCALE-Sim expands it into `Channels` one-channel layers with
+  `Num Filter` filters each; we load it as one Layer with groups = in_channels = Channels and
+  out_channels = Channels * Num Filter (the same MACs, cycles semantics per group).
+- GEMM form `Layer, M, N, K,`: M output rows, K reduction, N output columns -> `Layer.gemm_layer`.
+- an optional last column `N:M` is SCALE-Sim's structured sparsity; only dense ratios (`1:1`, any `n:n`) are
+  accepted, since sparsity is not modelled.
+
+We are stricter-but-kinder than SCALE-Sim: rows without the trailing comma are accepted, blank lines and
+lines starting with `#` are skipped, and every error names the file, line, column, value and what is allowed.
+The writer always writes SCALE-Sim's exact format (header, `, ` separators, trailing comma).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sim.errors import TraceError
+from sim.workload.layer import Layer
+from sim.workload.trace import Trace
+
+SCALESIM_FORMS: tuple[str, ...] = ("conv", "gemm")
+
+CONV_COLUMNS: tuple[str, ...] = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
+                                 "Channels", "Num Filter", "Strides")
+GEMM_COLUMNS: tuple[str, ...] = ("Layer", "M", "N", "K")
+SPARSITY_COLUMN = "N:M sparsity"
+
+CONV_HEADER = ", ".join(CONV_COLUMNS) + ","
+GEMM_HEADER = ", ".join(GEMM_COLUMNS) + ","
+
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_RATIO = re.compile(r"([0-9]+)\s*:\s*([0-9]+)")
+_DEFAULT_BITS = {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32}
+
+
+# ---------------------------------------------------------------------------------------------- shared reading
+@dataclass(frozen=True)
+class CsvRow:
+    """One data line of a CSV trace: its 1-based line number and its stripped cells."""
+
+    line: int
+    cells: tuple[str, ...]
+
+
+def read_trace_text(path: str | Path) -> str:
+    """The text of a trace file, or TraceError for a missing, unreadable, non-UTF-8 or empty file."""
+    path = Path(path)
+    if not path.exists():
+        raise TraceError("trace file not found", file=path)
+    if not path.is_file():
+        raise TraceError("trace path is not a file", file=path)
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise TraceError(f"cannot read trace file: {err.strerror or err}", file=path) from err
+    try:
+        text = data.decode("utf-8-sig")  # -sig: spreadsheet exports often start with a byte-order mark
+    except UnicodeDecodeError as err:
+        raise TraceError(f"trace file is not UTF-8 text (byte {err.start})", file=path,
+                         allowed="UTF-8 (or ASCII) text") from err
+    if not text.strip():
+        raise TraceError("trace file is empty", file=path)
+    return text
+
+
+def split_rows(text: str) -> Iterator[CsvRow]:
+    """Non-blank, non-comment lines split on commas, cells stripped. No quoting: names may not contain commas."""
+    for number, raw in enumerate(text.split("\n"), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        yield CsvRow(number, tuple(cell.strip() for cell in line.split(",")))
+
+
+def drop_trailing_empty(cells: tuple[str, ...]) -> tuple[str, ...]:
+    """SCALE-Sim ends every line with a comma: one empty last cell is not a column."""
+    return cells[:-1] if len(cells) > 1 and cells[-1] == "" else cells
+
+
+def parse_int(text: str, *, file: str | Path, line: int, column: str, minimum: int) -> int:
+    """An integer cell >= minimum, or TraceError naming the cell."""
+    allowed = f"an integer >= {minimum}"
+    if not _INTEGER.fullmatch(text):
+        message = "missing value" if text == "" else "not an integer"
+        raise TraceError(message, file=file, line=line, field=column, value=text, allowed=allowed)
+    value = int(text)
+    if value < minimum:
+        raise TraceError(f"must be >= {minimum}", file=file, line=line, field=column, value=value, allowed=allowed)
+    return value
+
+
+def relocate(err: TraceError, layer_name: str, *, file: str | Path, line: int,
+             columns: dict[str, str] | None = None) -> TraceError:
+    """A Layer validation error, re-pointed at the file, line and (where known) the CSV column of the field."""
+    field = err.field or ""
+    prefix = f"{layer_name}."
+    field_name = field[len(prefix):] if field.startswith(prefix) else field
+    column = (columns or {}).get(field_name, field_name)
+    return TraceError(f"layer {layer_name!r}: {err.message}", file=file, line=line, field=column or None,
+                      value=err.value, allowed=err.allowed)
+
+
+def sniff_scalesim_form(header: tuple[str, ...]) -> str | None:
+    """'conv' or 'gemm' when the header is SCALE-Sim's, else None."""
+    names = [cell.lower() for cell in drop_trailing_empty(header)]
+    if names[:4] == [c.lower() for c in GEMM_COLUMNS] and len(names) in (4, 5):
+        return "gemm"
+    if names[:8] == [c.lower() for c in CONV_COLUMNS] and len(names) in (8, 9):
+        return "conv"
+    return None
+
+
+# ---------------------------------------------------------------------------------------------- reading
+def parse_scalesim_csv(text: str, *, form: str = "conv", file: str | Path = "<string>") -> tuple[Layer, ...]:
+    """The layers of a SCALE-Sim topology in `form` ('conv' or 'gemm'); the first data line is the header."""
+    if form not in SCALESIM_FORMS:
+        raise TraceError("unknown SCALE-Sim topology form", file=file, field="form", value=form,
+                         allowed=", ".join(SCALESIM_FORMS))
+    rows = split_rows(text)
+    header = next(rows, None)
+    if header is None:
+        raise TraceError("trace file has no header line", file=file)
+    columns = CONV_COLUMNS if form == "conv" else GEMM_COLUMNS
+    if len(header.cells) > 1 and _INTEGER.fullmatch(header.cells[1]):
+        # SCALE-Sim would silently skip this layer as the header
+        raise TraceError("the first line must be the header, but it looks like a layer", file=file, line=header.line,
+                         value=",".join(header.cells), allowed=f"'{CONV_HEADER if form == 'conv' else GEMM_HEADER}'")
+    layers = []
+    for row in rows:
+        cells = drop_trailing_empty(row.cells)
+        if len(cells) not in (len(columns), len(columns) + 1):
+            raise TraceError(f"wrong number of columns for a SCALE-Sim {form} topology", file=file, line=row.line,
+                             value=len(cells),
+                             allowed=f"{len(columns)} ({', '.join(columns)}) plus an optional {SPARSITY_COLUMN}, "
+                                     "each line ending with a comma")
+        if len(cells) == len(columns) + 1:
+            _check_dense(cells[-1], file=file, line=row.line)
+        layers.append(_conv_row(cells, file, row.line) if form == "conv" else _gemm_row(cells, file, row.line))
+    if not layers:
+        raise TraceError("trace has no layers (only a header)", file=file)
+    return tuple(layers)
+
+
+def load_scalesim_csv(path: str | Path, *, form: str | None = None) -> Trace:
+    """A SCALE-Sim topology file as a Trace named after the file; `form` None sniffs conv vs GEMM from the header."""
+    text = read_trace_text(path)
+    if form is None:
+        header = next(split_rows(text), None)
+        if header is None:
+            raise TraceError("trace file has only comments, no header line", file=path)
+        form = sniff_scalesim_form(header.cells)
+        if form is None:
+            raise TraceError("header is neither SCALE-Sim's conv nor its GEMM topology header", file=path,
+                             line=header.line, value=",".join(header.cells),
+                             allowed=f"'{CONV_HEADER}' or '{GEMM_HEADER}' (or pass the form explicitly)")
+    layers = parse_scalesim_csv(text, form=form, file=path)
+    return Trace(name=Path(path).stem, layers=layers, source_file=str(path))
+
+
+def _check_dense(cell: str, *, file: str | Path, line: int) -> None:
+    if cell == "":
+        return
+    match = _RATIO.fullmatch(cell)
+    if not match or int(match.group(1)) != int(match.group(2)) or int(match.group(1)) == 0:
+        raise TraceError("N:M sparsity is not modelled; only dense layers can be loaded", file=file, line=line,
+                         field=SPARSITY_COLUMN, value=cell, allowed="1:1 (or any n:n), or no sparsity column")
+
+
+def _name(cell: str, column: str, file: str | Path, line: int) -> str:
+    if not cell:
+        raise TraceError("missing layer name", file=file, line=line, field=column, value=cell,
+                         allowed="a non-empty name")
+    return cell
+
+
+def _conv_row(cells: tuple[str, ...], file: str | Path, line: int) -> Layer:
+    name = _name(cells[0], CONV_COLUMNS[0], file, line)
+    h, w, r, s, channels, filters, stride = (
+        parse_int(cell, file=file, line=line, column=column, minimum=1)
+        for cell, column in zip(cells[1:8], CONV_COLUMNS[1:8])
+    )
+    if r > h:
+        raise TraceError("filter taller than the (padded) ifmap", file=file, line=line, field="Filter Height",
+                         value=r, allowed=f"<= IFMAP Height ({h})")
+    if s > w:
+        raise TraceError("filter wider than the (padded) ifmap", file=file, line=line, field="Filter Width",
+                         value=s, allowed=f"<= IFMAP Width ({w})")
+    depthwise = "DP" in name  # SCALE-Sim's own rule, case-sensitive
+    try:
+        return Layer(
+            name=name, kind="conv", ifmap_h=h, ifmap_w=w, filter_h=r, filter_w=s,
+            in_channels=channels, out_channels=channels * filters if depthwise else filters,
+            groups=channels if depthwise else 1, stride_h=stride, stride_w=stride,
+            # SCALE-Sim's ceil((H-R+S)/S) output == floor((H+pad-R)/S)+1 with this bottom/right padding
+            pad_bottom=(-(h - r)) % stride, pad_right=(-(w - s)) % stride,
+        )
+    except TraceError as err:
+        raise relocate(err, name, file=file, line=line, columns=_CONV_FIELD_COLUMNS) from err
+
+
+def _gemm_row(cells: tuple[str, ...], file: str | Path, line: int) -> Layer:
+    name = _name(cells[0], GEMM_COLUMNS[0], file, line)
+    m, n, k = (parse_int(cell, file=file, line=line, column=column, minimum=1)
+               for cell, column in zip(cells[1:4], GEMM_COLUMNS[1:4]))
+    try:
+        return Layer.gemm_layer(name, m=m, n=n, k=k)
+    except TraceError as err:
+        raise relocate(err, name, file=file, line=line) from err
+
+
+_CONV_FIELD_COLUMNS = {"ifmap_h": "IFMAP Height", "ifmap_w": "IFMAP Width", "filter_h": "Filter Height",
+                       "filter_w": "Filter Width", "in_channels": "Channels", "out_channels": "Num Filter",
+                       "stride_h": "Strides", "stride_w": "Strides", "groups": "Channels"}
+
+
+# ---------------------------------------------------------------------------------------------- writing
+def format_scalesim_csv(layers: Iterable[Layer], form: str = "conv") -> str:
+    """SCALE-Sim's exact topology text for `layers`, or TraceError naming the first layer it cannot express.
+
+    conv form: padding is folded into the ifmap size SCALE-Sim expects, the rows/columns the windows touch
+    (R + (E-1)*S); a layer already in SCALE-Sim's own form (pad only bottom/right, as read) keeps its size, so
+    reading back gives an equal Layer. Depthwise layers need `DP` in the name (SCALE-Sim's rule), others must not
+    have it. GEMM form: only `gemm` layers with one group.
+    """
+    if form not in SCALESIM_FORMS:
+        raise TraceError("unknown SCALE-Sim topology form", field="form", value=form,
+                         allowed=", ".join(SCALESIM_FORMS))
+    lines = [CONV_HEADER if form == "conv" else GEMM_HEADER]
+    for layer in layers:
+        _check_writable(layer, form)
+        if form == "gemm":
+            gemm = layer.gemm
+            cells = [layer.name, gemm.m, gemm.n, gemm.k]
+        else:
+            depthwise = "DP" in layer.name
+            cells = [layer.name, _scalesim_extent(layer, "h"), _scalesim_extent(layer, "w"), layer.filter_h,
+                     layer.filter_w, layer.in_channels,
+                     layer.out_channels // layer.in_channels if depthwise else layer.out_channels, layer.stride_h]
+        lines.append(", ".join(str(cell) for cell in cells) + ",")
+    if len(lines) == 1:
+        raise TraceError("no layers to write")
+    return "\n".join(lines) + "\n"
+
+
+def write_scalesim_csv(layers: Iterable[Layer], path: str | Path, form: str = "conv") -> None:
+    """Write `layers` as a SCALE-Sim topology CSV (see `format_scalesim_csv` for what can be expressed)."""
+    text = format_scalesim_csv(layers, form)
+    Path(path).write_text(text, encoding="utf-8")
+
+
+def check_name_writable(name: str) -> None:
+    """Our CSVs have no quoting: a name must survive split-on-comma, strip and the comment rule."""
+    if not name.isprintable() or "," in name or name != name.strip() or name.startswith("#"):
+        raise TraceError("layer name cannot be written to a CSV trace", field="name", value=name,
+                         allowed="printable text without commas, surrounding spaces or a leading '#'")
+
+
+def _scalesim_extent(layer: Layer, axis: str) -> int:
+    size, filt, stride, pad_first, pad_last = (
+        (layer.ifmap_h, layer.filter_h, layer.stride_h, layer.pad_top, layer.pad_bottom) if axis == "h"
+        else (layer.ifmap_w, layer.filter_w, layer.stride_w, layer.pad_left, layer.pad_right))
+    if pad_first == 0 and size >= filt and pad_last == (-(size - filt)) % stride:
+        return size
+    out = layer.ofmap_h if axis == "h" else layer.ofmap_w
+    return filt + (out - 1) * stride
+
+
+def _check_writable(layer: Layer, form: str) -> None:
+    check_name_writable(layer.name)
+
+    def refuse(field_name: str, why: str, value: object, allowed: str) -> None:
+        raise TraceError(f"layer {layer.name!r} cannot be written as a SCALE-Sim {form} topology: {why}",
+                         field=f"{layer.name}.{field_name}", value=value, allowed=allowed)
+
+    for bits, default in _DEFAULT_BITS.items():
+        if getattr(layer, bits) != default:
+            refuse(bits, "SCALE-Sim has no operand precisions", getattr(layer, bits), f"{default} (our default)")
+    if layer.batch != 1:
+        refuse("batch", "SCALE-Sim has no batch", layer.batch, "1")
+    if layer.block_size != 1:
+        refuse("block_size", "SCALE-Sim has no block-circulant layers", layer.block_size, "1")
+    if form == "gemm":
+        if layer.kind != "gemm":
+            refuse("kind", "the GEMM form holds only gemm layers", layer.kind, "gemm (or use form='conv')")
+        if layer.groups != 1:
+            refuse("groups", "the GEMM form has no grouped GEMMs", layer.groups, "1")
+        if (layer.stride_h, layer.stride_w, layer.dilation_h, layer.dilation_w) != (1, 1, 1, 1) or any(
+                (layer.pad_top, layer.pad_bottom, layer.pad_left, layer.pad_right)):
+            refuse("kind", "a gemm layer with stride, dilation or padding", layer.describe(), "a plain gemm layer")
+        return
+    if layer.kind == "tconv":
+        refuse("kind", "SCALE-Sim has no transposed convolutions", layer.kind, "conv, gemm")
+    if layer.stride_h != layer.stride_w:
+        refuse("stride_w", "SCALE-Sim has one stride for both axes", (layer.stride_h, layer.stride_w), "equal strides")
+    if (layer.dilation_h, layer.dilation_w) != (1, 1):
+        refuse("dilation_h", "SCALE-Sim has no dilation", (layer.dilation_h, layer.dilation_w), "1")
+    if "DP" in layer.name:
+        if layer.groups != layer.in_channels:
+            refuse("groups", "SCALE-Sim treats a name containing 'DP' as depthwise", layer.groups,
+                   f"groups == in_channels ({layer.in_channels}), or a name without 'DP'")
+    elif layer.groups != 1:
+        refuse("groups", "SCALE-Sim has no grouped convolutions; depthwise layers need 'DP' in the name",
+               layer.groups, "1, or groups == in_channels with 'DP' in the name")

@@ -1,0 +1,76 @@
+"""Bit-sliced crossbar kernels: the ADC quantizer, ISAAC's flip, required bits, input checks."""
+import numpy as np
+import pytest
+
+from sim.errors import MappingError
+from sim.hardware.spec import AdcSpec, ReramSpec
+from sim.kernels.crossbar import adc_convert, adc_parameters, crossbar_mvm, encode_weights, slice_inputs
+from sim.mapping.crossbar import BitSlicing
+
+
+def slicing(**fields) -> BitSlicing:
+    adc = fields.pop("adc", AdcSpec(bits="lossless"))
+    return BitSlicing.of(ReramSpec(**fields, adc=adc))
+
+
+@pytest.mark.parametrize("rounding, expected", [(0, [0.0, 2.0, 2.0, 4.0]), (1, [1.0, 2.0, 3.0, 4.0]),
+                                                 (2, [0.0, 1.0, 2.0, 3.0])])
+def test_adc_rounding_modes(rounding, expected):
+    # step 1, inputs at .5: half-even, half-up and floor differ
+    assert [adc_convert(v, 0.0, 1.0, 16, rounding) for v in (0.5, 1.5, 2.5, 3.5)] == expected
+
+
+def test_adc_clips_to_its_levels_and_ideal_passes_through():
+    assert adc_convert(300.0, 0.0, 1.0, 256, 0) == 255.0
+    assert adc_convert(-3.0, 0.0, 1.0, 256, 0) == 0.0
+    assert adc_convert(1234.5, 0.0, 1.0, 0, 0) == 1234.5
+
+
+def test_full_scale_step_is_a_power_of_two_and_calibrated_spans_its_range():
+    assert adc_parameters(slicing(adc=AdcSpec(bits=6))) == (0.0, 8.0, 64)  # 9 lossless bits -> step 2**3
+    low, step, levels = adc_parameters(slicing(adc=AdcSpec(bits=4, range_policy="calibrated",
+                                                             calibrated_min=0.25, calibrated_max=0.5)))
+    assert (low, low + step * (levels - 1), levels) == (96.0, 192.0, 16)
+    assert adc_parameters(slicing(adc=AdcSpec(bits=4, range_policy="granular"))) == (0.0, 1.0, 16)
+
+
+def test_isaac_column_flip_makes_8_bits_lossless_where_plain_8_bits_clip():
+    weights = np.full((127, 2), 2**15 - 1)  # every offset digit is 3: column sums of 381 need 9 bits
+    inputs = np.full((1, 127), -1)  # all bits set, the sign read included
+    plain = crossbar_mvm(weights, inputs, slicing(adc=AdcSpec(bits=8)))
+    flipped = crossbar_mvm(weights, inputs, slicing(adc=AdcSpec(bits=8, column_flip=True)))
+    assert plain.output_error > 0 and int(plain.required_bits.max()) == 9
+    assert flipped.output_error == 0.0 and int(flipped.required_bits.max()) <= 8
+
+
+def test_required_bits_count_only_the_mapped_rows():
+    out = crossbar_mvm(np.full((20, 1), 2**15 - 1), np.ones((1, 20), dtype=np.int64), slicing())
+    assert int(out.required_bits.max()) == 6  # 20 rows x 3 = 60 < 64
+
+
+def test_weight_encodings_reconstruct_the_weights():
+    weights = np.array([[-32768, -1, 0, 1, 32767]])
+    for encoding in ("offset", "differential", "unit_column"):
+        s = slicing(signed_weights=encoding)
+        cols = encode_weights(weights, s)
+        value = np.zeros(weights.shape[1] + 1)
+        np.add.at(value, cols.output, cols.scale * cols.digits[0])
+        offset = {"offset": 2**15, "differential": 0, "unit_column": 0}[encoding]
+        assert np.array_equal(value[:-1] + value[-1] - offset, weights[0])
+
+
+def test_signed_inputs_slice_in_twos_complement():
+    s = slicing(input_bits=8, dac_bits=2)
+    x = np.array([[-128, -1, 0, 5, 127]])
+    reads = slice_inputs(x, s)
+    assert len(reads) == s.input_slices == 5
+    assert np.array_equal(sum(d * w for d, w in reads), x)
+
+
+def test_out_of_range_values_are_mapping_errors():
+    with pytest.raises(MappingError, match=r"weights outside .* allowed: -128..127"):
+        crossbar_mvm(np.array([[200]]), np.array([[1]]), slicing(weight_bits=8))
+    with pytest.raises(MappingError, match="inputs outside"):
+        crossbar_mvm(np.array([[1]]), np.array([[-1]]), slicing(signed_inputs=False))
+    with pytest.raises(MappingError, match="disagree on K"):
+        crossbar_mvm(np.ones((3, 1), dtype=np.int64), np.ones((1, 2), dtype=np.int64), slicing())
