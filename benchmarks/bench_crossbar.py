@@ -37,13 +37,14 @@ CIRCULANT = (Layer.gemm_layer("bc.fc1", m=1, n=4096, k=4096, block_size=64, ifma
              Layer.gemm_layer("bc.fc3", m=1, n=64, k=1024, block_size=64, ifmap_bits=16, filter_bits=16))
 
 
-def best_of(repeat: int, run) -> float:
+def best_of(repeat: int, function, *args):
+    """(fastest wall time of `repeat` calls, the last call's result)."""
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
-        run()
+        result = function(*args)
         times.append(time.perf_counter() - start)
-    return min(times)
+    return min(times), result
 
 
 def main() -> None:
@@ -61,16 +62,15 @@ def main() -> None:
         w64, x64 = weights.astype(np.float64), inputs.astype(np.float64)
         slicing = mapping.slicing
         crossbar_mvm(weights[:8, :2], inputs[:2, :8], slicing)  # compile outside the timing
-        matmul_s = best_of(max(5, args.repeat), lambda: x64 @ w64)
-        result = {}
-        crossbar_s = best_of(args.repeat, lambda: result.update(out=crossbar_mvm(weights, inputs, slicing)))
-        analytical_s = best_of(args.repeat, lambda: estimate_crossbar(layer, hw, mapping))
-        engine_s = best_of(1, lambda: simulate_crossbar_layer(layer, hw, mapping))
+        matmul_s, _ = best_of(max(5, args.repeat), np.matmul, x64, w64)
+        crossbar_s, functional = best_of(args.repeat, crossbar_mvm, weights, inputs, slicing)
+        analytical_s, _ = best_of(args.repeat, estimate_crossbar, layer, hw, mapping)
+        engine_s, _ = best_of(1, simulate_crossbar_layer, layer, hw, mapping)
         rows.append({
             "layer": layer.name, "gemm": [gemm.m, gemm.k, gemm.n], "crossbars": mapping.crossbars,
             "bit_plane_products": mapping.input_slices * mapping.weight_slices,
             "matmul_f64_s": matmul_s, "crossbar_functional_s": crossbar_s, "ratio_vs_matmul": crossbar_s / matmul_s,
-            "target_ratio": 64.0, "output_error": result["out"].output_error,
+            "target_ratio": 64.0, "output_error": functional.output_error,
             "analytical_s": analytical_s, "engine_timing_only_s": engine_s,
         })
     circulant = []
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"{'layer':24} {'GEMM m,k,n':>18} {'matmul ms':>10} {'crossbar ms':>12} {'ratio':>7} {'target':>7}"
           f" {'error':>6} {'analyt. ms':>10} {'engine ms':>10}")
     for row in rows:
-        print(f"{row['layer']:24} {str(row['gemm']):>18} {row['matmul_f64_s'] * 1e3:10.2f} "
+        print(f"{row['layer']:24} {row['gemm']!s:>18} {row['matmul_f64_s'] * 1e3:10.2f} "
               f"{row['crossbar_functional_s'] * 1e3:12.1f} {row['ratio_vs_matmul']:7.1f} {row['target_ratio']:7.0f} "
               f"{row['output_error']:6.0f} {row['analytical_s'] * 1e3:10.3f} {row['engine_timing_only_s'] * 1e3:10.1f}")
     print()

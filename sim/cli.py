@@ -153,33 +153,70 @@ def _looks_like_maestro_network(path: Path) -> bool:
     return "Network" in text or "Layer" in text
 
 
-@app.command()
-def check(files: list[Path] = typer.Argument(..., help="hardware configs and traces to validate")) -> None:
-    """Validate configs and traces; exit 2 with precise errors if any is invalid."""
+# Files `sim check` validates; anything else found in a folder (README.md ...) is documentation.
+CHECKED_SUFFIXES = (".toml", ".cfg", ".m", ".csv")
+
+
+def _files_to_check(paths: list[Path]) -> list[Path]:
+    """Named files as given; folders expanded to the checkable files below them, in a stable order."""
+    out: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CHECKED_SUFFIXES))
+        else:
+            out.append(path)
+    return out
+
+
+def _check_one(path: Path) -> str:
+    """Validate one file; returns what it is, or raises SimError."""
     from sim import api
 
+    suffix = path.suffix.lower()
+    if suffix in (".toml", ".cfg") or (suffix == ".m" and not _looks_like_maestro_network(path)):
+        if suffix == ".toml" and _is_sweep_spec(path):
+            from sim.sweep import load_sweep_spec
+
+            load_sweep_spec(path)
+            return "sweep spec"
+        if suffix == ".toml" and _is_energy_table(path):
+            from sim.hardware.energy_table import check_energy_table
+
+            entries = check_energy_table(path)
+            return f"energy/area table, {entries} entries"
+        hardware = api.load_hardware(path)
+        return f"hardware '{hardware.name}', {hardware.kind}"
+    trace = api.load_trace(path)
+    return f"trace '{trace.name}', {len(trace.layers)} layers"
+
+
+@app.command()
+def check(files: list[Path] = typer.Argument(..., help="hardware configs, traces, sweep specs, or folders of them")) -> None:
+    """Validate configs and traces; exit 2 with precise errors if any is invalid."""
     console = _console()
     failed = 0
-    for path in files:
+    for path in _files_to_check(files):
+        if path.suffix.lower() in (".md", ".txt", ".rst"):
+            console.print(f"skip  {path}  (documentation)", markup=False)
+            continue
         try:
-            suffix = path.suffix.lower()
-            if suffix in (".toml", ".cfg") or (suffix == ".m" and not _looks_like_maestro_network(path)):
-                if suffix == ".toml" and _is_sweep_spec(path):
-                    from sim.sweep import load_sweep_spec
-
-                    load_sweep_spec(path)
-                    console.print(f"ok    {path}  (sweep spec)")
-                    continue
-                hardware = api.load_hardware(path)
-                console.print(f"ok    {path}  (hardware '{hardware.name}', {hardware.kind})")
-            else:
-                trace = api.load_trace(path)
-                console.print(f"ok    {path}  (trace '{trace.name}', {len(trace.layers)} layers)")
+            console.print(f"ok    {path}  ({_check_one(path)})", markup=False)
         except SimError as err:
             failed += 1
-            Console(stderr=True, highlight=False).print(f"error {err}", markup=False)
+            print(f"error {err}", file=sys.stderr)
     if failed:
         raise typer.Exit(2)
+
+
+def _is_energy_table(path: Path) -> bool:
+    """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
+    import tomllib
+
+    try:
+        keys = set(tomllib.loads(path.read_text()))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+    return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
 
 
 def _is_sweep_spec(path: Path) -> bool:
@@ -195,7 +232,7 @@ def main() -> None:
     try:
         app()
     except SimError as err:
-        Console(stderr=True, highlight=False).print(f"error: {err}", markup=False)
+        print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -5,7 +5,7 @@ power linear in bits); `exponential` doubles it per bit (hwcomponents-library is
 """
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from sim.errors import ConfigError
 from sim.hardware.spec import EnergyEntry, Hardware

@@ -8,8 +8,8 @@ turn the Table I energies back into Table I's powers, so the level totals reprod
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from sim.errors import ConfigError
 from sim.hardware.spec import Hardware, ReramSpec

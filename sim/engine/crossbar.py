@@ -23,12 +23,22 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import simpy
 
-from sim.analytical.crossbar import CrossbarTiming, crossbar_columns_used, layer_result, timing
+from sim.analytical.crossbar import (
+    CrossbarTiming,
+    crossbar_columns_used,
+    layer_result,
+    timing,
+)
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.kernels.circulant import compressed_mvm, expand
 from sim.kernels.crossbar import crossbar_mvm
-from sim.mapping.crossbar import CrossbarMapping, ceil_div, map_crossbar, map_crossbar_trace
+from sim.mapping.crossbar import (
+    CrossbarMapping,
+    ceil_div,
+    map_crossbar,
+    map_crossbar_trace,
+)
 from sim.records import FunctionalCheck, LayerResult, RunResult
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
@@ -307,4 +317,4 @@ def simulate_crossbar_trace(trace: Trace, hw: Hardware, *, functional: bool = Fa
     return RunResult(hardware=hw.name, trace=trace.name, model="engine", layers=layers, metadata=metadata)
 
 
-__all__ = ["simulate_crossbar_layer", "simulate_crossbar_trace", "simulate_tile", "pipeline_schedule"]
+__all__ = ["pipeline_schedule", "simulate_crossbar_layer", "simulate_crossbar_trace", "simulate_tile"]

@@ -177,7 +177,7 @@ class AdcSpec(Spec):
     energy_reference_bits: PositiveInt = 8
 
     @model_validator(mode="after")
-    def _calibrated_range(self) -> "AdcSpec":
+    def _calibrated_range(self) -> AdcSpec:
         if self.calibrated_min >= self.calibrated_max:
             raise ValueError("calibrated_min must be below calibrated_max")
         return self

@@ -60,7 +60,7 @@ def compressed_mvm(vectors: np.ndarray, inputs: np.ndarray, slicing: BitSlicing,
     Row partitions hold whole blocks (floor(rows / k) per crossbar), so `slicing.rows_per_partition` is
     set here. The same seed programs the same cells in every round.
     """
-    p, q, k = vectors.shape
+    p, _, k = vectors.shape
     stored = compressed_columns(vectors, duplication)
     rows = max(1, slicing.crossbar_rows // k) * k
     slicing = replace(slicing, rows_per_partition=rows)

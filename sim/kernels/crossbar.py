@@ -9,9 +9,9 @@ digitally (offset) or by an analog unit column (unit_column); differential colum
 
 The numba kernels take arrays only. The ideal-device path packs several weight-slice columns into one
 int64 (each field wide enough for a column sum) and sums rows by table look-up: for every group of rows
-a table holds the packed column sums of every DAC digit pattern, so one add covers 8 rows x 8 columns
-(ISAAC); the ADC is a table of its output per column sum, and shift-and-add follows in the same loop. Non-ideal devices take float conductances
-and BLAS. `crossbar_mvm` is the thin wrapper that returns outputs, the exact integer result, the error
+a table holds the packed column sums of every DAC digit pattern, so one add covers 8 rows x 7 columns
+(ISAAC); the ADC is a table of its output per column sum, and shift-and-add follows in the same loop.
+Non-ideal devices take float conductances and BLAS. `crossbar_mvm` is the thin wrapper that returns outputs, the exact integer result, the error
 and the ADC bits each column needs.
 """
 from __future__ import annotations
@@ -115,7 +115,7 @@ def input_patterns(inputs, input_bits, dac_bits, signed, starts, stops, group_ro
     two's-complement low bits; a signed input's last read drives its sign bit. Groups of `group_rows` rows
     never straddle a partition; a group's pattern is sum_j digit_j << (dac_bits * j).
     """
-    n_vec, k = inputs.shape
+    n_vec = inputs.shape[0]
     low_bits = input_bits - 1 if signed else input_bits
     n_read = (low_bits + dac_bits - 1) // dac_bits + (1 if signed else 0)
     n_part = starts.shape[0]

@@ -21,9 +21,8 @@ N outputs owns `weight_slices` columns (bitlines) per polarity. Conventions (doc
 from __future__ import annotations
 
 import heapq
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import cached_property
-from typing import Sequence
 
 import numpy as np
 
@@ -61,7 +60,7 @@ class BitSlicing:
     column_flip: bool = False
 
     @classmethod
-    def of(cls, reram: ReramSpec, rows_per_partition: int | None = None, *, ideal_adc: bool = False) -> "BitSlicing":
+    def of(cls, reram: ReramSpec, rows_per_partition: int | None = None, *, ideal_adc: bool = False) -> BitSlicing:
         adc = reram.adc
         fs_bits = full_scale_bits(reram.crossbar_rows, reram.dac_bits, reram.cell_bits, adc.column_flip)
         bits = None if ideal_adc else (fs_bits if adc.bits == "lossless" else int(adc.bits))

@@ -18,7 +18,6 @@ from typing import Any
 from sim.errors import ConfigError
 
 FORMATS = ("png", "svg")
-_STALL_KEYS = ("stall_cycles",)
 
 
 def _figure(width: float = 8.0, height: float = 4.5) -> Any:
@@ -27,7 +26,8 @@ def _figure(width: float = 8.0, height: float = 4.5) -> Any:
     return Figure(figsize=(width, height), layout="constrained")
 
 
-def _save(figure: Any, out_dir: Path, stem: str) -> list[Path]:
+def _save(figure: Any, out_dir: Path | str, stem: str) -> list[Path]:
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for fmt in FORMATS:

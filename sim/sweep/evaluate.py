@@ -362,7 +362,7 @@ def invalid_values(context: SweepContext) -> tuple[tuple[int, int, str], ...]:
     return tuple(found)
 
 
-def _params_texts(context: SweepContext, positions: tuple[np.ndarray, ...]) -> list[str]:
+def params_texts(context: SweepContext, positions: tuple[np.ndarray, ...]) -> list[str]:
     """params_json of every point from its grid positions, built from per-value JSON fragments (fast)."""
     columns = []
     for path, p_index in sorted((path, i) for i, p in enumerate(context.parameters) for path in p.paths):
@@ -431,7 +431,7 @@ def _screen_grid(context: SweepContext, indices: np.ndarray) -> list[tuple]:
         metrics[name][failed] = np.nan  # stored as NULL
     status = np.where(failed, "failed", np.where(excluded != "", "excluded", "ok")).tolist()
     reasons = np.where(failed, reasons, excluded).tolist()
-    params = _params_texts(context, positions)
+    params = params_texts(context, positions)
     prefix = f"{context.trace_id}|{context.base_id}|"
     keys = [hashlib.blake2b((prefix + text).encode(), digest_size=10).hexdigest() for text in params]
     wall = (time.perf_counter() - start) / max(indices.size, 1)

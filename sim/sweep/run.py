@@ -16,9 +16,8 @@ from sim.sweep.evaluate import (
     file_id,
     grid_vectorizable,
     invalid_values,
-    params_json,
+    params_texts,
     point_key,
-    point_params,
     screen_chunk,
     validate_point,
 )
@@ -98,13 +97,15 @@ def _contexts(spec: SweepSpec) -> list[SweepContext]:
 
 
 def _pending(context: SweepContext, done: set[str]) -> np.ndarray:
+    """Grid indices of the points not in the database yet (all of them on a fresh sweep)."""
     total = int(np.prod(context.shape))
     if not done:
         return np.arange(total, dtype=np.int64)
-    keep = [index for index in range(total)
-            if point_key(context.trace_id, context.base_id,
-                         params_json(point_params(context.parameters, index, context.shape))) not in done]
-    return np.asarray(keep, dtype=np.int64)
+    indices = np.arange(total, dtype=np.int64)
+    texts = params_texts(context, np.unravel_index(indices, context.shape))
+    finished = np.fromiter((point_key(context.trace_id, context.base_id, text) in done for text in texts),
+                           dtype=bool, count=total)
+    return indices[~finished]
 
 
 def _chunks(pending: np.ndarray, size: int) -> list[np.ndarray]:

@@ -108,8 +108,15 @@ class Layer:
             self._fail("groups", "groups must divide in_channels", self.groups, f"a divisor of {self.in_channels}")
         if self.out_channels % self.groups:
             self._fail("groups", "groups must divide out_channels", self.groups, f"a divisor of {self.out_channels}")
-        if self.kind == "gemm" and (self.filter_h, self.filter_w, self.ifmap_w) != (1, 1, 1):
-            self._fail("kind", "a gemm layer is stored as a 1x1 filter over an m x 1 ifmap", self.kind)
+        if self.kind == "gemm":
+            if (self.filter_h, self.filter_w, self.ifmap_w) != (1, 1, 1):
+                self._fail("kind", "a gemm layer is stored as a 1x1 filter over an m x 1 ifmap", self.kind)
+            for name in ("stride_h", "stride_w", "dilation_h", "dilation_w"):
+                if getattr(self, name) != 1:
+                    self._fail(name, "a gemm layer has no stride or dilation", getattr(self, name), "1")
+            for name in ("pad_top", "pad_bottom", "pad_left", "pad_right"):
+                if getattr(self, name):
+                    self._fail(name, "a gemm layer has no padding", getattr(self, name), "0")
         if self.kind != "tconv" and (self.output_padding_h or self.output_padding_w):
             self._fail("output_padding_h", "output padding only applies to transposed convolutions",
                        (self.output_padding_h, self.output_padding_w))
@@ -195,7 +202,10 @@ class Layer:
 
     @cached_property
     def effective_macs(self) -> int:
-        """MACs with non-padding, non-inserted operands: equals `macs` except for tconv and padded convs."""
+        """MACs whose ifmap operand is a real input, not an inserted zero: differs from `macs` for tconv only.
+
+        (Products with border padding of an ordinary conv are counted in both, as accelerators execute them.)
+        """
         if self.kind == "tconv":
             return self.batch * self.ifmap_h * self.ifmap_w * self.in_channels * self.filter_h * self.filter_w \
                 * (self.out_channels // self.groups)

@@ -184,3 +184,14 @@ def test_cli_check_reports_a_bad_spec_with_file_and_field(tmp_path):
     process = subprocess.run([sys.executable, "-m", "sim", "check", str(spec_path)], capture_output=True, text=True)
     assert process.returncode == 2
     assert f"{spec_path}" in process.stderr and "sweep.objectives" in process.stderr
+
+
+@pytest.mark.slow
+def test_dask_local_cluster_gives_the_same_rows_as_the_local_pool(tmp_path):
+    pytest.importorskip("distributed")
+    spec_path = write_spec(tmp_path, {"pe_array.rows": [4, 8], "pe_array.cols": [4, 8]},
+                           validate={"engine": "front", "top_k": 1})
+    local = sweep(spec_path, tmp_path / "pool", workers=2)
+    remote = sweep(spec_path, tmp_path / "dask", workers=2, dask="local")
+    assert rows(local.database) == rows(remote.database)
+    assert rows(local.database, "validations") == rows(remote.database, "validations")

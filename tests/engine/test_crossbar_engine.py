@@ -3,15 +3,21 @@ import numpy as np
 import pytest
 
 from sim.analytical.crossbar import estimate_crossbar, timing
-from sim.engine.crossbar import pipeline_schedule, simulate_crossbar_layer, simulate_crossbar_trace, simulate_tile
+from sim.engine.crossbar import (
+    pipeline_schedule,
+    simulate_crossbar_layer,
+    simulate_crossbar_trace,
+    simulate_tile,
+)
 from sim.errors import MappingError
 from sim.hardware.spec import AdcSpec, Hardware, ReramSpec
 from sim.mapping.crossbar import map_crossbar
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
-TINY = dict(crossbar_rows=16, crossbar_cols=16, weight_bits=4, input_bits=4, clock_mhz=1000, read_latency_ns=10,
-            adc=AdcSpec(sample_rate_gsps=1.0, cols_per_adc=16), edram_port_bits=16, bus_bits=32, noc_flit_bits=16)
+TINY = {"crossbar_rows": 16, "crossbar_cols": 16, "weight_bits": 4, "input_bits": 4, "clock_mhz": 1000,
+        "read_latency_ns": 10, "adc": AdcSpec(sample_rate_gsps=1.0, cols_per_adc=16), "edram_port_bits": 16,
+        "bus_bits": 32, "noc_flit_bits": 16}
 
 
 def tiny_hw(**fields) -> Hardware:

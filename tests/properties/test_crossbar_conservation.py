@@ -60,7 +60,7 @@ def test_energy_is_counts_times_table_and_engine_counts_equal_analytical(case):
     expected = sum(count * hw.energy[key].pj for key, count in counts.items() if key in hw.energy)
     assert analytical.energy.total_pj == pytest.approx(expected)
     assert sum(analytical.energy.as_dict().values()) == pytest.approx(analytical.energy.total_pj)
-    without_cycles = lambda r: {k: v for k, v in r.actions.as_dict().items() if k != "leakage.cycle"}  # noqa: E731
+    without_cycles = lambda r: {k: v for k, v in r.actions.as_dict().items() if k != "leakage.cycle"}
     assert without_cycles(engine) == without_cycles(analytical)
     assert engine.crossbar.adc_conversions == counts["adc.convert"] == counts["sample_hold.sample"]
     assert engine.compute_cycles == analytical.compute_cycles

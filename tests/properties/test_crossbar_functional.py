@@ -1,5 +1,7 @@
 """Bit-sliced crossbar MVM laws: lossless is exact, enough ADC bits are exact, fewer bits lose monotonically,
 block-circulant compressed == expanded == FFT."""
+import itertools
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -12,15 +14,15 @@ from sim.mapping.crossbar import BitSlicing
 
 @st.composite
 def problems(draw, signed_inputs=None, encodings=("offset", "unit_column", "differential")):
-    reram = dict(
-        crossbar_rows=draw(st.sampled_from([4, 8, 16, 32, 128])),
-        cell_bits=draw(st.integers(1, 4)),
-        weight_bits=draw(st.integers(2, 16)),
-        input_bits=draw(st.integers(2, 16)),
-        dac_bits=draw(st.integers(1, 3)),
-        signed_inputs=draw(st.booleans()) if signed_inputs is None else signed_inputs,
-        signed_weights=draw(st.sampled_from(encodings)),
-    )
+    reram = {
+        "crossbar_rows": draw(st.sampled_from([4, 8, 16, 32, 128])),
+        "cell_bits": draw(st.integers(1, 4)),
+        "weight_bits": draw(st.integers(2, 16)),
+        "input_bits": draw(st.integers(2, 16)),
+        "dac_bits": draw(st.integers(1, 3)),
+        "signed_inputs": draw(st.booleans()) if signed_inputs is None else signed_inputs,
+        "signed_weights": draw(st.sampled_from(encodings)),
+    }
     k, n, v = draw(st.integers(1, 70)), draw(st.integers(1, 5)), draw(st.integers(1, 4))
     seed = draw(st.integers(0, 2**16))
     rng = np.random.default_rng(seed)
@@ -71,7 +73,7 @@ def test_fewer_adc_bits_lose_and_the_error_shrinks_as_bits_grow(problem, policy)
     if policy == "granular":
         assert errors[-1] == 0.0
         assert all(e > 0 for e in errors[:-1])
-    assert all(a >= b for a, b in zip(errors, errors[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(errors))
 
 
 @settings(max_examples=15)

@@ -4,7 +4,13 @@ import pytest
 
 from sim.errors import MappingError
 from sim.hardware.spec import AdcSpec, ReramSpec
-from sim.kernels.crossbar import adc_convert, adc_parameters, crossbar_mvm, encode_weights, slice_inputs
+from sim.kernels.crossbar import (
+    adc_convert,
+    adc_parameters,
+    crossbar_mvm,
+    encode_weights,
+    slice_inputs,
+)
 from sim.mapping.crossbar import BitSlicing
 
 

@@ -2,8 +2,13 @@
 import pytest
 
 from sim.errors import MappingError
-from sim.hardware.spec import AdcSpec, Hardware, PeArraySpec, ReramSpec
-from sim.mapping.crossbar import full_scale_bits, input_slices, map_crossbar, map_crossbar_trace
+from sim.hardware.spec import AdcSpec, Hardware, ReramSpec
+from sim.mapping.crossbar import (
+    full_scale_bits,
+    input_slices,
+    map_crossbar,
+    map_crossbar_trace,
+)
 from sim.workload.layer import Layer
 
 
