@@ -93,7 +93,7 @@ def peak_tops(reram: ReramSpec) -> float:
     """Peak 16-bit-equivalent throughput: every crossbar does rows x floor(cols/slices) MACs per input_slices reads."""
     slices = ceil_div(reram.weight_bits, reram.cell_bits) * (2 if reram.signed_weights == "differential" else 1)
     reads = input_slices(reram.input_bits, reram.dac_bits, reram.signed_inputs)
-    macs_per_s = reram.crossbars_total * reram.crossbar_rows * (reram.crossbar_cols // slices) \
+    macs_per_s = reram.crossbars_per_chip * reram.crossbar_rows * (reram.crossbar_cols // slices) \
         / (reads * reram.read_latency_ns * 1e-9)
     return 2 * macs_per_s / 1e12
 

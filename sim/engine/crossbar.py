@@ -312,7 +312,8 @@ def simulate_crossbar_trace(trace: Trace, hw: Hardware, *, functional: bool = Fa
     metadata = (("pipeline_cycles", makespan),
                 ("pipeline_interval_cycles", max((r.cycles for r in results), default=0)),
                 ("crossbars_used", sum(m.crossbars for m in mappings)),
-                ("crossbars_total", hw.reram.crossbars_total),
+                ("crossbars_total", hw.reram.crossbar_capacity(sum(m.crossbars for m in mappings))),
+                ("chips", ceil_div(sum(m.crossbars for m in mappings), hw.reram.crossbars_per_chip)),
                 ("clock_mhz", hw.reram.clock_mhz))
     return RunResult(hardware=hw.name, trace=trace.name, model="engine", layers=layers, metadata=metadata)
 

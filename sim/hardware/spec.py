@@ -218,6 +218,8 @@ class ReramSpec(Spec):
     adcs_per_ima: PositiveInt = 8
     imas_per_tile: PositiveInt = 12
     tiles: PositiveInt = 168
+    # chips on the board; "auto": as many as the mapped trace needs (all weights stay resident)
+    chips: PositiveInt | Literal["auto"] = 1
     tiles_per_router: PositiveInt = 4
     edram_kb_per_tile: float = Field(64, gt=0)
     edram_port_bits: PositiveInt = 256
@@ -233,8 +235,18 @@ class ReramSpec(Spec):
     non_ideal: NonIdealitySpec = NonIdealitySpec()
 
     @property
-    def crossbars_total(self) -> int:
+    def crossbars_per_chip(self) -> int:
         return self.tiles * self.imas_per_tile * self.crossbars_per_ima
+
+    @property
+    def crossbars_total(self) -> int:
+        """Crossbars on the board (one chip's worth when chips = "auto")."""
+        return self.crossbars_per_chip * (1 if self.chips == "auto" else self.chips)
+
+    def crossbar_capacity(self, needed: int) -> int:
+        """Crossbars on the board: chips x per chip, or (chips = "auto") enough whole chips for `needed`."""
+        chips = -(-max(needed, 1) // self.crossbars_per_chip) if self.chips == "auto" else self.chips
+        return chips * self.crossbars_per_chip
 
 
 class DirectiveArraySpec(Spec):

@@ -328,12 +328,13 @@ def map_crossbar(layer: Layer, hw: Hardware, replication: int = 1) -> CrossbarMa
                               rows_per_partition=rows_per_partition, row_partitions=row_partitions,
                               outputs=outputs, outputs_per_crossbar=min(per_crossbar, outputs),
                               col_partitions=col_partitions, replication=replication)
-    if mapping.crossbars > reram.crossbars_total:
+    capacity = reram.crossbar_capacity(mapping.crossbars)
+    if mapping.crossbars > capacity:
         raise MappingError(
             f"layer needs {mapping.crossbars} crossbars ({mapping.row_partitions} row x {mapping.col_partitions} "
-            f"column partitions x {mapping.groups} groups x {replication} replicas) but the chip has "
-            f"{reram.crossbars_total}", field=f"{layer.name}", value=mapping.crossbars,
-            allowed=f"<= {reram.crossbars_total} (tiles x imas_per_tile x crossbars_per_ima)")
+            f"column partitions x {mapping.groups} groups x {replication} replicas) but the board has "
+            f"{capacity}", field=f"{layer.name}", value=mapping.crossbars,
+            allowed=f"<= {capacity} (chips x tiles x imas_per_tile x crossbars_per_ima), or reram.chips = \"auto\"")
     return mapping
 
 
@@ -351,15 +352,16 @@ def map_crossbar_trace(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarM
     """Map every layer at once (ISAAC keeps all weights resident), replicating early layers when enabled.
 
     Replication balances the inter-layer pipeline: the layer with the most reads per replica gets one more
-    replica while the chip has room (greedy on the largest stage time).
+    replica while the board has room (greedy on the largest stage time). With chips = "auto" the board is
+    the fewest whole chips that hold the unreplicated trace.
     """
     mappings = [map_crossbar(layer, hw) for layer in layers]
-    capacity = hw.reram.crossbars_total
     used = sum(m.crossbars for m in mappings)
+    capacity = hw.reram.crossbar_capacity(used)
     if used > capacity:
-        raise MappingError(f"the trace needs {used} crossbars but the chip has {capacity}",
-                           field="reram.tiles", value=hw.reram.tiles,
-                           allowed=f">= {ceil_div(used, hw.reram.imas_per_tile * hw.reram.crossbars_per_ima)} tiles")
+        raise MappingError(f"the trace needs {used} crossbars but the board has {capacity}",
+                           field="reram.chips", value=hw.reram.chips,
+                           allowed=f">= {ceil_div(used, hw.reram.crossbars_per_chip)} chips, or \"auto\"")
     if not hw.reram.replicate_layers or not mappings:
         return tuple(mappings)
     replicas = [1] * len(mappings)

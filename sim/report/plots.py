@@ -21,7 +21,10 @@ FORMATS = ("png", "svg")
 
 
 def _figure(width: float = 8.0, height: float = 4.5) -> Any:
-    from matplotlib.figure import Figure
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ConfigError("plots need matplotlib", field="plot", allowed="pip install 'sim[sweep]'") from None
 
     return Figure(figsize=(width, height), layout="constrained")
 

@@ -302,13 +302,9 @@ def run_sweep_command(spec_path: str | Path, out_dir: str | Path, *, dask: str |
     if console is not None:
         console.print(f"sweep '{spec.name}': {spec.points_per_trace} points x {len(spec.traces)} trace(s)")
     result = sweep(spec, out_dir, workers=workers, dask=dask, console=console)
-    written: list[Path] = []
-    try:
-        from sim.report.plots import plot_command
+    from sim.report.plots import plot_command
 
-        written = plot_command(result.database, Path(out_dir))
-    except ImportError:
-        written = []
+    written = plot_command(result.database, Path(out_dir))
     if console is None:
         return result
     table = Table(title=f"sweep {spec.name}")
@@ -323,7 +319,10 @@ def run_sweep_command(spec_path: str | Path, out_dir: str | Path, *, dask: str |
         detail = Table(title=f"engine vs analytical beyond {spec.tolerance:.1%}")
         for column in ("trace", "params", "field", "engine", "analytical", "rel. error"):
             detail.add_column(column)
-        for item in result.disagreements[:20]:
+        worst_first = sorted(result.disagreements, key=lambda item: -item.relative_error)
+        if len(worst_first) > 20:
+            detail.caption = f"the 20 largest of {len(worst_first)}; all in summary.json and validations.csv"
+        for item in worst_first[:20]:
             detail.add_row(item.trace, item.params, item.field, f"{item.engine:.6g}", f"{item.analytical:.6g}",
                            f"{item.relative_error:.2%}")
         console.print(detail)

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from sim.errors import ConfigError
 from sim.sweep.evaluate import METRICS
 
 DATABASE_NAME = "results.sqlite"
@@ -92,6 +93,12 @@ def read_frame(path: Path, table: str = "points") -> Any:
 
 def export(path: Path, out_dir: Path) -> list[Path]:
     """points.csv / points.parquet and validations.csv / validations.parquet beside the database."""
+    try:
+        import pandas  # noqa: F401
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise ConfigError("exporting CSV and Parquet needs pandas and pyarrow (the results are in the database)",
+                          file=path, allowed="pip install 'sim[sweep]'") from None
     written = []
     for table in ("points", "validations"):
         frame = read_frame(path, table)

@@ -21,10 +21,16 @@ OUTPUTS = sorted((DATA / "outputs").glob("*.csv"))
 STATS = ("Runtime (Cycles)", "Activity count-based Energy (nJ)", "L1 SRAM Size Req (Bytes)",
          "L2 SRAM Size Req (Bytes)", "NoC BW Req (Elements/cycle)")
 TOLERANCE = 0.05
+ENERGY = "Activity count-based Energy (nJ)"
 
-ENERGY_REASON = ("MAESTRO 4eb08d1's CSV energy is not a function of the access counts it prints (no linear "
-                 "fit of MACs and the 12 L1/L2 counts gets within 300 %); we report MAESTRO's documented relative "
-                 "model (MAC 1, L1 1.68, L2 18.61, BASE_constants.hpp) in MAC-energy units")
+STALE_L1_REASON = ("for mappings with Cluster levels MAESTRO 4eb08d1 prices L1 with the previous layer's L1 counts "
+                   "(a variable left over from the last layer; zero for the first one); we use the layer's own. "
+                   "Against MAESTRO's formula with the layer's own counts we are within 5 % on 98 of 132 layers")
+REFETCH_REASON = ("MAESTRO does not refetch the 7-element input row when C moves and Y starts over (it reads 6/7 of "
+                  "the inputs); the input channel changed, so we fetch it: L2 reads and energy 6-7 % higher")
+NLR_REASON = ("C-P: MAESTRO assumes that PEs after the first load a third less input per step (no sliding-window "
+              "overlap exists between channels) and that a filter fold evicted by the next fold is still resident; "
+              "we count the data each PE receives (19-27 % more energy)")
 EDGE_STRIDE_REASON = ("MAESTRO's edge tile of TemporalMap(8,8) X over X=14 with stride 2 counts 80.7 M MACs for a "
                       "25.7 M-MAC layer (3.1x); we count the layer's MACs once (MAC Coverage 1.0)")
 NOC_ROUNDING_REASON = ("NoC BW requirement is an integer traffic/compute-delay ratio of a few elements per cycle; "
@@ -39,7 +45,11 @@ KNOWN_DIFFERENCES = {
     ("Resnet50_xp_ws", "CONV4_1_1", "NoC BW Req (Elements/cycle)"): NOC_ROUNDING_REASON,
     ("Resnet50_xp_ws", "CONV5_1_1", "NoC BW Req (Elements/cycle)"): NOC_ROUNDING_REASON,
     ("Resnet50_yxp_os", "CONV4_1_1", "NoC BW Req (Elements/cycle)"): NOC_ROUNDING_REASON,
+    **{("Resnet50_xp_ws", layer, ENERGY): REFETCH_REASON
+       for layer in ("CONV5_1_1", "CONV5_1_3", "CONV5_2_1", "CONV5_2_3", "CONV5_3_1", "CONV5_3_3")},
+    **{("vgg16_nlr", layer, ENERGY): NLR_REASON for layer in ("CONV1", "CONV9", "CONV10", "CONV11", "CONV12", "CONV13")},
 }
+MULTI_LEVEL = ("GEMM_Example", "example", "googlenet_kcp_ws", "Resnet50_yxp_os")  # dataflows with Cluster()
 
 
 @lru_cache(maxsize=None)
@@ -73,8 +83,8 @@ def cases():
             for stat in STATS:
                 reason = KNOWN_DIFFERENCES.get((name, layer, stat))
                 strict = True
-                if stat.startswith("Activity"):
-                    reason, strict = ENERGY_REASON, False  # one layer of 211 happens to land within 5 %
+                if stat == ENERGY and name in MULTI_LEVEL:
+                    reason, strict = STALE_L1_REASON, False  # a few land within 5 % by chance
                 marks = [pytest.mark.xfail(strict=strict, reason=reason)] if reason else []
                 yield pytest.param(name, index, stat, id=f"{name}-{index}-{layer}-{stat.split(' (')[0]}", marks=marks)
 

@@ -79,8 +79,18 @@ def test_duplication_must_divide_the_block():
 
 
 def test_layer_too_big_for_the_chip_says_how_many_crossbars():
-    with pytest.raises(MappingError, match=r"needs 8192 crossbars .* the chip has 96"):
+    with pytest.raises(MappingError, match=r"needs 8192 crossbars .* the board has 96"):
         map_crossbar(Layer.gemm_layer("fc", m=1, n=4096, k=4096), reram_hw(tiles=1))
+
+
+def test_auto_chips_grow_the_board_to_hold_the_trace():
+    hw = reram_hw(tiles=1, chips="auto", replicate_layers=False)
+    layers = (Layer.gemm_layer("fc1", m=1, n=4096, k=4096), Layer.gemm_layer("fc2", m=1, n=10, k=4096))
+    mappings = map_crossbar_trace(layers, hw)
+    assert sum(m.crossbars for m in mappings) == 8192 + 32
+    assert hw.reram.crossbar_capacity(8224) == 96 * 86
+    with pytest.raises(MappingError, match="the trace needs 8224 crossbars but the board has 192"):
+        map_crossbar_trace(layers, reram_hw(tiles=1, chips=2))
 
 
 def test_weight_slices_wider_than_a_crossbar_are_rejected():

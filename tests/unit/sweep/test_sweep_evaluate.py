@@ -31,7 +31,6 @@ from sim.sweep.store import POINT_COLUMNS
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
-
 ROOT = Path(__file__).resolve().parents[3]
 SYSTOLIC_HW = ROOT / "hw_configs" / "scalesim_32x32_ws.toml"
 
