@@ -23,9 +23,22 @@ from sim.energy.adc_law import reram_energy_table
 from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
-from sim.mapping.crossbar import CrossbarMapping, bits_for, ceil_div, map_crossbar
-from sim.records import ActionCounts, CrossbarStats, LayerResult, OperandCounts
+from sim.mapping.crossbar import (
+    CrossbarMapping,
+    bits_for,
+    ceil_div,
+    map_crossbar,
+    map_crossbar_trace,
+)
+from sim.records import (
+    ActionCounts,
+    CrossbarStats,
+    LayerResult,
+    OperandCounts,
+    RunResult,
+)
 from sim.workload.layer import Layer
+from sim.workload.trace import Trace
 
 
 @dataclass(frozen=True)
@@ -182,3 +195,18 @@ def estimate_crossbar(layer: Layer, hw: Hardware, mapping: CrossbarMapping | Non
     cycles = max(compute, memory)
     return layer_result(mapping, hw, model="analytical", cycles=cycles, compute_cycles=compute,
                         stall_cycles=cycles - compute, wall_s=time.perf_counter() - start)
+
+
+def estimate_crossbar_trace(trace: Trace, hw: Hardware) -> RunResult:
+    """Every layer with the same trace-level placement (replication, chips) as `simulate_crossbar_trace`.
+
+    Use this rather than per-layer `estimate_crossbar` when comparing with the engine's trace run, since
+    replicated layers split their vectors over the replicas.
+    """
+    mappings = map_crossbar_trace(trace.layers, hw)
+    layers = tuple(estimate_crossbar(layer, hw, mapping) for layer, mapping in zip(trace.layers, mappings))
+    used = sum(m.crossbars for m in mappings)
+    metadata = (("pipeline_interval_cycles", max((r.cycles for r in layers), default=0)),
+                ("crossbars_used", used), ("crossbars_total", hw.reram.crossbar_capacity(used)),
+                ("chips", ceil_div(used, hw.reram.crossbars_per_chip)), ("clock_mhz", hw.reram.clock_mhz))
+    return RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=layers, metadata=metadata)

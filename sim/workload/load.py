@@ -9,15 +9,16 @@ from sim.workload.scalesim_csv import (CONV_HEADER, GEMM_HEADER, load_scalesim_c
 from sim.workload.trace import Trace
 from sim.workload.trace_csv import is_extended_header, load_trace_csv
 
-TRACE_FORMS: tuple[str, ...] = ("conv", "gemm", "extended", "maestro")
-_SUPPORTED = ".csv (SCALE-Sim conv or GEMM topology, or our extended trace CSV), .m (MAESTRO)"
+TRACE_FORMS: tuple[str, ...] = ("conv", "gemm", "extended", "maestro", "onnx")
+_SUPPORTED = (".csv (SCALE-Sim conv or GEMM topology, or our extended trace CSV), .m (MAESTRO), "
+              ".onnx (an ONNX model)")
 
 
 def load_trace(path: str | Path, *, form: str | None = None) -> Trace:
     """The layers of a trace file; Trace.name is the file stem.
 
     `form` None picks the reader: `.m` -> MAESTRO; `.csv` -> sniff the header (SCALE-Sim conv, SCALE-Sim GEMM,
-    or extended). An explicit form ('conv', 'gemm', 'extended', 'maestro') overrides the suffix and the sniffing.
+    or extended); `.onnx` -> ONNX. An explicit form ('conv', 'gemm', 'extended', 'maestro', 'onnx') overrides the suffix and the sniffing.
     """
     path = Path(path)
     if form is not None and form not in TRACE_FORMS:
@@ -27,15 +28,19 @@ def load_trace(path: str | Path, *, form: str | None = None) -> Trace:
         if suffix == ".m":
             form = "maestro"
         elif suffix == ".onnx":
-            raise TraceError("ONNX traces are not supported yet", file=path, value=path.suffix, allowed=_SUPPORTED)
+            form = "onnx"
         elif suffix != ".csv":
             raise TraceError("unsupported trace file type", file=path, value=path.suffix or "(no suffix)",
                              allowed=_SUPPORTED + "; or pass the form explicitly")
+    if form in ("maestro", "onnx") and not path.is_file():
+        read_trace_text(path)  # the same missing-file TraceError as every other format
+    if form == "onnx":
+        from sim.workload.onnx_loader import load_onnx_trace  # lazy: needs the optional onnx package
+
+        return load_onnx_trace(path)
     if form == "maestro":
         from sim.workload.maestro import load_maestro_trace  # lazy: the MAESTRO parser is a separate module
 
-        if not path.is_file():
-            read_trace_text(path)  # the same missing-file TraceError as every other format
         return load_maestro_trace(path)
     if form is None:
         form = sniff_csv_form(path)

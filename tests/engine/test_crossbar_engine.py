@@ -122,3 +122,16 @@ def test_a_mapping_of_another_layer_is_rejected():
     with pytest.raises(MappingError, match="another layer"):
         simulate_crossbar_layer(gemm(), hw, map_crossbar(gemm(m=5), hw))
     assert np.isfinite(simulate_crossbar_layer(gemm(), hw).utilization)
+
+
+def test_trace_runs_of_engine_and_analytical_share_the_placement():
+    from sim.analytical.crossbar import estimate_crossbar_trace
+
+    hw = Hardware(name="isaac-like", reram=ReramSpec(tiles=2))
+    trace = Trace("t", (Layer(name="c1", ifmap_h=10, ifmap_w=10, in_channels=8, out_channels=16, filter_h=3, filter_w=3),
+                        Layer.gemm_layer("fc", m=1, n=10, k=1024)))
+    engine, analytical = simulate_crossbar_trace(trace, hw), estimate_crossbar_trace(trace, hw)
+    for e, a in zip(engine.layers, analytical.layers):
+        assert dict(e.extra)["replication"] == dict(a.extra)["replication"]
+        assert e.compute_cycles == a.compute_cycles and e.crossbar == a.crossbar
+    assert dict(engine.layers[0].extra)["replication"] > 1

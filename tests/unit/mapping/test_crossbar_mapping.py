@@ -89,8 +89,9 @@ def test_auto_chips_grow_the_board_to_hold_the_trace():
     mappings = map_crossbar_trace(layers, hw)
     assert sum(m.crossbars for m in mappings) == 8192 + 32
     assert hw.reram.crossbar_capacity(8224) == 96 * 86
-    with pytest.raises(MappingError, match="the trace needs 8224 crossbars but the board has 192"):
-        map_crossbar_trace(layers, reram_hw(tiles=1, chips=2))
+    four = tuple(Layer.gemm_layer(f"fc{i}", m=1, n=128, k=1024) for i in range(4))  # 64 crossbars each
+    with pytest.raises(MappingError, match="the trace needs 256 crossbars but the board has 192"):
+        map_crossbar_trace(four, reram_hw(tiles=1, chips=2))
 
 
 def test_weight_slices_wider_than_a_crossbar_are_rejected():

@@ -44,8 +44,8 @@ def test_explicit_form_overrides_suffix_and_header(tmp_path) -> None:
     with pytest.raises(TraceError, match=r"unsupported trace file type \(got '\.txt'\)"):
         load_trace(path)
     assert load_trace(path, form="gemm").layers[0].gemm.k == 6
-    with pytest.raises(TraceError, match=r"form: unknown trace form \(got 'onnx'\); allowed: conv, gemm, extended"):
-        load_trace(path, form="onnx")
+    with pytest.raises(TraceError, match=r"form: unknown trace form \(got 'pdf'\); allowed: conv, gemm, extended"):
+        load_trace(path, form="pdf")
 
 
 def test_maestro_files_go_to_the_maestro_loader(tmp_path, monkeypatch) -> None:
@@ -64,7 +64,6 @@ def test_maestro_files_go_to_the_maestro_loader(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.parametrize("name, content, pattern", [
-    ("model.onnx", b"\x08\x01", r"model\.onnx: ONNX traces are not supported yet .*allowed: \.csv .*\.m \(MAESTRO\)"),
     ("empty.csv", b"", r"empty\.csv: trace file is empty"),
     ("blank.csv", b"  \n\n", r"blank\.csv: trace file is empty"),
     ("comments.csv", b"# just a comment\n", r"comments\.csv: trace file has only comments"),
