@@ -108,6 +108,16 @@ def _pes(hw: Hardware) -> int:
     return 0
 
 
+def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
+    """Add what plots and readers need about the hardware (the roofline's roofs) to the run's metadata."""
+    metadata = dict(run.metadata)
+    if hw.dram is not None:
+        metadata.setdefault("dram_bandwidth_bytes_per_cycle", hw.dram.bandwidth_bytes_per_cycle)
+    if hw.pe_array is not None:
+        metadata.setdefault("clock_mhz", hw.pe_array.clock_mhz)
+    return replace(run, pes=run.pes or _pes(hw), metadata=tuple(metadata.items()))
+
+
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None,
              on_layer: Callable[[LayerResult], None] | None = None) -> RunResult:
     """The analytical model for every layer (microseconds per layer)."""
@@ -130,7 +140,8 @@ def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping
     if on_layer is not None:
         for result in results:
             on_layer(result)
-    return RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
+    run = RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
+    return _with_hardware_metadata(run, hw)
 
 
 def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
@@ -144,15 +155,17 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     if hw.kind == "systolic":
         from sim.engine.simulate import simulate_trace
 
-        return simulate_trace(trace, hw, functional=functional, seed=seed, progress=progress,
-                              overlap_weight_prefetch=overlap_weight_prefetch)
-    if hw.kind == "reram":
+        run = simulate_trace(trace, hw, functional=functional, seed=seed, progress=progress,
+                             overlap_weight_prefetch=overlap_weight_prefetch)
+    elif hw.kind == "reram":
         from sim.engine.crossbar import simulate_crossbar_trace
 
-        return simulate_crossbar_trace(trace, hw, functional=functional, seed=seed)
-    from sim.engine.directives import simulate_directive_trace
+        run = simulate_crossbar_trace(trace, hw, functional=functional, seed=seed)
+    else:
+        from sim.engine.directives import simulate_directive_trace
 
-    return simulate_directive_trace(trace, hw, seed=seed)
+        run = simulate_directive_trace(trace, hw, seed=seed, functional=functional)
+    return _with_hardware_metadata(run, hw)
 
 
 def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None, seed: int = 0):

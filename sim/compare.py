@@ -84,6 +84,14 @@ class Comparison:
     def violations(self, tolerance: float) -> tuple[FieldDiff, ...]:
         return tuple(d for d in self.diffs if d.relative_error > tolerance)
 
+    def to_frame(self) -> Any:
+        """One row per layer and field (needs pandas)."""
+        import pandas
+
+        return pandas.DataFrame([{"layer": d.layer, "field": d.field, "engine": d.engine,
+                                  "analytical": d.analytical, "relative_error": d.relative_error}
+                                 for d in self.diffs])
+
     def write_csv(self, path: str | Path) -> None:
         path = Path(path)
         tmp = path.with_suffix(path.suffix + ".tmp")

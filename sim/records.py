@@ -218,6 +218,7 @@ class RunResult:
             "hardware": self.hardware,
             "trace": self.trace,
             "model": self.model,
+            "pes": self.pes,
             "metadata": dict(self.metadata),
             "layers": [layer.to_dict() for layer in self.layers],
             "totals": self.totals(),

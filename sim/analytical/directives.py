@@ -30,6 +30,9 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
 
 from sim.energy.tables import apply
 from sim.errors import ConfigError
@@ -78,6 +81,22 @@ class _LevelStats:
     @property
     def avg_active(self) -> float:
         return self.active_sum / self.steps if self.steps else 0.0
+
+
+@dataclass(frozen=True)
+class _Case:
+    """One iteration case of a level: its occurrences and the data it moves (bandwidth-independent)."""
+
+    occurrences: int
+    first: bool  # the all-first step: the initial fill, which cannot overlap with compute
+    input_ingress: int
+    filter_ingress: int
+    egress: int
+    active: int  # active sub-clusters
+    psums: int  # last level: a PE's partial sums (0 for a cluster level)
+    edge_psums: int  # ... of the fold's last PE
+    unit: tuple[tuple[str, int], ...]  # a sub-cluster's tile
+    edge_unit: tuple[tuple[str, int], ...]  # the fold's last sub-cluster's tile
 
 
 def _count(size: int, offset: int, extent: int, window: int) -> int:
@@ -149,6 +168,7 @@ class _Model:
         self.spec = spec
         self.tensors = mapping.tensors
         self.cache: dict[tuple[int, tuple[tuple[str, int], ...]], _LevelStats] = {}
+        self.cases: dict[tuple[int, tuple[tuple[str, int], ...]], tuple[_Case, ...]] = {}
 
     def window(self, dim: str, dims: dict[str, int]) -> int:
         """The filter extent sliding along an input dimension (0 for dimensions without a window)."""
@@ -252,19 +272,23 @@ class _Model:
             self.cache[key] = self._analyze_level(index, dims)
         return self.cache[key]
 
-    def _analyze_level(self, index: int, dims: dict[str, int]) -> _LevelStats:
+    def case_table(self, index: int, dims: dict[str, int]) -> tuple[_Case, ...]:
+        """The level's iteration cases and what each moves: everything that does not depend on bandwidths.
+        The first case is the all-first step (the initial fill)."""
+        key = (index, tuple(sorted(dims.items())))
+        if key not in self.cases:
+            self.cases[key] = self._build_cases(index, dims)
+        return self.cases[key]
+
+    def _build_cases(self, index: int, dims: dict[str, int]) -> tuple[_Case, ...]:
         level = self.mapping.levels[index]
         directives = level.directives
         last_level = index == len(self.mapping.levels) - 1
         options = [_positions(d, dims[d.dim], level.units, self.window(d.dim, dims)) for d in directives]
         counts = [sum(p.count for p in opts) for opts in options]
         first_spatial = next(i for i, d in enumerate(directives) if d.kind == "spatial")
-        stats = _LevelStats()
-        delay_values: dict[str, list[tuple[int, int]]] = {"Ingress": [], "Egress": [], "Compute": []}
-        offchip = int(self.spec.offchip_bandwidth_words_per_cycle)
-        l2_in = l2_out = 0
+        table = []
         for case in itertools.product(*options):
-            occurrences = math.prod(p.count for p in case)
             unit = {d.dim: p.unit for d, p in zip(directives, case)}
             union = {d.dim: p.union for d, p in zip(directives, case)}
             active = case[first_spatial].active
@@ -285,27 +309,42 @@ class _Model:
             gapped = {d.dim: (p.active, p.unit) for d, p in zip(directives, case) if p.span > p.union}
             egress = self.new_data("output", self.volume("output", union, gapped), union, changing, directives,
                                    counts, level.units)
+            psums = self.partial_sums(unit) if last_level else 0
+            edge_psums = self.partial_sums(edge_unit) if last_level else 0
+            table.append(_Case(math.prod(p.count for p in case), changing < 0, ingress["input"], ingress["filter"],
+                               egress, active, psums, edge_psums, tuple(sorted(unit.items())),
+                               tuple(sorted(edge_unit.items()))))
+        return tuple(table)
+
+    def _analyze_level(self, index: int, dims: dict[str, int]) -> _LevelStats:
+        last_level = index == len(self.mapping.levels) - 1
+        stats = _LevelStats()
+        delay_values: dict[str, list[tuple[int, int]]] = {"Ingress": [], "Egress": [], "Compute": []}
+        offchip = int(self.spec.offchip_bandwidth_words_per_cycle)
+        l2_in = l2_out = 0
+        for case in self.case_table(index, dims):
+            occurrences, active, egress = case.occurrences, case.active, case.egress
+            ingress = {"input": case.input_ingress, "filter": case.filter_ingress}
             if last_level:
-                psums = self.partial_sums(unit)
-                compute = -(-psums // self.spec.vector_width)
-                computations = psums * (active - 1) + self.partial_sums(edge_unit)
+                compute = -(-case.psums // self.spec.vector_width)
+                computations = case.psums * (active - 1) + case.edge_psums
                 active_pes = float(active)
                 below_traffic = 0
-                if changing < 0:
-                    stats.pe_tile = dict(unit)
+                if case.first:
+                    stats.pe_tile = dict(case.unit)
             else:
-                sub = self.level(index + 1, unit)
-                edge_sub = self.level(index + 1, edge_unit)
+                sub = self.level(index + 1, dict(case.unit))
+                edge_sub = self.level(index + 1, dict(case.edge_unit))
                 compute = max(sub.runtime, edge_sub.runtime)
                 computations = sub.computations * (active - 1) + edge_sub.computations
                 active_pes = sub.avg_active * (active - 1) + edge_sub.avg_active
                 below_traffic = sub.noc_traffic * (active - 1) + edge_sub.noc_traffic
-                if changing < 0:
+                if case.first:
                     stats.pe_tile = sub.pe_tile
-            in_total = sum(ingress.values())
+            in_total = case.input_ingress + case.filter_ingress
             in_delay = self.noc_delay(in_total)
             out_delay = self.noc_delay(egress)
-            if changing < 0:
+            if case.first:
                 outstanding = compute + in_delay
                 stats.init_ingress = dict(ingress)
                 stats.init_egress = egress
@@ -339,6 +378,39 @@ class _Model:
             stats.delays[name] = [min(v for v, _ in values), max(v for v, _ in values),
                                   sum(v * n for v, n in values) / total]
         return stats
+
+    def runtime_grid(self, index: int, dims: dict[str, int], noc: np.ndarray, offchip: np.ndarray,
+                     memo: dict) -> np.ndarray:
+        """The level's runtime for every (NoC, off-chip) bandwidth pair at once (arrays of one shape):
+        the same recurrence as `_analyze_level`, on the bandwidth-independent case table."""
+        key = (index, tuple(sorted(dims.items())))
+        if key in memo:
+            return memo[key]
+        head = self.spec.noc_hops * self.spec.noc_latency_cycles
+
+        def delay(elements: int) -> np.ndarray:
+            return np.where(elements > 0, head + (-(-elements // noc)) - 1, 0)
+
+        last_level = index == len(self.mapping.levels) - 1
+        runtime = np.zeros(np.broadcast(noc, offchip).shape, dtype=np.int64)
+        l2_in = l2_out = 0
+        for case in self.case_table(index, dims):
+            if last_level:
+                compute = np.full_like(runtime, -(-case.psums // self.spec.vector_width))
+            else:
+                compute = np.maximum(self.runtime_grid(index + 1, dict(case.unit), noc, offchip, memo),
+                                     self.runtime_grid(index + 1, dict(case.edge_unit), noc, offchip, memo))
+            in_total = case.input_ingress + case.filter_ingress
+            if case.first:
+                outstanding = compute + delay(in_total)
+                l2_in, l2_out = 2 * in_total, 2 * case.egress
+            else:
+                outstanding = np.maximum(np.maximum(delay(in_total), compute), delay(case.egress))
+            if index == 0:
+                outstanding = np.maximum(np.maximum(l2_in // offchip // 2, outstanding), l2_out // offchip // 2)
+            runtime = runtime + case.occurrences * outstanding
+        memo[key] = runtime
+        return runtime
 
 
 def _spec(hw: Hardware) -> DirectiveArraySpec:
@@ -477,3 +549,18 @@ def estimate_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> LayerR
         energy=energy,
         sim_wall_s=time.perf_counter() - start,
     ).with_extra(stats)
+
+
+def runtime_grid(layer: Layer, hw: Hardware, dataflow: Dataflow, noc_bandwidths: Sequence[int],
+                 offchip_bandwidths: Sequence[int]) -> np.ndarray:
+    """Runtime (cycles) of one layer for every NoC x off-chip bandwidth pair, evaluated together:
+    result[i, j] equals estimate_directive's runtime with noc_bandwidths[i] and offchip_bandwidths[j]."""
+    spec = _spec(hw)
+    noc = np.asarray(noc_bandwidths, dtype=np.int64).reshape(-1, 1)
+    offchip = np.asarray(offchip_bandwidths, dtype=np.int64).reshape(1, -1)
+    if noc.size == 0 or offchip.size == 0 or (noc < 1).any() or (offchip < 1).any():
+        raise ConfigError("bandwidth grid values must be integers >= 1", field="directive_array",
+                          value=(list(noc_bandwidths), list(offchip_bandwidths)), allowed=">= 1 elements/cycle")
+    mapping = map_layer_directives(layer, dataflow, spec.num_pes)
+    model = _Model(mapping, spec)
+    return model.runtime_grid(0, mapping.sizes, noc, offchip, {})

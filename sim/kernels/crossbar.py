@@ -160,7 +160,7 @@ lut_partition_parallel = njit(cache=True, parallel=True)(_lut_partition)
 PARALLEL_MIN_VECTORS = 256
 # Analog column sums of one block of vectors are materialized for all reads at once; keep them this small.
 BLOCK_BYTES = 32 << 20
-# Rows per look-up group: 2**(dac_bits * rows) patterns, 256 for ISAAC's 1-bit DACs.
+# Most rows per look-up group: 2**(dac_bits * rows) patterns, 256 for ISAAC's 1-bit DACs.
 LUT_PATTERN_BITS = 8
 
 
@@ -345,7 +345,9 @@ def crossbar_mvm(weights: np.ndarray, inputs: np.ndarray, slicing: BitSlicing,
     reads = slice_inputs(inputs[:1], slicing) if non_ideal is None else slice_inputs(inputs, slicing)
     read_weight = np.array([weight for _, weight in reads], dtype=np.float64)
     n_read = len(reads)
-    group_rows = max(1, LUT_PATTERN_BITS // slicing.dac_bits)
+    # a table of 2**pattern_bits entries per group pays off only when the reads outnumber its entries
+    pattern_bits = min(LUT_PATTERN_BITS, max(slicing.dac_bits, (n_vec * len(reads)).bit_length() - 2))
+    group_rows = max(1, pattern_bits // slicing.dac_bits)
     if non_ideal is None:
         patterns, part_sums, first_group = input_patterns(inputs, slicing.input_bits, slicing.dac_bits,
                                                           slicing.signed_inputs, starts, stops, group_rows)

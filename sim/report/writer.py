@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -155,7 +156,8 @@ def write_report(run: RunResult, out_dir: str | Path, *, scalesim_reports: bool 
         if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
             names.append("bandwidth_trace.csv.gz")
         with (staging / "report.json").open("w") as handle:
-            json.dump(report_dict(run), handle, indent=1, sort_keys=False, default=_json_default)
+            json.dump(_finite(report_dict(run)), handle, indent=1, sort_keys=False, default=_json_default,
+                      allow_nan=False)
             handle.write("\n")
         names.append("report.json")  # last: its presence marks a complete report
         if (out / "report.json").exists():
@@ -165,6 +167,17 @@ def write_report(run: RunResult, out_dir: str | Path, *, scalesim_reports: bool 
         return [out / name for name in names]
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _finite(value: Any) -> Any:
+    """Strict JSON has no Infinity/NaN: an unlimited quantity (e.g. CALC-mode DRAM bandwidth) is written as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(inner) for key, inner in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(inner) for inner in value]
+    return value
 
 
 def _json_default(value: Any) -> Any:

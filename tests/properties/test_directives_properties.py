@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.analytical.directives import estimate_directive
+from sim.analytical.directives import estimate_directive, runtime_grid
 from sim.errors import MappingError
 from sim.hardware.spec import DirectiveArraySpec, Hardware
 from sim.mapping.directives import map_layer_directives
@@ -171,3 +171,14 @@ def test_level_without_spatial_map_and_skipping_offset_are_mapping_errors():
         map_layer_directives(layer, Dataflow((MapDirective("temporal", lit(1), lit(1), "K"),)), 4)
     with pytest.raises(MappingError, match="offset larger than the map size"):
         map_layer_directives(layer, Dataflow((MapDirective("spatial", lit(1), lit(2), "K"),)), 4)
+
+
+@SETTINGS
+@given(mappings(), st.lists(st.integers(1, 40), min_size=1, max_size=3),
+       st.lists(st.integers(1, 40), min_size=1, max_size=3))
+def test_vectorized_bandwidth_grid_equals_point_by_point(case, nocs, offchips):
+    layer, num_pes, dataflow = case
+    grid = runtime_grid(layer, hardware(num_pes), dataflow, nocs, offchips)
+    for i, noc in enumerate(nocs):
+        for j, offchip in enumerate(offchips):
+            assert grid[i, j] == estimate_directive(layer, hardware(num_pes, noc, offchip), dataflow).cycles

@@ -131,3 +131,13 @@ def test_maestro_csv_header_and_columns(tmp_path):
         assert float(ours[column]) == float(reference[column]) if column not in ("Neural Network Name", "Layer Number") \
             else ours[column] == reference[column].strip()
     assert ours["Area"] == "" and ours["Power"] == ""  # MAESTRO's cost tables are not modelled
+
+
+def test_runtime_grid_rejects_bad_bandwidths():
+    from sim.analytical.directives import runtime_grid
+
+    layer = Layer.gemm_layer("g", m=4, n=2, k=3)
+    dataflow = parse_dataflow("SpatialMap(1,1) M; TemporalMap(1,1) N; TemporalMap(1,1) K;")
+    with pytest.raises(ConfigError, match=">= 1"):
+        runtime_grid(layer, hw(), dataflow, [0, 4], [8])
+    assert runtime_grid(layer, hw(), dataflow, [1000], [1000]).shape == (1, 1)

@@ -18,7 +18,8 @@ def test_shipped_accelerator_1():
     assert (spec.num_pes, spec.l1_size_bytes, spec.l2_size_bytes) == (256, 100, 3000)
     assert (spec.noc_bandwidth_words_per_cycle, spec.offchip_bandwidth_words_per_cycle) == (1000, 50)
     assert hw.kind == "directive"
-    assert hw.energy["l2.read"].pj == pytest.approx(18.61) and "BASE_constants" in hw.energy["l1.read"].source
+    assert hw.energy["l2.read"].pj == pytest.approx(18.61 * 0.23) and "BASE_constants" in hw.energy["l1.read"].source
+    assert hw.energy["mac"].pj == pytest.approx(0.23)
     assert load_hardware(REPO / "tests" / "data" / "maestro" / "accelerator_1.m") == hw.model_copy(
         update={"source_file": str(REPO / "tests" / "data" / "maestro" / "accelerator_1.m")})
 
