@@ -68,7 +68,7 @@ def run(
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
 
-        write_maestro_csv(result.layers, out_dir / "maestro.csv")
+        write_maestro_csv(result.layers, out_dir / "maestro.csv", network=result.trace)
     print_table(result, console)
     console.print(f"reports written to {out_dir}/")
     if functional:

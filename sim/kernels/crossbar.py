@@ -143,6 +143,61 @@ def input_patterns(inputs, input_bits, dac_bits, signed, starts, stops, group_ro
     return patterns, sums, first_group
 
 
+@njit(cache=True, parallel=True)
+def weight_digits(weights, offset, cell_bits, slices, differential):
+    """(K x slices*polarity*N) uint8 cell digits: column (s*polarity + part)*N + n holds slice s of output n's
+    offset weight (part 0), or of |w| on the positive (part 0) / negative (part 1) column when differential."""
+    k, n = weights.shape
+    polarity = 2 if differential else 1
+    out = np.empty((k, slices * polarity * n), dtype=np.uint8)
+    mask = (1 << cell_bits) - 1
+    for i in prange(k):
+        for j in range(n):
+            w = weights[i, j]
+            for part in range(polarity):
+                if differential:
+                    magnitude = max(w, 0) if part == 0 else max(-w, 0)
+                else:
+                    magnitude = w + offset
+                for sl in range(slices):
+                    out[i, (sl * polarity + part) * n + j] = (magnitude >> (cell_bits * sl)) & mask
+    return out
+
+
+@njit(cache=True)
+def lookup_table(digits, flips, top, field_bits, group_rows, dac_bits):
+    """(G x E x packs) int64 packed column sums of every digit pattern of every group of `group_rows` rows.
+
+    Column c is stored flipped (top - digit) where flips[c]; it sits in word c % packs at field c // packs.
+    Entry e adds its highest digit's row to the entry without that digit, so each entry costs one row add.
+    """
+    rows, n_cols = digits.shape
+    fields = max(1, PACK_BITS // field_bits)
+    n_pack = (n_cols + fields - 1) // fields
+    n_group = (rows + group_rows - 1) // group_rows
+    packed = np.zeros((n_group * group_rows, n_pack), dtype=np.int64)
+    for i in range(rows):
+        for c in range(n_cols):
+            d = np.int64(digits[i, c])
+            if flips[c]:
+                d = top - d
+            packed[i, c % n_pack] += d << ((c // n_pack) * field_bits)
+    patterns = 1 << (dac_bits * group_rows)
+    digit_mask = (1 << dac_bits) - 1
+    table = np.zeros((n_group, patterns, n_pack), dtype=np.int64)
+    for g in range(n_group):
+        for e in range(1, patterns):
+            j = group_rows - 1
+            while (e >> (dac_bits * j)) & digit_mask == 0:
+                j -= 1
+            d = (e >> (dac_bits * j)) & digit_mask
+            lower = e - (d << (dac_bits * j))
+            row = packed[g * group_rows + j]
+            for p in range(n_pack):
+                table[g, e, p] = table[g, lower, p] + d * row[p]
+    return table
+
+
 @njit(cache=True)
 def adc_levels(field_bits, low, step, levels, rounding):
     """The ADC's output for every integer column sum 0 .. 2**field_bits - 1."""
@@ -189,7 +244,7 @@ class CrossbarOutput:
 
 @dataclass(frozen=True)
 class _Columns:
-    digits: np.ndarray  # (K x C) int64 stored digits before flipping
+    digits: np.ndarray  # (K x C) stored digits before flipping (uint8 up to 8-bit cells)
     output: np.ndarray  # (C,) output index; N for the unit column
     scale: np.ndarray  # (C,) float64 weight-slice scale with sign
     flippable: np.ndarray  # (C,) bool
@@ -197,27 +252,21 @@ class _Columns:
 
 def encode_weights(weights: np.ndarray, slicing: BitSlicing) -> _Columns:
     """Slice signed integer weights (K x N) into cell digits, one column per (output, slice, polarity)."""
+    if slicing.cell_bits > 8:
+        raise MappingError("cells of more than 8 bits are not modelled", field="reram.cell_bits",
+                           value=slicing.cell_bits, allowed="1..8")
     k, n = weights.shape
     c_bits, slices = slicing.cell_bits, slicing.weight_slices
-    mask = (1 << c_bits) - 1
     offset = 1 << (slicing.weight_bits - 1)
-    if slicing.signed_weights == "differential":
-        parts = [(np.maximum(weights, 0), 1.0), (np.maximum(-weights, 0), -1.0)]
-    else:
-        parts = [(weights + offset, 1.0)]
-    digits, output, scale = [], [], []
-    for s in range(slices):
-        for magnitude, sign in parts:
-            digits.append((magnitude >> (c_bits * s)) & mask)
-            output.append(np.arange(n))
-            scale.append(np.full(n, sign * float(1 << (c_bits * s))))
-    digit_matrix = np.concatenate(digits, axis=1).astype(np.int64)
-    out_index = np.concatenate(output).astype(np.int64)
-    scales = np.concatenate(scale)
+    differential = slicing.signed_weights == "differential"
+    signs = (1.0, -1.0) if differential else (1.0,)
+    digit_matrix = weight_digits(weights, 0 if differential else offset, c_bits, slices, differential)
+    out_index = np.tile(np.arange(n, dtype=np.int64), slices * len(signs))
+    scales = np.concatenate([np.full(n, sign * float(1 << (c_bits * s))) for s in range(slices) for sign in signs])
     flippable = np.ones(digit_matrix.shape[1], dtype=np.bool_)
     if slicing.signed_weights == "unit_column":
         # one column of ones whose ADC'd sum times the offset is subtracted from every output
-        digit_matrix = np.concatenate([digit_matrix, np.ones((k, 1), dtype=np.int64)], axis=1)
+        digit_matrix = np.concatenate([digit_matrix, np.ones((k, 1), dtype=np.uint8)], axis=1)
         out_index = np.append(out_index, n)
         scales = np.append(scales, -float(offset))
         flippable = np.append(flippable, False)
@@ -287,23 +336,6 @@ def _conductances(digits: np.ndarray, slicing: BitSlicing, non_ideal: NonIdealit
     return g, g_off
 
 
-def _lookup_table(stored: np.ndarray, field_bits: int, group_rows: int, dac_bits: int) -> np.ndarray:
-    """(G x E x packs) int64: packed column sums of every digit pattern of every group of rows."""
-    rows, n_cols = stored.shape
-    fields = max(1, PACK_BITS // field_bits)
-    n_pack = -(-n_cols // fields)
-    n_group = -(-rows // group_rows)
-    padded = np.zeros((n_group * group_rows, fields * n_pack), dtype=np.int64)
-    padded[:rows, :n_cols] = stored
-    shifts = np.arange(fields, dtype=np.int64)[:, None] * field_bits
-    packed_rows = (padded.reshape(-1, fields, n_pack) << shifts).sum(axis=1)  # (rows, packs)
-    patterns = 1 << (dac_bits * group_rows)
-    pattern_digits = (np.arange(patterns)[:, None] >> (dac_bits * np.arange(group_rows))[None, :]) & ((1 << dac_bits) - 1)
-    grouped = packed_rows.reshape(n_group, group_rows, n_pack)
-    table = np.einsum("ej,gjp->gep", pattern_digits, grouped)
-    return np.ascontiguousarray(table, dtype=np.int64)
-
-
 def crossbar_mvm(weights: np.ndarray, inputs: np.ndarray, slicing: BitSlicing,
                  non_ideal: NonIdealitySpec | None = None, seed: int = 0) -> CrossbarOutput:
     """Evaluate inputs (V x K) @ weights (K x N) on bit-sliced crossbars; both signed integer arrays."""
@@ -356,16 +388,16 @@ def crossbar_mvm(weights: np.ndarray, inputs: np.ndarray, slicing: BitSlicing,
     parallel = n_vec >= PARALLEL_MIN_VECTORS
     for p in range(starts.shape[0]):
         lo_row, hi_row = int(starts[p]), int(stops[p])
-        stored = np.where(flips[p][None, :], top - cols.digits[lo_row:hi_row], cols.digits[lo_row:hi_row])
         if non_ideal is None:
             field_bits = bits_for(int(dac_max * stored_sums[p].max(initial=0)))
-            table = _lookup_table(stored, field_bits, group_rows, slicing.dac_bits)
+            table = lookup_table(cols.digits[lo_row:hi_row], flips[p], top, field_bits, group_rows, slicing.dac_bits)
             adc_table = adc_levels(field_bits, low, step, levels, rounding)
             kernel = lut_partition_parallel if parallel else lut_partition
             kernel(patterns[:, :, first_group[p]:first_group[p + 1]], part_sums[:, :, p], table, field_bits,
                    n_cols, read_weight, cols.output, cols.scale, flips[p], float(top), adc_table,
                    bool(np.array_equal(adc_table, np.arange(adc_table.shape[0]))), out)
             continue
+        stored = np.where(flips[p][None, :], top - cols.digits[lo_row:hi_row], cols.digits[lo_row:hi_row])
         matrix, g_off = _conductances(stored, slicing, non_ideal, rng)
         block = max(1, BLOCK_BYTES // (8 * n_read * matrix.shape[1]))
         for v0 in range(0, n_vec, block):

@@ -76,9 +76,17 @@ class DirectiveMapping:
         return TENSOR_DIMS[self.layer_type]
 
 
-def maestro_problem(layer: Layer) -> tuple[str, dict[str, int], int, int]:
-    """(type, dimensions, stride_y, stride_x) of a Layer in MAESTRO's terms (Y/X are padded input sizes)."""
-    if layer.kind == "gemm":
+# Dimensions only a convolution has: a dataflow naming one of them sees a GEMM layer as a 1x1 convolution.
+CONV_ONLY_DIMS = frozenset({"C", "R", "S", "Y", "X"})
+
+
+def maestro_problem(layer: Layer, *, as_conv: bool = False) -> tuple[str, dict[str, int], int, int]:
+    """(type, dimensions, stride_y, stride_x) of a Layer in MAESTRO's terms (Y/X are padded input sizes).
+
+    `as_conv` views a GEMM / FC layer as the 1x1 convolution it is stored as (K = outputs, C = reduction,
+    Y = rows), so a convolution dataflow such as kcp_ws.m also maps a network's fully connected layers.
+    """
+    if layer.kind == "gemm" and not as_conv:
         g = layer.gemm
         return "GEMM", {"M": g.m, "N": g.n, "K": g.k}, 1, 1
     if layer.dilation_h != 1 or layer.dilation_w != 1:
@@ -179,7 +187,8 @@ def map_directives(layer_type: str, dims: dict[str, int], stride_y: int, stride_
 
 def map_layer_directives(layer: Layer, dataflow: Dataflow, num_pes: int) -> DirectiveMapping:
     """The directive mapping of a Layer record (MappingError carries the layer's name)."""
-    layer_type, dims, stride_y, stride_x = maestro_problem(layer)
+    named = {d.dim for d in dataflow.directives if isinstance(d, MapDirective)}
+    layer_type, dims, stride_y, stride_x = maestro_problem(layer, as_conv=bool(named & CONV_ONLY_DIMS))
     try:
         return map_directives(layer_type, dims, stride_y, stride_x, dataflow, num_pes)
     except MappingError as err:

@@ -107,9 +107,15 @@ def test_errors_for_unsupported_inputs():
     grouped = Layer(name="g", ifmap_h=4, ifmap_w=4, in_channels=4, out_channels=4, groups=2)
     with pytest.raises(MappingError, match="dense and depthwise"):
         map_layer_directives(grouped, dataflow, 4)
-    gemm = Layer.gemm_layer("m", m=4, n=4, k=4)
     with pytest.raises(MappingError, match="does not have"):
-        map_layer_directives(gemm, load_mapping_file(REPO / "mappings" / "kcp_ws.m"), 256)
+        map_layer_directives(layer, parse_dataflow("SpatialMap(1,1) M;"), 256)  # M is a GEMM dimension
+
+
+def test_a_conv_dataflow_maps_a_gemm_layer_as_its_1x1_convolution():
+    gemm = Layer.gemm_layer("fc", m=3, n=10, k=64)
+    mapping = map_layer_directives(gemm, load_mapping_file(REPO / "mappings" / "kcp_ws.m"), 256)
+    assert mapping.layer_type == "CONV"
+    assert mapping.sizes == {"N": 1, "C": 64, "R": 1, "S": 1, "Y": 3, "X": 1, "K": 10}
 
 
 def test_maestro_csv_header_and_columns(tmp_path):
