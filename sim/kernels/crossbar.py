@@ -8,9 +8,9 @@ input weight (2**(dac_bits*t), or -2**(input_bits-1) for the two's-complement si
 digitally (offset) or by an analog unit column (unit_column); differential columns subtract.
 
 The numba kernels take arrays only. The ideal-device path packs several weight-slice columns into one
-int64 (each field wide enough for a column sum) and sums rows by table look-up: for every group of rows
-a table holds the packed column sums of every DAC digit pattern, so one add covers 8 rows x 7 columns
-(ISAAC); the ADC is a table of its output per column sum, and shift-and-add follows in the same loop.
+float64 (52 exact bits; each field wide enough for a column sum) and sums rows by table look-up: for
+every group of rows a table holds the packed column sums of every DAC digit pattern, so one add covers
+8 rows x 6 columns (ISAAC); the ADC is a table of its output per column sum, and shift-and-add follows in the same loop.
 Non-ideal devices take float conductances and BLAS. `crossbar_mvm` is the thin wrapper that returns outputs, the exact integer result, the error
 and the ADC bits each column needs.
 """
@@ -26,8 +26,8 @@ from sim.hardware.spec import NonIdealitySpec
 from sim.mapping.crossbar import BitSlicing, bits_for
 
 ROUNDING_CODES = {"half_even": 0, "half_up": 1, "floor": 2}
-# Packed column sums live in int64 words (63 bits, so they convert to float64 without a sign fix-up).
-PACK_BITS = 63
+# Packed column sums live in float64 words: integers below 2**52 add exactly and split with vector ops.
+PACK_BITS = 52
 
 
 @njit(cache=True, inline="always")
@@ -67,22 +67,25 @@ def _lut_partition(patterns, xsum, table, field_bits, n_cols, read_weight, col_o
     """One row partition of every read, fused: column sums by table look-up, ADC, shift-and-add into out.
 
     patterns (T x V x G) give, per read and vector, the DAC digit pattern of each group of rows; xsum (T x V)
-    the digit sum over the partition. table (G x E x packs) int64 holds, for each group and pattern, the
-    column sums of that group: column c sits in word c % packs, field c // packs (fields never carry).
+    the digit sum over the partition. table (G x E x packs) float64 holds, for each group and pattern, the
+    column sums of that group: column c sits in word c % packs, field c // packs, as c's sum x 2**(field x
+    field_bits); words stay below 2**52, so every add is exact and fields never carry.
     adc_table[s] is the ADC's output for the column sum s (`adc_levels`), so a conversion is one load;
     `adc_identity` says the table is s -> s for every sum this partition can produce.
     """
     n_read, n_vec, n_group = patterns.shape
     n_pack = table.shape[2]
     fields = -(-n_cols // n_pack)
-    mask = (np.int64(1) << field_bits) - 1
+    field_scale = float(1 << field_bits)
+    field_inverse = 1.0 / field_scale  # exact: a power of two
     flip_add = np.where(col_flip, 1.0, 0.0)  # flipped columns: (2**c - 1) * sum(x) - ADC(P')
     flip_sign = np.where(col_flip, -1.0, 1.0)
     for v in prange(n_vec):
-        acc = np.empty(n_pack, dtype=np.int64)
+        acc = np.empty(n_pack)
+        rest = np.empty(n_pack)
         shifted = np.zeros(n_cols)  # per column: sum over reads of read weight x ADC output
         for t in range(n_read):
-            acc[:] = 0
+            acc[:] = 0.0
             for g in range(n_group):
                 index = patterns[t, v, g]
                 if index:
@@ -92,17 +95,20 @@ def _lut_partition(patterns, xsum, table, field_bits, n_cols, read_weight, col_o
             weight = read_weight[t]
             flipped = weight * flip_max * xsum[t, v]
             for f in range(fields):
-                offset = f * field_bits
                 base = f * n_pack
                 count = min(n_pack, n_cols - base)
+                # peel the lowest field off every word: acc = field + field_scale * rest, exact in float64
+                for p in range(n_pack):
+                    rest[p] = np.floor(acc[p] * field_inverse)
+                    acc[p] = acc[p] - rest[p] * field_scale
                 if adc_identity:
                     for p in range(count):
-                        q = np.float64((acc[p] >> offset) & mask)
-                        shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * q
+                        shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * acc[p]
                 else:
                     for p in range(count):
-                        q = adc_table[(acc[p] >> offset) & mask]
+                        q = adc_table[np.int64(acc[p])]
                         shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * q
+                acc, rest = rest, acc
         for c in range(n_cols):
             out[v, col_output[c]] += col_scale[c] * shifted[c]
 
@@ -166,7 +172,7 @@ def weight_digits(weights, offset, cell_bits, slices, differential):
 
 @njit(cache=True)
 def lookup_table(digits, flips, top, field_bits, group_rows, dac_bits):
-    """(G x E x packs) int64 packed column sums of every digit pattern of every group of `group_rows` rows.
+    """(G x E x packs) float64 packed column sums of every digit pattern of every group of `group_rows` rows.
 
     Column c is stored flipped (top - digit) where flips[c]; it sits in word c % packs at field c // packs.
     Entry e adds its highest digit's row to the entry without that digit, so each entry costs one row add.
@@ -184,7 +190,7 @@ def lookup_table(digits, flips, top, field_bits, group_rows, dac_bits):
             packed[i, c % n_pack] += d << ((c // n_pack) * field_bits)
     patterns = 1 << (dac_bits * group_rows)
     digit_mask = (1 << dac_bits) - 1
-    table = np.zeros((n_group, patterns, n_pack), dtype=np.int64)
+    table = np.zeros((n_group, patterns, n_pack))
     for g in range(n_group):
         for e in range(1, patterns):
             j = group_rows - 1
@@ -194,7 +200,7 @@ def lookup_table(digits, flips, top, field_bits, group_rows, dac_bits):
             lower = e - (d << (dac_bits * j))
             row = packed[g * group_rows + j]
             for p in range(n_pack):
-                table[g, e, p] = table[g, lower, p] + d * row[p]
+                table[g, e, p] = table[g, lower, p] + np.float64(d * row[p])
     return table
 
 
