@@ -61,7 +61,7 @@ def main() -> None:
         inputs = rng.integers(-2**15, 2**15, size=(gemm.m, gemm.k))
         w64, x64 = weights.astype(np.float64), inputs.astype(np.float64)
         slicing = mapping.slicing
-        crossbar_mvm(weights[:8, :2], inputs[:2, :8], slicing)  # compile outside the timing
+        crossbar_mvm(weights[:8, :2], inputs[:300, :8], slicing)  # load the parallel kernel outside the timing
         matmul_s, _ = best_of(max(5, args.repeat), np.matmul, x64, w64)
         crossbar_s, functional = best_of(args.repeat, crossbar_mvm, weights, inputs, slicing)
         analytical_s, _ = best_of(args.repeat, estimate_crossbar, layer, hw, mapping)

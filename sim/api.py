@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
@@ -118,28 +118,25 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
     return replace(run, pes=run.pes or _pes(hw), metadata=tuple(metadata.items()))
 
 
-def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None,
-             on_layer: Callable[[LayerResult], None] | None = None) -> RunResult:
+def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None) -> RunResult:
     """The analytical model for every layer (microseconds per layer)."""
     trace = _with_dataflow(_as_trace(workload), mapping)
     if hw.kind == "directive":
         results = _directive_results(trace, hw)
+    elif hw.kind == "reram":
+        # The whole trace at once: placement replicates early layers to balance the inter-layer pipeline,
+        # exactly as the engine's trace run does, so the two compare like for like.
+        from sim.analytical.crossbar import estimate_crossbar_trace
+
+        return _with_hardware_metadata(estimate_crossbar_trace(trace, hw), hw)
     else:
+        from sim.analytical.systolic import estimate_systolic
+
         results = []
         for layer in trace.layers:
             start = time.perf_counter()
-            if hw.kind == "systolic":
-                from sim.analytical.systolic import estimate_systolic
-
-                result = estimate_systolic(layer, hw, map_layer(layer, hw))
-            else:
-                from sim.analytical.crossbar import estimate_crossbar
-
-                result = estimate_crossbar(layer, hw)
+            result = estimate_systolic(layer, hw, map_layer(layer, hw))
             results.append(replace(result, sim_wall_s=time.perf_counter() - start))
-    if on_layer is not None:
-        for result in results:
-            on_layer(result)
     run = RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
     return _with_hardware_metadata(run, hw)
 

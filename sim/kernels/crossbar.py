@@ -80,37 +80,40 @@ def _lut_partition(patterns, xsum, table, field_bits, n_cols, read_weight, col_o
     field_inverse = 1.0 / field_scale  # exact: a power of two
     flip_add = np.where(col_flip, 1.0, 0.0)  # flipped columns: (2**c - 1) * sum(x) - ADC(P')
     flip_sign = np.where(col_flip, -1.0, 1.0)
-    for v in prange(n_vec):
+    chunks = min(n_vec, 16)  # scratch arrays per chunk of vectors, not per vector (allocation serializes threads)
+    for chunk in prange(chunks):
         acc = np.empty(n_pack)
         rest = np.empty(n_pack)
-        shifted = np.zeros(n_cols)  # per column: sum over reads of read weight x ADC output
-        for t in range(n_read):
-            acc[:] = 0.0
-            for g in range(n_group):
-                index = patterns[t, v, g]
-                if index:
-                    entry = table[g, index]
+        shifted = np.empty(n_cols)  # per column: sum over reads of read weight x ADC output
+        for v in range(chunk * n_vec // chunks, (chunk + 1) * n_vec // chunks):
+            shifted[:] = 0.0
+            for t in range(n_read):
+                acc[:] = 0.0
+                for g in range(n_group):
+                    index = patterns[t, v, g]
+                    if index:
+                        entry = table[g, index]
+                        for p in range(n_pack):
+                            acc[p] += entry[p]
+                weight = read_weight[t]
+                flipped = weight * flip_max * xsum[t, v]
+                for f in range(fields):
+                    base = f * n_pack
+                    count = min(n_pack, n_cols - base)
+                    # peel the lowest field off every word: acc = field + field_scale * rest, exact in float64
                     for p in range(n_pack):
-                        acc[p] += entry[p]
-            weight = read_weight[t]
-            flipped = weight * flip_max * xsum[t, v]
-            for f in range(fields):
-                base = f * n_pack
-                count = min(n_pack, n_cols - base)
-                # peel the lowest field off every word: acc = field + field_scale * rest, exact in float64
-                for p in range(n_pack):
-                    rest[p] = np.floor(acc[p] * field_inverse)
-                    acc[p] = acc[p] - rest[p] * field_scale
-                if adc_identity:
-                    for p in range(count):
-                        shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * acc[p]
-                else:
-                    for p in range(count):
-                        q = adc_table[np.int64(acc[p])]
-                        shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * q
-                acc, rest = rest, acc
-        for c in range(n_cols):
-            out[v, col_output[c]] += col_scale[c] * shifted[c]
+                        rest[p] = np.floor(acc[p] * field_inverse)
+                        acc[p] = acc[p] - rest[p] * field_scale
+                    if adc_identity:
+                        for p in range(count):
+                            shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * acc[p]
+                    else:
+                        for p in range(count):
+                            q = adc_table[np.int64(acc[p])]
+                            shifted[base + p] += flip_add[base + p] * flipped + flip_sign[base + p] * weight * q
+                    acc, rest = rest, acc
+            for c in range(n_cols):
+                out[v, col_output[c]] += col_scale[c] * shifted[c]
 
 
 @njit(cache=True, parallel=True)
@@ -133,19 +136,20 @@ def input_patterns(inputs, input_bits, dac_bits, signed, starts, stops, group_ro
     digit_mask = (1 << dac_bits) - 1
     low_mask = (np.int64(1) << low_bits) - 1
     for v in prange(n_vec):
-        for p in range(n_part):
-            for i in range(starts[p], stops[p]):
-                x = inputs[v, i]
-                g = first_group[p] + (i - starts[p]) // group_rows
-                place = dac_bits * ((i - starts[p]) % group_rows)
-                magnitude = x & low_mask
-                for t in range(n_read):
-                    if signed and t == n_read - 1:
+        for t in range(n_read):
+            sign_read = signed and t == n_read - 1
+            for p in range(n_part):
+                total = 0
+                for i in range(starts[p], stops[p]):
+                    x = inputs[v, i]
+                    if sign_read:
                         d = 1 if x < 0 else 0
                     else:
-                        d = (magnitude >> (dac_bits * t)) & digit_mask
-                    patterns[t, v, g] |= d << place
-                    sums[t, v, p] += d
+                        d = ((x & low_mask) >> (dac_bits * t)) & digit_mask
+                    offset = i - starts[p]
+                    patterns[t, v, first_group[p] + offset // group_rows] |= d << (dac_bits * (offset % group_rows))
+                    total += d
+                sums[t, v, p] = total
     return patterns, sums, first_group
 
 
