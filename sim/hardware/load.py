@@ -1,8 +1,8 @@
 """`load_hardware(path)`: any supported hardware config file, chosen by its suffix."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from sim.errors import ConfigError
 from sim.hardware.spec import Hardware

@@ -67,7 +67,7 @@ class SramSpec(Spec):
     double_buffered: bool = True
 
     @model_validator(mode="after")
-    def _whole_words(self) -> "SramSpec":
+    def _whole_words(self) -> SramSpec:
         size = self.size_kb * 1024
         if size != math.floor(size):
             raise constraint_error("size_kb", "size_kb * 1024 must be a whole number of bytes", self.size_kb,
@@ -125,7 +125,7 @@ class DramSpec(Spec):
     ofmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
 
     @model_validator(mode="after")
-    def _bank_row_needs_timing(self) -> "DramSpec":
+    def _bank_row_needs_timing(self) -> DramSpec:
         if self.model == "bank_row" and self.timing is None and self.preset is None:
             raise constraint_error("timing", "model 'bank_row' needs a 'preset' or a [dram.timing] table", None,
                                    "preset = \"DDR4-2400\" or [dram.timing]")
@@ -277,7 +277,7 @@ class Hardware(Spec):
     area: dict[str, AreaEntry] = {}
 
     @model_validator(mode="after")
-    def _one_kind(self) -> "Hardware":
+    def _one_kind(self) -> Hardware:
         kinds = [k for k in ("pe_array", "reram", "directive_array") if getattr(self, k) is not None]
         if not kinds:
             raise constraint_error("pe_array", "a hardware config needs one of [pe_array], [reram] or "

@@ -8,8 +8,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.errors import ConfigError
-from sim.hardware.spec import (DATAFLOWS, AdcSpec, AreaEntry, BuffersSpec, DirectiveArraySpec, DramSpec,
-                               DramTimingSpec, EnergyEntry, Hardware, PeArraySpec, ReramSpec, SramSpec)
+from sim.hardware.spec import (
+    DATAFLOWS,
+    AdcSpec,
+    AreaEntry,
+    BuffersSpec,
+    DirectiveArraySpec,
+    DramSpec,
+    DramTimingSpec,
+    EnergyEntry,
+    Hardware,
+    PeArraySpec,
+    ReramSpec,
+    SramSpec,
+)
 from sim.hardware.toml_loader import dump_hardware_toml, hardware_from_toml_text
 
 FILE = "configs/random.toml"

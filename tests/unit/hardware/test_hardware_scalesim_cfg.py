@@ -5,7 +5,11 @@ from pathlib import Path
 import pytest
 
 from sim.errors import ConfigError
-from sim.hardware.scalesim_cfg import DEFAULT_ENERGY_TABLE, hardware_from_cfg_text, load_scalesim_cfg
+from sim.hardware.scalesim_cfg import (
+    DEFAULT_ENERGY_TABLE,
+    hardware_from_cfg_text,
+    load_scalesim_cfg,
+)
 from sim.hardware.toml_loader import load_hardware_toml
 
 ROOT = Path(__file__).resolve().parents[3]

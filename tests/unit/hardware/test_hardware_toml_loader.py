@@ -6,8 +6,13 @@ import pytest
 
 from sim.errors import ConfigError
 from sim.hardware.presets import ns_to_cycles, resolve_dram_preset
-from sim.hardware.toml_loader import (dump_hardware_toml, flatten_entries, hardware_from_toml_text,
-                                      load_hardware_toml, toml_line_of)
+from sim.hardware.toml_loader import (
+    dump_hardware_toml,
+    flatten_entries,
+    hardware_from_toml_text,
+    load_hardware_toml,
+    toml_line_of,
+)
 
 BASE = """\
 name = "t"
