@@ -21,14 +21,13 @@ from dataclasses import dataclass
 
 from sim.energy.adc_law import reram_energy_table
 from sim.energy.tables import apply
-from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.crossbar import (
     CrossbarMapping,
     bits_for,
     ceil_div,
-    map_crossbar,
     map_crossbar_trace,
+    mapping_for,
 )
 from sim.records import (
     ActionCounts,
@@ -184,11 +183,7 @@ def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: 
 def estimate_crossbar(layer: Layer, hw: Hardware, mapping: CrossbarMapping | None = None) -> LayerResult:
     """Closed-form result for one layer on a ReRAM crossbar chip (model="analytical")."""
     start = time.perf_counter()
-    if mapping is None:
-        mapping = map_crossbar(layer, hw)
-    elif mapping.layer != layer:
-        raise MappingError("the mapping belongs to another layer", field="mapping.layer", value=mapping.layer.name,
-                           allowed=layer.name)
+    mapping = mapping_for(layer, hw, mapping)
     t = timing(mapping)
     compute = t.compute_cycles
     memory = t.vectors_per_replica * t.memory_cycles_per_vector + t.stage_cycles

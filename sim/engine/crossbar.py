@@ -29,15 +29,14 @@ from sim.analytical.crossbar import (
     layer_result,
     timing,
 )
-from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.kernels.circulant import compressed_mvm, expand
 from sim.kernels.crossbar import crossbar_mvm
 from sim.mapping.crossbar import (
     CrossbarMapping,
     ceil_div,
-    map_crossbar,
     map_crossbar_trace,
+    mapping_for,
 )
 from sim.records import FunctionalCheck, LayerResult, RunResult
 from sim.workload.layer import Layer
@@ -234,11 +233,7 @@ def simulate_crossbar_layer(layer: Layer, hw: Hardware, mapping: CrossbarMapping
                             functional: bool = False, seed: int = 0) -> LayerResult:
     """Event-driven result for one layer (model="engine"); `functional` also computes the output values."""
     start = time.perf_counter()
-    if mapping is None:
-        mapping = map_crossbar(layer, hw)
-    elif mapping.layer != layer:
-        raise MappingError("the mapping belongs to another layer", field="mapping.layer", value=mapping.layer.name,
-                           allowed=layer.name)
+    mapping = mapping_for(layer, hw, mapping)
     t = timing(mapping)
     run = simulate_tile(mapping, t)
     compute = t.compute_cycles

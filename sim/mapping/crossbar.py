@@ -377,3 +377,13 @@ def map_crossbar_trace(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarM
         used += cost
         heapq.heappush(heap, (-ceil_div(work[i], replicas[i]), i))
     return tuple(replace(m, replication=r) for m, r in zip(mappings, replicas))
+
+
+def mapping_for(layer: Layer, hw: Hardware, mapping: CrossbarMapping | None = None) -> CrossbarMapping:
+    """`mapping` when it places `layer` (else MappingError), or the default placement when none is given."""
+    if mapping is None:
+        return map_crossbar(layer, hw)
+    if mapping.layer != layer:
+        raise MappingError("the mapping belongs to another layer", field="mapping.layer", value=mapping.layer.name,
+                           allowed=layer.name)
+    return mapping
