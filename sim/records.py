@@ -202,9 +202,8 @@ class RunResult:
             total[name] = summed.to_dict()
         energy = sum((layer.energy for layer in self.layers), EnergyBreakdown())
         total["energy_pj"] = energy.to_dict()
-        total["utilization"] = (
-            total["macs"] / (self.pes * total["cycles"]) if self.pes and total["cycles"] else 0.0
-        )
+        # Against the PE count; None where the hardware has none to measure against (a crossbar chip).
+        total["utilization"] = total["macs"] / (self.pes * total["cycles"]) if self.pes and total["cycles"] else None
         return total
 
     def to_frame(self) -> Any:

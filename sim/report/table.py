@@ -43,7 +43,7 @@ def render_table(run: RunResult) -> Table:
         table.add_row(*row)
     totals = run.totals()
     row = ["total", "", _int(totals["macs"]), _int(totals["cycles"]), _int(totals["stall_cycles"]),
-           f"{100 * totals['utilization']:.1f}", "", _int(sum(dram_bytes(layer) for layer in run.layers)),
+           "" if totals["utilization"] is None else f"{100 * totals['utilization']:.1f}", "", _int(sum(dram_bytes(layer) for layer in run.layers)),
            f"{totals['energy_pj']['total'] / 1e6:.3f}"]
     if crossbar:
         row += ["", "", _int(sum(layer.crossbar.adc_conversions for layer in run.layers if layer.crossbar))]
