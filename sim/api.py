@@ -24,11 +24,12 @@ from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
 
-def load_trace(path: str | Path) -> Trace:
-    """A layer trace: SCALE-Sim topology CSV (conv or GEMM), our extended trace CSV, or a MAESTRO .m file."""
+def load_trace(path: str | Path, *, batch: int | None = None) -> Trace:
+    """A layer trace: SCALE-Sim topology CSV (conv or GEMM), our extended trace CSV, a MAESTRO .m file or an
+    ONNX model (`batch` fills an ONNX model's dynamic batch dimension)."""
     from sim.workload.load import load_trace as load
 
-    return load(path)
+    return load(path, batch=batch)
 
 
 def load_hardware(path: str | Path) -> Hardware:

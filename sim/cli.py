@@ -28,11 +28,16 @@ def _default_out(trace_path: Path, hw_name: str, suffix: str = "") -> Path:
     return Path("out") / f"{trace_path.stem}-{hw_name}{suffix}"
 
 
-def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path]):
+BATCH_HELP = "batch size for an ONNX model whose batch dimension is dynamic"
+
+
+def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path], batch: Optional[int] = None):
     from sim import api
 
+    if batch is not None and batch < 1:
+        raise ConfigError("must be >= 1", field="--batch", value=batch)
     hw = api.load_hardware(hw_path)
-    trace = api.load_trace(trace_path)
+    trace = api.load_trace(trace_path, batch=batch)
     mapping = api.load_mapping(mapping_path) if mapping_path else None
     return hw, trace, mapping
 
@@ -48,6 +53,7 @@ def run(
     mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m applied to every layer"),
     overlap_weight_prefetch: bool = typer.Option(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
+    batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
@@ -55,7 +61,7 @@ def run(
     from sim.report import print_table, write_report
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
     if analytical:
         if functional:
             raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
@@ -87,6 +93,7 @@ def compare(
     mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m applied to every layer"),
     tolerance: Optional[float] = typer.Option(
         None, "--tolerance", help="exit 1 if any field's relative error exceeds this (e.g. 0.05)"),
+    batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Engine vs analytical model, per layer and field, with the relative error; writes compare.csv."""
@@ -95,7 +102,7 @@ def compare(
     from sim import api
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
     comparison = api.compare(layers, hardware, mapping=dataflow)
     out_dir = out or _default_out(trace, hardware.name, "-compare")
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -154,7 +161,7 @@ def _looks_like_maestro_network(path: Path) -> bool:
 
 
 # Files `sim check` validates; anything else found in a folder (README.md ...) is documentation.
-CHECKED_SUFFIXES = (".toml", ".cfg", ".m", ".csv")
+CHECKED_SUFFIXES = (".toml", ".cfg", ".m", ".csv", ".onnx")
 
 
 def _files_to_check(paths: list[Path]) -> list[Path]:
@@ -168,7 +175,7 @@ def _files_to_check(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _check_one(path: Path) -> str:
+def _check_one(path: Path, batch: Optional[int] = None) -> str:
     """Validate one file; returns what it is, or raises SimError."""
     from sim import api
 
@@ -186,12 +193,15 @@ def _check_one(path: Path) -> str:
             return f"energy/area table, {entries} entries"
         hardware = api.load_hardware(path)
         return f"hardware '{hardware.name}', {hardware.kind}"
-    trace = api.load_trace(path)
+    trace = api.load_trace(path, batch=batch)
     return f"trace '{trace.name}', {len(trace.layers)} layers"
 
 
 @app.command()
-def check(files: list[Path] = typer.Argument(..., help="hardware configs, traces, sweep specs, or folders of them")) -> None:
+def check(
+    files: list[Path] = typer.Argument(..., help="hardware configs, traces, sweep specs, or folders of them"),
+    batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
+) -> None:
     """Validate configs and traces; exit 2 with precise errors if any is invalid."""
     console = _console()
     failed = 0
@@ -200,7 +210,7 @@ def check(files: list[Path] = typer.Argument(..., help="hardware configs, traces
             console.print(f"skip  {path}  (documentation)", markup=False)
             continue
         try:
-            console.print(f"ok    {path}  ({_check_one(path)})", markup=False)
+            console.print(f"ok    {path}  ({_check_one(path, batch)})", markup=False)
         except SimError as err:
             failed += 1
             print(f"error {err}", file=sys.stderr)

@@ -14,11 +14,11 @@ _SUPPORTED = (".csv (SCALE-Sim conv or GEMM topology, or our extended trace CSV)
               ".onnx (an ONNX model)")
 
 
-def load_trace(path: str | Path, *, form: str | None = None) -> Trace:
+def load_trace(path: str | Path, *, form: str | None = None, batch: int | None = None) -> Trace:
     """The layers of a trace file; Trace.name is the file stem.
 
     `form` None picks the reader: `.m` -> MAESTRO; `.csv` -> sniff the header (SCALE-Sim conv, SCALE-Sim GEMM,
-    or extended); `.onnx` -> ONNX. An explicit form ('conv', 'gemm', 'extended', 'maestro', 'onnx') overrides the suffix and the sniffing.
+    or extended); `.onnx` -> ONNX, where `batch` fills an unknown (dynamic) batch dimension. An explicit form ('conv', 'gemm', 'extended', 'maestro', 'onnx') overrides the suffix and the sniffing.
     """
     path = Path(path)
     if form is not None and form not in TRACE_FORMS:
@@ -37,7 +37,7 @@ def load_trace(path: str | Path, *, form: str | None = None) -> Trace:
     if form == "onnx":
         from sim.workload.onnx_loader import load_onnx_trace  # lazy: needs the optional onnx package
 
-        return load_onnx_trace(path)
+        return load_onnx_trace(path, batch=batch)
     if form == "maestro":
         from sim.workload.maestro import load_maestro_trace  # lazy: the MAESTRO parser is a separate module
 
@@ -49,9 +49,9 @@ def load_trace(path: str | Path, *, form: str | None = None) -> Trace:
     return load_scalesim_csv(path, form=form)
 
 
-def check_trace(path: str | Path, *, form: str | None = None) -> Trace:
+def check_trace(path: str | Path, *, form: str | None = None, batch: int | None = None) -> Trace:
     """Validate a trace file (for `sim check`): the Trace, or the first TraceError with file, line and column."""
-    return load_trace(path, form=form)
+    return load_trace(path, form=form, batch=batch)
 
 
 def sniff_csv_form(path: str | Path) -> str:
