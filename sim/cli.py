@@ -152,12 +152,15 @@ def plot(
         typer.echo(str(path))
 
 
-def _looks_like_maestro_network(path: Path) -> bool:
+def _maestro_file_kind(path: Path) -> str:
+    """'network', 'dataflow' (a mapping file) or 'hardware': MAESTRO uses .m for all three."""
     try:
         text = path.read_text(errors="replace")
     except OSError:
-        return True  # let the trace loader report the unreadable file
-    return "Network" in text or "Layer" in text
+        return "network"  # let the trace loader report the unreadable file
+    if "Network" in text or "Layer" in text:
+        return "network"
+    return "dataflow" if "Dataflow" in text or "Map(" in text else "hardware"
 
 
 # Files `sim check` validates; anything else found in a folder (README.md ...) is documentation.
@@ -180,7 +183,11 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
     from sim import api
 
     suffix = path.suffix.lower()
-    if suffix in (".toml", ".cfg") or (suffix == ".m" and not _looks_like_maestro_network(path)):
+    maestro_kind = _maestro_file_kind(path) if suffix == ".m" else None
+    if maestro_kind == "dataflow":
+        dataflow = api.load_mapping(path)
+        return f"dataflow, {len(dataflow.directives)} directives"
+    if suffix in (".toml", ".cfg") or maestro_kind == "hardware":
         if suffix == ".toml" and _is_sweep_spec(path):
             from sim.sweep import load_sweep_spec
 

@@ -5,5 +5,8 @@
 - `buffer`: one operand's SRAM as slots that tiles occupy (double buffering = two slots);
 - `tiling`: pure planning of which tiles each step of a layer needs;
 - `pe_array`: the PE array process (wait for tiles, compute, release, drain);
-- `simulate`: the driver, `simulate_layer` / `simulate_trace` -> LayerResult / RunResult.
+- `simulate`: the driver, `simulate_layer` / `simulate_trace` -> LayerResult / RunResult;
+- `crossbar`: ReRAM tiles (crossbar reads, shared ADCs, eDRAM, bus) and the inter-layer pipeline;
+- `noc`: the L2 <-> PE network of a directive array (`transfer(words, kind, fanout) -> Event`; multicast, reduce);
+- `directives`: the engine for MAESTRO-style directive mappings (`simulate_directive_layer` / `_trace`).
 """

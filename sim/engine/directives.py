@@ -33,16 +33,22 @@ import numpy as np
 import simpy
 
 from sim.energy.tables import apply
+from sim.engine.dram import make_dram
+from sim.engine.noc import Noc
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import DirectiveArraySpec, DramSpec, Hardware
 from sim.mapping.directives import DirectiveMapping, map_directive
 from sim.mapping.operands import lowered_input, random_operands, reference_ofmap
-from sim.records import ActionCounts, FunctionalCheck, LayerResult, OperandCounts, RunResult
+from sim.records import (
+    ActionCounts,
+    FunctionalCheck,
+    LayerResult,
+    OperandCounts,
+    RunResult,
+)
 from sim.workload.layer import Layer
 from sim.workload.maestro import Dataflow
 from sim.workload.trace import Trace
-from sim.engine.dram import make_dram
-from sim.engine.noc import Noc
 
 # Chunks the step sequence is grouped into for the SimPy timeline (bounds events per layer; see module doc).
 MAX_CHUNKS = 2048
@@ -291,6 +297,11 @@ def _reduce_units(table: _GroupTable, nest: _Nest) -> tuple[tuple[int, ...], np.
     return step_vars, total, peak, union(table.data), union(table.done)
 
 
+def _pick(table: np.ndarray, flat: np.ndarray | None, count: int) -> np.ndarray:
+    """A group table's value at every step (`flat`: each step's flat index into the group's table)."""
+    return np.broadcast_to(table if flat is None else np.take(table.reshape(-1), flat), (count,))
+
+
 def _steps(mapping: DirectiveMapping, nest: _Nest, tables: list[_GroupTable]) -> _Steps:
     step_vars = [i for i, v in enumerate(nest.variables) if not v.unit]
     shape = tuple(nest.variables[i].count for i in step_vars)
@@ -304,14 +315,11 @@ def _steps(mapping: DirectiveMapping, nest: _Nest, tables: list[_GroupTable]) ->
     for table in tables:
         own_vars, total, peak_table, data_union, done_union = _reduce_units(table, nest)
         key = tuple(value[v] for v in own_vars)
-
-        def pick(array: np.ndarray) -> np.ndarray:
-            return np.broadcast_to(array[key] if key else array, (count,))
-
-        macs = macs * pick(total)
-        peak = peak * pick(peak_table)
-        data.update({d: (pick(lo), pick(hi)) for d, (lo, hi) in data_union.items()})
-        done.update({d: (pick(lo), pick(hi)) for d, (lo, hi) in done_union.items()})
+        key = np.ravel_multi_index(key, total.shape) if key else None
+        macs = macs * _pick(total, key, count)
+        peak = peak * _pick(peak_table, key, count)
+        data.update({d: (_pick(lo, key, count), _pick(hi, key, count)) for d, (lo, hi) in data_union.items()})
+        done.update({d: (_pick(lo, key, count), _pick(hi, key, count)) for d, (lo, hi) in done_union.items()})
     return _Steps(macs, peak, data, done)
 
 
@@ -411,7 +419,8 @@ def _run_timeline(spec: DirectiveArraySpec, traffic: _Traffic, multicast: dict[s
             remaining_in -= dram_in[-1]
             dram_out.append(min(leaving, remaining_out))
             remaining_out -= dram_out[-1]
-        dram_out[-1] += remaining_out if n else 0
+        if n:
+            dram_out[-1] += remaining_out  # outputs never sent back over the NoC alone still leave at the end
     else:
         dram_in, dram_out = list(noc_in), list(chunk["egress"])
     env = simpy.Environment()

@@ -158,32 +158,39 @@ class BankRowBufferDram(BandwidthLatencyDram):
         t = self.timing
         activation = 0
         if size_bytes > 0:
-            first_row = address // t.row_bytes
-            last_row = (address + size_bytes - 1) // t.row_bytes
+            banks, row_bytes = t.banks, t.row_bytes
+            t_cas = t.t_cas_cycles
+            t_empty = t.t_rcd_cycles + t_cas
+            t_conflict = t.t_rp_cycles + t_empty
+            open_rows = self.open_rows
+            stats = self.stats
+            first_row = address // row_bytes
+            last_row = (address + size_bytes - 1) // row_bytes
             rows = last_row - first_row + 1
+            hits = misses = conflicts = 0
             # The first `banks` rows meet whatever each bank had open; every later row finds its bank holding
             # an earlier row of this same request: a conflict.
-            for row in range(first_row, first_row + min(rows, t.banks)):
-                bank = row % t.banks
-                open_row = self.open_rows.get(bank)
+            for row in range(first_row, first_row + min(rows, banks)):
+                open_row = open_rows.get(row % banks)
                 if open_row == row:
-                    self.stats.row_hits += 1
-                    activation += t.t_cas_cycles
+                    hits += 1
+                    activation += t_cas
                 elif open_row is None:
-                    self.stats.row_misses += 1
-                    activation += t.t_rcd_cycles + t.t_cas_cycles
+                    misses += 1
+                    activation += t_empty
                 else:
-                    self.stats.row_misses += 1
-                    self.stats.row_conflicts += 1
-                    activation += t.t_rp_cycles + t.t_rcd_cycles + t.t_cas_cycles
-            later = max(rows - t.banks, 0)
-            self.stats.row_misses += later
-            self.stats.row_conflicts += later
-            activation += later * (t.t_rp_cycles + t.t_rcd_cycles + t.t_cas_cycles)
-            for row in range(max(first_row, last_row - t.banks + 1), last_row + 1):
-                self.open_rows[row % t.banks] = row
+                    misses += 1
+                    conflicts += 1
+                    activation += t_conflict
+            later = max(rows - banks, 0)
+            activation += later * t_conflict
+            for row in range(max(first_row, last_row - banks + 1), last_row + 1):
+                open_rows[row % banks] = row
             bursts = -(-size_bytes // self.burst_bytes)
-            self.stats.row_hits += max(bursts - rows, 0)  # later bursts of an open row are hits
+            # Later bursts of an open row are hits.
+            stats.row_hits += hits + max(bursts - rows, 0)
+            stats.row_misses += misses + later
+            stats.row_conflicts += conflicts + later
         # The row commands hold the channel; the data then streams; reads add the fixed latency on top.
         return activation + self.transfer_cycles(size_bytes), self.latency_cycles if kind == "read" else 0
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import simpy
 
 from sim.engine.buffer import Buffer
@@ -35,34 +36,44 @@ class PeArray:
         env = self.env
         yield layer_start
         counters = timeline.counters
-        steps = plan.steps.tolist()
-        tiles = plan.tiles
+        stall = counters.stall
+        ofmap_tiles = plan.tiles["ofmap"]
+        timeout = env.timeout
+        steps = plan.steps
         total = len(steps)
-        columns = {"ifmap": 2, "filter": 3, "ofmap": 4}
-        for position, step in enumerate(steps):
+        cycles = steps[:, 1].tolist()
+        # Per operand: its tile per step, and whether the next step moves to another tile (the last use).
+        tile_of = {name: steps[:, column].tolist() for name, column in (("ifmap", 2), ("filter", 3), ("ofmap", 4))}
+        last_use = {name: (np.append(steps[1:, column] != steps[:-1, column], True).tolist() if total else [])
+                    for name, column in (("ifmap", 2), ("filter", 3), ("ofmap", 4))}
+        ready_of = {name: buffers[name].ready for name in OPERANDS}
+        release_of = {name: buffers[name].release for name in ("ifmap", "filter")}
+        ifmap_tile, filter_tile, ofmap_tile = tile_of["ifmap"], tile_of["filter"], tile_of["ofmap"]
+        ifmap_last, filter_last, ofmap_last = last_use["ifmap"], last_use["filter"], last_use["ofmap"]
+        drain = buffers["ofmap"].drain
+        for position in range(total):
             could_start = env.now
-            for name in OPERANDS:
-                ready = buffers[name].ready((index, name, step[columns[name]]))
+            for name, tile in (("ifmap", ifmap_tile[position]), ("filter", filter_tile[position]),
+                               ("ofmap", ofmap_tile[position])):
+                ready = ready_of[name]((index, name, tile))
                 if not ready.processed:
                     before = env.now
                     yield ready
-                    counters.stall[name] += int(env.now - before)
+                    stall[name] += int(env.now - before)
             if timeline.first_step_start is None:
                 timeline.first_step_start = int(env.now)
             counters.stall_total += int(env.now - could_start)
-            if step[1]:
-                yield env.timeout(step[1])
+            if cycles[position]:
+                yield timeout(cycles[position])
             counters.steps += 1
-            following = steps[position + 1] if position + 1 < total else None
-            for name in ("ifmap", "filter"):
-                tile = step[columns[name]]
-                if following is None or following[columns[name]] != tile:
-                    buffers[name].release((index, name, tile))
-            tile = step[4]
-            if following is None or following[4] != tile:
-                ofmap = tiles["ofmap"][tile]
-                buffers["ofmap"].drain((index, "ofmap", tile), ofmap.elements, ofmap.address, ofmap_bits,
-                                       drained[tile])
+            if ifmap_last[position]:
+                release_of["ifmap"]((index, "ifmap", ifmap_tile[position]))
+            if filter_last[position]:
+                release_of["filter"]((index, "filter", filter_tile[position]))
+            if ofmap_last[position]:
+                tile = ofmap_tile[position]
+                ofmap = ofmap_tiles[tile]
+                drain((index, "ofmap", tile), ofmap.elements, ofmap.address, ofmap_bits, drained[tile])
                 timeline.dram_write_elements += ofmap.elements
         timeline.last_compute_end = int(env.now)
         if drained:

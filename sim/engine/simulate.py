@@ -13,7 +13,7 @@ transfer, never per cycle or per PE.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import simpy
@@ -241,9 +241,18 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
     convention = hw.pe_array.cycle_convention
     plans = []
     plan_wall = []
+    # A plan depends on the layer's shape (not its name), the folds and their cycles: repeated blocks (ResNet's
+    # identical bottlenecks) share one frozen plan instead of recomputing ifmap footprints. Local to this call.
+    shared: dict[tuple, LayerPlan] = {}
     for layer, mapping in layers:
         start = time.perf_counter()
-        plans.append(plan_layer(layer, hw.buffers, mapping, layer_fold_cycles(mapping, convention)))
+        cycles = layer_fold_cycles(mapping, convention)
+        shape = tuple(getattr(layer, f.name) for f in fields(layer) if f.name != "name")
+        key = (shape, mapping.dataflow, np.asarray(mapping.fold_bounds).tobytes(), cycles.tobytes())
+        plan = shared.get(key)
+        if plan is None:
+            plan = shared[key] = plan_layer(layer, hw.buffers, mapping, cycles)
+        plans.append(plan)
         plan_wall.append(time.perf_counter() - start)
     if not layers:
         return [], []

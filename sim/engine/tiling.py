@@ -227,13 +227,13 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: SystolicMapping, fol
         current[name] = key
         return len(tiles[name]) - 1
 
-    bounds = mapping.fold_bounds
-    for fold in range(bounds.shape[0]):
-        group, m0, m1, k0, k1, n0, n1 = (int(v) for v in bounds[fold])
+    # Plain Python ints (tolist) for the per-fold loop: numpy scalars are slow to index and compare one by one.
+    all_cycles = np.asarray(fold_cycles).tolist()
+    for fold, (group, m0, m1, k0, k1, n0, n1) in enumerate(np.asarray(mapping.fold_bounds).tolist()):
         lo, hi = [m0, k0, n0], [m1, k1, n1]
         temporal = hi[temporal_axis] - lo[temporal_axis]
         chunks = max(-(-temporal // length), 1)
-        cycles = int(fold_cycles[fold])
+        cycles = int(all_cycles[fold])
         spent = 0
         for i in range(chunks):
             lo_c, hi_c = list(lo), list(hi)

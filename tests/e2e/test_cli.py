@@ -52,10 +52,11 @@ def test_run_analytical_and_compare(tmp_path):
     assert header == "layer,field,engine,analytical,relative_error"
 
 
-def test_check_passes_every_shipped_config_and_trace():
+def test_check_passes_every_shipped_config_trace_mapping_and_sweep():
     done = sim("check", *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "hw_configs").iterdir()),
-               *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "traces").iterdir()))
+               *sorted(str(p.relative_to(ROOT)) for p in (ROOT / "traces").iterdir()), "mappings", "sweeps")
     assert done.returncode == 0, done.stderr
+    assert "dataflow" in done.stdout and "sweep spec" in done.stdout
 
 
 CONV_HEADER = "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides,\n"
