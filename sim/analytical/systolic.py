@@ -12,12 +12,15 @@ SRAM traffic per fold: every operand element enters the array once per fold and 
 so reads are the fold's operand block sizes (im2col duplicates count, as in SCALE-Sim). ws/is folds after
 the first row fold read back and rewrite the partial sums of their outputs.
 
-DRAM traffic (elements): each operand is fetched once when it fits the usable part of its buffer (half of
-it when double-buffered); otherwise it is re-fetched once per pass the dataflow makes over it:
-ifmap once per column fold for os/ws (1 pass for is), filter once per row fold for os and once per column
-fold for is (1 pass for ws). Partial sums of ws/is spill to DRAM (written per row fold, read back per row
-fold after the first) when the ofmap does not fit its buffer. Stalls follow a roofline bound:
-cycles = max(compute cycles, ceil(DRAM bytes / shared bandwidth), ceil(operand bytes / operand port bandwidth)).
+DRAM traffic (elements) follows the engine's static tile plan (sim/engine/tiling.py, docs/systolic.md) in
+closed form, without running it: an operand whose whole tensor fits one slot of its buffer (half of it when
+double-buffered) is read once; otherwise each fold's streamed extent T is split into the fewest equal chunks
+whose tiles fit, a tile is fetched whenever a step's tile differs from the previous step's, an ifmap tile
+counts the distinct stored ifmap elements its im2col block touches (sim.mapping.footprint), and ofmap tiles
+drain at every change and are read back when drained before. Per operand this equals the engine exactly.
+Cycles are a lower bound of the engine's timeline (docs/systolic.md):
+cycles = max(compute + first-tile fetch + read latency + last drain, ceil(DRAM bytes / shared bandwidth),
+ceil(operand bytes / operand port bandwidth)).
 """
 from __future__ import annotations
 
@@ -29,12 +32,13 @@ import numpy as np
 from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
+from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.systolic import DATAFLOW_CODES, SystolicMapping, map_systolic
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
 CONVENTIONS = ("native", "scalesim")
-OS, WS = DATAFLOW_CODES["os"], DATAFLOW_CODES["ws"]
+OS, WS, IS = DATAFLOW_CODES["os"], DATAFLOW_CODES["ws"], DATAFLOW_CODES["is"]
 
 
 def _check_convention(convention: str) -> None:
@@ -80,12 +84,144 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
-def _closed_form(m, k, n, groups, rows, cols, dataflow, convention_scalesim,
-                 ifmap_unique, filter_unique, ofmap_unique,
-                 ifmap_capacity, filter_capacity, ofmap_capacity,
-                 ifmap_element_bytes, filter_element_bytes, ofmap_element_bytes, bandwidth,
-                 ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf):
+OPERANDS = ("ifmap", "filter", "ofmap")
+# How each operand's tile key spans the fold loop, per dataflow code (os, ws, is): 0 = the array's rows and
+# columns (a new tile every fold), 1 = the rows and the streamed axis, 2 = the columns and the streamed axis.
+SPAN_KIND = {"ifmap": np.array([1, 1, 0]), "filter": np.array([2, 0, 1]), "ofmap": np.array([0, 2, 2])}
+ROWS_AND_COLS, ROWS_AND_TIME, COLS_AND_TIME = 0, 1, 2
+
+
+def _hold_cycles(size_bytes, bandwidth):
+    """Cycles a transfer holds a channel (0 when the bandwidth is unlimited): the engine's, before burst padding."""
+    bandwidth = np.asarray(bandwidth, dtype=np.float64)
+    finite = np.isfinite(bandwidth)
+    return np.where(finite, np.ceil(size_bytes / np.where(finite, bandwidth, 1.0)), 0).astype(np.int64)
+
+
+def _chunking(rows, cols, dataflow, m, k, n, totals, capacity):
+    """The engine's tiling geometry per point: row/column folds and extents, the streamed extent T, how many
+    chunks each fold's T is split into so every streamed tile fits its slot, which operands are held whole,
+    and whether a point fits at all (else the name of the first operand whose tile does not fit)."""
+    is_os, is_ws = dataflow == OS, dataflow == WS
+    spatial_rows = np.where(is_os, m, k)
+    spatial_cols = np.where(is_ws | is_os, n, m)
+    temporal = np.where(is_os, k, np.where(is_ws, m, n))
+    row_ext = np.minimum(rows, spatial_rows)
+    col_ext = np.minimum(cols, spatial_cols)
+    whole = {name: totals[name] <= capacity[name] for name in OPERANDS}
+    length = np.asarray(temporal, dtype=np.int64)
+    misfit = np.full(np.broadcast_shapes(np.shape(row_ext), np.shape(col_ext), np.shape(dataflow)), "", dtype=object)
+    for name in OPERANDS:
+        kind = SPAN_KIND[name][dataflow]
+        # Elements of one fold's tile per unit of T (the whole block when the tile does not span T).
+        units = np.where(kind == ROWS_AND_COLS, row_ext * col_ext, np.where(kind == ROWS_AND_TIME, row_ext, col_ext))
+        bad = ~whole[name] & (units > capacity[name])
+        misfit = np.where(bad & (misfit == ""), name, misfit)
+        streamed = ~whole[name] & (kind != ROWS_AND_COLS)
+        length = np.where(streamed, np.minimum(length, capacity[name] // np.maximum(units, 1)), length)
+    # A point that cannot fit gets one chunk: its counts are meaningless, and need no footprints of tiny tiles.
+    chunks = np.where(misfit == "", np.maximum(_ceil_div(temporal, np.maximum(length, 1)), 1), 1)
+    return {
+        "spatial_rows": spatial_rows, "spatial_cols": spatial_cols, "temporal": temporal,
+        "row_folds": _ceil_div(spatial_rows, rows), "col_folds": _ceil_div(spatial_cols, cols),
+        "row_ext": row_ext, "col_ext": col_ext, "chunks": chunks, "whole": whole, "misfit": misfit,
+    }
+
+
+def _edges(extent: int, step: int) -> np.ndarray:
+    return np.append(np.arange(0, extent, step, dtype=np.int64), extent)
+
+
+def _chunk_edges(extent: int, chunks: int) -> np.ndarray:
+    return (extent * np.arange(chunks + 1, dtype=np.int64)) // chunks
+
+
+def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
+    """Per point: (sum over one group's distinct ifmap tile blocks of their footprints, the first block's).
+
+    The blocks tile the group's im2col matrix: row folds x chunks of T (os: M x K, ws: K x M) or row folds x
+    column folds (is: K x M). A plain-matrix layer is closed form; a conv layer is counted exactly once per
+    distinct (dataflow, row extent, chunks or column extent) among the points."""
+    g = layer.gemm
+    is_os, is_ws = dataflow == OS, dataflow == WS
+    t_first = np.where(is_os, g.k, g.m) // chunks
+    first_m = np.where(is_os, row_ext, np.where(is_ws, t_first, col_ext))
+    first_k = np.where(is_os, t_first, row_ext)
+    if is_plain_matrix(layer):
+        return np.asarray(g.m * g.k, dtype=np.int64), first_m * first_k
+    second = np.where(dataflow == IS, col_ext, chunks)
+    shape = np.broadcast_shapes(np.shape(dataflow), np.shape(row_ext), np.shape(second))
+    keys = np.stack([np.broadcast_to(v, shape).ravel() for v in (dataflow, row_ext, second)], axis=1)
+    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    total = np.empty(len(distinct), dtype=np.int64)
+    first = np.empty(len(distinct), dtype=np.int64)
+    block_footprints = footprint_counter(layer)
+    for i, (flow, step, other) in enumerate(distinct.tolist()):
+        if flow == OS:
+            m_edges, k_edges = _edges(g.m, step), _chunk_edges(g.k, other)
+        elif flow == WS:
+            m_edges, k_edges = _chunk_edges(g.m, other), _edges(g.k, step)
+        else:
+            m_edges, k_edges = _edges(g.m, other), _edges(g.k, step)
+        blocks = block_footprints(m_edges, k_edges)
+        total[i] = blocks.sum()
+        first[i] = blocks[0, 0]
+    inverse = inverse.ravel()
+    return total[inverse].reshape(shape), first[inverse].reshape(shape)
+
+
+def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
+    """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
+
+    A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
+    folds, row folds (innermost), each fold in `chunks` steps of its streamed axis T. So, per group, with U the
+    sum of the operand's distinct block sizes (for the ifmap: footprints): a tile over rows x columns is new every
+    fold (U); a tile over rows x T is new every fold when there are several row folds or chunks (col_folds x U),
+    else once (U); a tile over columns x T is new every step when T is chunked (row_folds x U), else once per
+    column fold (U). A whole-resident operand is read once. Ofmap tiles are written at every change and read
+    back when their key was written before: read-backs = writes - distinct ofmap = writes - M*N per group.
+    """
+    g = layer.gemm
+    totals = {"ifmap": layer.ifmap_elements, "filter": g.groups * g.k * g.n, "ofmap": layer.ofmap_elements}
+    geometry = _chunking(rows, cols, dataflow, g.m, g.k, g.n, totals, capacity)
+    chunks, row_folds, col_folds = geometry["chunks"], geometry["row_folds"], geometry["col_folds"]
+    ifmap_sum, ifmap_first = _ifmap_blocks(layer, dataflow, geometry["row_ext"], geometry["col_ext"], chunks)
+    unique = {"ifmap": ifmap_sum, "filter": g.k * g.n, "ofmap": g.m * g.n}
+    fetched = {}
+    for name in OPERANDS:
+        kind = SPAN_KIND[name][dataflow]
+        times = np.where(kind == ROWS_AND_COLS, 1,
+                         np.where(kind == ROWS_AND_TIME, np.where((chunks > 1) | (row_folds > 1), col_folds, 1),
+                                  np.where(chunks > 1, row_folds, 1)))
+        fetched[name] = np.where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
+    readback = np.where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
+    # First step's ifmap and filter tiles (the layer cannot start before both arrive), last step's ofmap tile.
+    is_os, is_ws = dataflow == OS, dataflow == WS
+    temporal = geometry["temporal"]
+    t_first = temporal // chunks
+    t_last = temporal - (temporal * (chunks - 1)) // chunks
+    last_row = geometry["spatial_rows"] - rows * (row_folds - 1)
+    last_col = geometry["spatial_cols"] - cols * (col_folds - 1)
+    first_k = np.where(is_os, t_first, geometry["row_ext"])
+    first_n = np.where(is_os | is_ws, geometry["col_ext"], t_first)
+    last_m = np.where(is_os, last_row, np.where(is_ws, t_last, last_col))
+    last_n = np.where(is_os | is_ws, last_col, t_last)
+    whole = geometry["whole"]
+    return {
+        "dram_ifmap_reads": fetched["ifmap"], "dram_filter_reads": fetched["filter"],
+        "dram_ofmap_reads": readback, "dram_ofmap_writes": fetched["ofmap"],
+        "first_ifmap_tile": np.where(whole["ifmap"], totals["ifmap"], ifmap_first),
+        "first_filter_tile": np.where(whole["filter"], totals["filter"], first_k * first_n),
+        "last_ofmap_tile": np.where(whole["ofmap"], totals["ofmap"], last_m * last_n),
+        "chunks": chunks, "misfit": geometry["misfit"],
+    }
+
+
+def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
+                 ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
+    g = layer.gemm
+    m, k, n, groups = g.m, g.k, g.n, g.groups
     is_os = dataflow == OS
     is_ws = dataflow == WS
     spatial_rows = np.where(is_os, m, k)
@@ -107,24 +243,36 @@ def _closed_form(m, k, n, groups, rows, cols, dataflow, convention_scalesim,
     sram_ofmap_writes = np.where(is_os, gemm_mn, row_folds * gemm_mn)
     sram_ofmap_reads = np.where(is_os, 0, (row_folds - 1) * gemm_mn)
 
-    ifmap_passes = np.where(is_os | is_ws, col_folds, 1)
-    filter_passes = np.where(is_os, row_folds, np.where(is_ws, 1, col_folds))
-    dram_ifmap = np.where(ifmap_unique <= ifmap_capacity, ifmap_unique, ifmap_passes * ifmap_unique)
-    dram_filter = np.where(filter_unique <= filter_capacity, filter_unique, filter_passes * filter_unique)
-    spills = (~is_os) & (ofmap_unique > ofmap_capacity)
-    dram_ofmap_writes = np.where(spills, row_folds * ofmap_unique, ofmap_unique)
-    dram_ofmap_reads = np.where(spills, (row_folds - 1) * ofmap_unique, 0)
-    dram_read_bytes = (dram_ifmap * ifmap_element_bytes + dram_filter * filter_element_bytes
-                       + dram_ofmap_reads * ofmap_element_bytes)
-    dram_write_bytes = dram_ofmap_writes * ofmap_element_bytes
-    ofmap_bytes = (dram_ofmap_reads + dram_ofmap_writes) * ofmap_element_bytes
-    # The shared channel carries all bytes; an operand's own port (if any) caps that operand's bytes.
-    transfer = np.maximum(np.maximum((dram_read_bytes + dram_write_bytes) / bandwidth,
-                                     dram_ifmap * ifmap_element_bytes / ifmap_bandwidth),
-                          np.maximum(dram_filter * filter_element_bytes / filter_bandwidth,
-                                     ofmap_bytes / ofmap_bandwidth))
-    memory_cycles = np.ceil(transfer).astype(np.int64)
-    cycles = np.maximum(compute, memory_cycles)
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity)
+    dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
+    dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
+    element_bytes = {name: _element_bytes(bits) for name, bits in _bits(layer).items()}
+    dram_read_bytes = (dram_ifmap * element_bytes["ifmap"] + dram_filter * element_bytes["filter"]
+                       + dram_ofmap_reads * element_bytes["ofmap"])
+    dram_write_bytes = dram_ofmap_writes * element_bytes["ofmap"]
+
+    # Timing lower bounds on the engine's timeline, in packed bytes (tiles move ceil(elements * bits / 8) bytes).
+    def packed(elements, name):
+        return _ceil_div(elements * _bits(layer)[name], 8)
+
+    ifmap_bytes = packed(dram_ifmap, "ifmap")
+    filter_bytes = packed(dram_filter, "filter")
+    ofmap_bytes = packed(dram_ofmap_reads, "ofmap") + packed(dram_ofmap_writes, "ofmap")
+    # The channel carries all bytes; an operand's own port (if any) caps that operand's bytes.
+    memory_cycles = np.maximum(np.maximum(_hold_cycles(ifmap_bytes + filter_bytes + ofmap_bytes, bandwidth),
+                                          _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
+                               np.maximum(_hold_cycles(filter_bytes, filter_bandwidth),
+                                          _hold_cycles(ofmap_bytes, ofmap_bandwidth)))
+    first_ifmap = packed(traffic["first_ifmap_tile"], "ifmap")
+    first_filter = packed(traffic["first_filter_tile"], "filter")
+    last_ofmap = packed(traffic["last_ofmap_tile"], "ofmap")
+    # The first step waits for its ifmap and filter tiles (one after the other on the channel, then the read
+    # latency); the layer ends when the last ofmap tile has been written after the last step.
+    prologue = latency_cycles + np.maximum(
+        _hold_cycles(first_ifmap, bandwidth) + _hold_cycles(first_filter, bandwidth),
+        np.maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
+    epilogue = np.maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
+    cycles = np.maximum(compute + prologue + epilogue, memory_cycles)
     return {
         "folds": folds, "row_folds": row_folds, "col_folds": col_folds,
         "compute_cycles": compute, "memory_cycles": memory_cycles, "cycles": cycles,
@@ -136,6 +284,7 @@ def _closed_form(m, k, n, groups, rows, cols, dataflow, convention_scalesim,
         "dram_ifmap_reads": dram_ifmap, "dram_filter_reads": dram_filter,
         "dram_ofmap_reads": dram_ofmap_reads, "dram_ofmap_writes": dram_ofmap_writes,
         "dram_read_bytes": dram_read_bytes, "dram_write_bytes": dram_write_bytes,
+        "chunks": traffic["chunks"], "fits": traffic["misfit"] == "", "misfit": traffic["misfit"],
     }
 
 
@@ -143,27 +292,14 @@ def _element_bytes(bits: int) -> int:
     return -(-bits // 8)
 
 
-def _dense_filter_elements(layer: Layer) -> int:
-    # A digital array has no circulant datapath: it stores and streams the expanded filter matrix.
-    g = layer.gemm
-    return g.groups * g.k * g.n
+def _bits(layer: Layer) -> dict[str, int]:
+    return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
 
 
 def _capacity(size_bytes, element_bytes, double_buffered):
+    """Elements one slot holds: elements take whole bytes; double buffering halves the capacity."""
     usable = np.where(double_buffered, np.asarray(size_bytes) // 2, size_bytes)
     return usable // element_bytes
-
-
-def _layer_terms(layer: Layer) -> dict:
-    g = layer.gemm
-    return {
-        "m": g.m, "k": g.k, "n": g.n, "groups": g.groups,
-        "ifmap_unique": layer.ifmap_elements, "filter_unique": _dense_filter_elements(layer),
-        "ofmap_unique": layer.ofmap_elements,
-        "ifmap_element_bytes": _element_bytes(layer.ifmap_bits),
-        "filter_element_bytes": _element_bytes(layer.filter_bits),
-        "ofmap_element_bytes": _element_bytes(layer.ofmap_bits),
-    }
 
 
 def estimate_systolic_grid(
@@ -181,6 +317,7 @@ def estimate_systolic_grid(
     ofmap_bandwidth_bytes_per_cycle: np.ndarray | float = np.inf,
     double_buffered: np.ndarray | bool = True,
     convention: str = "native",
+    latency_cycles: np.ndarray | int = 0,
 ) -> dict[str, np.ndarray]:
     """The closed forms of `estimate_systolic`, vectorized over hardware parameters (design-space sweeps).
 
@@ -191,8 +328,12 @@ def estimate_systolic_grid(
     (half of each buffer usable) and the cycle `convention`. Returns arrays of the broadcast shape:
     folds, row_folds, col_folds, compute_cycles, memory_cycles, cycles, stall_cycles (int64), utilization,
     mapping_efficiency (float64), sram_{ifmap,filter,ofmap}_reads, sram_ofmap_writes,
-    dram_{ifmap,filter,ofmap}_reads, dram_ofmap_writes (elements), dram_read_bytes, dram_write_bytes.
-    For one point it equals estimate_systolic on the same hardware.
+    dram_{ifmap,filter,ofmap}_reads, dram_ofmap_writes (elements), dram_read_bytes, dram_write_bytes, chunks
+    (steps per fold) and fits (bool: False where a fold's tile cannot fit its slot, a point estimate_systolic
+    and the engine refuse with a MappingError; its other values are then meaningless). `latency_cycles` is the
+    DRAM read latency. For one point it equals estimate_systolic on the same hardware, exactly: a GEMM layer is
+    closed form; a conv layer's ifmap footprints are counted once per distinct (dataflow, row extent, chunks or
+    column extent) among the points, so a conv grid costs a footprint count per distinct tiling.
     """
     _check_convention(convention)
     if isinstance(dataflow, str):
@@ -208,28 +349,47 @@ def estimate_systolic_grid(
     if dataflow.size and (dataflow.min() < 0 or dataflow.max() > 2):
         raise MappingError("unknown dataflow code", field="pe_array.dataflow", value=int(dataflow.max()),
                            allowed="0 (os), 1 (ws), 2 (is)")
-    terms = _layer_terms(layer)
+    bits = _bits(layer)
 
-    def capacity(kb, element_bytes):
+    def capacity(kb, name):
         kb = np.asarray(kb, dtype=np.float64)
         finite = np.isfinite(kb)
         size = np.where(finite, np.floor(np.where(finite, kb, 0) * 1024), 0).astype(np.int64)
-        cap = _capacity(size, element_bytes, np.asarray(double_buffered))
+        cap = _capacity(size, _element_bytes(bits[name]), np.asarray(double_buffered))
         return np.where(finite, cap, np.iinfo(np.int64).max)
 
     result = _closed_form(
-        terms["m"], terms["k"], terms["n"], terms["groups"], rows, cols, dataflow, convention == "scalesim",
-        terms["ifmap_unique"], terms["filter_unique"], terms["ofmap_unique"],
-        capacity(ifmap_kb, terms["ifmap_element_bytes"]), capacity(filter_kb, terms["filter_element_bytes"]),
-        capacity(ofmap_kb, terms["ofmap_element_bytes"]),
-        terms["ifmap_element_bytes"], terms["filter_element_bytes"], terms["ofmap_element_bytes"],
+        layer, rows, cols, dataflow, convention == "scalesim",
+        {"ifmap": capacity(ifmap_kb, "ifmap"), "filter": capacity(filter_kb, "filter"),
+         "ofmap": capacity(ofmap_kb, "ofmap")},
         np.asarray(bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(ifmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(filter_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
+        np.asarray(latency_cycles, dtype=np.int64),
     )
+    result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
     return {key: np.broadcast_to(value, shape) for key, value in result.items()}
+
+
+def _check_fits(values: dict, mapping: SystolicMapping, capacity: dict) -> None:
+    """The engine's MappingError when one fold's tile cannot fit its slot (sim/engine/tiling.py, same message)."""
+    name = str(np.asarray(values["misfit"]).item())
+    if not name:
+        return
+    row_ext = min(mapping.rows, mapping.spatial_rows)
+    col_ext = min(mapping.cols, mapping.spatial_cols)
+    kind = int(SPAN_KIND[name][mapping.dataflow_code])
+    if kind == ROWS_AND_COLS:
+        units = row_ext * col_ext
+        raise MappingError(
+            f"one fold's stationary {name} block ({units} elements) does not fit a slot of the {name} SRAM",
+            field=f"buffers.{name}.size_kb", value=capacity[name], allowed=f">= {units} elements per slot")
+    units = row_ext if kind == ROWS_AND_TIME else col_ext
+    raise MappingError(
+        f"one temporal step of a fold needs {units} {name} elements, more than a slot of the {name} SRAM",
+        field=f"buffers.{name}.size_kb", value=capacity[name], allowed=f">= {units} elements per slot")
 
 
 def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None) -> LayerResult:
@@ -242,19 +402,18 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | Non
     if hw.pe_array is None or hw.buffers is None or hw.dram is None:
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
     convention = hw.pe_array.cycle_convention
-    terms = _layer_terms(layer)
     buffers = hw.buffers
+    bits = _bits(layer)
+    capacity = {name: int(_capacity(getattr(buffers, name).size_bytes, _element_bytes(bits[name]),
+                                    getattr(buffers, name).double_buffered)) for name in OPERANDS}
     values = _closed_form(
-        terms["m"], terms["k"], terms["n"], terms["groups"], mapping.rows, mapping.cols,
-        mapping.dataflow_code, convention == "scalesim",
-        terms["ifmap_unique"], terms["filter_unique"], terms["ofmap_unique"],
-        _capacity(buffers.ifmap.size_bytes, terms["ifmap_element_bytes"], buffers.ifmap.double_buffered),
-        _capacity(buffers.filter.size_bytes, terms["filter_element_bytes"], buffers.filter.double_buffered),
-        _capacity(buffers.ofmap.size_bytes, terms["ofmap_element_bytes"], buffers.ofmap.double_buffered),
-        terms["ifmap_element_bytes"], terms["filter_element_bytes"], terms["ofmap_element_bytes"],
+        layer, mapping.rows, mapping.cols, mapping.dataflow_code, convention == "scalesim", capacity,
         hw.dram.bandwidth_bytes_per_cycle,
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
+        hw.dram.latency_cycles,
     )
+    _check_fits(values, mapping, capacity)
+    values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
     sram_reads = OperandCounts(v["sram_ifmap_reads"], v["sram_filter_reads"], v["sram_ofmap_reads"])
     # SRAM writes: the fills from DRAM for ifmap/filter, the partial sums and outputs for ofmap.
@@ -295,6 +454,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | Non
         "row_folds": v["row_folds"],
         "col_folds": v["col_folds"],
         "memory_cycles": v["memory_cycles"],
+        "chunks": v["chunks"],
         "dram_read_bytes": v["dram_read_bytes"],
         "dram_write_bytes": v["dram_write_bytes"],
     })

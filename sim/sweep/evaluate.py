@@ -39,6 +39,7 @@ GRID_PATHS = {
     "dram.ifmap_bandwidth_bytes_per_cycle": "ifmap_bandwidth_bytes_per_cycle",
     "dram.filter_bandwidth_bytes_per_cycle": "filter_bandwidth_bytes_per_cycle",
     "dram.ofmap_bandwidth_bytes_per_cycle": "ofmap_bandwidth_bytes_per_cycle",
+    "dram.latency_cycles": "latency_cycles",
     "pe_array.clock_mhz": None,  # only scales latency and power
 }
 METRICS = ("cycles", "latency_us", "energy_pj", "edp", "area_mm2", "power_mw", "throughput_per_area",
@@ -417,6 +418,10 @@ def _screen_grid(context: SweepContext, indices: np.ndarray) -> list[tuple]:
         grid = estimate_systolic_grid(layer, rows, cols, dataflow, double_buffered=base.buffers.ifmap.double_buffered,
                                       convention=base.pe_array.cycle_convention, **kwargs)
         cycles += grid["cycles"]
+        # A point where some fold's tile cannot fit its buffer is refused, as estimate_systolic and the engine do.
+        unfit = np.broadcast_to(~np.asarray(grid["fits"], dtype=bool), indices.shape) & ~failed
+        reasons[unfit] = f"layer '{layer.name}': a fold's operand tile does not fit its buffer"
+        failed |= unfit
         for action, count in grid_actions(layer, grid).items():
             entry = base.energy.get(action)
             if entry is not None:

@@ -125,3 +125,15 @@ def test_screened_rows_equal_the_per_point_model(systolic, vectorized):
         assert row["cycles"] == run.totals()["cycles"]
         for name in METRICS:
             assert row[name] == pytest.approx(expected[name], rel=1e-12), name
+
+
+@pytest.mark.parametrize("vectorized", [True, False])
+def test_a_point_whose_tile_does_not_fit_its_buffer_fails_on_both_paths(systolic, vectorized):
+    parameters = [Parameter("filter_kb", ("buffers.filter.size_kb",), (0.03125, 64.0))]  # 32 B vs 64 KiB
+    if not vectorized:
+        parameters.append(Parameter("acc", ("pe_array.accumulator_bits",), (32,)))
+    context = context_of(systolic, parameters)
+    rows = [dict(zip(POINT_COLUMNS, row)) for row in screen_chunk(context, np.arange(2))]
+    assert [row["status"] for row in rows] == ["failed", "ok"]
+    assert "fit" in rows[0]["reason"]
+    assert all(rows[0][name] is None or math.isnan(rows[0][name]) for name in METRICS)
