@@ -4,7 +4,15 @@ The API (see sim.api): load_trace, load_hardware, load_mapping, map_layer, simul
 and sweep (design-space exploration, sim.sweep.run). Note: `sim.sweep` is the function; its package's
 other names are imported as `from sim.sweep import load_sweep_spec, SweepSpec, SweepResult`.
 """
-from sim.api import compare, estimate, load_hardware, load_mapping, load_trace, map_layer, simulate
+from sim.api import (
+    compare,
+    estimate,
+    load_hardware,
+    load_mapping,
+    load_trace,
+    map_layer,
+    simulate,
+)
 from sim.errors import ConfigError, MappingError, SimError, TraceError
 from sim.hardware.spec import Hardware
 from sim.records import LayerResult, RunResult

@@ -37,7 +37,11 @@ import numpy as np
 from sim.energy.tables import apply
 from sim.errors import ConfigError
 from sim.hardware.spec import DirectiveArraySpec, Hardware
-from sim.mapping.directives import DirectiveMapping, ResolvedDirective, map_layer_directives
+from sim.mapping.directives import (
+    DirectiveMapping,
+    ResolvedDirective,
+    map_layer_directives,
+)
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 from sim.workload.maestro import Dataflow

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -392,6 +393,27 @@ def _check_fits(values: dict, mapping: SystolicMapping, capacity: dict) -> None:
         field=f"buffers.{name}.size_kb", value=capacity[name], allowed=f">= {units} elements per slot")
 
 
+def systolic_actions(macs: Any, *, sram_reads: OperandCounts, sram_writes: OperandCounts, dram_read_bytes: Any,
+                     dram_write_bytes: Any, cycles: Any) -> dict[str, Any]:
+    """The actions a systolic layer is charged for, keyed by energy-table entry (one definition for the closed
+    form, its grid and the engine, so their energies can only differ through the counts).
+
+    Counts may be numbers or numpy arrays (the grid); `sram_writes.ifmap/filter` are the fills from DRAM.
+    """
+    return {
+        "mac": macs,
+        "ifmap_sram.read": sram_reads.ifmap,
+        "filter_sram.read": sram_reads.filter,
+        "ofmap_sram.read": sram_reads.ofmap,
+        "ofmap_sram.write": sram_writes.ofmap,
+        "ifmap_sram.write": sram_writes.ifmap,
+        "filter_sram.write": sram_writes.filter,
+        "dram.read_byte": dram_read_bytes,
+        "dram.write_byte": dram_write_bytes,
+        "leakage.cycle": cycles,
+    }
+
+
 def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None) -> LayerResult:
     """The analytical LayerResult of `layer` on `hw`'s systolic array (model="analytical")."""
     start = time.perf_counter()
@@ -420,18 +442,9 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | Non
     sram_writes = OperandCounts(v["dram_ifmap_reads"], v["dram_filter_reads"], v["sram_ofmap_writes"])
     dram_reads = OperandCounts(v["dram_ifmap_reads"], v["dram_filter_reads"], v["dram_ofmap_reads"])
     dram_writes = OperandCounts(0, 0, v["dram_ofmap_writes"])
-    actions = ActionCounts.of({
-        "mac": layer.macs,
-        "ifmap_sram.read": sram_reads.ifmap,
-        "filter_sram.read": sram_reads.filter,
-        "ofmap_sram.read": sram_reads.ofmap,
-        "ofmap_sram.write": sram_writes.ofmap,
-        "ifmap_sram.write": sram_writes.ifmap,
-        "filter_sram.write": sram_writes.filter,
-        "dram.read_byte": v["dram_read_bytes"],
-        "dram.write_byte": v["dram_write_bytes"],
-        "leakage.cycle": v["cycles"],
-    })
+    actions = ActionCounts.of(systolic_actions(
+        layer.macs, sram_reads=sram_reads, sram_writes=sram_writes, dram_read_bytes=v["dram_read_bytes"],
+        dram_write_bytes=v["dram_write_bytes"], cycles=v["cycles"]))
     result = LayerResult(
         name=layer.name,
         kind=layer.kind,

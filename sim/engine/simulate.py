@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 import simpy
 
-from sim.analytical.systolic import fold_cycles, fold_sram_counts
+from sim.analytical.systolic import fold_cycles, fold_sram_counts, systolic_actions
 from sim.energy.tables import apply
 from sim.engine.buffer import Buffer
 from sim.engine.dram import BandwidthLatencyDram, make_dram
@@ -27,7 +27,13 @@ from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.systolic import SystolicMapping, map_systolic
-from sim.records import ActionCounts, FunctionalCheck, LayerResult, OperandCounts, RunResult
+from sim.records import (
+    ActionCounts,
+    FunctionalCheck,
+    LayerResult,
+    OperandCounts,
+    RunResult,
+)
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
@@ -175,18 +181,9 @@ def _layer_result(layer: Layer, hw: Hardware, mapping: SystolicMapping, plan: La
     sram_reads = OperandCounts(int(sram[0]), int(sram[1]), int(sram[2]))
     # SRAM writes: fills from DRAM for ifmap/filter, partial sums and outputs for ofmap (as the analytical model).
     sram_writes = OperandCounts(dram_reads.ifmap, dram_reads.filter, int(sram[3]))
-    actions = ActionCounts.of({
-        "mac": layer.macs,
-        "ifmap_sram.read": sram_reads.ifmap,
-        "filter_sram.read": sram_reads.filter,
-        "ofmap_sram.read": sram_reads.ofmap,
-        "ofmap_sram.write": sram_writes.ofmap,
-        "ifmap_sram.write": sram_writes.ifmap,
-        "filter_sram.write": sram_writes.filter,
-        "dram.read_byte": read_bytes,
-        "dram.write_byte": write_bytes,
-        "leakage.cycle": cycles,
-    })
+    actions = ActionCounts.of(systolic_actions(layer.macs, sram_reads=sram_reads, sram_writes=sram_writes,
+                                               dram_read_bytes=read_bytes, dram_write_bytes=write_bytes,
+                                               cycles=cycles))
     in_layer = transfers[(transfers[:, 1] > timeline.start) & (transfers[:, 0] < max(timeline.end, timeline.start + 1))] \
         if transfers.size else transfers
     busy = int(np.clip(np.minimum(in_layer[:, 1], timeline.end) - np.maximum(in_layer[:, 0], timeline.start), 0,

@@ -8,7 +8,13 @@ from pathlib import Path
 
 from sim.errors import ConfigError
 from sim.hardware.spec import AreaEntry, EnergyEntry
-from sim.hardware.toml_loader import ENERGY_TABLE_KEYS, flatten_entries, parse_toml, read_text, toml_line_of
+from sim.hardware.toml_loader import (
+    ENERGY_TABLE_KEYS,
+    flatten_entries,
+    parse_toml,
+    read_text,
+    toml_line_of,
+)
 from sim.hardware.validation import validate_table
 
 

@@ -23,7 +23,7 @@ import numpy as np
 
 from sim.errors import SimError
 from sim.hardware.spec import Hardware
-from sim.records import RunResult
+from sim.records import OperandCounts, RunResult
 from sim.sweep.spec import Constraints, Parameter
 from sim.workload.trace import Trace
 
@@ -326,19 +326,14 @@ def grid_vectorizable(context: SweepContext) -> bool:
 
 
 def grid_actions(layer: Any, values: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    """The action counts estimate_systolic charges, from the grid's arrays (keep the two in step)."""
-    return {
-        "mac": layer.macs,
-        "ifmap_sram.read": values["sram_ifmap_reads"],
-        "filter_sram.read": values["sram_filter_reads"],
-        "ofmap_sram.read": values["sram_ofmap_reads"],
-        "ofmap_sram.write": values["sram_ofmap_writes"],
-        "ifmap_sram.write": values["dram_ifmap_reads"],
-        "filter_sram.write": values["dram_filter_reads"],
-        "dram.read_byte": values["dram_read_bytes"],
-        "dram.write_byte": values["dram_write_bytes"],
-        "leakage.cycle": values["cycles"],
-    }
+    """The action counts estimate_systolic charges, from the grid's arrays."""
+    from sim.analytical.systolic import systolic_actions
+
+    return systolic_actions(
+        layer.macs,
+        sram_reads=OperandCounts(values["sram_ifmap_reads"], values["sram_filter_reads"], values["sram_ofmap_reads"]),
+        sram_writes=OperandCounts(values["dram_ifmap_reads"], values["dram_filter_reads"], values["sram_ofmap_writes"]),
+        dram_read_bytes=values["dram_read_bytes"], dram_write_bytes=values["dram_write_bytes"], cycles=values["cycles"])
 
 
 def _row(context: SweepContext, params: str, status: str, reason: str, metrics: Mapping[str, Any],

@@ -4,8 +4,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from sim.errors import TraceError
-from sim.workload.scalesim_csv import (CONV_HEADER, GEMM_HEADER, load_scalesim_csv, read_trace_text,
-                                       sniff_scalesim_form, split_rows)
+from sim.workload.scalesim_csv import (
+    CONV_HEADER,
+    GEMM_HEADER,
+    load_scalesim_csv,
+    read_trace_text,
+    sniff_scalesim_form,
+    split_rows,
+)
 from sim.workload.trace import Trace
 from sim.workload.trace_csv import is_extended_header, load_trace_csv
 
@@ -35,11 +41,15 @@ def load_trace(path: str | Path, *, form: str | None = None, batch: int | None =
     if form in ("maestro", "onnx") and not path.is_file():
         read_trace_text(path)  # the same missing-file TraceError as every other format
     if form == "onnx":
-        from sim.workload.onnx_loader import load_onnx_trace  # lazy: needs the optional onnx package
+        from sim.workload.onnx_loader import (
+            load_onnx_trace,  # lazy: needs the optional onnx package
+        )
 
         return load_onnx_trace(path, batch=batch)
     if form == "maestro":
-        from sim.workload.maestro import load_maestro_trace  # lazy: the MAESTRO parser is a separate module
+        from sim.workload.maestro import (
+            load_maestro_trace,  # lazy: the MAESTRO parser is a separate module
+        )
 
         return load_maestro_trace(path)
     if form is None:

@@ -14,8 +14,14 @@ from pathlib import Path
 
 from sim.errors import TraceError
 from sim.workload.layer import Layer
-from sim.workload.scalesim_csv import (check_name_writable, drop_trailing_empty, parse_int, read_trace_text,
-                                       relocate, split_rows)
+from sim.workload.scalesim_csv import (
+    check_name_writable,
+    drop_trailing_empty,
+    parse_int,
+    read_trace_text,
+    relocate,
+    split_rows,
+)
 from sim.workload.trace import Trace
 
 TRACE_TYPES: tuple[str, ...] = ("conv", "dwconv", "tconv", "gemm", "fc")
