@@ -41,6 +41,7 @@ from sim.mapping.directives import (
     DirectiveMapping,
     ResolvedDirective,
     map_layer_directives,
+    map_positions,
 )
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
@@ -103,20 +104,10 @@ class _Case:
     edge_unit: tuple[tuple[str, int], ...]  # the fold's last sub-cluster's tile
 
 
-def _count(size: int, offset: int, extent: int, window: int) -> int:
-    """Positions of a map over `extent`; along Y/X (window > 0) only positions holding a whole window count."""
-    if size >= extent:
-        return 1
-    if window and size >= window:
-        full = (extent - size) // offset + 1
-        return full + (extent - full * offset >= window)
-    return -(-(extent - size) // offset) + 1
-
-
 def _positions(directive: ResolvedDirective, extent: int, units: int, window: int = 0) -> list[_Position]:
     size = min(directive.size, extent)
     offset = directive.offset
-    count = _count(size, offset, extent, window)
+    count = map_positions(size, offset, extent, window)
     if directive.kind == "temporal":
         last = max(1, min(size, extent - (count - 1) * offset))
         if count == 1:
@@ -215,7 +206,7 @@ class _Model:
             return extent
         directive = next(d for d in self.mapping.levels[index].directives if d.dim == dim)
         size = min(directive.size, extent)
-        count = _count(size, directive.offset, extent, self.window(dim, dims))
+        count = map_positions(size, directive.offset, extent, self.window(dim, dims))
         inner = self.footprint(index + 1, dim, size, dims)
         if directive.offset >= size:
             edge = max(1, min(size, extent - (count - 1) * directive.offset))

@@ -37,7 +37,7 @@ from sim.engine.dram import make_dram
 from sim.engine.noc import Noc
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import DirectiveArraySpec, DramSpec, Hardware
-from sim.mapping.directives import DirectiveMapping, map_directive
+from sim.mapping.directives import DirectiveMapping, map_directive, map_positions
 from sim.mapping.operands import lowered_input, random_operands, reference_ofmap
 from sim.records import (
     ActionCounts,
@@ -77,16 +77,6 @@ class _Chain:
     units: int = 1
 
 
-def _positions(size: int, offset: int, extent: int, window: int) -> int:
-    """Positions of a map over `extent`; along Y/X only positions holding a whole window count (MAESTRO)."""
-    if size >= extent:
-        return 1
-    if window and size >= window:
-        full = (extent - size) // offset + 1
-        return full + (extent - full * offset >= window)
-    return -(-(extent - size) // offset) + 1
-
-
 @dataclass(frozen=True)
 class _Nest:
     variables: tuple[_Variable, ...]
@@ -100,7 +90,7 @@ def _nest(mapping: DirectiveMapping) -> _Nest:
     variables: list[_Variable] = []
     chains: dict[str, list[_Chain]] = {d: [] for d in sizes}
     for level in mapping.levels:
-        spatial_counts = [_positions(min(d.size, extent[d.dim]), d.offset, extent[d.dim], windows.get(d.dim, 0))
+        spatial_counts = [map_positions(min(d.size, extent[d.dim]), d.offset, extent[d.dim], windows.get(d.dim, 0))
                           for d in level.spatial]
         units = min(level.units, max(spatial_counts))
         folds = -(-max(spatial_counts) // units)
@@ -109,7 +99,7 @@ def _nest(mapping: DirectiveMapping) -> _Nest:
         for directive in level.directives:
             size = min(directive.size, extent[directive.dim])
             window = windows.get(directive.dim, 0)
-            count = _positions(size, directive.offset, extent[directive.dim], window)
+            count = map_positions(size, directive.offset, extent[directive.dim], window)
             whole = bool(window) and directive.size >= window
             if directive.kind == "temporal":
                 variables.append(_Variable(count, False))

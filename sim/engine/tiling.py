@@ -23,6 +23,7 @@ import numpy as np
 
 from sim.errors import MappingError
 from sim.hardware.spec import BuffersSpec
+from sim.mapping.footprint import is_plain_matrix, real_plane
 from sim.mapping.systolic import DATAFLOW_AXES, SystolicMapping
 from sim.workload.layer import Layer
 
@@ -64,32 +65,12 @@ def _bits(layer: Layer) -> dict[str, int]:
     return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
 
 
-def _real_plane(layer: Layer) -> np.ndarray:
-    """bool (H', W') over the lowered input: True where a stored ifmap pixel sits (not padding, not inserted)."""
-    height, width = layer.padded_ifmap
-    real = np.zeros((height, width), dtype=bool)
-    if layer.kind == "tconv":
-        top = layer.dilation_h * (layer.filter_h - 1) - layer.pad_top
-        left = layer.dilation_w * (layer.filter_w - 1) - layer.pad_left
-        real[top + layer.stride_h * np.arange(layer.ifmap_h)[:, None],
-             left + layer.stride_w * np.arange(layer.ifmap_w)[None, :]] = True
-    else:
-        real[layer.pad_top:layer.pad_top + layer.ifmap_h, layer.pad_left:layer.pad_left + layer.ifmap_w] = True
-    return real
-
-
-def _is_plain_matrix(layer: Layer) -> bool:
-    """True when im2col is a permutation of the ifmap (1x1, stride 1, no padding): footprint = block size."""
-    return (layer.kind != "tconv" and layer.filter_h == layer.filter_w == 1 and layer.lowered_stride == (1, 1)
-            and layer.padded_ifmap == (layer.ifmap_h, layer.ifmap_w))
-
-
 def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int, real: np.ndarray | None = None) -> int:
     """Distinct stored ifmap elements (of one group) that the im2col block rows m0:m1, columns k0:k1 touch.
 
-    `real` is `_real_plane(layer)`, passed in by callers that ask for many blocks of one layer.
+    `real` is `real_plane(layer)`, passed in by callers that ask for many blocks of one layer.
     """
-    if _is_plain_matrix(layer):
+    if is_plain_matrix(layer):
         return (m1 - m0) * (k1 - k0)
     channels = layer.in_channels // layer.groups
     e, f = layer.ofmap_hw
@@ -98,7 +79,7 @@ def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int, real: np.n
     out[m0:m1] = True
     out = out.reshape(layer.batch, e, f)
     if real is None:
-        real = _real_plane(layer)
+        real = real_plane(layer)
     height, width = real.shape
     first, last = k0 // channels, (k1 - 1) // channels
     planes = []
@@ -187,7 +168,7 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: SystolicMapping, fol
     elem_bytes = {name: -(-bits[name] // 8) for name in OPERANDS}
     temporal_axis = DATAFLOW_AXES[mapping.dataflow][2]
     length = _chunk_length(mapping, whole, slot)
-    real = None if _is_plain_matrix(layer) else _real_plane(layer)
+    real = None if is_plain_matrix(layer) else real_plane(layer)
     footprints: dict[tuple[int, int, int, int], int] = {}
 
     steps: list[tuple[int, int, int, int, int]] = []

@@ -201,3 +201,14 @@ def map_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> DirectiveMa
         raise MappingError("a directive mapping needs a [directive_array] hardware section", field="directive_array",
                            value=hw.kind, allowed="a MAESTRO hardware .m file or a TOML [directive_array]")
     return map_layer_directives(layer, dataflow, hw.directive_array.num_pes)
+
+
+def map_positions(size: int, offset: int, extent: int, window: int = 0) -> int:
+    """Positions a map of `size` moved by `offset` takes over `extent`; along Y/X (`window` > 0, the filter's
+    extent) only positions holding a whole window count, as MAESTRO counts them."""
+    if size >= extent:
+        return 1
+    if window and size >= window:
+        full = (extent - size) // offset + 1
+        return full + (extent - full * offset >= window)
+    return -(-(extent - size) // offset) + 1
