@@ -3,11 +3,15 @@
 Rows:
 - systolic closed form (`estimate_systolic`) on every ResNet-50 layer, one at a time;
 - the same closed form vectorized over a hardware grid (`estimate_systolic_grid`: rows x cols x dataflow x
-  bandwidth) for one layer, as points per second;
+  bandwidth) for one layer, as points per second; then over rows x cols x dataflow x buffer sizes x double
+  buffering for a 3x3 conv layer and for conv1 (their ifmap footprints are counted once per distinct tiling);
 - the directive model (`estimate_directive`) on ResNet-50 under mappings/kcp_ws.m on MAESTRO's accelerator_1;
 - the crossbar closed form (`estimate_crossbar`) on ResNet-18 on the ISAAC config;
 - the baselines: the discrete-event engine (`sim.simulate`) on the same layers and hardware.
-Prints a table and writes benchmarks/results/bench_analytical.json.
+Then a second table: microseconds per layer of `estimate_systolic` (mapping given, best of a few calls per layer)
+on ResNet-50 (benchmarks/bench_engine.py's 54 layers) on its 128x128 ws array with 512 KiB buffers: median and max
+over the layers, and `conv1` (7x7 stride 2 over 3 channels: the costliest ifmap footprints) on its own.
+Prints the tables and writes benchmarks/results/bench_analytical.json.
 
     python benchmarks/bench_analytical.py [--quick]
 """
@@ -19,6 +23,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from bench_engine import hardware as resnet50_hardware
+from bench_engine import resnet50 as resnet50_trace
 
 import sim
 from sim.analytical.systolic import estimate_systolic, estimate_systolic_grid
@@ -36,6 +42,21 @@ def timed(function, repeat: int = 1) -> float:
         function()
         best = min(best, time.perf_counter() - start)
     return best
+
+
+def per_layer_us(repeat: int) -> dict[str, float]:
+    """Median, max and conv1 microseconds per `estimate_systolic` call on ResNet-50 (128x128 ws, 512 KiB)."""
+    hw = resnet50_hardware()
+    layers = resnet50_trace().layers
+    mappings = [map_systolic(layer, hw) for layer in layers]
+    wall = {}
+    for layer, mapping in zip(layers, mappings):
+        estimate_systolic(layer, hw, mapping)
+        wall[layer.name] = 1e6 * timed(lambda layer=layer, mapping=mapping: estimate_systolic(layer, hw, mapping),
+                                      repeat=repeat)
+    times = np.array(list(wall.values()))
+    return {"layers": len(layers), "median_us": float(np.median(times)), "max_us": float(times.max()),
+            "slowest": max(wall, key=wall.get), "conv1_us": wall["conv1"], "total_ms": float(times.sum()) / 1e3}
 
 
 def main() -> None:
@@ -68,6 +89,22 @@ def main() -> None:
     one_point = timed(lambda: estimate_systolic(layer, systolic_hw, map_systolic(layer, systolic_hw)), repeat=20)
     rows.append(("systolic closed form, vectorized grid (points)", array_rows.size, t_grid,
                  one_point * array_rows.size))
+    # Conv layers: the grid counts ifmap footprints once per distinct tiling among the points.
+    sides = [8, 16, 32, 64, 128, 256]
+    kb = [16.0, 64.0, 512.0]
+    conv_grid = np.meshgrid(sides, sides, np.arange(3), kb, kb, kb, [False, True], indexing="ij")
+    conv_rows, conv_cols, conv_flow, ifmap_kb, filter_kb, ofmap_kb, double = (axis.ravel() for axis in conv_grid)
+    conv_layers = (("3x3 conv, 64 channels", resnet50.layers[2]), ("conv1 7x7/2, 3 channels", resnet50.layers[0]))
+    for name, conv_layer in conv_layers:
+        def conv_sweep(layer=conv_layer):
+            estimate_systolic_grid(layer, conv_rows, conv_cols, conv_flow, ifmap_kb=ifmap_kb, filter_kb=filter_kb,
+                                   ofmap_kb=ofmap_kb, double_buffered=double, bandwidth_bytes_per_cycle=16.0)
+
+        def conv_point(layer=conv_layer):
+            estimate_systolic(layer, systolic_hw, map_systolic(layer, systolic_hw))
+        t_conv = timed(conv_sweep, repeat=1 if args.quick else 2)
+        one_conv = timed(conv_point, repeat=5)
+        rows.append((f"grid on {name} (points)", conv_rows.size, t_conv, one_conv * conv_rows.size))
 
     maestro_hw = sim.load_hardware(ROOT / "hw_configs" / "maestro" / "accelerator_1.m")
     kcp_ws = sim.load_mapping(ROOT / "mappings" / "kcp_ws.m")
@@ -97,8 +134,15 @@ def main() -> None:
         records.append({"model": name, "items": items, "wall_s": wall, "items_per_s": items / wall,
                         "baseline_s": baseline, "speedup_vs_baseline": speedup})
     print("baseline: the engine on the same layers (grid row: one closed-form call per point)")
+
+    per_layer = per_layer_us(repeat=3 if args.quick else 7)
+    print()
+    print(f"estimate_systolic per layer, ResNet-50 ({per_layer['layers']} layers) on 128x128 ws, 512 KiB buffers:")
+    print(f"{'median us':>10} {'max us':>10} {'slowest':>12} {'conv1 us':>10} {'total ms':>10}")
+    print(f"{per_layer['median_us']:>10.1f} {per_layer['max_us']:>10.1f} {per_layer['slowest']:>12} "
+          f"{per_layer['conv1_us']:>10.1f} {per_layer['total_ms']:>10.2f}")
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "bench_analytical.json").write_text(json.dumps(records, indent=1))
+    (RESULTS / "bench_analytical.json").write_text(json.dumps({"models": records, "per_layer": per_layer}, indent=1))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ through the ADC, shift-and-add) over the time of numpy's float64 `inputs @ weigh
 pair (expanded vs compressed mapping). Prints a table and writes benchmarks/results/bench_crossbar.json.
 
     python benchmarks/bench_crossbar.py [--repeat N]
+    NUMBA_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/bench_crossbar.py   # one thread each
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import platform
 import time
 from pathlib import Path
 
+import numba
 import numpy as np
 
 from sim.analytical.crossbar import estimate_crossbar
@@ -68,6 +70,7 @@ def main() -> None:
         engine_s, _ = best_of(1, simulate_crossbar_layer, layer, hw, mapping)
         rows.append({
             "layer": layer.name, "gemm": [gemm.m, gemm.k, gemm.n], "crossbars": mapping.crossbars,
+            "numba_threads": numba.get_num_threads(),
             "bit_plane_products": mapping.input_slices * mapping.weight_slices,
             "matmul_f64_s": matmul_s, "crossbar_functional_s": crossbar_s, "ratio_vs_matmul": crossbar_s / matmul_s,
             "target_ratio": 64.0, "output_error": functional.output_error,
@@ -87,6 +90,7 @@ def main() -> None:
                 "unique_weight_utilization": extra["unique_weight_utilization"],
                 "crossbar_reads": result.crossbar.crossbar_reads, "edram_reads": result.actions.get("edram.read"),
                 "cycles": result.cycles, "energy_nj": result.energy.total_pj / 1000})
+    print(f"numba threads: {numba.get_num_threads()}")
     print(f"{'layer':24} {'GEMM m,k,n':>18} {'matmul ms':>10} {'crossbar ms':>12} {'ratio':>7} {'target':>7}"
           f" {'error':>6} {'analyt. ms':>10} {'engine ms':>10}")
     for row in rows:

@@ -3,11 +3,15 @@
 Prints a table and writes benchmarks/results/bench_engine.json. Baselines are measured in the same run:
 - the closed-form systolic model (sim.analytical.systolic.estimate_systolic), per layer;
 - the fold-level fast model's timing pass (sim.kernels.systolic_fast.run_layer_timing), the per-fold
-  arithmetic the engine's events wrap.
+  arithmetic the engine's events wrap;
+- the fast model's functional pass (sim.kernels.systolic_fast.check_functional), against the engine run with
+  functional=True on the same layers: what the engine adds when output values are computed too;
+- SimPy's floor: one event per engine step (the least a step-level SimPy engine can process) at the cost per
+  event of a bare process that only yields timeouts.
 Scaling: wall time vs number of layers (the same layer repeated) and vs layer size at a fixed fold count
 (more MACs per fold); the engine is expected to grow linearly in folds and stay flat in MACs.
 
-Usage: python benchmarks/bench_engine.py [--quick]
+Usage: python benchmarks/bench_engine.py [--quick]  (--quick: one repeat, smaller sweeps)
 """
 from __future__ import annotations
 
@@ -91,6 +95,28 @@ def fast_model(trace, hw):
     return [run_layer_timing(map_systolic(layer, hw)) for layer in trace.layers]
 
 
+def functional_model(trace, hw):
+    from sim.kernels.systolic_fast import check_functional
+
+    return [check_functional(layer, map_systolic(layer, hw), 0, hw.pe_array.accumulator_bits)
+            for layer in trace.layers]
+
+
+def simpy_floor(events: int = 20_000) -> float:
+    """Seconds per event of a bare SimPy process yielding `events` one-cycle timeouts (no model code at all)."""
+    import simpy
+
+    def process(env):
+        for _ in range(events):
+            yield env.timeout(1)
+
+    env = simpy.Environment()
+    env.process(process(env))
+    start = time.perf_counter()
+    env.run()
+    return (time.perf_counter() - start) / events
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller scaling sweeps")
@@ -111,12 +137,27 @@ def main() -> None:
     tracemalloc.stop()
     events = sum(int(dict(r.extra)["events"]) for r in run.layers)
     steps = sum(int(dict(r.extra)["steps"]) for r in run.layers)
+    # Output values as well: the functional pass dominates both sides; repeat it less (seconds per pass).
+    functional_repeat = 1 if args.quick else 3
+    functional_model(Trace("warm", trace.layers[:2]), hw)
+    fast_functional_s = engine_functional_s = float("inf")
+    for _ in range(functional_repeat):  # interleaved, best of each: the numpy matmuls are noisy on a shared machine
+        fast_functional_s = min(fast_functional_s, timed(lambda: functional_model(trace, hw))[0])
+        engine_functional_s = min(engine_functional_s,
+                                  timed(lambda: simulate_trace(trace, hw, functional=True))[0])
+    per_event_s = min(simpy_floor() for _ in range(3))
+    floor_s = per_event_s * steps  # one event per step: the least a step-level SimPy engine can process
     folds = sum(r.folds for r in run.layers)
     totals = run.totals()
     resnet = {
         "layers": len(trace.layers), "folds": folds, "steps": steps, "events": events,
+        "events_per_step": events / steps,
         "engine_wall_s": engine_s, "closed_form_wall_s": closed_s, "fast_model_wall_s": fast_s,
         "overhead_vs_closed_form": engine_s / closed_s, "overhead_vs_fast_model": engine_s / fast_s,
+        "engine_functional_wall_s": engine_functional_s, "fast_model_functional_wall_s": fast_functional_s,
+        "functional_overhead": engine_functional_s / fast_functional_s,
+        "simpy_floor_wall_s": floor_s, "simpy_us_per_event": per_event_s * 1e6,
+        "floor_vs_fast_model": floor_s / fast_s, "engine_vs_floor": engine_s / floor_s,
         "events_per_s": events / engine_s, "peak_traced_memory_mib": peak_bytes / 2**20,
         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "cycles": totals["cycles"], "compute_cycles": totals["compute_cycles"], "stall_cycles": totals["stall_cycles"],

@@ -6,6 +6,8 @@ rows x cols in 1..64 x 1..64, 3 dataflows, 8 DRAM bandwidths = 98,304 points. Ro
 - closed form alone: estimate_systolic_grid over the whole grid at once (the baseline of this run: the rate the
   model itself allows, with no rows, keys or database);
 - screening task: sim.sweep's vectorized task (metrics, constraints, keys, parameter JSON), in process;
+- SQLite store alone: those batches written to a fresh database by binding their rows (the in-process path),
+  and by copying the SQLite images pool workers build (the parent, the single writer, does this part);
 - sweep end to end: `sweep()` with the SQLite store and Pareto selection, 1 and 2 pool workers;
 - per-point analytical: a sweep whose parameter is outside the closed form (one estimate per point);
 - engine: `sweep()` validating every point of a small grid with the engine, 1 and 2 workers.
@@ -21,13 +23,14 @@ import platform
 import shutil
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import tomli_w
 
 from sim.analytical.systolic import estimate_systolic_grid
-from sim.sweep import load_sweep_spec, sweep
+from sim.sweep import load_sweep_spec, store, sweep
 from sim.sweep.evaluate import screen_chunk
 from sim.sweep.execute import default_workers
 from sim.sweep.run import _contexts
@@ -84,10 +87,21 @@ def main() -> None:
         context = _contexts(spec)[0]
         screen_chunk(context, np.arange(16))
         start = time.perf_counter()
-        for begin in range(0, points, spec.chunk_points):
-            screen_chunk(context, np.arange(begin, min(points, begin + spec.chunk_points)))
+        batches = [screen_chunk(context, np.arange(begin, min(points, begin + spec.chunk_points)))
+                   for begin in range(0, points, spec.chunk_points)]
         rows_out.append(("screening task (rows built), in process", 1, points,
                          points / (time.perf_counter() - start)))
+
+        # The single writer's share: the screened batches into a fresh database, one transaction each, bound
+        # row by row (the in-process path) or copied from the SQLite images pool workers build.
+        images = [replace(batch, image=store.rows_image(batch)) for batch in batches]
+        for stage, written_batches in (("SQLite store alone, binding rows", batches),
+                                       ("SQLite store alone, copying images", images)):
+            start = time.perf_counter()
+            connection = store.connect(folder / stage.replace(" ", "_").replace(",", "") / store.DATABASE_NAME)
+            written = sum(store.write_rows(connection, "points", batch) for batch in written_batches)
+            connection.close()
+            rows_out.append((stage, 1, written, written / (time.perf_counter() - start)))
 
         for workers in (1, 2):
             elapsed, count = timed_sweep(spec_path, folder / f"out{workers}", workers)

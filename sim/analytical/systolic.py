@@ -24,8 +24,8 @@ ceil(operand bytes / operand port bandwidth)).
 """
 from __future__ import annotations
 
+import math
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -85,15 +85,44 @@ def _ceil_div(a, b):
     return -(-a // b)
 
 
+# The closed forms below run on numpy arrays (the grid) and on Python scalars (one point, estimate_systolic):
+# these three pick the plain Python operation for scalars, where numpy on 0-d arrays costs ~1 us a call.
+def _where(condition, yes, no):
+    if isinstance(condition, bool):
+        return yes if condition else no
+    return np.where(condition, yes, no)
+
+
+def _maximum(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.maximum(a, b)
+    return max(a, b)
+
+
+def _minimum(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.minimum(a, b)
+    return min(a, b)
+
+
 OPERANDS = ("ifmap", "filter", "ofmap")
 # How each operand's tile key spans the fold loop, per dataflow code (os, ws, is): 0 = the array's rows and
 # columns (a new tile every fold), 1 = the rows and the streamed axis, 2 = the columns and the streamed axis.
-SPAN_KIND = {"ifmap": np.array([1, 1, 0]), "filter": np.array([2, 0, 1]), "ofmap": np.array([0, 2, 2])}
+SPAN_KIND = {"ifmap": (1, 1, 0), "filter": (2, 0, 1), "ofmap": (0, 2, 2)}
 ROWS_AND_COLS, ROWS_AND_TIME, COLS_AND_TIME = 0, 1, 2
+
+
+def _span_kind(name: str, dataflow):
+    """SPAN_KIND of `name` per point: an int for one dataflow code, an array for an array of codes."""
+    if isinstance(dataflow, int):
+        return SPAN_KIND[name][dataflow]
+    return np.asarray(SPAN_KIND[name])[dataflow]
 
 
 def _hold_cycles(size_bytes, bandwidth):
     """Cycles a transfer holds a channel (0 when the bandwidth is unlimited): the engine's, before burst padding."""
+    if isinstance(bandwidth, float) and not isinstance(size_bytes, np.ndarray):
+        return math.ceil(size_bytes / bandwidth) if math.isfinite(bandwidth) else 0
     bandwidth = np.asarray(bandwidth, dtype=np.float64)
     finite = np.isfinite(bandwidth)
     return np.where(finite, np.ceil(size_bytes / np.where(finite, bandwidth, 1.0)), 0).astype(np.int64)
@@ -104,24 +133,28 @@ def _chunking(rows, cols, dataflow, m, k, n, totals, capacity):
     chunks each fold's T is split into so every streamed tile fits its slot, which operands are held whole,
     and whether a point fits at all (else the name of the first operand whose tile does not fit)."""
     is_os, is_ws = dataflow == OS, dataflow == WS
-    spatial_rows = np.where(is_os, m, k)
-    spatial_cols = np.where(is_ws | is_os, n, m)
-    temporal = np.where(is_os, k, np.where(is_ws, m, n))
-    row_ext = np.minimum(rows, spatial_rows)
-    col_ext = np.minimum(cols, spatial_cols)
+    spatial_rows = _where(is_os, m, k)
+    spatial_cols = _where(is_ws | is_os, n, m)
+    temporal = _where(is_os, k, _where(is_ws, m, n))
+    row_ext = _minimum(rows, spatial_rows)
+    col_ext = _minimum(cols, spatial_cols)
     whole = {name: totals[name] <= capacity[name] for name in OPERANDS}
-    length = np.asarray(temporal, dtype=np.int64)
-    misfit = np.full(np.broadcast_shapes(np.shape(row_ext), np.shape(col_ext), np.shape(dataflow)), "", dtype=object)
+    length = temporal if isinstance(temporal, int) else np.asarray(temporal, dtype=np.int64)
+    misfit = ""
+    if isinstance(dataflow, np.ndarray):
+        shape = np.broadcast_shapes(np.shape(row_ext), np.shape(col_ext), np.shape(dataflow))
+        misfit = np.full(shape, "", dtype=object)
     for name in OPERANDS:
-        kind = SPAN_KIND[name][dataflow]
+        kind = _span_kind(name, dataflow)
         # Elements of one fold's tile per unit of T (the whole block when the tile does not span T).
-        units = np.where(kind == ROWS_AND_COLS, row_ext * col_ext, np.where(kind == ROWS_AND_TIME, row_ext, col_ext))
-        bad = ~whole[name] & (units > capacity[name])
-        misfit = np.where(bad & (misfit == ""), name, misfit)
-        streamed = ~whole[name] & (kind != ROWS_AND_COLS)
-        length = np.where(streamed, np.minimum(length, capacity[name] // np.maximum(units, 1)), length)
+        units = _where(kind == ROWS_AND_COLS, row_ext * col_ext, _where(kind == ROWS_AND_TIME, row_ext, col_ext))
+        partial = totals[name] > capacity[name]
+        bad = partial & (units > capacity[name])
+        misfit = _where(bad & (misfit == ""), name, misfit)
+        streamed = partial & (kind != ROWS_AND_COLS)
+        length = _where(streamed, _minimum(length, capacity[name] // _maximum(units, 1)), length)
     # A point that cannot fit gets one chunk: its counts are meaningless, and need no footprints of tiny tiles.
-    chunks = np.where(misfit == "", np.maximum(_ceil_div(temporal, np.maximum(length, 1)), 1), 1)
+    chunks = _where(misfit == "", _maximum(_ceil_div(temporal, _maximum(length, 1)), 1), 1)
     return {
         "spatial_rows": spatial_rows, "spatial_cols": spatial_cols, "temporal": temporal,
         "row_folds": _ceil_div(spatial_rows, rows), "col_folds": _ceil_div(spatial_cols, cols),
@@ -145,30 +178,37 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     distinct (dataflow, row extent, chunks or column extent) among the points."""
     g = layer.gemm
     is_os, is_ws = dataflow == OS, dataflow == WS
-    t_first = np.where(is_os, g.k, g.m) // chunks
-    first_m = np.where(is_os, row_ext, np.where(is_ws, t_first, col_ext))
-    first_k = np.where(is_os, t_first, row_ext)
+    t_first = _where(is_os, g.k, g.m) // chunks
+    first_m = _where(is_os, row_ext, _where(is_ws, t_first, col_ext))
+    first_k = _where(is_os, t_first, row_ext)
     if is_plain_matrix(layer):
-        return np.asarray(g.m * g.k, dtype=np.int64), first_m * first_k
-    second = np.where(dataflow == IS, col_ext, chunks)
+        return g.m * g.k, first_m * first_k
+    second = _where(dataflow == IS, col_ext, chunks)
+    block_footprints = footprint_counter(layer)
+    if isinstance(dataflow, int):
+        return _tiling_footprints(g, block_footprints, dataflow, row_ext, second)
     shape = np.broadcast_shapes(np.shape(dataflow), np.shape(row_ext), np.shape(second))
     keys = np.stack([np.broadcast_to(v, shape).ravel() for v in (dataflow, row_ext, second)], axis=1)
     distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
     total = np.empty(len(distinct), dtype=np.int64)
     first = np.empty(len(distinct), dtype=np.int64)
-    block_footprints = footprint_counter(layer)
     for i, (flow, step, other) in enumerate(distinct.tolist()):
-        if flow == OS:
-            m_edges, k_edges = _edges(g.m, step), _chunk_edges(g.k, other)
-        elif flow == WS:
-            m_edges, k_edges = _chunk_edges(g.m, other), _edges(g.k, step)
-        else:
-            m_edges, k_edges = _edges(g.m, other), _edges(g.k, step)
-        blocks = block_footprints(m_edges, k_edges)
-        total[i] = blocks.sum()
-        first[i] = blocks[0, 0]
+        total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)
     inverse = inverse.ravel()
     return total[inverse].reshape(shape), first[inverse].reshape(shape)
+
+
+def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) -> tuple[int, int]:
+    """(sum of the footprints of one group's ifmap blocks, the first block's) for one tiling: row extent `step`
+    and `other` = chunks of T (os, ws) or the column extent (is)."""
+    if flow == OS:
+        m_edges, k_edges = _edges(g.m, step), _chunk_edges(g.k, other)
+    elif flow == WS:
+        m_edges, k_edges = _chunk_edges(g.m, other), _edges(g.k, step)
+    else:
+        m_edges, k_edges = _edges(g.m, other), _edges(g.k, step)
+    blocks = block_footprints(m_edges, k_edges)
+    return int(blocks.sum()), int(blocks[0, 0])
 
 
 def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
@@ -190,12 +230,12 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
     unique = {"ifmap": ifmap_sum, "filter": g.k * g.n, "ofmap": g.m * g.n}
     fetched = {}
     for name in OPERANDS:
-        kind = SPAN_KIND[name][dataflow]
-        times = np.where(kind == ROWS_AND_COLS, 1,
-                         np.where(kind == ROWS_AND_TIME, np.where((chunks > 1) | (row_folds > 1), col_folds, 1),
-                                  np.where(chunks > 1, row_folds, 1)))
-        fetched[name] = np.where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
-    readback = np.where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
+        kind = _span_kind(name, dataflow)
+        times = _where(kind == ROWS_AND_COLS, 1,
+                       _where(kind == ROWS_AND_TIME, _where((chunks > 1) | (row_folds > 1), col_folds, 1),
+                              _where(chunks > 1, row_folds, 1)))
+        fetched[name] = _where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
+    readback = _where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
     # First step's ifmap and filter tiles (the layer cannot start before both arrive), last step's ofmap tile.
     is_os, is_ws = dataflow == OS, dataflow == WS
     temporal = geometry["temporal"]
@@ -203,17 +243,17 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
     t_last = temporal - (temporal * (chunks - 1)) // chunks
     last_row = geometry["spatial_rows"] - rows * (row_folds - 1)
     last_col = geometry["spatial_cols"] - cols * (col_folds - 1)
-    first_k = np.where(is_os, t_first, geometry["row_ext"])
-    first_n = np.where(is_os | is_ws, geometry["col_ext"], t_first)
-    last_m = np.where(is_os, last_row, np.where(is_ws, t_last, last_col))
-    last_n = np.where(is_os | is_ws, last_col, t_last)
+    first_k = _where(is_os, t_first, geometry["row_ext"])
+    first_n = _where(is_os | is_ws, geometry["col_ext"], t_first)
+    last_m = _where(is_os, last_row, _where(is_ws, t_last, last_col))
+    last_n = _where(is_os | is_ws, last_col, t_last)
     whole = geometry["whole"]
     return {
         "dram_ifmap_reads": fetched["ifmap"], "dram_filter_reads": fetched["filter"],
         "dram_ofmap_reads": readback, "dram_ofmap_writes": fetched["ofmap"],
-        "first_ifmap_tile": np.where(whole["ifmap"], totals["ifmap"], ifmap_first),
-        "first_filter_tile": np.where(whole["filter"], totals["filter"], first_k * first_n),
-        "last_ofmap_tile": np.where(whole["ofmap"], totals["ofmap"], last_m * last_n),
+        "first_ifmap_tile": _where(whole["ifmap"], totals["ifmap"], ifmap_first),
+        "first_filter_tile": _where(whole["filter"], totals["filter"], first_k * first_n),
+        "last_ofmap_tile": _where(whole["ofmap"], totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
     }
 
@@ -225,60 +265,61 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     m, k, n, groups = g.m, g.k, g.n, g.groups
     is_os = dataflow == OS
     is_ws = dataflow == WS
-    spatial_rows = np.where(is_os, m, k)
-    spatial_cols = np.where(is_ws | is_os, n, m)
-    temporal = np.where(is_os, k, np.where(is_ws, m, n))
+    spatial_rows = _where(is_os, m, k)
+    spatial_cols = _where(is_ws | is_os, n, m)
+    temporal = _where(is_os, k, _where(is_ws, m, n))
     row_folds = _ceil_div(spatial_rows, rows)
     col_folds = _ceil_div(spatial_cols, cols)
     folds_per_group = row_folds * col_folds
     folds = groups * folds_per_group
     # Native: sum over folds of R + r + c + T - 2; the used rows sum to Sr per column fold (and cols likewise).
     native = groups * (folds_per_group * (rows + temporal - 2) + col_folds * spatial_rows + row_folds * spatial_cols)
-    scalesim = folds * (np.where(is_os, rows, 2 * rows) + cols + temporal - 2) - groups
-    compute = np.where(convention_scalesim, scalesim, native)
+    scalesim = folds * (_where(is_os, rows, 2 * rows) + cols + temporal - 2) - groups
+    compute = _where(convention_scalesim, scalesim, native)
     mapping_efficiency = (spatial_rows * spatial_cols) / (folds_per_group * rows * cols)
 
     gemm_mk, gemm_kn, gemm_mn = groups * m * k, groups * k * n, groups * m * n
-    sram_ifmap = np.where(is_os | is_ws, col_folds * gemm_mk, gemm_mk)
-    sram_filter = np.where(is_os, row_folds * gemm_kn, np.where(is_ws, gemm_kn, col_folds * gemm_kn))
-    sram_ofmap_writes = np.where(is_os, gemm_mn, row_folds * gemm_mn)
-    sram_ofmap_reads = np.where(is_os, 0, (row_folds - 1) * gemm_mn)
+    sram_ifmap = _where(is_os | is_ws, col_folds * gemm_mk, gemm_mk)
+    sram_filter = _where(is_os, row_folds * gemm_kn, _where(is_ws, gemm_kn, col_folds * gemm_kn))
+    sram_ofmap_writes = _where(is_os, gemm_mn, row_folds * gemm_mn)
+    sram_ofmap_reads = _where(is_os, 0, (row_folds - 1) * gemm_mn)
 
     traffic = _dram_traffic(layer, rows, cols, dataflow, capacity)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
-    element_bytes = {name: _element_bytes(bits) for name, bits in _bits(layer).items()}
+    bits = _bits(layer)
+    element_bytes = {name: _element_bytes(size) for name, size in bits.items()}
     dram_read_bytes = (dram_ifmap * element_bytes["ifmap"] + dram_filter * element_bytes["filter"]
                        + dram_ofmap_reads * element_bytes["ofmap"])
     dram_write_bytes = dram_ofmap_writes * element_bytes["ofmap"]
 
     # Timing lower bounds on the engine's timeline, in packed bytes (tiles move ceil(elements * bits / 8) bytes).
     def packed(elements, name):
-        return _ceil_div(elements * _bits(layer)[name], 8)
+        return _ceil_div(elements * bits[name], 8)
 
     ifmap_bytes = packed(dram_ifmap, "ifmap")
     filter_bytes = packed(dram_filter, "filter")
     ofmap_bytes = packed(dram_ofmap_reads, "ofmap") + packed(dram_ofmap_writes, "ofmap")
     # The channel carries all bytes; an operand's own port (if any) caps that operand's bytes.
-    memory_cycles = np.maximum(np.maximum(_hold_cycles(ifmap_bytes + filter_bytes + ofmap_bytes, bandwidth),
-                                          _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
-                               np.maximum(_hold_cycles(filter_bytes, filter_bandwidth),
-                                          _hold_cycles(ofmap_bytes, ofmap_bandwidth)))
+    memory_cycles = _maximum(_maximum(_hold_cycles(ifmap_bytes + filter_bytes + ofmap_bytes, bandwidth),
+                                      _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
+                             _maximum(_hold_cycles(filter_bytes, filter_bandwidth),
+                                      _hold_cycles(ofmap_bytes, ofmap_bandwidth)))
     first_ifmap = packed(traffic["first_ifmap_tile"], "ifmap")
     first_filter = packed(traffic["first_filter_tile"], "filter")
     last_ofmap = packed(traffic["last_ofmap_tile"], "ofmap")
     # The first step waits for its ifmap and filter tiles (one after the other on the channel, then the read
     # latency); the layer ends when the last ofmap tile has been written after the last step.
-    prologue = latency_cycles + np.maximum(
+    prologue = latency_cycles + _maximum(
         _hold_cycles(first_ifmap, bandwidth) + _hold_cycles(first_filter, bandwidth),
-        np.maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
-    epilogue = np.maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
-    cycles = np.maximum(compute + prologue + epilogue, memory_cycles)
+        _maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
+    epilogue = _maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
+    cycles = _maximum(compute + prologue + epilogue, memory_cycles)
     return {
         "folds": folds, "row_folds": row_folds, "col_folds": col_folds,
         "compute_cycles": compute, "memory_cycles": memory_cycles, "cycles": cycles,
         "stall_cycles": cycles - compute,
-        "utilization": groups * m * k * n / (rows * cols * np.maximum(cycles, 1)),
+        "utilization": groups * m * k * n / (rows * cols * _maximum(cycles, 1)),
         "mapping_efficiency": mapping_efficiency,
         "sram_ifmap_reads": sram_ifmap, "sram_filter_reads": sram_filter,
         "sram_ofmap_reads": sram_ofmap_reads, "sram_ofmap_writes": sram_ofmap_writes,
@@ -299,7 +340,7 @@ def _bits(layer: Layer) -> dict[str, int]:
 
 def _capacity(size_bytes, element_bytes, double_buffered):
     """Elements one slot holds: elements take whole bytes; double buffering halves the capacity."""
-    usable = np.where(double_buffered, np.asarray(size_bytes) // 2, size_bytes)
+    usable = _where(double_buffered, size_bytes // 2, size_bytes)
     return usable // element_bytes
 
 
@@ -445,7 +486,11 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | Non
     actions = ActionCounts.of(systolic_actions(
         layer.macs, sram_reads=sram_reads, sram_writes=sram_writes, dram_read_bytes=v["dram_read_bytes"],
         dram_write_bytes=v["dram_write_bytes"], cycles=v["cycles"]))
-    result = LayerResult(
+    energy = apply(actions, hw.energy)
+    extra = {key: v[key] for key in ("row_folds", "col_folds", "memory_cycles", "chunks", "dram_read_bytes",
+                                     "dram_write_bytes")}
+    # Built once, with its extra in LayerResult.with_extra's sorted form, rather than copied twice by replace().
+    return LayerResult(
         name=layer.name,
         kind=layer.kind,
         model="analytical",
@@ -461,14 +506,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | Non
         dram_reads=dram_reads,
         dram_writes=dram_writes,
         actions=actions,
-        energy=apply(actions, hw.energy),
+        energy=energy,
+        extra=tuple(sorted(extra.items())),
+        sim_wall_s=time.perf_counter() - start,
     )
-    result = result.with_extra({
-        "row_folds": v["row_folds"],
-        "col_folds": v["col_folds"],
-        "memory_cycles": v["memory_cycles"],
-        "chunks": v["chunks"],
-        "dram_read_bytes": v["dram_read_bytes"],
-        "dram_write_bytes": v["dram_write_bytes"],
-    })
-    return replace(result, sim_wall_s=time.perf_counter() - start)

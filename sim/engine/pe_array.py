@@ -12,6 +12,7 @@ import numpy as np
 import simpy
 
 from sim.engine.buffer import Buffer
+from sim.engine.clock import Signal
 from sim.engine.tiling import OPERANDS, LayerPlan
 
 
@@ -24,14 +25,41 @@ class StepCounters:
     stall: dict[str, int] = field(default_factory=lambda: dict.fromkeys(OPERANDS, 0))
 
 
+@dataclass(frozen=True)
+class StepSchedule:
+    """A plan's steps as plain Python lists (indexing numpy scalars per step is slow): compute cycles, the tile
+    of each operand per step, and whether the next step moves to another tile (the tile's last use)."""
+
+    cycles: list[int]
+    ifmap_tile: list[int]
+    filter_tile: list[int]
+    ofmap_tile: list[int]
+    ifmap_last: list[bool]
+    filter_last: list[bool]
+    ofmap_last: list[bool]
+
+
+def step_schedule(plan: LayerPlan) -> StepSchedule:
+    """The per-step lists of `plan` (computed once per distinct plan)."""
+    steps = plan.steps
+    total = len(steps)
+
+    def last_use(column: int) -> list[bool]:
+        return np.append(steps[1:, column] != steps[:-1, column], True).tolist() if total else []
+
+    return StepSchedule(cycles=steps[:, 1].tolist(), ifmap_tile=steps[:, 2].tolist(),
+                        filter_tile=steps[:, 3].tolist(), ofmap_tile=steps[:, 4].tolist(),
+                        ifmap_last=last_use(2), filter_last=last_use(3), ofmap_last=last_use(4))
+
+
 class PeArray:
     """Runs the steps of one layer after another (one layer at a time: the array is not shared)."""
 
     def __init__(self, env: simpy.Environment) -> None:
         self.env = env
 
-    def run_layer(self, index: int, plan: LayerPlan, buffers: dict[str, Buffer], drained: list[simpy.Event],
-                  timeline, layer_start: simpy.Event, ofmap_bits: int):
+    def run_layer(self, index: int, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
+                  drained: list[Signal], timeline, layer_start: simpy.Event, ofmap_bits: int):
         """Process: the layer's steps in order; ends when every ofmap tile has been drained to DRAM."""
         env = self.env
         yield layer_start
@@ -39,26 +67,19 @@ class PeArray:
         stall = counters.stall
         ofmap_tiles = plan.tiles["ofmap"]
         timeout = env.timeout
-        steps = plan.steps
-        total = len(steps)
-        cycles = steps[:, 1].tolist()
-        # Per operand: its tile per step, and whether the next step moves to another tile (the last use).
-        tile_of = {name: steps[:, column].tolist() for name, column in (("ifmap", 2), ("filter", 3), ("ofmap", 4))}
-        last_use = {name: (np.append(steps[1:, column] != steps[:-1, column], True).tolist() if total else [])
-                    for name, column in (("ifmap", 2), ("filter", 3), ("ofmap", 4))}
-        ready_of = {name: buffers[name].ready for name in OPERANDS}
-        release_of = {name: buffers[name].release for name in ("ifmap", "filter")}
-        ifmap_tile, filter_tile, ofmap_tile = tile_of["ifmap"], tile_of["filter"], tile_of["ofmap"]
-        ifmap_last, filter_last, ofmap_last = last_use["ifmap"], last_use["filter"], last_use["ofmap"]
-        drain = buffers["ofmap"].drain
-        for position in range(total):
+        cycles = schedule.cycles
+        ifmap_tile, filter_tile, ofmap_tile = schedule.ifmap_tile, schedule.filter_tile, schedule.ofmap_tile
+        ifmap_last, filter_last, ofmap_last = schedule.ifmap_last, schedule.filter_last, schedule.ofmap_last
+        ifmap, filter_, ofmap = buffers["ifmap"], buffers["filter"], buffers["ofmap"]
+        ready = (("ifmap", ifmap.ready, ifmap_tile), ("filter", filter_.ready, filter_tile),
+                 ("ofmap", ofmap.ready, ofmap_tile))
+        for position in range(len(cycles)):
             could_start = env.now
-            for name, tile in (("ifmap", ifmap_tile[position]), ("filter", filter_tile[position]),
-                               ("ofmap", ofmap_tile[position])):
-                ready = ready_of[name]((index, name, tile))
-                if not ready.processed:
+            for name, ready_of, tile_of in ready:
+                signal = ready_of((index, tile_of[position]))
+                if not signal.done():
                     before = env.now
-                    yield ready
+                    yield signal.wait()
                     stall[name] += int(env.now - before)
             if timeline.first_step_start is None:
                 timeline.first_step_start = int(env.now)
@@ -67,14 +88,14 @@ class PeArray:
                 yield timeout(cycles[position])
             counters.steps += 1
             if ifmap_last[position]:
-                release_of["ifmap"]((index, "ifmap", ifmap_tile[position]))
+                ifmap.release((index, ifmap_tile[position]))
             if filter_last[position]:
-                release_of["filter"]((index, "filter", filter_tile[position]))
+                filter_.release((index, filter_tile[position]))
             if ofmap_last[position]:
                 tile = ofmap_tile[position]
-                ofmap = ofmap_tiles[tile]
-                drain((index, "ofmap", tile), ofmap.elements, ofmap.address, ofmap_bits, drained[tile])
-                timeline.dram_write_elements += ofmap.elements
+                tile_plan = ofmap_tiles[tile]
+                ofmap.drain((index, tile), tile_plan.elements, tile_plan.address, ofmap_bits, drained[tile])
+                timeline.dram_write_elements += tile_plan.elements
         timeline.last_compute_end = int(env.now)
         if drained:
-            yield env.all_of(drained)
+            yield env.all_of([signal.wait() for signal in drained])

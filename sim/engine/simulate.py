@@ -21,8 +21,9 @@ import simpy
 from sim.analytical.systolic import fold_cycles, fold_sram_counts, systolic_actions
 from sim.energy.tables import apply
 from sim.engine.buffer import Buffer
+from sim.engine.clock import CountingEnvironment, Signal
 from sim.engine.dram import BandwidthLatencyDram, make_dram
-from sim.engine.pe_array import PeArray, StepCounters
+from sim.engine.pe_array import PeArray, StepCounters, StepSchedule, step_schedule
 from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
@@ -39,18 +40,6 @@ from sim.workload.trace import Trace
 
 # Cycles per bandwidth window for the peak-bandwidth statistic and the optional bandwidth trace.
 DEFAULT_WINDOW_CYCLES = 1024
-
-
-class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes (the engine's cost measure)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.events_processed = 0
-
-    def step(self) -> None:
-        self.events_processed += 1
-        super().step()
 
 
 @dataclass
@@ -108,48 +97,92 @@ def _bits(layer: Layer) -> dict[str, int]:
     return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
 
 
-def _start_layer(index: int, plan: LayerPlan, layer: Layer, parts: _Components, timeline: LayerTimeline,
-                 layer_start: simpy.Event, filter_start: simpy.Event, filters_issued: simpy.Event) -> simpy.Process:
-    """Start the layer's processes; returns the PE array's process, which ends when the last ofmap tile is in DRAM."""
+def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Layer, parts: _Components,
+                 timeline: LayerTimeline, layer_start: simpy.Event, filter_start: simpy.Event,
+                 filters_issued: simpy.Event) -> simpy.Process:
+    """Start the layer's processes; returns the PE array's process, which ends when the last ofmap tile is in DRAM.
+
+    The prefetchers and the ofmap allocator are chains of callbacks (each tile's completion starts the next
+    tile's request) rather than generator processes: the same events in the same order, without a process
+    resume per event."""
     env = parts.env
     bits = _bits(layer)
     buffers = parts.buffers
-    drained = [env.event() for _ in plan.tiles["ofmap"]]
+    drained = [Signal(env) for _ in plan.tiles["ofmap"]]
+    read_elements = timeline.dram_read_elements
 
-    def prefetch(name: str, start: simpy.Event, issued: simpy.Event | None):
-        yield start
+    def prefetch(name: str, start: simpy.Event, issued: simpy.Event | None) -> None:
         buffer = buffers[name]
-        for i, tile in enumerate(plan.tiles[name]):
-            yield from buffer.fill((index, name, i), tile.elements, tile.address, bits[name])
-            timeline.dram_read_elements[name] += tile.elements
-        if issued is not None:
-            issued.succeed()
+        tiles = plan.tiles[name]
+        width = bits[name]
+        count = len(tiles)
+        issued_tiles = 0
 
-    def allocate_ofmap():
-        yield layer_start
+        def next_tile() -> None:
+            nonlocal issued_tiles
+            if issued_tiles == count:
+                if issued is not None:
+                    issued.succeed()
+                return
+            tile = tiles[issued_tiles]
+            issued_tiles += 1
+
+            def filled() -> None:
+                read_elements[name] += tile.elements
+                next_tile()
+
+            buffer.fill((index, issued_tiles - 1), tile.elements, tile.address, width, filled)
+
+        env.when(start, lambda _event: next_tile())
+
+    def allocate_ofmap() -> None:
         buffer = buffers["ofmap"]
-        for i, tile in enumerate(plan.tiles["ofmap"]):
+        tiles = plan.tiles["ofmap"]
+        width = bits["ofmap"]
+        count = len(tiles)
+        issued_tiles = 0
+
+        def next_tile() -> None:
+            nonlocal issued_tiles
+            if issued_tiles == count:
+                return
+            tile = tiles[issued_tiles]
+            issued_tiles += 1
+
+            def allocated() -> None:
+                read_elements["ofmap"] += tile.readback_elements
+                next_tile()
+
             after = drained[tile.previous] if tile.previous >= 0 else None
-            yield from buffer.allocate((index, "ofmap", i), tile.elements, tile.readback_elements, tile.address,
-                                       bits["ofmap"], after)
-            timeline.dram_read_elements["ofmap"] += tile.readback_elements
+            buffer.allocate((index, issued_tiles - 1), tile.elements, tile.readback_elements, tile.address, width, after,
+                            allocated)
 
-    env.process(prefetch("ifmap", layer_start, None))
-    env.process(prefetch("filter", filter_start, filters_issued))
-    env.process(allocate_ofmap())
-    return env.process(parts.pe_array.run_layer(index, plan, buffers, drained, timeline, layer_start, bits["ofmap"]))
+        env.when(layer_start, lambda _event: next_tile())
+
+    # Same creation order as the processes they replace (their start-up order decides same-cycle ties).
+    prefetch("ifmap", layer_start, None)
+    prefetch("filter", filter_start, filters_issued)
+    allocate_ofmap()
+    return env.process(parts.pe_array.run_layer(index, plan, schedule, buffers, drained, timeline, layer_start,
+                                                bits["ofmap"]))
 
 
-def _bandwidth_windows(transfers: np.ndarray, start: int, end: int, window: int) -> np.ndarray:
-    """Bytes moved in each `window`-cycle window of [start, end), transfers spread evenly over their cycles."""
+def _layer_windows(transfers: np.ndarray, start: int, end: int, window: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bytes moved in each `window`-cycle window of [start, end), transfers spread evenly over their cycles: of all
+    transfers (the run's bandwidth trace), and of those ending after `start` (the layer's own, for its peak
+    statistic). One pass: the two differ only by zero-length transfers at exactly `start`, whose whole-byte sums
+    are exact, so adding the shared spread part to each gives the floats that two separate passes would."""
     count = max(-(-(end - start) // window), 1)
     out = np.zeros(count, dtype=np.float64)
     if transfers.size == 0:
-        return out
+        return out, out.copy()
     t0, t1, size = transfers[:, 0], transfers[:, 1], transfers[:, 2].astype(np.float64)
+    own = np.zeros(count, dtype=np.float64)
     # Zero-length transfers (unlimited bandwidth) land in the window where they happen.
     instant = (t1 <= t0) & (t0 >= start) & (t0 < end)
     np.add.at(out, (t0[instant] - start) // window, size[instant])
+    instant &= t1 > start
+    np.add.at(own, (t0[instant] - start) // window, size[instant])
     spread = (t1 > t0) & (t1 > start) & (t0 < end)
     if spread.any():
         a, b = t0[spread], t1[spread]
@@ -162,12 +195,15 @@ def _bandwidth_windows(transfers: np.ndarray, start: int, end: int, window: int)
         rate_after = np.cumsum(np.concatenate([rate, -rate])[order])
         moved = np.concatenate([[0.0], np.cumsum(rate_after[:-1] * np.diff(points))])
         edges = np.minimum(start + window * np.arange(count + 1), end)
-        out += np.diff(np.interp(edges, points, moved))
-    return out
+        part = np.diff(np.interp(edges, points, moved))
+        out += part
+        own += part
+    return out, own
 
 
 def _layer_result(layer: Layer, hw: Hardware, mapping: SystolicMapping, plan: LayerPlan, timeline: LayerTimeline,
-                  transfers: np.ndarray, window: int) -> LayerResult:
+                  transfers: np.ndarray, windows: np.ndarray, window: int) -> LayerResult:
+    """The layer's record; `windows` are the bandwidth windows of the transfers in the layer (`_layer_windows`)."""
     cycles = timeline.end - timeline.start
     compute = plan.compute_cycles
     sram = fold_sram_counts(mapping).sum(axis=0)
@@ -188,7 +224,6 @@ def _layer_result(layer: Layer, hw: Hardware, mapping: SystolicMapping, plan: La
         if transfers.size else transfers
     busy = int(np.clip(np.minimum(in_layer[:, 1], timeline.end) - np.maximum(in_layer[:, 0], timeline.start), 0,
                        None).sum()) if in_layer.size else 0
-    windows = _bandwidth_windows(in_layer, timeline.start, max(timeline.end, timeline.start + 1), window)
     counters = timeline.counters
     prefetch = (timeline.first_step_start or timeline.start) - timeline.start
     extra: dict[str, float] = {
@@ -238,6 +273,7 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
     convention = hw.pe_array.cycle_convention
     plans = []
     plan_wall = []
+    schedules: dict[int, StepSchedule] = {}  # by id of a (shared) plan
     # A plan depends on the layer's shape (not its name), the folds and their cycles: repeated blocks (ResNet's
     # identical bottlenecks) share one frozen plan instead of recomputing ifmap footprints. Local to this call.
     shared: dict[tuple, LayerPlan] = {}
@@ -250,6 +286,8 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
         if plan is None:
             plan = shared[key] = plan_layer(layer, hw.buffers, mapping, cycles)
         plans.append(plan)
+        if id(plan) not in schedules:
+            schedules[id(plan)] = step_schedule(plan)
         plan_wall.append(time.perf_counter() - start)
     if not layers:
         return [], []
@@ -270,7 +308,8 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
         filter_start = env.all_of([previous_start, previous_filters]) if overlap_weight_prefetch else started
 
         # Every layer's processes exist from the start, each waiting for its own start event.
-        pe = _start_layer(index, plan, layer, parts, timeline, started, filter_start, filters_issued)
+        pe = _start_layer(index, plan, schedules[id(plan)], layer, parts, timeline, started, filter_start,
+                          filters_issued)
 
         def chain(index=index, timeline=timeline, after=previous_done, started=started, finished=finished, pe=pe):
             yield after
@@ -297,14 +336,27 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
     wall_start = time.perf_counter()
     env.run(until=previous_done)
     transfers = np.asarray(parts.dram.stats.transfers, dtype=np.int64).reshape(-1, 3)
+    starts, ends = transfers[:, 0], transfers[:, 1]
+    # One FIFO channel: transfers start and end in request order, so a layer's transfers are one contiguous run
+    # of rows, found by bisection instead of masking the whole run per layer (same rows, same order).
+    ordered = bool(np.all(starts[1:] >= starts[:-1]) and np.all(ends[1:] >= ends[:-1]))
     results: list[LayerResult] = []
     windows: list[np.ndarray] = []
     marks = [wall_start, *wall_marks]
     for index, ((layer, mapping), plan) in enumerate(zip(layers, plans)):
         timeline = timelines[index]
         post = time.perf_counter()
-        result = _layer_result(layer, hw, mapping, plan, timeline, transfers, window)
-        windows.append(_bandwidth_windows(transfers, timeline.start, max(timeline.end, timeline.start + 1), window))
+        end = max(timeline.end, timeline.start + 1)
+        near = transfers
+        if ordered:
+            # Rows that any mask below can select: starting at or after `start` or ending after it, starting
+            # before `end`.
+            first = min(int(np.searchsorted(starts, timeline.start, "left")),
+                        int(np.searchsorted(ends, timeline.start, "right")))
+            near = transfers[first:int(np.searchsorted(starts, end, "left"))]
+        run_windows, own_windows = _layer_windows(near, timeline.start, end, window)
+        result = _layer_result(layer, hw, mapping, plan, timeline, near, own_windows, window)
+        windows.append(run_windows)
         if functional:
             result = replace(result, functional=_functional(layer, hw, mapping, seed))
         wall = plan_wall[index] + (marks[index + 1] - marks[index]) + (time.perf_counter() - post)

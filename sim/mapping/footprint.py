@@ -5,9 +5,21 @@ channel c fastest (sim.mapping.operands). Row m with filter tap (r, s) reads the
 tconv zero-inserted) at (e*stride_h + r*dilation_h, f*stride_w + s*dilation_w); only *stored* pixels (not
 padding, not inserted zeros) count. A block rows m0:m1 x columns k0:k1 splits its channel axis into at most
 three segments, each covered by a contiguous range of taps; per segment the footprint is |union over those
-taps of the pixels the rows touch| x the segment's channel count. A single tap maps rows to pixels one to one,
-so its count is a prefix-sum difference; for a union of several taps each touch of a pixel is linked to the
-previous row touching the same pixel, and a block counts the touches whose previous one lies before it.
+taps of the pixels the rows touch| x the segment's channel count.
+
+Nothing is enumerated per row and tap. The stored pixels form a product of two 1-D sets (stored pixel rows x
+stored pixel columns; padding and tconv's inserted zeros take whole rows and columns), so:
+- one tap maps rows to pixels one to one, and the number of rows before m whose tap reads a stored pixel is
+  closed form from 1-D prefix counts over e and over f (rows are raster (batch, e, f));
+- a range of raster rows within one image is at most 3 rectangles (e range x f range), a range of taps at most
+  3 rectangles (r range x s range), and the pixels a (row rectangle, tap rectangle) pair touches are a product
+  {e*stride_h + r*dilation_h} x {f*stride_w + s*dilation_w} of 1-D sets (bitsets over the lowered input's rows
+  and columns); the union of these few products is counted exactly by splitting pixel rows into classes by
+  which products contain them. Images of a batch touch disjoint pixels, so whole images count alike.
+A tiling with many small blocks (a grid's small array extents) counts its unions of taps in one pass instead:
+every (row, tap) touch of a stored pixel is linked to the previous row touching the same pixel (one sort per tap
+range, kept by the counter), and a block counts the touches whose link leaves it. Both ways are exact; the
+cheaper one is chosen per tap range.
 """
 from __future__ import annotations
 
@@ -24,18 +36,29 @@ def is_plain_matrix(layer: Layer) -> bool:
             and layer.padded_ifmap == (layer.ifmap_h, layer.ifmap_w))
 
 
-def real_plane(layer: Layer) -> np.ndarray:
-    """bool (H', W') over the lowered input: True where a stored ifmap pixel sits (not padding, not inserted)."""
+def real_axes(layer: Layer) -> tuple[np.ndarray, np.ndarray]:
+    """bool (H',) and (W',) over the lowered input's rows and columns: True where stored ifmap pixels sit.
+
+    The stored pixels are exactly their product (real_plane): padding frames the ifmap, and tconv's inserted
+    zeros fill whole rows and columns."""
     height, width = layer.padded_ifmap
-    real = np.zeros((height, width), dtype=bool)
+    rows = np.zeros(height, dtype=bool)
+    cols = np.zeros(width, dtype=bool)
     if layer.kind == "tconv":
         top = layer.dilation_h * (layer.filter_h - 1) - layer.pad_top
         left = layer.dilation_w * (layer.filter_w - 1) - layer.pad_left
-        real[top + layer.stride_h * np.arange(layer.ifmap_h)[:, None],
-             left + layer.stride_w * np.arange(layer.ifmap_w)[None, :]] = True
+        rows[top + layer.stride_h * np.arange(layer.ifmap_h)] = True
+        cols[left + layer.stride_w * np.arange(layer.ifmap_w)] = True
     else:
-        real[layer.pad_top:layer.pad_top + layer.ifmap_h, layer.pad_left:layer.pad_left + layer.ifmap_w] = True
-    return real
+        rows[layer.pad_top:layer.pad_top + layer.ifmap_h] = True
+        cols[layer.pad_left:layer.pad_left + layer.ifmap_w] = True
+    return rows, cols
+
+
+def real_plane(layer: Layer) -> np.ndarray:
+    """bool (H', W') over the lowered input: True where a stored ifmap pixel sits (not padding, not inserted)."""
+    rows, cols = real_axes(layer)
+    return rows[:, None] & cols[None, :]
 
 
 def _segments(k0: int, k1: int, channels: int) -> list[tuple[int, int, int]]:
@@ -52,85 +75,226 @@ def _segments(k0: int, k1: int, channels: int) -> list[tuple[int, int, int]]:
     return [segment for segment in out if segment[1] <= segment[2]]
 
 
+# Counting one block's union by product sets costs about as much as this many (row, tap) touches of the other way.
+TOUCHES_PER_PRODUCT_COUNT = 500
+# Up to this many blocks (one tiling of one point), a Python loop over blocks beats numpy calls on tiny arrays.
+FEW_BLOCKS = 64
+
+
+def _raster_rectangles(start: int, stop: int, width: int) -> list[tuple[int, int, int, int]]:
+    """Items start:stop of a raster order over rows of `width` items, as at most 3 rectangles
+    (first row, stop row, first column, stop column): a partial first row, whole middle rows, a partial last row."""
+    first, first_col = divmod(start, width)
+    last, last_col = divmod(stop, width)
+    if first == last:
+        return [(first, first + 1, first_col, last_col)]
+    out = []
+    if first_col:
+        out.append((first, first + 1, first_col, width))
+        first += 1
+    if first < last:
+        out.append((first, last, 0, width))
+    if last_col:
+        out.append((last, last + 1, 0, last_col))
+    return out
+
+
+def _bitset(mask: np.ndarray) -> int:
+    """A bool vector as a Python int whose bit i is mask[i] (exact set algebra on a few hundred bits at C speed)."""
+    return int.from_bytes(np.packbits(mask, bitorder="little").tobytes(), "little")
+
+
+def _union_area(products: list[tuple[int, int]]) -> int:
+    """|union of the sets rows_k x cols_k| for bitsets (rows_k, cols_k): pixel rows are split into classes by
+    which rows_k hold them; a class counts its rows times the size of the union of its products' cols_k."""
+    if len(products) == 1:
+        return products[0][0].bit_count() * products[0][1].bit_count()
+    every_row, overlap = 0, False
+    for rows, _ in products:
+        overlap = overlap or bool(every_row & rows)
+        every_row |= rows
+    if not overlap:  # products on disjoint pixel rows just add up
+        return sum(rows.bit_count() * cols.bit_count() for rows, cols in products)
+    classes = [(every_row, 0)]
+    for rows, cols in products:
+        refined = []
+        for members, covered in classes:
+            inside = members & rows
+            if inside:
+                refined.append((inside, covered | cols))
+                if inside != members:
+                    refined.append((members ^ inside, covered))
+            else:
+                refined.append((members, covered))
+        classes = refined
+    return sum(members.bit_count() * covered.bit_count() for members, covered in classes)
+
+
 def block_footprints(layer: Layer, m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
     """int64 (len(m_edges)-1, len(k_edges)-1): footprint (one group) of every block m_edges[i]:m_edges[i+1] x
     k_edges[j]:k_edges[j+1]. Edges are increasing within [0, M] and [0, K]; they need not cover the GEMM."""
     return footprint_counter(layer)(m_edges, k_edges)
 
 
-def footprint_counter(layer: Layer):
-    """`block_footprints` for one layer, as a function that keeps what it derived per filter tap or tap range
-    (prefix sums, touched pixels) between calls: for callers that count many tilings of one layer (a grid)."""
+def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
+                      touches_per_product_count: int = TOUCHES_PER_PRODUCT_COUNT):
+    """`block_footprints` for one layer, as a function that keeps what it derived (1-D prefix counts, bitsets of
+    touched pixel rows and columns, whole-image unions, linked touches) between calls: for callers that count many
+    tilings of one layer (a grid). The two thresholds only choose between exact ways of counting (tests vary them)."""
     if is_plain_matrix(layer):
         def plain(m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
             return np.diff(np.asarray(m_edges, dtype=np.int64))[:, None] * np.diff(
                 np.asarray(k_edges, dtype=np.int64))[None, :]
         return plain
     channels = layer.in_channels // layer.groups
-    e, f = layer.ofmap_hw
+    ofmap_h, ofmap_w = layer.ofmap_hw
+    per_image = ofmap_h * ofmap_w
     stride_h, stride_w = layer.lowered_stride
-    real = real_plane(layer)
-    height, width = real.shape
-    m = np.arange(layer.gemm.m, dtype=np.int64)
-    # Flat position of each row's (0, 0) tap in a (batch, H', W') layout, and each tap's offset from it.
-    base = (m // (e * f)) * (height * width) + ((m // f) % e) * stride_h * width + (m % f) * stride_w
-    taps = layer.filter_h * layer.filter_w
-    tap = np.arange(taps, dtype=np.int64)
-    offset = (tap // layer.filter_w) * layer.dilation_h * width + (tap % layer.filter_w) * layer.dilation_w
-    real_flat = np.tile(real.ravel(), layer.batch)
-    single: list[np.ndarray] = []
-    union: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    dilation_h, dilation_w = layer.dilation_h, layer.dilation_w
+    taps_w = layer.filter_w
+    real_rows, real_cols = real_axes(layer)
+    # reads_e[r, e]: ofmap row e with filter row r reads a stored pixel row (reads_f likewise for columns).
+    reads_e = real_rows[np.arange(layer.filter_h)[:, None] * dilation_h + np.arange(ofmap_h) * stride_h]
+    reads_f = real_cols[np.arange(taps_w)[:, None] * dilation_w + np.arange(ofmap_w) * stride_w]
+    prefix_e = np.zeros((layer.filter_h, ofmap_h + 1), dtype=np.int64)
+    np.cumsum(reads_e, axis=1, out=prefix_e[:, 1:])
+    prefix_f = np.zeros((taps_w, ofmap_w + 1), dtype=np.int64)
+    np.cumsum(reads_f, axis=1, out=prefix_f[:, 1:])
+    # Flat tables (index r*(ofmap_h + 1) + e, s*(ofmap_w + 1) + f, r*ofmap_h + e): numpy arrays for gathers over
+    # many blocks, the same as Python lists for one block at a time (indexing a list is ~10x cheaper).
+    arrays = (prefix_e.ravel(), prefix_f.ravel(), reads_e.ravel())
+    lists: list[list] = []
+    real_bits: list[int] = []  # stored pixel rows and columns as bitsets, made at the first union of taps
+    touched: dict[tuple, int] = {}
+    tap_rectangles: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
+    whole_image: dict[tuple[int, int], int] = {}
+    links: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
 
-    def single_hits() -> np.ndarray:
-        """(taps, M + 1) prefix sums over rows of 'this tap of the row reads a stored pixel' (a tap maps rows
-        to pixels one to one, so a block's count for one tap is a difference of two prefix sums)."""
-        if not single:
-            reads = real_flat[offset[:, None] + base[None, :]]
-            single.append(np.concatenate([np.zeros((taps, 1), dtype=np.int64),
-                                          np.cumsum(reads, axis=1, dtype=np.int64)], axis=1))
-        return single[0]
+    def tap_prefix(tap, m, tables):
+        """Rows before m (ints, or arrays that broadcast) whose tap reads a stored pixel: whole images, then whole
+        ofmap rows of this image, then columns of row e (the product plane makes each a product of 1-D counts)."""
+        prefix_rows, prefix_cols, reads_rows = tables
+        r, s = tap // taps_w, tap % taps_w
+        image, rest = m // per_image, m % per_image
+        e, f = rest // ofmap_w, rest % ofmap_w
+        per_row = prefix_cols[s * (ofmap_w + 1) + ofmap_w]
+        return ((image * prefix_rows[r * (ofmap_h + 1) + ofmap_h] + prefix_rows[r * (ofmap_h + 1) + e]) * per_row
+                + reads_rows[r * ofmap_h + e] * prefix_cols[s * (ofmap_w + 1) + f])
 
-    def union_touches(pa: int, pb: int) -> tuple[np.ndarray, np.ndarray]:
-        """Every (row, earlier row touching the same pixel or -1) pair of taps pa..pb, stored pixels only."""
-        if (pa, pb) not in union:
+    def touched_bits(axis: int, lo: int, hi: int, tap_lo: int, tap_hi: int) -> int:
+        """Stored pixel rows (axis 0) or columns (axis 1) that ofmap rows/cols lo:hi touch with filter rows/cols
+        tap_lo:tap_hi: the bitset of {e*stride + r*dilation} intersected with the stored ones."""
+        key = (axis, lo, hi, tap_lo, tap_hi)
+        bits = touched.get(key)
+        if bits is None:
+            if not real_bits:
+                real_bits.extend((_bitset(real_rows), _bitset(real_cols)))
+            stride, dilation = (stride_h, dilation_h) if axis == 0 else (stride_w, dilation_w)
+            if hi - lo < tap_hi - tap_lo:  # shift the shorter progression along the longer one
+                lo, hi, tap_lo, tap_hi, stride, dilation = tap_lo, tap_hi, lo, hi, dilation, stride
+            # Bits lo*stride, (lo+1)*stride, ..., (hi-1)*stride: a geometric series.
+            progression = ((1 << (hi * stride)) - (1 << (lo * stride))) // ((1 << stride) - 1)
+            bits = 0
+            for tap in range(tap_lo, tap_hi):
+                bits |= progression << (tap * dilation)
+            bits = touched[key] = bits & real_bits[axis]
+        return bits
+
+    def image_union(start: int, stop: int, pa: int, pb: int) -> int:
+        """Distinct stored pixels that rows start:stop of one image touch with taps pa..pb (inclusive)."""
+        if (pa, pb) not in tap_rectangles:
+            tap_rectangles[(pa, pb)] = _raster_rectangles(pa, pb + 1, taps_w)
+        products = []
+        for e_lo, e_hi, f_lo, f_hi in _raster_rectangles(start, stop, ofmap_w):
+            for r_lo, r_hi, s_lo, s_hi in tap_rectangles[(pa, pb)]:
+                rows = touched_bits(0, e_lo, e_hi, r_lo, r_hi)
+                cols = touched_bits(1, f_lo, f_hi, s_lo, s_hi)
+                if rows and cols:
+                    products.append((rows, cols))
+        return _union_area(products)
+
+    def union_count(m0: int, m1: int, pa: int, pb: int) -> int:
+        """Distinct stored pixels that rows m0:m1 touch with taps pa..pb; images touch disjoint pixels."""
+        first, last = m0 // per_image, (m1 - 1) // per_image
+        if first == last:
+            return image_union(m0 - first * per_image, m1 - first * per_image, pa, pb)
+        total = image_union(m0 - first * per_image, per_image, pa, pb) + image_union(0, m1 - last * per_image, pa, pb)
+        if last - first > 1:
+            if (pa, pb) not in whole_image:
+                whole_image[(pa, pb)] = image_union(0, per_image, pa, pb)
+            total += (last - first - 1) * whole_image[(pa, pb)]
+        return total
+
+    def union_links(pa: int, pb: int) -> tuple[np.ndarray, np.ndarray]:
+        """Every (row, earlier row touching the same stored pixel or -1) pair of taps pa..pb."""
+        if (pa, pb) not in links:
+            height, width = real_rows.size, real_cols.size
+            m = np.arange(layer.gemm.m, dtype=np.int64)
+            # Flat position of each row's (0, 0) tap in a (batch, H', W') layout, and each tap's offset from it.
+            base = ((m // per_image) * (height * width) + ((m // ofmap_w) % ofmap_h) * stride_h * width
+                    + (m % ofmap_w) * stride_w)
+            tap = np.arange(pa, pb + 1, dtype=np.int64)
+            offset = (tap // taps_w) * dilation_h * width + (tap % taps_w) * dilation_w
+            real_flat = np.tile(real_plane(layer).ravel(), layer.batch)
             # Taps last-first, rows in order: each tap's positions are an increasing run, and a pixel's touches
             # from later taps come from earlier rows; a stable sort (merging the runs) keeps rows increasing.
-            positions = (offset[pb:pa - 1 if pa else None:-1, None] + base[None, :]).ravel()
-            rows = np.tile(m, pb - pa + 1)
-            touched = real_flat[positions]
-            positions, rows = positions[touched], rows[touched]
+            positions = (offset[::-1, None] + base[None, :]).ravel()
+            rows = np.tile(m, tap.size)
+            stored = real_flat[positions]
+            positions, rows = positions[stored], rows[stored]
             order = np.argsort(positions, kind="stable")
             positions, rows = positions[order], rows[order]
             same = np.concatenate([[False], positions[1:] == positions[:-1]])
-            union[(pa, pb)] = rows, np.where(same, np.concatenate([[-1], rows[:-1]]), -1)
-        return union[(pa, pb)]
+            links[(pa, pb)] = rows, np.where(same, np.concatenate([[-1], rows[:-1]]), -1)
+        return links[(pa, pb)]
+
+    def union_counts(m_edges: np.ndarray, pa: int, pb: int) -> np.ndarray:
+        """union_count of every block m_edges[i]:m_edges[i+1] with taps pa..pb. Few blocks: product sets, each
+        in microseconds. Many blocks (small array extents in a grid): one pass over every (row, tap) touch, each
+        linked to the previous row touching the same pixel; a block counts the touches whose link leaves it."""
+        blocks = m_edges.size - 1
+        if blocks * touches_per_product_count < layer.gemm.m * (pb - pa + 1):
+            return np.array([union_count(m0, m1, pa, pb) for m0, m1 in pairwise(m_edges.tolist())], dtype=np.int64)
+        rows, previous = union_links(pa, pb)
+        block_of_row = np.full(layer.gemm.m + 1, -1, dtype=np.int64)
+        block_of_row[m_edges[0]:m_edges[-1]] = np.repeat(np.arange(blocks, dtype=np.int64), np.diff(m_edges))
+        block = block_of_row[rows]
+        first_touch = (block >= 0) & (block_of_row[previous] != block)
+        return np.bincount(block[first_touch], minlength=blocks)[:blocks]
+
+    def block(m0: int, m1: int, k0: int, k1: int) -> int:
+        """One block's footprint: per channel segment, a difference of one tap's prefix counts or a union."""
+        if not lists:
+            lists.extend(table.tolist() for table in arrays)
+        total = 0
+        for channel_count, pa, pb in _segments(k0, k1, channels):
+            if pa == pb:
+                total += channel_count * (tap_prefix(pa, m1, lists) - tap_prefix(pa, m0, lists))
+            else:
+                total += channel_count * union_count(m0, m1, pa, pb)
+        return total
 
     def count(m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
         m_edges = np.asarray(m_edges, dtype=np.int64)
         k_edges = np.asarray(k_edges, dtype=np.int64)
-        blocks = m_edges.size - 1
+        if (m_edges.size - 1) * (k_edges.size - 1) <= few_blocks:
+            return np.array([[block(m0, m1, k0, k1) for k0, k1 in pairwise(k_edges.tolist())]
+                             for m0, m1 in pairwise(m_edges.tolist())], dtype=np.int64).reshape(
+                m_edges.size - 1, k_edges.size - 1)
         k0, k1 = k_edges[:-1], k_edges[1:]
         first, last = k0 // channels, (k1 - 1) // channels
         within = first == last
+        out = np.zeros((m_edges.size - 1, k_edges.size - 1), dtype=np.int64)
         # Blocks whose columns lie within one tap (the common case when channels >= array rows): all at once.
-        hits = single_hits()
-        tap_of = first[within]
-        out = np.zeros((blocks, k_edges.size - 1), dtype=np.int64)
-        out[:, within] = (k1 - k0)[within][None, :] * (hits[tap_of][:, m_edges[1:]] - hits[tap_of][:, m_edges[:-1]]).T
-        # Block of every row (-1 outside the edges): a gather instead of a binary search per touch.
-        block_of_row = np.full(m.size + 1, -1, dtype=np.int64)
-        block_of_row[m_edges[0]:m_edges[-1]] = np.repeat(np.arange(blocks, dtype=np.int64), np.diff(m_edges))
+        if within.any():
+            prefix = tap_prefix(first[within][:, None], m_edges[None, :], arrays)
+            out[:, within] = (np.diff(prefix, axis=1) * (k1 - k0)[within][:, None]).T
         for j in np.flatnonzero(~within).tolist():
             for channel_count, pa, pb in _segments(int(k0[j]), int(k1[j]), channels):
                 if pa == pb:
-                    out[:, j] += channel_count * (hits[pa, m_edges[1:]] - hits[pa, m_edges[:-1]])
-                    continue
-                # A pixel counts once per block: at its first touch in the block (its previous touch is
-                # outside the block). Rows outside the edges fall in no block.
-                rows, previous = union_touches(pa, pb)
-                block = block_of_row[rows]
-                first_touch = (block >= 0) & (block_of_row[previous] != block)
-                out[:, j] += channel_count * np.bincount(block[first_touch], minlength=blocks)[:blocks]
+                    out[:, j] += channel_count * np.diff(tap_prefix(pa, m_edges, arrays))
+                else:
+                    out[:, j] += channel_count * union_counts(m_edges, pa, pb)
         return out
 
     return count

@@ -1,7 +1,8 @@
 """Evaluating sweep points: hardware variants, area and power rules, analytical screening, engine validation.
 
 The task functions here (`screen_chunk`, `validate_point`) are pure and top-level, so a process pool or a
-Dask cluster can run them; each returns plain row dicts the store writes.
+Dask cluster can run them; they return rows the store writes (a columnar ScreenedRows batch from the
+vectorized screening, row tuples or dicts otherwise).
 
 Area of a point (docs/sweep.md): PE arrays scale the base config's [area] entries by what the point varies
 (`area_mm2`); crossbar chips use sim.energy.area's level sums with per-unit entries rescaled
@@ -14,8 +15,9 @@ import json
 import math
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,45 @@ class SweepContext:
     @property
     def shape(self) -> tuple[int, ...]:
         return tuple(len(p.values) for p in self.parameters)
+
+
+KEY_CHARS = 20  # point_key's hex digest length
+STATUSES = ("ok", "excluded", "failed")  # ScreenedRows.status codes
+
+
+@dataclass(frozen=True, eq=False)
+class ScreenedRows:
+    """The `points` rows of one vectorized screening task, as columns: a few arrays and strings pickle and
+    unpickle far faster than one tuple per point, and the parent (the single database writer) builds the row
+    tuples lazily while SQLite inserts them."""
+
+    trace: str
+    keys: str  # the points' keys concatenated (each KEY_CHARS long)
+    params: str  # the points' params_json texts joined by newlines (JSON text never holds a raw newline)
+    status: np.ndarray  # int8 index into STATUSES per point
+    reasons: tuple[str, ...]
+    metrics: np.ndarray  # (len(METRICS), points) float64; NaN is stored as NULL
+    wall_s: float  # per point: the task's wall time over its points
+    versions: str
+    finished_at: float
+    model: str = "analytical"
+    # The same rows as a serialized SQLite database (store.rows_image), built by a pool worker so that the
+    # single writer copies them with one INSERT ... SELECT instead of binding every value itself.
+    image: bytes | None = None
+
+    def __len__(self) -> int:
+        return self.status.size
+
+    def key_array(self) -> np.ndarray:
+        """The keys as a str array (a view of the concatenated text)."""
+        return np.array([self.keys]).view(f"<U{KEY_CHARS}") if self.keys else np.array([], dtype=f"<U{KEY_CHARS}")
+
+    def __iter__(self) -> Iterator[tuple]:
+        """The row tuples, in store.POINT_COLUMNS order."""
+        status = np.array(STATUSES, dtype=object)[self.status].tolist()
+        return zip(self.key_array().tolist(), repeat(self.trace), self.params.split("\n"), status, self.reasons,
+                   repeat(self.model), *(column.tolist() for column in self.metrics), repeat(self.wall_s),
+                   repeat(self.versions), repeat(self.finished_at))
 
 
 def file_id(path: Path) -> str:
@@ -368,7 +409,7 @@ def params_texts(context: SweepContext, positions: tuple[np.ndarray, ...]) -> li
     return ["{" + ", ".join(parts) + "}" for parts in zip(*columns)]
 
 
-def _screen_grid(context: SweepContext, indices: np.ndarray) -> list[tuple]:
+def _screen_grid(context: SweepContext, indices: np.ndarray) -> ScreenedRows:
     from sim.analytical.systolic import estimate_systolic_grid
     from sim.mapping.systolic import DATAFLOW_CODES
 
@@ -429,16 +470,15 @@ def _screen_grid(context: SweepContext, indices: np.ndarray) -> list[tuple]:
     excluded = np.array(violations(metrics, context.constraints, indices.size), dtype=object)
     for name in METRICS:
         metrics[name][failed] = np.nan  # stored as NULL
-    status = np.where(failed, "failed", np.where(excluded != "", "excluded", "ok")).tolist()
+    status = np.where(failed, 2, np.where(excluded != "", 1, 0)).astype(np.int8)
     reasons = np.where(failed, reasons, excluded).tolist()
     params = params_texts(context, positions)
     prefix = f"{context.trace_id}|{context.base_id}|"
-    keys = [hashlib.blake2b((prefix + text).encode(), digest_size=10).hexdigest() for text in params]
+    keys = "".join(hashlib.blake2b((prefix + text).encode(), digest_size=10).hexdigest() for text in params)
     wall = (time.perf_counter() - start) / max(indices.size, 1)
-    now = time.time()
-    n = indices.size
-    return list(zip(keys, [context.trace.name] * n, params, status, reasons, ["analytical"] * n,
-                    *(metrics[name].tolist() for name in METRICS), [wall] * n, [context.versions] * n, [now] * n))
+    return ScreenedRows(trace=context.trace.name, keys=keys, params="\n".join(params), status=status,
+                        reasons=tuple(reasons), metrics=np.stack([metrics[name] for name in METRICS]),
+                        wall_s=wall, versions=context.versions, finished_at=time.time())
 
 
 def _error_text(error: Exception) -> str:
@@ -483,11 +523,18 @@ def _screen_points(context: SweepContext, indices: np.ndarray) -> list[tuple]:
     return rows_out
 
 
-def screen_chunk(context: SweepContext, indices: np.ndarray) -> list[tuple]:
-    """Analytical rows of the points at grid `indices` (vectorized closed form where it applies)."""
+def screen_chunk(context: SweepContext, indices: np.ndarray, image: bool = False) -> ScreenedRows | list[tuple]:
+    """Analytical rows of the points at grid `indices`: a ScreenedRows batch from the vectorized closed form
+    (with its SQLite image when `image`, for a worker process), else a list of row tuples (both iterate as
+    rows in store.POINT_COLUMNS order)."""
     indices = np.asarray(indices, dtype=np.int64)
     if grid_vectorizable(context):
-        return _screen_grid(context, indices)
+        rows = _screen_grid(context, indices)
+        if image:
+            from sim.sweep.store import rows_image  # store imports this module
+
+            rows = replace(rows, image=rows_image(rows))
+        return rows
     return _screen_points(context, indices)
 
 

@@ -48,6 +48,11 @@ class Backend:
         self.pool = pool
         self.client = client
 
+    @property
+    def parallel(self) -> bool:
+        """Whether tasks run outside this process (a pool or a cluster)."""
+        return self.pool is not None or self.client is not None
+
     def run(self, function: Callable[..., Any], arguments: Sequence[tuple]) -> Iterator[tuple[int, Any]]:
         """(task index, result) for each task, in completion order."""
         if not arguments:

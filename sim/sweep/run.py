@@ -12,6 +12,9 @@ import numpy as np
 
 from sim.sweep import store
 from sim.sweep.evaluate import (
+    METRICS,
+    STATUSES,
+    ScreenedRows,
     SweepContext,
     file_id,
     grid_vectorizable,
@@ -112,22 +115,59 @@ def _chunks(pending: np.ndarray, size: int) -> list[np.ndarray]:
     return [pending[start:start + size] for start in range(0, pending.size, size)]
 
 
-def _select(connection: sqlite3.Connection, spec: SweepSpec, has_clock: bool) -> dict[str, tuple[str, str, str]]:
+@dataclass(frozen=True)
+class _Screened:
+    """One trace's points screened by this run, as columns (the rows it inserted into a fresh database)."""
+
+    keys: np.ndarray  # str, KEY_CHARS each
+    status: np.ndarray  # int8 codes into STATUSES
+    metrics: np.ndarray  # (len(METRICS), points), NaN where the database holds NULL
+
+
+def _screened_in_memory(batches: list[ScreenedRows]) -> dict[str, _Screened]:
+    by_trace: dict[str, list[ScreenedRows]] = {}
+    for batch in batches:
+        by_trace.setdefault(batch.trace, []).append(batch)
+    return {trace: _Screened(keys=np.concatenate([batch.key_array() for batch in group]),
+                             status=np.concatenate([batch.status for batch in group]),
+                             metrics=np.concatenate([batch.metrics for batch in group], axis=1))
+            for trace, group in by_trace.items()}
+
+
+def _objective_rows(connection: sqlite3.Connection, trace: str, columns: list[str], statuses: tuple[str, ...],
+                    screened: dict[str, _Screened] | None) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Keys and objective columns of one trace's points with one of `statuses`, from the database, or from
+    this run's batches when it screened every point into an empty database (the same rows, not re-read)."""
+    if screened is not None:
+        points = screened[trace]
+        keep = np.isin(points.status, [STATUSES.index(status) for status in statuses])
+        return points.keys[keep], [points.metrics[METRICS.index(column)][keep] for column in columns]
+    query = (f"SELECT key, {', '.join(columns)} FROM points WHERE trace = ? "
+             f"AND status IN ({', '.join('?' * len(statuses))})")
+    rows = connection.execute(query, (trace, *statuses)).fetchall()
+    if not rows:
+        return np.array([], dtype=str), []
+    key_column, *metric_columns = zip(*rows)
+    return np.array(key_column), [np.array(column, dtype=np.float64) for column in metric_columns]  # NULL -> nan
+
+
+def _select(connection: sqlite3.Connection, spec: SweepSpec, has_clock: bool,
+            screened: dict[str, _Screened] | None = None) -> dict[str, tuple[str, str, str]]:
     """key -> (trace, params, selected_by) of the points the engine validates."""
     columns = [objective_column(objective, has_clock) for objective in spec.objectives]
     signs = np.array([sign for _, sign in columns])
     chosen: dict[str, tuple[str, str]] = {}
-    traces = [t for (t,) in connection.execute("SELECT DISTINCT trace FROM points ORDER BY trace")]
+    traces = (sorted(screened) if screened is not None else
+              [t for (t,) in connection.execute("SELECT DISTINCT trace FROM points ORDER BY trace")])
     statuses = ("ok", "excluded") if spec.engine == "all" else ("ok",)
     for trace in traces:
-        query = (f"SELECT key, {', '.join(c for c, _ in columns)} FROM points WHERE trace = ? "
-                 f"AND status IN ({', '.join('?' * len(statuses))})")
-        rows = connection.execute(query, (trace, *statuses)).fetchall()
-        if not rows:
+        key_column, metric_columns = _objective_rows(connection, trace, [c for c, _ in columns], statuses, screened)
+        if not key_column.size:
             continue
-        rows.sort()  # by key: the same selection whatever order the rows were written in
-        keys = [row[0] for row in rows]
-        values = np.array([row[1:] for row in rows], dtype=np.float64) * signs  # NULL -> nan
+        # By key: the same selection whatever order the rows were written in (keys are unique hex strings).
+        order = np.argsort(key_column, kind="stable")
+        keys = key_column[order].tolist()
+        values = np.column_stack([column[order] for column in metric_columns]) * signs
         for index in np.flatnonzero(pareto_mask(values)):
             chosen[keys[index]] = (trace, "front")
         if spec.engine == "all":
@@ -195,8 +235,9 @@ class _Progress:
 
 
 def _run_stages(connection: sqlite3.Connection, spec: SweepSpec, contexts: list[SweepContext], backend: Any,
-                console: Any) -> tuple[int, int]:
-    """Screen the pending points, then validate the selection with the engine; returns rows written by each."""
+                console: Any) -> tuple[int, int, dict[str, _Screened] | None]:
+    """Screen the pending points, then validate the selection with the engine; returns rows written by each,
+    and this run's screened columns when they are the whole database (None otherwise)."""
     done = store.finished_keys(connection)
     tasks = []
     for context in contexts:
@@ -204,20 +245,30 @@ def _run_stages(connection: sqlite3.Connection, spec: SweepSpec, contexts: list[
         # Vectorized chunks are cheap; per-point chunks stay small so a kill loses little.
         size = (spec.chunk_points if grid_vectorizable(context)
                 else max(1, min(16, pending.size // (4 * max(backend.workers, 1)))))
-        tasks += [(context, chunk) for chunk in _chunks(pending, size)]
-    progress = _Progress(console, "screening (analytical)", sum(chunk.size for _, chunk in tasks))
+        # Worker processes also build each batch's SQLite image, which the single writer only copies.
+        image = grid_vectorizable(context) and backend.parallel and store.IMAGES_SUPPORTED
+        tasks += [(context, chunk, image) for chunk in _chunks(pending, size)]
+    progress = _Progress(console, "screening (analytical)", sum(chunk.size for _, chunk, _ in tasks))
     screened_now = 0
+    # Kept only while every row of the database is one this run inserted from a ScreenedRows batch.
+    batches: list[ScreenedRows] | None = [] if not done else None
     try:
         for _, rows in backend.run(screen_chunk, tasks):
-            screened_now += store.write_rows(connection, "points", rows)
+            written = store.write_rows(connection, "points", rows)
+            screened_now += written
             progress.advance(len(rows))
+            if batches is not None and isinstance(rows, ScreenedRows) and written == len(rows):
+                batches.append(replace(rows, params="", reasons=(), image=None))  # what selection reads
+            else:
+                batches = None
     finally:
         progress.stop()
+    screened = _screened_in_memory(batches) if batches else None
 
     has_clock = contexts[0].base.kind != "directive"
     validated_now = 0
     if spec.engine != "none":
-        selected = _select(connection, spec, has_clock)
+        selected = _select(connection, spec, has_clock, screened)
         _write_selection(connection, selected)
         validated = store.finished_keys(connection, "validations")
         by_trace = {context.trace.name: context for context in contexts}
@@ -236,7 +287,7 @@ def _run_stages(connection: sqlite3.Connection, spec: SweepSpec, contexts: list[
             progress.stop()
     else:
         _write_selection(connection, {})
-    return screened_now, validated_now
+    return screened_now, validated_now, screened
 
 
 def sweep(spec: SweepSpec | str | Path, out_dir: str | Path, *, workers: int | None = None, dask: str | None = None,
@@ -259,13 +310,13 @@ def sweep(spec: SweepSpec | str | Path, out_dir: str | Path, *, workers: int | N
                                     "parameters": {p.name: list(p.paths) for p in spec.parameters},
                                     "constraints": spec.constraints.active()})
         with open_backend(workers=workers, dask=dask) as backend:
-            screened_now, validated_now = _run_stages(connection, spec, contexts, backend, console)
+            screened_now, validated_now, screened = _run_stages(connection, spec, contexts, backend, console)
         has_clock = contexts[0].base.kind != "directive"
         counts = dict(connection.execute("SELECT status, COUNT(*) FROM points GROUP BY status").fetchall())
         front = tuple(key for (key,) in connection.execute(
             "SELECT key FROM selection WHERE selected_by = 'front' ORDER BY trace, key"))
         if spec.engine == "none":
-            front = _front_only(connection, spec, has_clock)
+            front = _front_only(connection, spec, has_clock, screened)
         validated_total = connection.execute("SELECT COUNT(*) FROM validations").fetchone()[0]
         disagreements = _disagreements(connection, spec.tolerance)
     finally:
@@ -281,9 +332,10 @@ def sweep(spec: SweepSpec | str | Path, out_dir: str | Path, *, workers: int | N
     return result
 
 
-def _front_only(connection: sqlite3.Connection, spec: SweepSpec, has_clock: bool) -> tuple[str, ...]:
+def _front_only(connection: sqlite3.Connection, spec: SweepSpec, has_clock: bool,
+                screened: dict[str, _Screened] | None) -> tuple[str, ...]:
     no_validation = replace(spec, engine="front", top_k=0)
-    selected = _select(connection, no_validation, has_clock)
+    selected = _select(connection, no_validation, has_clock, screened)
     _write_selection(connection, selected)
     return tuple(sorted(selected))
 

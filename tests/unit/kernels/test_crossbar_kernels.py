@@ -1,6 +1,9 @@
-"""Bit-sliced crossbar kernels: the ADC quantizer, ISAAC's flip, required bits, input checks."""
+"""Bit-sliced crossbar kernels: the ADC quantizer, ISAAC's flip, required bits, input checks, the integer path's
+DAC digit patterns and its exactness bound."""
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.errors import MappingError
 from sim.hardware.spec import AdcSpec, ReramSpec
@@ -9,6 +12,8 @@ from sim.kernels.crossbar import (
     adc_parameters,
     crossbar_mvm,
     encode_weights,
+    exact_in_int64,
+    patterns_of,
     slice_inputs,
 )
 from sim.mapping.crossbar import BitSlicing
@@ -80,3 +85,34 @@ def test_out_of_range_values_are_mapping_errors():
         crossbar_mvm(np.array([[1]]), np.array([[-1]]), slicing(signed_inputs=False))
     with pytest.raises(MappingError, match="disagree on K"):
         crossbar_mvm(np.ones((3, 1), dtype=np.int64), np.ones((1, 2), dtype=np.int64), slicing())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 3), st.integers(2, 16), st.booleans(), st.sampled_from([4, 8, 16, 50]), st.integers(1, 8),
+       st.integers(1, 40), st.integers(1, 3), st.integers(0, 2**16))
+def test_read_patterns_pack_each_groups_read_digits(dac_bits, input_bits, signed, rows, group_rows, k, vectors, seed):
+    # pattern[v, t, g] = sum_j digit_t(x[v, row j of g]) << (dac_bits * j), the 1-bit bit transpose included
+    group_rows = max(1, min(group_rows, 8 // dac_bits))
+    s = slicing(crossbar_rows=rows, input_bits=input_bits, dac_bits=dac_bits, signed_inputs=signed)
+    rng = np.random.default_rng(seed)
+    low, high = (-(1 << (input_bits - 1)), 1 << (input_bits - 1)) if signed else (0, 1 << input_bits)
+    inputs = rng.integers(low, high, size=(vectors, k))
+    starts = np.arange(0, k, rows, dtype=np.int64)
+    stops = np.minimum(starts + rows, k)
+    patterns, first_group = patterns_of(inputs, s, starts, stops, group_rows)
+    expected = np.zeros(patterns.shape, dtype=np.int64)
+    for t, (digits, _) in enumerate(slice_inputs(inputs, s)):
+        for p, (start, stop) in enumerate(zip(starts, stops)):
+            for i in range(start, stop):
+                group, j = divmod(i - start, group_rows)
+                expected[:, t, first_group[p] + group] += digits[:, i] << (dac_bits * j)
+    assert patterns.dtype == np.uint8
+    assert np.array_equal(patterns, expected)
+
+
+def test_integer_path_only_where_every_partial_sum_is_exact():
+    isaac = slicing(adc=AdcSpec(bits=8, column_flip=True))
+    weights = np.zeros((1152, 128), dtype=np.int64)
+    assert exact_in_int64(isaac, encode_weights(weights, isaac), 1152, 9, 2**15, 255.0)
+    wide = slicing(weight_bits=32, input_bits=32)
+    assert not exact_in_int64(wide, encode_weights(weights[:, :1], wide), 1152, 9, 2**31, 255.0)

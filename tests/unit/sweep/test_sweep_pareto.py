@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from sim.sweep.pareto import pareto_mask, top_k
+from sim.sweep.pareto import _unique_rows, pareto_mask, top_k
 
 
 def brute_force(values):
@@ -34,3 +34,21 @@ def test_identical_points_share_the_front():
 def test_top_k_skips_nan_and_keeps_order():
     assert top_k(np.array([3.0, np.nan, 1.0, 2.0, 1.0]), 3).tolist() == [2, 4, 3]
     assert top_k(np.array([np.nan]), 2).tolist() == []
+
+
+@settings(max_examples=60)
+@given(arrays(np.float64, st.tuples(st.integers(0, 60), st.integers(1, 4)),
+              elements=st.sampled_from([-0.0, 0.0, 1.0, 2.0, 3.0, 5.0])))
+def test_unique_rows_equal_numpy_unique(values):
+    unique, inverse = _unique_rows(values)
+    expected, expected_inverse = np.unique(values, axis=0, return_inverse=True)
+    assert np.array_equal(unique, expected) and np.array_equal(inverse, expected_inverse.reshape(-1))
+
+
+@settings(max_examples=60)
+@given(arrays(np.float64, st.integers(0, 60), elements=st.sampled_from([0.0, 1.0, 2.0, 3.0, np.nan])),
+       st.integers(0, 70))
+def test_top_k_equals_a_full_stable_sort(values, k):
+    candidates = np.flatnonzero(~np.isnan(values))
+    expected = candidates[np.argsort(values[candidates], kind="stable")][:k]
+    assert top_k(values, k).tolist() == expected.tolist()
