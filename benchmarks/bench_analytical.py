@@ -19,12 +19,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 from bench_engine import hardware as resnet50_hardware
 from bench_engine import resnet50 as resnet50_trace
+from timing import best_time
 
 import sim
 from sim.analytical.systolic import estimate_systolic, estimate_systolic_grid
@@ -32,16 +32,6 @@ from sim.mapping.systolic import map_systolic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-
-
-def timed(function, repeat: int = 1) -> float:
-    """Best wall time of `repeat` calls (the first call also pays numba's compile, so warm up first)."""
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def per_layer_us(repeat: int) -> dict[str, float]:
@@ -52,7 +42,7 @@ def per_layer_us(repeat: int) -> dict[str, float]:
     wall = {}
     for layer, mapping in zip(layers, mappings):
         estimate_systolic(layer, hw, mapping)
-        wall[layer.name] = 1e6 * timed(lambda layer=layer, mapping=mapping: estimate_systolic(layer, hw, mapping),
+        wall[layer.name] = 1e6 * best_time(lambda layer=layer, mapping=mapping: estimate_systolic(layer, hw, mapping),
                                       repeat=repeat)
     times = np.array(list(wall.values()))
     return {"layers": len(layers), "median_us": float(np.median(times)), "max_us": float(times.max()),
@@ -74,8 +64,8 @@ def main() -> None:
             estimate_systolic(layer, systolic_hw, map_systolic(layer, systolic_hw))
 
     closed_form()
-    t_closed = timed(closed_form, repeat=3)
-    t_engine = timed(lambda: sim.simulate(layers, systolic_hw))
+    t_closed = best_time(closed_form, repeat=3)
+    t_engine = best_time(lambda: sim.simulate(layers, systolic_hw))
     rows.append(("systolic closed form, one layer at a time", len(layers), t_closed, t_engine))
 
     layer = resnet50.layers[10]
@@ -84,9 +74,9 @@ def main() -> None:
                        indexing="ij")
     array_rows, array_cols, dataflow, bandwidth = (axis.ravel() for axis in grid)
     estimate_systolic_grid(layer, array_rows[:10], array_cols[:10], dataflow[:10])
-    t_grid = timed(lambda: estimate_systolic_grid(layer, array_rows, array_cols, dataflow,
+    t_grid = best_time(lambda: estimate_systolic_grid(layer, array_rows, array_cols, dataflow,
                                                   bandwidth_bytes_per_cycle=bandwidth), repeat=3)
-    one_point = timed(lambda: estimate_systolic(layer, systolic_hw, map_systolic(layer, systolic_hw)), repeat=20)
+    one_point = best_time(lambda: estimate_systolic(layer, systolic_hw, map_systolic(layer, systolic_hw)), repeat=20)
     rows.append(("systolic closed form, vectorized grid (points)", array_rows.size, t_grid,
                  one_point * array_rows.size))
     # Conv layers: the grid counts ifmap footprints once per distinct tiling among the points.
@@ -102,16 +92,16 @@ def main() -> None:
 
         def conv_point(layer=conv_layer):
             estimate_systolic(layer, systolic_hw, map_systolic(layer, systolic_hw))
-        t_conv = timed(conv_sweep, repeat=1 if args.quick else 2)
-        one_conv = timed(conv_point, repeat=5)
+        t_conv = best_time(conv_sweep, repeat=1 if args.quick else 2)
+        one_conv = best_time(conv_point, repeat=5)
         rows.append((f"grid on {name} (points)", conv_rows.size, t_conv, one_conv * conv_rows.size))
 
     maestro_hw = sim.load_hardware(ROOT / "hw_configs" / "maestro" / "accelerator_1.m")
     kcp_ws = sim.load_mapping(ROOT / "mappings" / "kcp_ws.m")
     sim.estimate(layers[:1], maestro_hw, mapping=kcp_ws)
-    t_directive = timed(lambda: sim.estimate(layers, maestro_hw, mapping=kcp_ws), repeat=3)
+    t_directive = best_time(lambda: sim.estimate(layers, maestro_hw, mapping=kcp_ws), repeat=3)
     try:
-        t_directive_engine = timed(lambda: sim.simulate(layers, maestro_hw, mapping=kcp_ws))
+        t_directive_engine = best_time(lambda: sim.simulate(layers, maestro_hw, mapping=kcp_ws))
     except (ImportError, sim.SimError):
         t_directive_engine = float("nan")  # no directive engine in this build
     rows.append(("directive model (kcp_ws on accelerator_1)", len(layers), t_directive, t_directive_engine))
@@ -120,8 +110,8 @@ def main() -> None:
     crossbar_layers = resnet18.layers[:6] if args.quick else resnet18.layers
     isaac = sim.load_hardware(ROOT / "hw_configs" / "isaac.toml")
     sim.estimate(crossbar_layers[:1], isaac)
-    t_crossbar = timed(lambda: sim.estimate(crossbar_layers, isaac), repeat=3)
-    t_crossbar_engine = timed(lambda: sim.simulate(crossbar_layers, isaac))
+    t_crossbar = best_time(lambda: sim.estimate(crossbar_layers, isaac), repeat=3)
+    t_crossbar_engine = best_time(lambda: sim.simulate(crossbar_layers, isaac))
     rows.append(("crossbar closed form (ResNet-18 on ISAAC)", len(crossbar_layers), t_crossbar, t_crossbar_engine))
 
     header = f"{'model':<50} {'items':>8} {'wall s':>10} {'items/s':>12} {'baseline s':>11} {'speedup':>9}"

@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import time
 from pathlib import Path
 
 import numba
 import numpy as np
+from timing import best_of
 
 from sim.analytical.crossbar import estimate_crossbar
 from sim.engine.crossbar import simulate_crossbar_layer
@@ -39,16 +39,6 @@ CIRCULANT = (Layer.gemm_layer("bc.fc1", m=1, n=4096, k=4096, block_size=64, ifma
              Layer.gemm_layer("bc.fc3", m=1, n=64, k=1024, block_size=64, ifmap_bits=16, filter_bits=16))
 
 
-def best_of(repeat: int, function, *args):
-    """(fastest wall time of `repeat` calls, the last call's result)."""
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = function(*args)
-        times.append(time.perf_counter() - start)
-    return min(times), result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
@@ -64,10 +54,10 @@ def main() -> None:
         w64, x64 = weights.astype(np.float64), inputs.astype(np.float64)
         slicing = mapping.slicing
         crossbar_mvm(weights[:8, :2], inputs[:300, :8], slicing)  # load the parallel kernel outside the timing
-        matmul_s, _ = best_of(max(5, args.repeat), np.matmul, x64, w64)
-        crossbar_s, functional = best_of(args.repeat, crossbar_mvm, weights, inputs, slicing)
-        analytical_s, _ = best_of(args.repeat, estimate_crossbar, layer, hw, mapping)
-        engine_s, _ = best_of(1, simulate_crossbar_layer, layer, hw, mapping)
+        matmul_s, _ = best_of(lambda: np.matmul(x64, w64), max(5, args.repeat))
+        crossbar_s, functional = best_of(lambda: crossbar_mvm(weights, inputs, slicing), args.repeat)
+        analytical_s, _ = best_of(lambda: estimate_crossbar(layer, hw, mapping), args.repeat)
+        engine_s, _ = best_of(lambda: simulate_crossbar_layer(layer, hw, mapping))
         rows.append({
             "layer": layer.name, "gemm": [gemm.m, gemm.k, gemm.n], "crossbars": mapping.crossbars,
             "numba_threads": numba.get_num_threads(),

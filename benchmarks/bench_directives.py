@@ -9,8 +9,9 @@ the same file (one-at-a-time rows) and the point-by-point grid (vectorized row).
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
+
+from timing import best_time
 
 from sim.analytical.directives import estimate_directive, runtime_grid
 from sim.hardware.maestro_hw import load_maestro_hardware
@@ -25,15 +26,6 @@ NETWORKS = ("Resnet50_kcp_ws", "Resnet50_xp_ws", "Resnet50_yxp_os", "googlenet_k
 MAESTRO_MS_PER_LAYER = 6.0  # measured by the reference's author on MAESTRO 4eb08d1 (reference README)
 
 
-def timed(function, repeat: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        function()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def main() -> None:
     hw = load_maestro_hardware(DATA / "accelerator_1.m")
     rows = []
@@ -41,8 +33,8 @@ def main() -> None:
         text = (DATA / "mappings" / f"{name}.m").read_text()
         network = load_maestro_network(DATA / "mappings" / f"{name}.m")
         layers = [(to_layer(layer), layer.dataflow) for layer in network.layers]
-        parse_s = timed(lambda: parse_maestro(text))
-        model_s = timed(lambda: [estimate_directive(layer, hw, flow) for layer, flow in layers])
+        parse_s = best_time(lambda: parse_maestro(text), repeat=3)
+        model_s = best_time(lambda: [estimate_directive(layer, hw, flow) for layer, flow in layers], repeat=3)
         rows.append({"case": f"{name} (one at a time)", "layers": len(layers), "seconds": model_s,
                      "layers_per_s": len(layers) / model_s, "ms_per_layer": 1000 * model_s / len(layers),
                      "baseline_parse_s": parse_s, "ratio_vs_parse": model_s / parse_s,
@@ -54,11 +46,11 @@ def main() -> None:
         num_pes=pes, l1_size_bytes=100, l2_size_bytes=3000, noc_bandwidth_words_per_cycle=noc,
         offchip_bandwidth_words_per_cycle=offchip)})
         for pes in pes_options for noc in noc_options for offchip in offchip_options]
-    point_s = timed(lambda: [estimate_directive(layer, point, flow) for point in grid])
+    point_s = best_time(lambda: [estimate_directive(layer, point, flow) for point in grid], repeat=3)
     per_pes = [hw.model_copy(update={"directive_array": DirectiveArraySpec(
         num_pes=pes, l1_size_bytes=100, l2_size_bytes=3000, noc_bandwidth_words_per_cycle=1000,
         offchip_bandwidth_words_per_cycle=50)}) for pes in pes_options]
-    vector_s = timed(lambda: [runtime_grid(layer, point, flow, noc_options, offchip_options) for point in per_pes])
+    vector_s = best_time(lambda: [runtime_grid(layer, point, flow, noc_options, offchip_options) for point in per_pes], repeat=3)
     for case, seconds in ((f"grid of {len(grid)} designs, point by point", point_s),
                           (f"grid of {len(grid)} designs, vectorized (runtime)", vector_s)):
         rows.append({"case": case, "layers": len(grid), "seconds": seconds, "layers_per_s": len(grid) / seconds,

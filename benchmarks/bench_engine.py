@@ -24,6 +24,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from timing import best_of
 
 from sim.analytical.systolic import estimate_systolic
 from sim.engine.simulate import simulate_trace
@@ -75,16 +76,6 @@ def hardware(buffer_kb: float = BUFFER_KB):
     })
 
 
-def timed(function, repeat=1):
-    best = float("inf")
-    value = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        value = function()
-        best = min(best, time.perf_counter() - start)
-    return best, value
-
-
 def closed_form(trace, hw):
     return [estimate_systolic(layer, hw, map_systolic(layer, hw)) for layer in trace.layers]
 
@@ -128,9 +119,9 @@ def main() -> None:
 
     fast_model(Trace("warm", trace.layers[:2]), hw)  # numba compilation outside the timings
     simulate_trace(Trace("warm", trace.layers[:2]), hw)
-    closed_s, _ = timed(lambda: closed_form(trace, hw), repeat)
-    fast_s, _ = timed(lambda: fast_model(trace, hw), repeat)
-    engine_s, run = timed(lambda: simulate_trace(trace, hw), repeat)
+    closed_s, _ = best_of(lambda: closed_form(trace, hw), repeat)
+    fast_s, _ = best_of(lambda: fast_model(trace, hw), repeat)
+    engine_s, run = best_of(lambda: simulate_trace(trace, hw), repeat)
     tracemalloc.start()
     simulate_trace(trace, hw)
     _, peak_bytes = tracemalloc.get_traced_memory()
@@ -142,9 +133,9 @@ def main() -> None:
     functional_model(Trace("warm", trace.layers[:2]), hw)
     fast_functional_s = engine_functional_s = float("inf")
     for _ in range(functional_repeat):  # interleaved, best of each: the numpy matmuls are noisy on a shared machine
-        fast_functional_s = min(fast_functional_s, timed(lambda: functional_model(trace, hw))[0])
+        fast_functional_s = min(fast_functional_s, best_of(lambda: functional_model(trace, hw))[0])
         engine_functional_s = min(engine_functional_s,
-                                  timed(lambda: simulate_trace(trace, hw, functional=True))[0])
+                                  best_of(lambda: simulate_trace(trace, hw, functional=True))[0])
     per_event_s = min(simpy_floor() for _ in range(3))
     floor_s = per_event_s * steps  # one event per step: the least a step-level SimPy engine can process
     folds = sum(r.folds for r in run.layers)
@@ -176,7 +167,7 @@ def main() -> None:
     by_layers = []
     for count in counts:
         repeated = Trace("repeat", tuple(base for _ in range(count)))
-        wall, result = timed(lambda: simulate_trace(repeated, hw), repeat)
+        wall, result = best_of(lambda: simulate_trace(repeated, hw), repeat)
         by_layers.append({"layers": count, "folds": sum(r.folds for r in result.layers), "wall_s": wall,
                           "wall_per_layer_s": wall / count})
     # Wall time vs MACs at a fixed fold count: ws streams M, so M grows MACs but not folds. With the default
@@ -187,7 +178,7 @@ def main() -> None:
         sized_hw = hardware(buffers_kb)
         for m in ((256, 1024, 4096) if args.quick else (256, 1024, 4096, 16384, 65536)):
             layer = Layer.gemm_layer("gemm", m=m, n=256, k=256)
-            wall, result = timed(lambda: simulate_trace(Trace("size", (layer,)), sized_hw), repeat)
+            wall, result = best_of(lambda: simulate_trace(Trace("size", (layer,)), sized_hw), repeat)
             r = result.layers[0]
             extra = dict(r.extra)
             by_size.append({"buffer_kb": buffers_kb, "m": m, "macs": r.macs, "folds": r.folds,

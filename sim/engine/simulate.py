@@ -13,6 +13,7 @@ transfer, never per cycle or per PE.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -97,14 +98,26 @@ def _bits(layer: Layer) -> dict[str, int]:
     return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
 
 
+def _in_order(env: CountingEnvironment, start: simpy.Event, tiles, issue, done: simpy.Event | None = None) -> None:
+    """Once `start` fires, call `issue(i, tile, then)` for each tile in turn, the next one when the request calls
+    `then()` (its tile is in place); `done` fires after the last. A callback chain, not a generator process: the
+    same events in the same order, without a process resume per event."""
+
+    def next_tile(i: int) -> None:
+        if i == len(tiles):
+            if done is not None:
+                done.succeed()
+            return
+        issue(i, tiles[i], lambda: next_tile(i + 1))
+
+    env.when(start, lambda _event: next_tile(0))
+
+
 def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Layer, parts: _Components,
                  timeline: LayerTimeline, layer_start: simpy.Event, filter_start: simpy.Event,
                  filters_issued: simpy.Event) -> simpy.Process:
-    """Start the layer's processes; returns the PE array's process, which ends when the last ofmap tile is in DRAM.
-
-    The prefetchers and the ofmap allocator are chains of callbacks (each tile's completion starts the next
-    tile's request) rather than generator processes: the same events in the same order, without a process
-    resume per event."""
+    """Start the layer's prefetchers and ofmap allocator (`_in_order` chains) and its PE array; returns the PE
+    array's process, which ends when the last ofmap tile is in DRAM."""
     env = parts.env
     bits = _bits(layer)
     buffers = parts.buffers
@@ -112,52 +125,29 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
     read_elements = timeline.dram_read_elements
 
     def prefetch(name: str, start: simpy.Event, issued: simpy.Event | None) -> None:
-        buffer = buffers[name]
-        tiles = plan.tiles[name]
-        width = bits[name]
-        count = len(tiles)
-        issued_tiles = 0
+        buffer, width = buffers[name], bits[name]
 
-        def next_tile() -> None:
-            nonlocal issued_tiles
-            if issued_tiles == count:
-                if issued is not None:
-                    issued.succeed()
-                return
-            tile = tiles[issued_tiles]
-            issued_tiles += 1
-
+        def fill(i: int, tile, then: Callable[[], None]) -> None:
             def filled() -> None:
                 read_elements[name] += tile.elements
-                next_tile()
+                then()
 
-            buffer.fill((index, issued_tiles - 1), tile.elements, tile.address, width, filled)
+            buffer.fill((index, i), tile.elements, tile.address, width, filled)
 
-        env.when(start, lambda _event: next_tile())
+        _in_order(env, start, plan.tiles[name], fill, issued)
 
     def allocate_ofmap() -> None:
-        buffer = buffers["ofmap"]
-        tiles = plan.tiles["ofmap"]
-        width = bits["ofmap"]
-        count = len(tiles)
-        issued_tiles = 0
+        buffer, width = buffers["ofmap"], bits["ofmap"]
 
-        def next_tile() -> None:
-            nonlocal issued_tiles
-            if issued_tiles == count:
-                return
-            tile = tiles[issued_tiles]
-            issued_tiles += 1
-
+        def allocate(i: int, tile, then: Callable[[], None]) -> None:
             def allocated() -> None:
                 read_elements["ofmap"] += tile.readback_elements
-                next_tile()
+                then()
 
             after = drained[tile.previous] if tile.previous >= 0 else None
-            buffer.allocate((index, issued_tiles - 1), tile.elements, tile.readback_elements, tile.address, width, after,
-                            allocated)
+            buffer.allocate((index, i), tile.elements, tile.readback_elements, tile.address, width, after, allocated)
 
-        env.when(layer_start, lambda _event: next_tile())
+        _in_order(env, layer_start, plan.tiles["ofmap"], allocate)
 
     # Same creation order as the processes they replace (their start-up order decides same-cycle ties).
     prefetch("ifmap", layer_start, None)
