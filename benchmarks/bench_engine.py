@@ -6,8 +6,10 @@ Prints a table and writes benchmarks/results/bench_engine.json. Baselines are me
   arithmetic the engine's events wrap;
 - the fast model's functional pass (sim.kernels.systolic_fast.check_functional), against the engine run with
   functional=True on the same layers: what the engine adds when output values are computed too;
-- SimPy's floor: one event per engine step (the least a step-level SimPy engine can process) at the cost per
-  event of a bare process that only yields timeouts.
+- SimPy's floor: one event per engine step (the least a step-level SimPy engine can process), and the engine's
+  own event count, at the cost per event of a bare process that only yields timeouts;
+- the share of the engine's wall time spent inside its SimPy clock (events and the component callbacks behind
+  them) against the rest (planning, set-up, layer records), the latter compared with the closed form.
 Scaling: wall time vs number of layers (the same layer repeated) and vs layer size at a fixed fold count
 (more MACs per fold); the engine is expected to grow linearly in folds and stay flat in MACs.
 
@@ -108,11 +110,38 @@ def simpy_floor(events: int = 20_000) -> float:
     return (time.perf_counter() - start) / events
 
 
+def clock_share(simulate, repeat: int) -> float:
+    """Best-of-`repeat` seconds one run spends inside its SimPy clock (CountingEnvironment.run: the events and the
+    component callbacks behind them), the rest of simulate_trace being planning, set-up and the layer records."""
+    from sim.engine.clock import CountingEnvironment
+
+    inside = []
+    run = CountingEnvironment.run
+
+    def timed(self, until=None):
+        start = time.perf_counter()
+        try:
+            return run(self, until)
+        finally:
+            inside.append(time.perf_counter() - start)
+
+    CountingEnvironment.run = timed  # this benchmark process only
+    try:
+        best = float("inf")
+        for _ in range(repeat):
+            inside.clear()
+            simulate()
+            best = min(best, sum(inside))
+    finally:
+        CountingEnvironment.run = run
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats and smaller scaling sweeps")
     args = parser.parse_args()
-    repeat = 1 if args.quick else 5
+    repeat = 1 if args.quick else 10
     hw = hardware()
     trace = resnet50()
     console = Console()
@@ -122,6 +151,7 @@ def main() -> None:
     closed_s, _ = best_of(lambda: closed_form(trace, hw), repeat)
     fast_s, _ = best_of(lambda: fast_model(trace, hw), repeat)
     engine_s, run = best_of(lambda: simulate_trace(trace, hw), repeat)
+    clock_s = clock_share(lambda: simulate_trace(trace, hw), repeat)
     tracemalloc.start()
     simulate_trace(trace, hw)
     _, peak_bytes = tracemalloc.get_traced_memory()
@@ -138,6 +168,7 @@ def main() -> None:
                                   best_of(lambda: simulate_trace(trace, hw, functional=True))[0])
     per_event_s = min(simpy_floor() for _ in range(3))
     floor_s = per_event_s * steps  # one event per step: the least a step-level SimPy engine can process
+    events_floor_s = per_event_s * events  # the engine's own events at a bare process's cost per event
     folds = sum(r.folds for r in run.layers)
     totals = run.totals()
     resnet = {
@@ -147,7 +178,10 @@ def main() -> None:
         "overhead_vs_closed_form": engine_s / closed_s, "overhead_vs_fast_model": engine_s / fast_s,
         "engine_functional_wall_s": engine_functional_s, "fast_model_functional_wall_s": fast_functional_s,
         "functional_overhead": engine_functional_s / fast_functional_s,
+        "clock_wall_s": clock_s, "outside_clock_wall_s": engine_s - clock_s,
+        "outside_clock_vs_closed_form": (engine_s - clock_s) / closed_s,
         "simpy_floor_wall_s": floor_s, "simpy_us_per_event": per_event_s * 1e6,
+        "simpy_floor_for_engine_events_s": events_floor_s, "clock_us_per_event": clock_s / events * 1e6,
         "floor_vs_fast_model": floor_s / fast_s, "engine_vs_floor": engine_s / floor_s,
         "events_per_s": events / engine_s, "peak_traced_memory_mib": peak_bytes / 2**20,
         "max_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

@@ -6,7 +6,7 @@ named in the provenance, so a report shows what was not priced instead of silent
 """
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Iterable, Mapping
 
 from sim.hardware.spec import EnergyEntry
 from sim.records import ActionCounts, EnergyBreakdown
@@ -18,16 +18,33 @@ def component_of(action: str) -> str:
     return action.split(".", 1)[0]
 
 
-def apply(counts: ActionCounts, table: Mapping[str, EnergyEntry]) -> EnergyBreakdown:
-    """Energy per component in pJ; `total_pj` equals the sum of count x pj over priced actions."""
+def prices(actions: Iterable[str], table: Mapping[str, EnergyEntry]) -> dict[str, tuple[str, float, str, str] | None]:
+    """What `apply` looks up per action key, done once for callers that price many counts against one table
+    (the engine, per layer): action -> (component, pj, provenance text before and after the count), or None
+    when the table has no entry."""
+    out: dict[str, tuple[str, float, str, str] | None] = {}
+    for action in actions:
+        entry = table.get(action)
+        out[action] = None if entry is None else (component_of(action), entry.pj, f"{entry.pj} pj x ",
+                                                  f" ({entry.source})")
+    return out
+
+
+def apply(counts: ActionCounts, table: Mapping[str, EnergyEntry],
+          priced: Mapping[str, tuple[str, float, str, str] | None] | None = None) -> EnergyBreakdown:
+    """Energy per component in pJ; `total_pj` equals the sum of count x pj over priced actions.
+
+    `priced`: `prices(keys, table)` for (at least) the keys of `counts`, to skip the per-key table work."""
+    if priced is None:
+        priced = prices((action for action, _ in counts.items), table)
     by_component: dict[str, float] = {}
     provenance: dict[str, str] = {}
     for action, count in counts.items:
-        entry = table.get(action)
-        if entry is None:
+        price = priced[action]
+        if price is None:
             provenance[action] = NOT_PRICED
             continue
-        component = component_of(action)
-        by_component[component] = by_component.get(component, 0.0) + float(count) * entry.pj
-        provenance[action] = f"{entry.pj} pj x {count} ({entry.source})"
+        component, pj, before, after = price
+        by_component[component] = by_component.get(component, 0.0) + float(count) * pj
+        provenance[action] = f"{before}{count}{after}"
     return EnergyBreakdown.of(by_component, provenance)

@@ -1,17 +1,15 @@
-"""On-chip SRAM buffer of one operand, shaped like a SimPy resource: slots that tiles occupy while in use.
+"""On-chip SRAM buffer of one operand: slots that tiles occupy while in use.
 
 A buffer of `slots` halves (2 when double-buffered, else 1) holds at most `slots` tiles, each within one
 slot (sim.engine.tiling.operand_capacity sizes the slots and plans tiles that fit them). The operand's prefetcher
-calls `fill(tile, ..., then)`, which waits for a free slot, reads the tile from DRAM, marks the tile ready and
-calls `then()`; the PE array waits on `ready(tile)`, computes, then calls `release(tile)`. The ofmap buffer
-instead uses `allocate` (a slot, plus a read-back of partial sums when the tile was drained before) and `drain`
-(write to DRAM, then free the slot). Double buffering therefore falls out of the slot count: the next tile
-fills while the current one is computed on, if a slot is free.
+calls `fill(tile, ..., ready, then)`, which takes a free slot, reads the tile from DRAM, sets the tile's `ready`
+marker and calls `then()`; the PE array waits on that marker, computes, then calls `release(tile)`. The ofmap
+buffer instead uses `allocate` (a slot, plus a read-back of partial sums when the tile was drained before) and
+`drain` (write to DRAM, then free the slot). Double buffering therefore falls out of the slot count: the next
+tile fills while the current one is computed on, if a slot is free.
 
-The slots behave exactly like a `simpy.Resource` of that capacity (FIFO requests; a grant is an event
-processed after the request; a release is an event that grants the head of the queue when processed), but
-are a counter and a queue of callbacks: a release that nobody is queued behind only reserves its place in the
-event order (sim.engine.clock), and ready markers are `Signal`s, so events nobody waits for are never scheduled.
+Slots take no simulated time to change hands: a request with a slot free (and nobody queued before it) is granted
+at once; a release hands its slot to the oldest queued request at once (FIFO), else the slot becomes free.
 
 The buffer counts its own actions: elements filled / drained / read back, bytes, and its occupancy
 high-water mark.
@@ -22,9 +20,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from simpy.events import Event
-
-from sim.engine.clock import CountingEnvironment, Position, Signal
+from sim.engine.clock import CountingEnvironment, Marker
 from sim.engine.dram import DramModel
 
 
@@ -59,124 +55,106 @@ class Buffer:
         self.element_bits = element_bits  # default width; a request may name its own (layers differ)
         self.dram = dram
         self._free = slots
-        self._queue: deque[Callable[[Event], None]] = deque()  # slot requests not yet granted, FIFO
-        self._unclaimed: list[Position] = []  # releases nobody was queued behind: reserved, not scheduled
+        self._queue: deque[Callable[[], None]] = deque()  # slot requests not yet granted, FIFO
         self._held: dict[object, tuple[int, int]] = {}  # tile -> (elements, since)
-        self._ready: dict[object, Signal] = {}
         self.stats = BufferStats()
 
-    def ready(self, tile: object) -> Signal:
-        """Fires when `tile` is resident (filled, or allocated for the ofmap)."""
-        signal = self._ready.get(tile)
-        if signal is None:
-            signal = self._ready[tile] = Signal(self.env)
-        return signal
-
-    def _request(self, granted: Callable[[Event], None]) -> None:
-        """A slot request (simpy.Resource.request): `granted` runs when its grant event is processed."""
-        self._queue.append(granted)
-        self._grant()
-        if self._queue and self._unclaimed:
-            # Someone now waits: releases still ahead in the event order must grant when they are processed.
-            env = self.env
-            for position in self._unclaimed:
-                if not env.passed(position):
-                    env.push(position, self._grant)
-            self._unclaimed.clear()
-
-    def _grant(self, _event: Event | None = None) -> None:
-        # As simpy.Resource: only the head of the queue is considered, one grant per trigger.
-        if self._queue and self._free:
+    def request(self, granted: Callable[[], None]) -> None:
+        """A slot: `granted()` runs now if one is free and nobody queued before, else at the release that frees one."""
+        if self._free and not self._queue:
             self._free -= 1
-            self.env.call_soon(self._queue.popleft())
+            granted()
+        else:
+            self._queue.append(granted)
 
     def _occupy(self, tile: object, elements: int) -> None:
-        self._held[tile] = (elements, int(self.env.now))
+        self._held[tile] = (elements, self.env._now)
         s = self.stats
         s.occupancy_elements += elements
-        s.peak_occupancy_elements = max(s.peak_occupancy_elements, s.occupancy_elements)
+        if s.occupancy_elements > s.peak_occupancy_elements:
+            s.peak_occupancy_elements = s.occupancy_elements
 
-    def fill(self, tile: object, elements: int, address: int, bits: int | None, then: Callable[[], None]) -> None:
-        """Wait for a slot, read `elements` of the tile from DRAM, mark it ready, then call `then()`."""
-        size = packed_bytes(elements, bits or self.element_bits)
+    def fill(self, tile: object, elements: int, address: int, bits: int | None, ready: Marker,
+             then: Callable[[], None]) -> None:
+        """Take a slot, read `elements` of the tile from DRAM, set `ready`, then call `then()`."""
+        size = -(-elements * (bits or self.element_bits) // 8)
 
-        def arrived(_event: Event | None = None) -> None:
+        def arrived(_call: object = None) -> None:
             s = self.stats
             s.fills += 1
             s.filled_elements += elements
             s.filled_bytes += size
-            self.ready(tile).fire()
+            ready.set()
             then()
 
-        def granted(_event: Event) -> None:
+        def granted() -> None:
             self._occupy(tile, elements)
             if elements:
-                self.dram.request("read", address, size, operand=self.name).callbacks.append(arrived)
+                self.dram.request_call("read", address, size, self.name, arrived)
             else:
                 arrived()
 
-        self._request(granted)
+        if self._free and not self._queue:  # `request`, inlined: one fill per tile
+            self._free -= 1
+            granted()
+        else:
+            self._queue.append(granted)
 
     def allocate(self, tile: object, elements: int, readback_elements: int, address: int, bits: int | None,
-                 after: Signal | None, then: Callable[[], None]) -> None:
+                 after: Marker | None, ready: Marker, then: Callable[[], None]) -> None:
         """Take a slot for an ofmap tile; read its partial sums back first when it was drained before (`after` is
-        that earlier drain, so the read never overtakes the write); mark it ready, then call `then()`."""
+        that earlier drain, so the read never overtakes the write); set `ready`, then call `then()`."""
 
-        def arrived(_event: Event | None = None) -> None:
-            self.ready(tile).fire()
+        def arrived() -> None:
+            ready.set()
             then()
 
-        def read(_event: Event | None = None) -> None:
+        def read() -> None:
             size = packed_bytes(readback_elements, bits or self.element_bits)
 
-            def read_back(_event: Event) -> None:
+            def read_back(_call: object) -> None:
                 self.stats.readback_elements += readback_elements
                 self.stats.readback_bytes += size
                 arrived()
 
-            self.dram.request("read", address, size, operand=self.name).callbacks.append(read_back)
+            self.dram.request_call("read", address, size, self.name, read_back)
 
-        def granted(_event: Event) -> None:
+        def granted() -> None:
             self._occupy(tile, elements)
             if not readback_elements:
                 arrived()
-            elif after is not None and not after.done():
-                after.wait().callbacks.append(read)
+            elif after is not None:
+                after.then(read)
             else:
                 read()
 
-        self._request(granted)
+        self.request(granted)
 
     def release(self, tile: object) -> None:
-        """Free the slot `tile` holds (its last use has finished)."""
+        """Free the slot `tile` holds (its last use has finished): the oldest queued request gets it now."""
         elements, since = self._held.pop(tile)
-        self._ready.pop(tile, None)
-        self.stats.occupancy_elements -= elements
-        self.stats.busy_slot_cycles += int(self.env.now) - since
-        self._free += 1
-        # simpy.Resource schedules a release event that grants the queue's head; with nobody queued it is a no-op
-        # unless a request queues up before it is processed, so only its position is kept.
+        s = self.stats
+        s.occupancy_elements -= elements
+        s.busy_slot_cycles += self.env._now - since
         if self._queue:
-            self.env.call_soon(self._grant)
-            return
-        unclaimed = self._unclaimed
-        if unclaimed and self.env.passed(unclaimed[-1]):
-            unclaimed.clear()  # positions only grow: all of them are behind us
-        unclaimed.append(self.env.reserve())
+            self._queue.popleft()()
+        else:
+            self._free += 1
 
-    def drain(self, tile: object, elements: int, address: int, bits: int | None, done: Signal) -> None:
-        """Write `elements` of the ofmap tile to DRAM; when written, free its slot and fire `done`."""
+    def drain(self, tile: object, elements: int, address: int, bits: int | None, done: Marker) -> None:
+        """Write `elements` of the ofmap tile to DRAM; when written, free its slot and set `done`."""
         size = packed_bytes(elements, bits or self.element_bits)
-        self.stats.drains += 1
-        self.stats.drained_elements += elements
-        self.stats.drained_bytes += size
+        s = self.stats
+        s.drains += 1
+        s.drained_elements += elements
+        s.drained_bytes += size
 
-        def written(_event: Event | None = None) -> None:
+        def written(_call: object = None) -> None:
             self.release(tile)
-            done.fire()
+            done.set()
 
         if elements:
-            # A callback instead of a process: the write needs no waiting of its own, only its completion.
-            self.dram.request("write", address, size, operand=self.name).callbacks.append(written)
+            # A call, not a process: the write needs no waiting of its own, only its completion.
+            self.dram.request_call("write", address, size, self.name, written)
         else:
             written()

@@ -1,124 +1,111 @@
-"""The systolic engine's SimPy environment: the cycle clock, its event count, and events that cost nothing
-unless someone waits for them.
+"""The systolic engine's SimPy environment: the cycle clock, its event count, and cheap timed calls.
 
-SimPy processes events in (time, priority, scheduling id) order. Many of the engine's events are pure markers
-(a tile is ready, an ofmap tile has been drained, a slot was freed) that nobody is waiting for when they fire;
-scheduling them costs a queue push, a pop and a step each. `CountingEnvironment` lets a component *reserve*
-such an event's place in that order instead (the id it would have had) and push a real event into exactly
-that place only when someone asks for it before the simulation has moved past it. The order of every event
-that does run is therefore the one plain SimPy would have produced; only no-op events are skipped.
+`CountingEnvironment` is a `simpy.Environment` with two additions:
+- it counts the events it processes (the engine's cost measure, reported per layer);
+- it takes *calls*: `call_at(delay, callback)` puts a plain callback into SimPy's event queue at the position an
+  `env.timeout(delay)` created now would take, so calls and events interleave in SimPy's (time, priority, id)
+  order, but a call builds no event object and runs no callback list.
+Everything with a duration (a step's compute, a DRAM transfer) is a call or an event; what happens at once when
+something else happens (a slot passing to a waiting fill, a ready tile waking the array) is a `Marker` callback,
+run at that instant, in the order the waiters registered.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from heapq import heappush
+from heapq import heappop, heappush
 
 import simpy
-from simpy.events import NORMAL, URGENT, Event
+from simpy.core import EmptySchedule
+from simpy.events import NORMAL, Event
 
-# A queue position: (time, priority, scheduling id), compared like SimPy's queue entries.
-Position = tuple[int, int, int]
+Callback = Callable[[Event | None], None]
 
 
 class CountingEnvironment(simpy.Environment):
-    """A SimPy environment that counts the events it processes (the engine's cost measure) and knows the queue
-    position of the event being processed, so reserved positions can be compared with it."""
+    """A SimPy environment that counts processed events and runs calls (see the module docstring). A call's
+    callback gets None where an event's callback would get the event."""
 
     def __init__(self) -> None:
         super().__init__()
         self.events_processed = 0
-        self._current: tuple = (-1, URGENT, -1)
+
+    def call_at(self, delay: int, callback: Callback) -> None:
+        """Run `callback(None)` where `env.timeout(delay)`, created now, would be processed."""
+        heappush(self._queue, (self._now + delay, NORMAL, next(self._eid), callback))
 
     def step(self) -> None:
-        # The next queue entry (time, priority, id, event) is the one SimPy's own step is about to process.
-        if self._queue:
-            self._current = self._queue[0]
-            self.events_processed += 1
-        super().step()
+        if not self._queue:
+            raise EmptySchedule
+        self._process(heappop(self._queue))
 
-    def reserve(self) -> Position:
-        """The position an event scheduled now would take (its id is used up, as scheduling would)."""
-        return (self._now, NORMAL, next(self._eid))
+    def _process(self, entry: tuple) -> None:
+        self.events_processed += 1
+        self._now = entry[0]
+        item = entry[3]
+        if not isinstance(item, Event):
+            item(None)
+            return
+        callbacks, item.callbacks = item.callbacks, None
+        for callback in callbacks:
+            callback(item)
+        if not item._ok and not hasattr(item, "_defused"):
+            # As SimPy: a failed event nobody handled ends the run, with a fresh copy of its exception.
+            exc = type(item._value)(*item._value.args)
+            exc.__cause__ = item._value
+            raise exc
 
-    def passed(self, position: Position) -> bool:
-        """Whether an event at `position` would already have been processed."""
-        return position < self._current
-
-    def push(self, position: Position, callback: Callable[[Event], None] | None = None) -> Event:
-        """A triggered event placed at a reserved (not yet passed) `position`, with `callback` if given."""
-        event = Event(self)
-        event._ok = True
-        event._value = None
-        if callback is not None:
-            event.callbacks.append(callback)
-        heappush(self._queue, (*position, event))
-        return event
-
-    def call_soon(self, callback: Callable[[Event], None]) -> None:
-        """Run `callback` when an event scheduled now is processed (as `event.succeed()` with one waiter)."""
-        event = Event(self)
-        event._ok = True
-        event._value = None
-        event.callbacks.append(callback)
-        self.schedule(event)
-
-    def processed(self) -> Event:
-        """An event that has already been processed (yielding it does not wait)."""
-        event = Event(self)
-        event._ok = True
-        event._value = None
-        event.callbacks = None
-        return event
-
-    def when(self, event: Event, callback: Callable[[Event], None]) -> None:
-        """Like a process whose first statement is `yield event`, followed by `callback`: registered at
-        process-start priority, so the callback order on `event` is the one such a process would get."""
-        start = Event(self)
-        start._ok = True
-        start._value = None
-        start.callbacks.append(lambda _start: _on(event, callback))
-        self.schedule(start, URGENT)
+    def run(self, until=None):
+        """As `simpy.Environment.run`; with an event (or nothing) to wait for, the steps run in one loop here."""
+        if until is not None and not isinstance(until, Event):
+            return super().run(until)
+        if until is not None and until.callbacks is None:
+            return until.value
+        queue, process = self._queue, self._process
+        while queue:
+            entry = heappop(queue)
+            item = entry[3]
+            if isinstance(item, Event):
+                process(entry)
+                if item is until:
+                    return until.value
+            else:  # a call, inlined: most entries are
+                self.events_processed += 1
+                self._now = entry[0]
+                item(None)
+        if until is not None:
+            raise RuntimeError(f'no scheduled events left but the "until" event was not triggered: {until}')
+        return None
 
 
-def _on(event: Event, callback: Callable[[Event], None]) -> None:
+def on(event: Event, callback: Callback) -> None:
+    """`callback(event)` when `event` is processed (now, if it already was)."""
     if event.callbacks is None:
         callback(event)
     else:
         event.callbacks.append(callback)
 
 
-class Signal:
-    """A one-shot event (like `simpy.Event().succeed()`) that is only scheduled if someone waits for it.
+class Marker:
+    """A one-shot flag (a tile is resident, an ofmap tile has reached DRAM) that takes no simulated time: `set()`
+    runs the waiters at once, in the order they registered; `then(callback)` on a set marker runs it at once."""
 
-    `fire()` reserves the position its event would take; `done()` says whether that event would have been
-    processed; `wait()` returns an event to yield or to add a callback to, pushing it into its reserved position
-    when needed.
-    """
+    __slots__ = ("is_set", "_waiters")
 
-    __slots__ = ("env", "event", "position")
+    def __init__(self) -> None:
+        self.is_set = False
+        self._waiters: list[Callable[[], None]] | None = None
 
-    def __init__(self, env: CountingEnvironment) -> None:
-        self.env = env
-        self.event: Event | None = None
-        self.position: Position | None = None
+    def set(self) -> None:
+        self.is_set = True
+        waiters, self._waiters = self._waiters, None
+        if waiters:
+            for waiter in waiters:
+                waiter()
 
-    def fire(self) -> None:
-        if self.event is not None:
-            self.event.succeed()  # someone is already waiting: a real event at the next position
+    def then(self, callback: Callable[[], None]) -> None:
+        if self.is_set:
+            callback()
+        elif self._waiters is None:
+            self._waiters = [callback]
         else:
-            self.position = self.env.reserve()
-
-    def done(self) -> bool:
-        if self.event is not None:
-            return self.event.callbacks is None
-        return self.position is not None and self.env.passed(self.position)
-
-    def wait(self) -> Event:
-        if self.event is None:
-            if self.position is None:
-                self.event = Event(self.env)
-            elif self.env.passed(self.position):
-                return self.env.processed()
-            else:
-                self.event = self.env.push(self.position)
-        return self.event
+            self._waiters.append(callback)

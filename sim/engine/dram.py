@@ -27,10 +27,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Protocol
 
+import numpy as np
 import simpy
 
 from sim.errors import ConfigError
 from sim.hardware.spec import DramSpec, DramTimingSpec
+from sim.kernels.dram_banks import open_row_accesses
 
 PRESETS_FILE = Path(__file__).parent.parent / "hardware" / "dram_presets.toml"
 REQUEST_KINDS = ("read", "write")
@@ -87,56 +89,69 @@ class BandwidthLatencyDram:
             if own is not None and own < self.bandwidth:
                 self.ports[operand] = float(own)
         self.port_free_at = dict.fromkeys(self.ports, 0)
+        self.unlimited = math.isinf(self.bandwidth)
         self.stats = DramStats()
         self.record_transfers = record_transfers
 
-    def burst_padded(self, size_bytes: int) -> int:
-        return -(-size_bytes // self.burst_bytes) * self.burst_bytes
-
     def transfer_cycles(self, size_bytes: int, bandwidth: float | None = None) -> int:
+        """Cycles `size_bytes` (in whole bursts) take at `bandwidth` (default: the channel's)."""
         bandwidth = self.bandwidth if bandwidth is None else bandwidth
         if size_bytes <= 0 or math.isinf(bandwidth):
             return 0
-        return math.ceil(self.burst_padded(size_bytes) / bandwidth)
+        return math.ceil(-(-size_bytes // self.burst_bytes) * self.burst_bytes / bandwidth)
 
-    def access_cycles(self, kind: str, address: int, size_bytes: int) -> tuple[int, int]:
-        """(cycles holding the channel, extra cycles until a read's data is back) for one request."""
-        return self.transfer_cycles(size_bytes), self.latency_cycles if kind == "read" else 0
+    def row_cycles(self, address: int, size_bytes: int) -> int:
+        """Cycles of row commands before the data streams (none here: no banks)."""
+        return 0
 
     def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> simpy.Event:
-        _check_kind(kind)
+        done = self.serve(kind, address, size_bytes, operand)
+        return self.env.timeout(done - self.env.now, value=done)
+
+    def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
+                     callback: Callable[[simpy.Event | None], None]) -> None:
+        """`request(...)` with `callback` as its only waiter, as a call of a CountingEnvironment (no event built)."""
+        self.env.call_at(self.serve(kind, address, size_bytes, operand) - self.env._now, callback)
+
+    def serve(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> int:
+        """Queue one request on the channel now; returns the cycle its data has arrived (read) or left (write)."""
+        if kind != "read" and kind != "write":
+            _check_kind(kind)
         size_bytes = int(size_bytes)
-        now = int(self.env.now)
+        now = self.env._now
         # One FIFO server with deterministic service times: a request's turn is known when it arrives, so the
         # queue is kept as the cycle the channel (and each operand port) next falls free, one event per request.
-        port_bandwidth = self.ports.get(operand) if operand is not None else None
-        start = max(now, self.channel_free_at)
-        if port_bandwidth is not None:
-            start = max(start, self.port_free_at[operand])
-        hold, latency = self.access_cycles(kind, address, size_bytes)
-        self.channel_free_at = start + hold
-        finish = start + hold
-        if port_bandwidth is not None:
+        start = now if now > self.channel_free_at else self.channel_free_at
+        port = operand if self.ports and operand in self.ports else None
+        if port is not None:
+            start = max(start, self.port_free_at[port])
+        moved = -(-size_bytes // self.burst_bytes) * self.burst_bytes
+        # The row commands hold the channel; the data then streams.
+        hold = self.row_cycles(address, size_bytes) if size_bytes > 0 else 0
+        if size_bytes > 0 and not self.unlimited:
+            hold += math.ceil(moved / self.bandwidth)
+        finish = self.channel_free_at = start + hold
+        if port is not None:
             # The slower port keeps streaming after the channel has moved on to other requests.
-            finish = max(finish, start + self.transfer_cycles(size_bytes, port_bandwidth))
-            self.port_free_at[operand] = finish
-        self._count(kind, size_bytes, start, hold)
-        return self.env.timeout(finish + latency - now, value=finish + latency)
-
-    def _count(self, kind: str, size_bytes: int, start: int, hold: int) -> None:
+            finish = max(finish, start + self.transfer_cycles(size_bytes, self.ports[port]))
+            self.port_free_at[port] = finish
         s = self.stats
         if kind == "read":
             s.read_requests += 1
             s.read_bytes += size_bytes
+            finish += self.latency_cycles  # reads wait for their data; writes are posted
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
-        s.moved_bytes += self.burst_padded(size_bytes)
+        s.moved_bytes += moved
         s.busy_cycles += hold
-        s.first_cycle = start if s.first_cycle is None else min(s.first_cycle, start)
-        s.last_cycle = max(s.last_cycle, start + hold)
+        if s.first_cycle is None or start < s.first_cycle:
+            s.first_cycle = start
+        if start + hold > s.last_cycle:
+            s.last_cycle = start + hold
         if self.record_transfers:
             s.transfers.append((start, start + hold, size_bytes))
+        return finish
 
 
 class BankRowBufferDram(BandwidthLatencyDram):
@@ -151,48 +166,33 @@ class BankRowBufferDram(BandwidthLatencyDram):
     def __init__(self, env: simpy.Environment, spec: DramSpec, *, clock_mhz: float = 1000.0,
                  record_transfers: bool = False) -> None:
         super().__init__(env, spec, clock_mhz=clock_mhz, record_transfers=record_transfers)
-        self.timing = resolve_timing(spec, clock_mhz)
-        self.open_rows: dict[int, int] = {}
+        self.timing = t = resolve_timing(spec, clock_mhz)
+        self._open_rows = np.full(t.banks, -1, dtype=np.int64)  # row open in each bank, -1 when none
+        self._t_empty = t.t_rcd_cycles + t.t_cas_cycles
+        self._t_conflict = t.t_rp_cycles + self._t_empty
 
-    def access_cycles(self, kind: str, address: int, size_bytes: int) -> tuple[int, int]:
+    @property
+    def open_rows(self) -> dict[int, int]:
+        """The row open in each bank that has one."""
+        return {bank: int(row) for bank, row in enumerate(self._open_rows) if row >= 0}
+
+    def row_cycles(self, address: int, size_bytes: int) -> int:
+        """Row commands of one request (`size_bytes` > 0): tCAS per row hit, tRCD + tCAS per empty bank, tRP + tRCD +
+        tCAS per conflict; counts the hits and misses."""
         t = self.timing
-        activation = 0
-        if size_bytes > 0:
-            banks, row_bytes = t.banks, t.row_bytes
-            t_cas = t.t_cas_cycles
-            t_empty = t.t_rcd_cycles + t_cas
-            t_conflict = t.t_rp_cycles + t_empty
-            open_rows = self.open_rows
-            stats = self.stats
-            first_row = address // row_bytes
-            last_row = (address + size_bytes - 1) // row_bytes
-            rows = last_row - first_row + 1
-            hits = misses = conflicts = 0
-            # The first `banks` rows meet whatever each bank had open; every later row finds its bank holding
-            # an earlier row of this same request: a conflict.
-            for row in range(first_row, first_row + min(rows, banks)):
-                open_row = open_rows.get(row % banks)
-                if open_row == row:
-                    hits += 1
-                    activation += t_cas
-                elif open_row is None:
-                    misses += 1
-                    activation += t_empty
-                else:
-                    misses += 1
-                    conflicts += 1
-                    activation += t_conflict
-            later = max(rows - banks, 0)
-            activation += later * t_conflict
-            for row in range(max(first_row, last_row - banks + 1), last_row + 1):
-                open_rows[row % banks] = row
-            bursts = -(-size_bytes // self.burst_bytes)
-            # Later bursts of an open row are hits.
-            stats.row_hits += hits + max(bursts - rows, 0)
-            stats.row_misses += misses + later
-            stats.row_conflicts += conflicts + later
-        # The row commands hold the channel; the data then streams; reads add the fixed latency on top.
-        return activation + self.transfer_cycles(size_bytes), self.latency_cycles if kind == "read" else 0
+        first_row = address // t.row_bytes
+        last_row = (address + size_bytes - 1) // t.row_bytes
+        rows = last_row - first_row + 1
+        hits, empty, conflicts = open_row_accesses(self._open_rows, first_row, last_row)
+        # Rows beyond the first `banks` find their bank holding an earlier row of this request: conflicts.
+        later = rows - t.banks if rows > t.banks else 0
+        bursts = -(-size_bytes // self.burst_bytes)
+        stats = self.stats
+        # Later bursts of an open row are hits.
+        stats.row_hits += hits + (bursts - rows if bursts > rows else 0)
+        stats.row_misses += empty + conflicts + later
+        stats.row_conflicts += conflicts + later
+        return hits * t.t_cas_cycles + empty * self._t_empty + (conflicts + later) * self._t_conflict
 
 
 DRAM_MODELS: dict[str, Callable[..., BandwidthLatencyDram]] = {

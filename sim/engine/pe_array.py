@@ -1,18 +1,18 @@
-"""The PE array as a SimPy process: per step, wait for the step's operand tiles, compute, release, drain.
+"""The PE array on the engine's clock: per step, wait for the step's operand tiles, compute, drain, release.
 
-The process holds no arithmetic of its own: each step's compute cycles come from the plan (which took them
+It holds no arithmetic of its own: each step's compute cycles come from the plan (which took them
 from sim.analytical.systolic.fold_cycles). A stall is the time between when a step could start (the previous
 step finished) and when its last tile became ready; it is charged to the operand whose tile was waited for.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from operator import ne
 
-import numpy as np
 import simpy
 
 from sim.engine.buffer import Buffer
-from sim.engine.clock import Signal
+from sim.engine.clock import CountingEnvironment, Marker, on
 from sim.engine.tiling import OPERANDS, LayerPlan
 
 
@@ -41,61 +41,137 @@ class StepSchedule:
 
 def step_schedule(plan: LayerPlan) -> StepSchedule:
     """The per-step lists of `plan` (computed once per distinct plan)."""
-    steps = plan.steps
-    total = len(steps)
+    cycles, ifmap_tile, filter_tile, ofmap_tile = plan.steps[:, 1:].T.tolist()
 
-    def last_use(column: int) -> list[bool]:
-        return np.append(steps[1:, column] != steps[:-1, column], True).tolist() if total else []
+    def last_use(tiles: list[int]) -> list[bool]:
+        return [*map(ne, tiles[1:], tiles), True] if tiles else []
 
-    return StepSchedule(cycles=steps[:, 1].tolist(), ifmap_tile=steps[:, 2].tolist(),
-                        filter_tile=steps[:, 3].tolist(), ofmap_tile=steps[:, 4].tolist(),
-                        ifmap_last=last_use(2), filter_last=last_use(3), ofmap_last=last_use(4))
+    return StepSchedule(cycles=cycles, ifmap_tile=ifmap_tile, filter_tile=filter_tile, ofmap_tile=ofmap_tile,
+                        ifmap_last=last_use(ifmap_tile), filter_last=last_use(filter_tile),
+                        ofmap_last=last_use(ofmap_tile))
 
 
 class PeArray:
     """Runs the steps of one layer after another (one layer at a time: the array is not shared)."""
 
-    def __init__(self, env: simpy.Environment) -> None:
+    def __init__(self, env: CountingEnvironment) -> None:
         self.env = env
 
-    def run_layer(self, index: int, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
-                  drained: list[Signal], timeline, layer_start: simpy.Event, ofmap_bits: int):
-        """Process: the layer's steps in order; ends when every ofmap tile has been drained to DRAM."""
-        env = self.env
-        yield layer_start
-        counters = timeline.counters
-        stall = counters.stall
-        ofmap_tiles = plan.tiles["ofmap"]
-        timeout = env.timeout
-        cycles = schedule.cycles
-        ifmap_tile, filter_tile, ofmap_tile = schedule.ifmap_tile, schedule.filter_tile, schedule.ofmap_tile
-        ifmap_last, filter_last, ofmap_last = schedule.ifmap_last, schedule.filter_last, schedule.ofmap_last
-        ifmap, filter_, ofmap = buffers["ifmap"], buffers["filter"], buffers["ofmap"]
-        ready = (("ifmap", ifmap.ready, ifmap_tile), ("filter", filter_.ready, filter_tile),
-                 ("ofmap", ofmap.ready, ofmap_tile))
-        for position in range(len(cycles)):
-            could_start = env.now
-            for name, ready_of, tile_of in ready:
-                signal = ready_of((index, tile_of[position]))
-                if not signal.done():
-                    before = env.now
-                    yield signal.wait()
-                    stall[name] += int(env.now - before)
+    def run_layer(self, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
+                  keys: dict[str, list[object]], ready: dict[str, list[Marker]], drained: list[Marker], timeline,
+                  layer_start: simpy.Event, ofmap_bits: int, done: simpy.Event) -> None:
+        """The layer's steps in order, from when `layer_start` fires; `done` succeeds when every ofmap tile has been
+        drained to DRAM. `keys` and `ready` are each operand's tile keys and ready markers, by tile index."""
+        steps = _LayerSteps(self.env, plan, schedule, buffers, keys, ready, drained, timeline, ofmap_bits, done)
+        on(layer_start, steps.begin)
+
+
+class _LayerSteps:
+    """One layer's walk over its steps, as callbacks: a step starts when its last tile is ready (waking on that
+    tile's marker), its end is one call on the clock, and there it drains a finished ofmap tile and releases the
+    tiles whose last use it was."""
+
+    def __init__(self, env: CountingEnvironment, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
+                 keys: dict[str, list[object]], ready: dict[str, list[Marker]], drained: list[Marker], timeline,
+                 ofmap_bits: int, done: simpy.Event) -> None:
+        self.env = env
+        self.schedule = schedule
+        self.buffers = buffers
+        self.keys = keys
+        self.drained = drained
+        self.timeline = timeline
+        self.ofmap_bits = ofmap_bits
+        self.ofmap_tiles = plan.tiles["ofmap"]
+        self.done = done
+        # Per operand, in the order a step checks them: name, markers by tile, each step's tile.
+        self.checks = tuple((name, ready[name], tiles) for name, tiles in
+                            zip(OPERANDS, (schedule.ifmap_tile, schedule.filter_tile, schedule.ofmap_tile)))
+        self.position = 0
+        self.operand = 0
+        self.could_start = 0
+        self.wait_start = 0
+        self.undrained = 0
+
+    def begin(self, _event: simpy.Event | None) -> None:
+        if not self.schedule.cycles:
+            self._finish()
+            return
+        self.could_start = self.env._now
+        self._run()
+
+    def _run(self) -> None:
+        """From the current step's readiness check on: wait for its tiles operand by operand, compute, move on;
+        returns when a tile or the compute has to be waited for."""
+        env, timeline, checks = self.env, self.timeline, self.checks
+        cycles_of = self.schedule.cycles
+        while True:
+            position = self.position
+            while self.operand < 3:
+                marker = checks[self.operand][1][checks[self.operand][2][position]]
+                if not marker.is_set:
+                    self.wait_start = env._now
+                    marker.then(self._waited)
+                    return
+                self.operand += 1
+            now = env._now
             if timeline.first_step_start is None:
-                timeline.first_step_start = int(env.now)
-            counters.stall_total += int(env.now - could_start)
-            if cycles[position]:
-                yield timeout(cycles[position])
-            counters.steps += 1
-            if ifmap_last[position]:
-                ifmap.release((index, ifmap_tile[position]))
-            if filter_last[position]:
-                filter_.release((index, filter_tile[position]))
-            if ofmap_last[position]:
-                tile = ofmap_tile[position]
-                tile_plan = ofmap_tiles[tile]
-                ofmap.drain((index, tile), tile_plan.elements, tile_plan.address, ofmap_bits, drained[tile])
-                timeline.dram_write_elements += tile_plan.elements
-        timeline.last_compute_end = int(env.now)
-        if drained:
-            yield env.all_of([signal.wait() for signal in drained])
+                timeline.first_step_start = now
+            timeline.counters.stall_total += now - self.could_start
+            cycles = cycles_of[position]
+            if cycles:
+                env.call_at(cycles, self._computed)
+                return
+            # A step of zero cycles (a chunk's share rounding to 0) ends at once.
+            if not self._end_step():
+                return
+
+    def _waited(self) -> None:
+        stall = self.timeline.counters.stall
+        stall[self.checks[self.operand][0]] += self.env._now - self.wait_start
+        self.operand += 1
+        self._run()
+
+    def _computed(self, _call: object) -> None:
+        if self._end_step():
+            self._run()
+
+    def _end_step(self) -> bool:
+        """Drain a finished ofmap tile, release the input tiles whose last use this was (in that order: the write
+        queues at DRAM before the fills the freed slots start), move to the next step; False when the steps are
+        over."""
+        schedule, position, keys, buffers = self.schedule, self.position, self.keys, self.buffers
+        timeline = self.timeline
+        timeline.counters.steps += 1
+        if schedule.ofmap_last[position]:
+            tile = schedule.ofmap_tile[position]
+            tile_plan = self.ofmap_tiles[tile]
+            timeline.dram_write_elements += tile_plan.elements
+            buffers["ofmap"].drain(keys["ofmap"][tile], tile_plan.elements, tile_plan.address, self.ofmap_bits,
+                                   self.drained[tile])
+        if schedule.ifmap_last[position]:
+            buffers["ifmap"].release(keys["ifmap"][schedule.ifmap_tile[position]])
+        if schedule.filter_last[position]:
+            buffers["filter"].release(keys["filter"][schedule.filter_tile[position]])
+        self.position = position + 1
+        if self.position == len(schedule.cycles):
+            self._finish()
+            return False
+        self.could_start = self.env._now
+        self.operand = 0
+        return True
+
+    def _finish(self) -> None:
+        """After the last step: the layer is done when every ofmap tile has reached DRAM."""
+        self.timeline.last_compute_end = self.env._now
+        pending = [marker for marker in self.drained if not marker.is_set]
+        self.undrained = len(pending)
+        if not pending:
+            self.done.succeed()
+            return
+        for marker in pending:
+            marker.then(self._drained)
+
+    def _drained(self) -> None:
+        self.undrained -= 1
+        if not self.undrained:
+            self.done.succeed()

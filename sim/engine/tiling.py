@@ -18,12 +18,14 @@ the tile's first element in a row-major layout of its operand (for the DRAM row-
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import accumulate, compress
+from operator import itemgetter, ne
 
 import numpy as np
 
 from sim.errors import MappingError
 from sim.hardware.spec import BuffersSpec
-from sim.mapping.footprint import is_plain_matrix, real_plane
+from sim.mapping.footprint import block_footprints
 from sim.mapping.systolic import DATAFLOW_AXES, SystolicMapping
 from sim.workload.layer import Layer
 
@@ -32,7 +34,7 @@ OPERANDS = ("ifmap", "filter", "ofmap")
 REGION_BASE = {"ifmap": 0, "filter": 1 << 40, "ofmap": 2 << 40}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Tile:
     """One residency of an operand tile in its buffer."""
 
@@ -41,6 +43,17 @@ class Tile:
     key: tuple[int, ...]
     readback_elements: int = 0  # ofmap only: partial sums read back from DRAM before the step
     previous: int = -1  # ofmap only: index of the earlier tile with the same key (its drain precedes the read)
+
+    def __init__(self, elements: int, address: int, key: tuple[int, ...], readback_elements: int = 0,
+                 previous: int = -1) -> None:
+        # Fills the instance dict directly (a plan makes a tile per step; the frozen __init__'s five
+        # object.__setattr__ calls cost twice as much); assignment afterwards still raises FrozenInstanceError.
+        values = self.__dict__
+        values["elements"] = elements
+        values["address"] = address
+        values["key"] = key
+        values["readback_elements"] = readback_elements
+        values["previous"] = previous
 
 
 @dataclass(frozen=True)
@@ -65,40 +78,9 @@ def _bits(layer: Layer) -> dict[str, int]:
     return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
 
 
-def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int, real: np.ndarray | None = None) -> int:
-    """Distinct stored ifmap elements (of one group) that the im2col block rows m0:m1, columns k0:k1 touch.
-
-    `real` is `real_plane(layer)`, passed in by callers that ask for many blocks of one layer.
-    """
-    if is_plain_matrix(layer):
-        return (m1 - m0) * (k1 - k0)
-    channels = layer.in_channels // layer.groups
-    e, f = layer.ofmap_hw
-    stride_h, stride_w = layer.lowered_stride
-    out = np.zeros(layer.batch * e * f, dtype=bool)
-    out[m0:m1] = True
-    out = out.reshape(layer.batch, e, f)
-    if real is None:
-        real = real_plane(layer)
-    height, width = real.shape
-    first, last = k0 // channels, (k1 - 1) // channels
-    planes = []
-    for pair in range(first, last + 1):
-        r, s = divmod(pair, layer.filter_w)
-        plane = np.zeros((layer.batch, height, width), dtype=bool)
-        top, left = r * layer.dilation_h, s * layer.dilation_w
-        plane[:, top:top + stride_h * (e - 1) + 1:stride_h, left:left + stride_w * (f - 1) + 1:stride_w] = out
-        c_lo = k0 - pair * channels if pair == first else 0
-        c_hi = k1 - pair * channels if pair == last else channels
-        planes.append((plane & real, c_lo, c_hi))
-    # Split the channel axis where some (r, s) pair's channel interval starts or ends; union pixels per segment.
-    cuts = sorted({c for _, lo, hi in planes for c in (lo, hi)})
-    total = 0
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        covering = [plane for plane, lo, hi in planes if lo <= a and hi >= b]
-        if covering:
-            total += int(np.logical_or.reduce(covering).sum()) * (b - a)
-    return total
+def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int) -> int:
+    """Distinct stored ifmap elements (of one group) that the im2col block rows m0:m1, columns k0:k1 touch."""
+    return int(block_footprints(layer, np.array([m0, m1]), np.array([k0, k1]))[0, 0])
 
 
 def operand_capacity(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
@@ -129,12 +111,21 @@ def _fold_units(extent: tuple[int, int, int], temporal_axis: int) -> dict[str, i
 SPANS = {"ifmap": (0, 1), "filter": (1, 2), "ofmap": (0, 2)}
 
 
-def _chunk_length(mapping: SystolicMapping, whole: dict[str, bool], slot: dict[str, int]) -> int:
-    """Longest chunk of the temporal axis whose tiles fit their slots, for the layer's largest fold (so every
-    fold is chunked alike and ofmap tiles line up across row folds); MappingError when even one step cannot."""
+def _largest_fold(mapping: SystolicMapping) -> tuple[int, int, int]:
+    """The largest extent of any fold along M, K and N: the first fold's (folds tile the array's axes from 0, and
+    the temporal axis is whole in every fold)."""
+    row_axis, col_axis, _ = DATAFLOW_AXES[mapping.dataflow]
+    extent = list(mapping.gemm_dims)
+    extent[row_axis] = min(extent[row_axis], mapping.rows)
+    extent[col_axis] = min(extent[col_axis], mapping.cols)
+    return extent[0], extent[1], extent[2]
+
+
+def _chunk_length(mapping: SystolicMapping, extent: tuple[int, int, int], whole: dict[str, bool],
+                  slot: dict[str, int]) -> int:
+    """Longest chunk of the temporal axis whose tiles fit their slots, for the layer's largest fold (`extent`, so
+    every fold is chunked alike and ofmap tiles line up across row folds); MappingError when even one step cannot."""
     temporal_axis = DATAFLOW_AXES[mapping.dataflow][2]
-    b = mapping.fold_bounds
-    extent = tuple(int((b[:, hi] - b[:, hi - 1]).max(initial=0)) for hi in (2, 4, 6))
     temporal = extent[temporal_axis]
     units = _fold_units(extent, temporal_axis)
     length = temporal
@@ -156,6 +147,47 @@ def _chunk_length(mapping: SystolicMapping, whole: dict[str, bool], slot: dict[s
     return max(length, 1)
 
 
+# The entries of a step's block (group, m0, m1, k0, k1, n0, n1) that name each operand's tile.
+KEYS = {"ifmap": itemgetter(0, 1, 2, 3, 4), "filter": itemgetter(0, 3, 4, 5, 6), "ofmap": itemgetter(0, 1, 2, 5, 6)}
+
+
+def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
+    """ifmap_footprint of each ifmap tile key (group, m0, m1, k0, k1). A plan's ifmap blocks are the cells of one
+    grid (fold edges on the array's axes, chunk edges on the temporal one), counted in one footprint_counter call;
+    a block that is not one cell of it is counted alone."""
+    m_edges = sorted({m for _, m0, m1, _, _ in keys for m in (m0, m1)})
+    k_edges = sorted({k for _, _, _, k0, k1 in keys for k in (k0, k1)})
+    row = {m: i for i, m in enumerate(m_edges)}
+    column = {k: j for j, k in enumerate(k_edges)}
+    grid = block_footprints(layer, np.array(m_edges, dtype=np.int64), np.array(k_edges, dtype=np.int64)).tolist()
+    return [grid[row[m0]][column[k0]] if row[m1] == row[m0] + 1 and column[k1] == column[k0] + 1
+            else ifmap_footprint(layer, m0, m1, k0, k1) for _, m0, m1, k0, k1 in keys]
+
+
+def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis: int,
+                   length: int) -> tuple[list[int], list[int], list[list[int]]]:
+    """(fold, compute cycles, block) of every step: each fold's temporal extent in the fewest equal chunks of at
+    most `length`, one step per chunk."""
+    lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
+    folds: list[int] = []
+    cycles: list[int] = []
+    blocks: list[list[int]] = []
+    for fold, (block, fold_cycles) in enumerate(zip(bounds, all_cycles)):
+        lo = block[lo_at]
+        temporal = block[hi_at] - lo
+        chunks = max(-(-temporal // length), 1)
+        fold_cycles = int(fold_cycles)
+        for i in range(chunks):
+            chunk = block.copy()
+            chunk[lo_at] = lo + (temporal * i) // chunks
+            chunk[hi_at] = lo + (temporal * (i + 1)) // chunks
+            folds.append(fold)
+            # Cycles in proportion to the chunk's share of T; the integer parts add up to the fold's cycles.
+            cycles.append((fold_cycles * (i + 1)) // chunks - (fold_cycles * i) // chunks)
+            blocks.append(chunk)
+    return folds, cycles, blocks
+
+
 def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: SystolicMapping, fold_cycles: np.ndarray) -> LayerPlan:
     """The steps and tiles of one layer (see the module docstring); MappingError when a tile cannot fit."""
     bits = _bits(layer)
@@ -166,69 +198,56 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: SystolicMapping, fol
     totals = {"ifmap": layer.ifmap_elements, "filter": gemm.groups * k_total * n_total, "ofmap": layer.ofmap_elements}
     whole = {name: totals[name] <= slot[name] for name in OPERANDS}
     elem_bytes = {name: -(-bits[name] // 8) for name in OPERANDS}
+    extent = _largest_fold(mapping)
+    length = _chunk_length(mapping, extent, whole, slot)
     temporal_axis = DATAFLOW_AXES[mapping.dataflow][2]
-    length = _chunk_length(mapping, whole, slot)
-    real = None if is_plain_matrix(layer) else real_plane(layer)
-    footprints: dict[tuple[int, int, int, int], int] = {}
+    # Plain Python ints (tolist) for the per-step loops: numpy scalars are slow to index and compare one by one.
+    bounds = np.asarray(mapping.fold_bounds).tolist()
+    all_cycles = np.asarray(fold_cycles).tolist()
 
-    steps: list[tuple[int, int, int, int, int]] = []
-    tiles: dict[str, list[Tile]] = {name: [] for name in OPERANDS}
-    current: dict[str, tuple | None] = {name: None for name in OPERANDS}
-    last_of_key: dict[tuple, int] = {}
+    if extent[temporal_axis] <= length:  # no fold is chunked: a step per fold
+        folds, cycles, blocks = list(range(len(bounds))), list(map(int, all_cycles)), bounds
+    else:
+        folds, cycles, blocks = _chunked_steps(bounds, all_cycles, temporal_axis, length)
 
-    def ifmap_elements(m0: int, m1: int, k0: int, k1: int) -> int:
-        key = (m0, m1, k0, k1)
-        if key not in footprints:
-            footprints[key] = ifmap_footprint(layer, m0, m1, k0, k1, real)
-        return footprints[key]
-
-    def tile_index(name: str, block: tuple[int, ...]) -> int:
-        group, m0, m1, k0, k1, n0, n1 = block
-        key = ("whole",) if whole[name] else {
-            "ifmap": (group, m0, m1, k0, k1), "filter": (group, k0, k1, n0, n1), "ofmap": (group, m0, m1, n0, n1),
-        }[name]
-        if current[name] == key:
-            return len(tiles[name]) - 1
+    columns = [folds, cycles]
+    tiles: dict[str, tuple[Tile, ...]] = {}
+    for name in OPERANDS:
         base = REGION_BASE[name]
         if whole[name]:
-            tile = Tile(totals[name], base, key)
-        elif name == "ifmap":
-            tile = Tile(ifmap_elements(m0, m1, k0, k1),
-                        base + ((group * m_total + m0) * k_total + k0) * elem_bytes[name], key)
+            columns.append([0] * len(blocks))
+            tiles[name] = (Tile(totals[name], base, ("whole",)),) if blocks else ()
+            continue
+        # A tile used by consecutive steps is fetched once: a new tile where a step's key differs from the last.
+        keys = list(map(KEYS[name], blocks))
+        changed = list(map(ne, keys[1:], keys))
+        columns.append(list(accumulate(changed, initial=0)) if keys else [])
+        keys = keys[:1] + list(compress(keys[1:], changed))
+        size = elem_bytes[name]
+        if name == "ifmap":
+            tiles[name] = tuple(Tile(elements, base + ((group * m_total + m0) * k_total + k0) * size, key)
+                                for key, (group, m0, _, k0, _), elements
+                                in zip(keys, keys, _ifmap_footprints(layer, keys)))
         elif name == "filter":
-            tile = Tile((k1 - k0) * (n1 - n0), base + ((group * k_total + k0) * n_total + n0) * elem_bytes[name], key)
+            tiles[name] = tuple(Tile((k1 - k0) * (n1 - n0), base + ((group * k_total + k0) * n_total + n0) * size, key)
+                                for key, (group, k0, k1, n0, n1) in zip(keys, keys))
         else:
-            elements = (m1 - m0) * (n1 - n0)
-            previous = last_of_key.get(key, -1)
-            # Partial sums wait in DRAM only when an earlier row fold drained this same block.
-            tile = Tile(elements, base + ((group * m_total + m0) * n_total + n0) * elem_bytes[name], key,
-                        elements if previous >= 0 else 0, previous)
-            last_of_key[key] = len(tiles[name])
-        tiles[name].append(tile)
-        current[name] = key
-        return len(tiles[name]) - 1
-
-    # Plain Python ints (tolist) for the per-fold loop: numpy scalars are slow to index and compare one by one.
-    all_cycles = np.asarray(fold_cycles).tolist()
-    for fold, (group, m0, m1, k0, k1, n0, n1) in enumerate(np.asarray(mapping.fold_bounds).tolist()):
-        lo, hi = [m0, k0, n0], [m1, k1, n1]
-        temporal = hi[temporal_axis] - lo[temporal_axis]
-        chunks = max(-(-temporal // length), 1)
-        cycles = int(all_cycles[fold])
-        spent = 0
-        for i in range(chunks):
-            lo_c, hi_c = list(lo), list(hi)
-            lo_c[temporal_axis] = lo[temporal_axis] + (temporal * i) // chunks
-            hi_c[temporal_axis] = lo[temporal_axis] + (temporal * (i + 1)) // chunks
-            block = (group, lo_c[0], hi_c[0], lo_c[1], hi_c[1], lo_c[2], hi_c[2])
-            # Cycles in proportion to the chunk's share of T; the integer parts add up to the fold's cycles.
-            share = (cycles * (i + 1)) // chunks - spent
-            spent += share
-            steps.append((fold, share, tile_index("ifmap", block), tile_index("filter", block),
-                          tile_index("ofmap", block)))
+            ofmap: list[Tile] = []
+            last_of_key: dict[tuple[int, ...], int] = {}
+            for position, key in enumerate(keys):
+                group, m0, m1, n0, n1 = key
+                elements = (m1 - m0) * (n1 - n0)
+                previous = last_of_key.get(key, -1)
+                last_of_key[key] = position
+                # Partial sums wait in DRAM only when an earlier row fold drained this same block.
+                ofmap.append(Tile(elements, base + ((group * m_total + m0) * n_total + n0) * size, key,
+                                  elements if previous >= 0 else 0, previous))
+            tiles[name] = tuple(ofmap)
+    steps = np.empty((len(blocks), 5), dtype=np.int64)
+    steps.T[:] = columns  # one conversion of the five columns, straight into the row-major steps
     return LayerPlan(
-        steps=np.asarray(steps, dtype=np.int64).reshape(-1, 5),
-        tiles={name: tuple(value) for name, value in tiles.items()},
+        steps=steps,
+        tiles=tiles,
         slots=slots,
         slot_elements=slot,
         whole=whole,

@@ -81,29 +81,27 @@ class SystolicMapping:
         """int64 array (folds, 7): group, m0, m1, k0, k1, n0, n1 — the GEMM sub-block of each fold, in order."""
         row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
         dims = self.gemm_dims
-        per_group = self.row_folds * self.col_folds
-        fold = np.arange(self.folds, dtype=np.int64)
-        row_fold = fold % self.row_folds
-        col_fold = (fold % per_group) // self.row_folds
-        out = np.empty((self.folds, 7), dtype=np.int64)
-        out[:, 0] = fold // per_group
-        for axis in range(3):
-            out[:, 1 + 2 * axis] = 0
-            out[:, 2 + 2 * axis] = dims[axis]
-        out[:, 1 + 2 * row_axis] = row_fold * self.rows
-        out[:, 2 + 2 * row_axis] = np.minimum(dims[row_axis], (row_fold + 1) * self.rows)
-        out[:, 1 + 2 * col_axis] = col_fold * self.cols
-        out[:, 2 + 2 * col_axis] = np.minimum(dims[col_axis], (col_fold + 1) * self.cols)
-        return out
+        rows, cols = self.rows, self.cols
+        row_folds, col_folds = -(-dims[row_axis] // rows), -(-dims[col_axis] // cols)
+        # Indexed (group, column fold, row fold): the fold order, filled by broadcasting along each axis.
+        out = np.empty((self.groups, col_folds, row_folds, 7), dtype=np.int64)
+        out[..., 0] = np.arange(self.groups, dtype=np.int64).reshape(-1, 1, 1)
+        out[..., 1::2] = 0
+        out[..., 2::2] = dims
+        row_lo = np.arange(0, row_folds * rows, rows, dtype=np.int64)
+        out[..., 1 + 2 * row_axis] = row_lo
+        out[..., 2 + 2 * row_axis] = np.minimum(row_lo + rows, dims[row_axis])
+        col_lo = np.arange(0, col_folds * cols, cols, dtype=np.int64).reshape(-1, 1)
+        out[..., 1 + 2 * col_axis] = col_lo
+        out[..., 2 + 2 * col_axis] = np.minimum(col_lo + cols, dims[col_axis])
+        return out.reshape(-1, 7)
 
     @cached_property
     def fold_used(self) -> np.ndarray:
         """int64 array (folds, 2): array rows and columns each fold actually occupies."""
         row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
-        b = self.fold_bounds
-        rows_used = b[:, 2 + 2 * row_axis] - b[:, 1 + 2 * row_axis]
-        cols_used = b[:, 2 + 2 * col_axis] - b[:, 1 + 2 * col_axis]
-        return np.stack([rows_used, cols_used], axis=1)
+        extent = self.fold_bounds[:, 2::2] - self.fold_bounds[:, 1::2]  # (folds, 3): M, K, N
+        return extent[:, [row_axis, col_axis]]
 
     @property
     def dataflow_code(self) -> int:

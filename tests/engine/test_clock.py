@@ -1,97 +1,108 @@
-"""The engine's event savings keep SimPy's order: random processes that take and free buffer slots and fire and
-wait for markers log the same (who, what, when) sequence with `Buffer` slots and `Signal`s on the engine's
-environment as with `simpy.Resource` and plain events on a plain `simpy.Environment`, with fewer events."""
+"""The engine's clock: calls keep SimPy's event order, markers run their waiters at once and in order, and buffer
+slots pass FIFO from a release to the oldest waiting request without an event."""
 import simpy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.engine.buffer import Buffer
-from sim.engine.clock import CountingEnvironment
+from sim.engine.clock import CountingEnvironment, Marker
 from sim.engine.dram import make_dram
 from sim.hardware.spec import DramSpec
 
-SIGNALS = 3
-action = st.one_of(st.tuples(st.just("timeout"), st.integers(0, 2)), st.tuples(st.just("request"), st.just(0)),
-                   st.tuples(st.just("release"), st.just(0)), st.tuples(st.just("fire"), st.integers(0, SIGNALS - 1)),
-                   st.tuples(st.just("wait"), st.integers(0, SIGNALS - 1)))
-scenario = st.tuples(st.integers(1, 2), st.lists(st.lists(action, max_size=8), min_size=1, max_size=3))
+# A worker's actions: wait (a process timeout), or start a timed callback that logs when it runs.
+action = st.one_of(st.tuples(st.just("wait"), st.integers(0, 3)), st.tuples(st.just("timed"), st.integers(0, 3)))
+workers = st.lists(st.lists(action, max_size=6), min_size=1, max_size=4)
 
 
-def _run(slots, workers, engine: bool):
-    env = CountingEnvironment() if engine else simpy.Environment()
+def _timed_log(plan, calls: bool):
+    env = CountingEnvironment() if calls else simpy.Environment()
     log = []
-    if engine:
-        buffer = Buffer(env, "ifmap", slots, 8, make_dram(env, DramSpec(bandwidth_bytes_per_cycle=1)))
-        signals = [None] * SIGNALS
-    else:
-        resource = simpy.Resource(env, capacity=slots)
-        signals = [env.event() for _ in range(SIGNALS)]
-    fired = [False] * SIGNALS
-
-    def signal(index):
-        if engine and signals[index] is None:
-            signals[index] = buffer.ready(("signal", index))
-        return signals[index]
 
     def worker(who, actions):
-        held = []
-        for step, (kind, value) in enumerate(actions):
-            if kind == "timeout":
-                yield env.timeout(value)
-            elif kind == "request":
-                granted = env.event()
-                token = (who, step)
+        for step, (kind, delay) in enumerate(actions):
+            if kind == "wait":
+                yield env.timeout(delay)
+                log.append((who, step, "woke", env.now))
+            else:
+                def ran(_event, who=who, step=step):
+                    log.append((who, step, "timed", env.now))
+                    if calls:  # a call may schedule more: a chained call, as a timeout's callback may
+                        env.call_at(0, lambda _call: log.append((who, step, "chained", env.now)))
+                    else:
+                        env.timeout(0).callbacks.append(lambda _event: log.append((who, step, "chained", env.now)))
 
-                def grant(_event, token=token, granted=granted):
-                    log.append((token, "granted", env.now))
-                    granted.succeed()
-
-                if engine:
-                    def take(event, token=token, grant=grant):
-                        buffer._occupy(token, 1)
-                        grant(event)
-
-                    buffer._request(take)
-                    held.append(token)
+                if calls:
+                    env.call_at(delay, ran)
                 else:
-                    request = resource.request()
-                    request.callbacks.append(grant)
-                    held.append(request)
-                yield granted
-            elif kind == "release" and held:
-                first = held.pop(0)
-                buffer.release(first) if engine else resource.release(first)
-            elif kind == "fire" and not fired[value]:
-                fired[value] = True
-                signal(value).fire() if engine else signal(value).succeed()
-            elif kind == "wait":
-                marker = signal(value)
-                if engine and not marker.done():
-                    yield marker.wait()
-                elif not engine and not marker.processed:
-                    yield marker
-            log.append((who, step, env.now))
+                    env.timeout(delay).callbacks.append(ran)
 
-    for who, actions in enumerate(workers):
+    for who, actions in enumerate(plan):
         env.process(worker(who, actions))
     env.run()
-    return log, (env.events_processed if engine else None)
+    return log
 
 
 @settings(max_examples=150, deadline=None)
-@given(scenario)
-def test_slots_and_signals_keep_simpys_order(case):
-    slots, workers = case
-    reference, _ = _run(slots, workers, engine=False)
-    log, _ = _run(slots, workers, engine=True)
-    assert log == reference
+@given(workers)
+def test_calls_run_where_timeouts_would(plan):
+    assert _timed_log(plan, calls=True) == _timed_log(plan, calls=False)
 
 
-def test_markers_nobody_waits_for_cost_no_event():
-    # One worker fires three markers and releases a slot nobody is queued for; then waits on a fired marker.
-    workers = [[("request", 0), ("fire", 0), ("fire", 1), ("release", 0), ("timeout", 1), ("wait", 0)]]
-    log, events = _run(1, workers, engine=True)
-    reference, _ = _run(1, workers, engine=False)
-    assert log == reference
-    # Process start, the grant, the worker's wake-up after it, the timeout, the process end.
-    assert events == 5
+def test_markers_run_waiters_at_once_in_registration_order():
+    marker, log = Marker(), []
+    marker.then(lambda: log.append("first"))
+    marker.then(lambda: log.append("second"))
+    assert log == [] and not marker.is_set
+    marker.set()
+    assert log == ["first", "second"] and marker.is_set
+    marker.then(lambda: log.append("late"))  # already set: runs now
+    assert log == ["first", "second", "late"]
+
+
+# Random request / release sequences against a reference: a slot goes to the oldest waiting request the moment one
+# is free, never more than `slots` are held, and every grant happens at a request or at a release.
+slot_actions = st.lists(st.tuples(st.sampled_from(["request", "release", "wait"]), st.integers(1, 3)), max_size=30)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 3), slot_actions)
+def test_slots_pass_fifo_at_once(slots, actions):
+    env = CountingEnvironment()
+    buffer = Buffer(env, "ifmap", slots, 8, make_dram(env, DramSpec(bandwidth_bytes_per_cycle=1)))
+    granted, held, waiting, free = [], [], [], slots
+    expected = []
+    requests = 0
+
+    def run():
+        nonlocal requests, free
+        for kind, value in actions:
+            if kind == "wait":
+                yield env.timeout(value)
+            elif kind == "request":
+                token = requests
+                requests += 1
+
+                def grant(token=token):
+                    granted.append((token, env.now))
+                    buffer._occupy(token, 1)
+                    held.append(token)
+
+                if free and not waiting:
+                    free -= 1
+                    expected.append((token, env.now))
+                else:
+                    waiting.append(token)
+                buffer.request(grant)
+            elif held:
+                token = held.pop(0)
+                if waiting:
+                    expected.append((waiting.pop(0), env.now))
+                else:
+                    free += 1
+                buffer.release(token)
+            assert len(held) <= slots
+
+    env.process(run())
+    env.run()
+    assert granted == expected
+    assert env.events_processed == 2 + sum(kind == "wait" for kind, _ in actions)

@@ -3,7 +3,7 @@ last ofmap byte reaches DRAM. DRAM: 1 byte per cycle, 1-byte bursts, no latency;
 import pytest
 
 from sim.engine.buffer import Buffer
-from sim.engine.clock import CountingEnvironment
+from sim.engine.clock import CountingEnvironment, Marker
 from sim.engine.dram import make_dram
 from sim.engine.simulate import simulate_layer
 from sim.hardware.spec import DramSpec, Hardware
@@ -45,10 +45,11 @@ def test_single_buffer_fetches_the_next_fold_only_after_compute():
 
 
 def test_buffer_log_shows_slots_gate_fills():
-    """SimPy-style (who, event, when) log of a one-slot buffer: the second fill starts at the release."""
+    """(who, event, when) log of a one-slot buffer: the second fill starts at the release."""
     env = CountingEnvironment()
     dram = make_dram(env, DramSpec(bandwidth_bytes_per_cycle=1, burst_bytes=1))
     buffer = Buffer(env, "ifmap", 1, 8, dram)
+    ready = {tile: Marker() for tile in ("a", "b")}
     log = []
 
     def prefetch(tiles):
@@ -59,11 +60,13 @@ def test_buffer_log_shows_slots_gate_fills():
                 log.append(("buffer", f"filled {tile}", env.now))
                 prefetch(rest)
 
-            buffer.fill(tile, 4, 0, None, filled)
+            buffer.fill(tile, 4, 0, None, ready[tile], filled)
 
     def consumer():
         for tile in ("a", "b"):
-            yield buffer.ready(tile).wait()
+            arrived = env.event()
+            ready[tile].then(arrived.succeed)
+            yield arrived
             log.append(("pe", f"start {tile}", env.now))
             yield env.timeout(10)
             buffer.release(tile)
@@ -72,40 +75,34 @@ def test_buffer_log_shows_slots_gate_fills():
     prefetch(("a", "b"))
     env.process(consumer())
     env.run()
-    # The fill marks the tile ready before it continues; the consumer resumes when that marker is processed.
+    # The fill marks the tile ready before it goes on; the release hands the slot to the waiting fill at once.
     assert log == [("buffer", "filled a", 4), ("pe", "start a", 4), ("pe", "release a", 14),
                    ("buffer", "filled b", 18), ("pe", "start b", 18), ("pe", "release b", 28)]
     assert buffer.stats.peak_occupancy_elements == 4 and buffer.stats.filled_bytes == 8
 
 
-def _slot_log(lazy_release: bool):
-    """Two requesters on a one-slot buffer: the release frees the slot for the queued one, in FIFO order."""
+def test_slots_grant_in_request_order_at_once():
+    """Three requesters on a one-slot buffer: the first gets the free slot when it asks, the release hands it to
+    the oldest queued one in the same cycle, the third waits for a release that never comes."""
     env = CountingEnvironment()
     buffer = Buffer(env, "ifmap", 1, 8, make_dram(env, DramSpec(bandwidth_bytes_per_cycle=1, burst_bytes=1)))
     log = []
 
     def holder():
         yield env.timeout(1)
-        buffer._request(lambda _event: log.append(("first", env.now)))
+        buffer.request(lambda: log.append(("first", env.now)))
+        buffer.request(lambda: log.append(("second", env.now)))
+        buffer.request(lambda: log.append(("third", env.now)))
         yield env.timeout(5)
         buffer._occupy("x", 0)
         buffer.release("x")
-        if not lazy_release:
-            buffer._request(lambda _event: log.append(("second", env.now)))
-            buffer._request(lambda _event: log.append(("third", env.now)))
+        log.append(("released", env.now))
 
     env.process(holder())
     env.run()
-    return log, env.events_processed
-
-
-def test_slots_grant_in_request_order_and_a_release_nobody_waits_for_costs_no_event():
-    log, events = _slot_log(lazy_release=False)
-    assert log == [("first", 1), ("second", 6)]  # the third waits for a release that never comes
-    lazy_log, lazy_events = _slot_log(lazy_release=True)
-    assert lazy_log == [("first", 1)]
-    # Process start, two timeouts, the first grant and the process end; the unclaimed release is not scheduled.
-    assert lazy_events == 5 and events == lazy_events + 2
+    assert log == [("first", 1), ("second", 6), ("released", 6)]
+    # Process start, two timeouts and the process end: handing a slot over takes no event.
+    assert env.events_processed == 4
 
 
 def test_functional_check_runs_when_asked():

@@ -1,7 +1,8 @@
 """SystolicMapping: folds tile the GEMM exactly once, in SCALE-Sim's order, with the right occupancy."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
@@ -31,6 +32,27 @@ def test_folds_cover_every_gemm_point_once(m, k, n, groups, rows, cols, dataflow
     # Per group and column fold, the used rows add up to the spatial extent on the rows.
     assert used[:, 0].sum() == groups * mapping.col_folds * mapping.spatial_rows
     assert used[:, 1].sum() == groups * mapping.row_folds * mapping.spatial_cols
+
+
+@given(st.integers(1, 20), st.integers(1, 20), st.integers(1, 20), st.integers(1, 3),
+       st.integers(1, 7), st.integers(1, 7), st.sampled_from(["os", "ws", "is"]))
+def test_fold_bounds_enumerate_groups_then_column_folds_then_row_folds(m, k, n, groups, rows, cols, dataflow):
+    layer = Layer("g", kind="gemm", ifmap_h=m, in_channels=k * groups, out_channels=n * groups, groups=groups)
+    mapping = SystolicMapping(layer, dataflow, rows, cols)
+    row_axis, col_axis, _ = DATAFLOW_AXES[dataflow]
+    dims = (m, k, n)
+    expected, used = [], []
+    for group in range(groups):
+        for col_lo in range(0, dims[col_axis], cols):
+            for row_lo in range(0, dims[row_axis], rows):
+                lo, hi = [0, 0, 0], list(dims)
+                lo[row_axis], hi[row_axis] = row_lo, min(row_lo + rows, dims[row_axis])
+                lo[col_axis], hi[col_axis] = col_lo, min(col_lo + cols, dims[col_axis])
+                expected.append([group, lo[0], hi[0], lo[1], hi[1], lo[2], hi[2]])
+                used.append([hi[row_axis] - lo[row_axis], hi[col_axis] - lo[col_axis]])
+    assert mapping.fold_bounds.dtype == mapping.fold_used.dtype == np.int64
+    assert mapping.fold_bounds.tolist() == expected
+    assert mapping.fold_used.tolist() == used
 
 
 def test_fold_order_is_groups_then_column_folds_then_row_folds():

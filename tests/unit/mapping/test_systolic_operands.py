@@ -1,7 +1,8 @@
 """Operands: seeded random tensors, im2col and the filter matrix, and the direct numpy reference."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sim.errors import MappingError
 from sim.mapping.operands import (
