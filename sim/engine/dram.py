@@ -24,15 +24,14 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass, field
+from operator import eq
 from pathlib import Path
 from typing import Callable, Protocol
 
-import numpy as np
 import simpy
 
 from sim.errors import ConfigError
 from sim.hardware.spec import DramSpec, DramTimingSpec
-from sim.kernels.dram_banks import open_row_accesses
 
 PRESETS_FILE = Path(__file__).parent.parent / "hardware" / "dram_presets.toml"
 REQUEST_KINDS = ("read", "write")
@@ -167,14 +166,47 @@ class BankRowBufferDram(BandwidthLatencyDram):
                  record_transfers: bool = False) -> None:
         super().__init__(env, spec, clock_mhz=clock_mhz, record_transfers=record_transfers)
         self.timing = t = resolve_timing(spec, clock_mhz)
-        self._open_rows = np.full(t.banks, -1, dtype=np.int64)  # row open in each bank, -1 when none
         self._t_empty = t.t_rcd_cycles + t.t_cas_cycles
         self._t_conflict = t.t_rp_cycles + self._t_empty
+        # The row open in each bank (-1: none) and how many banks have none (the first `banks` rows of a long
+        # request meet every bank once, so they are counted with C-level list operations, not a loop).
+        self._open = [-1] * t.banks
+        self._empty_banks = t.banks
 
     @property
     def open_rows(self) -> dict[int, int]:
         """The row open in each bank that has one."""
-        return {bank: int(row) for bank, row in enumerate(self._open_rows) if row >= 0}
+        return {bank: row for bank, row in enumerate(self._open) if row >= 0}
+
+    def _meet_rows(self, first_row: int, last_row: int) -> tuple[int, int, int]:
+        """(hits, empty banks, conflicts) of rows first_row.. against the open rows, for the first `banks` of them;
+        then each touched bank holds the last of the request's rows that maps to it."""
+        banks = len(self._open)
+        rows = last_row - first_row + 1
+        if rows >= banks:
+            # Every bank is met once: a hit where a bank holds the row of the first `banks` that maps to it.
+            met = self._open[first_row % banks:] + self._open[:first_row % banks]  # bank of row first_row + i
+            hits = sum(map(eq, met, range(first_row, first_row + banks)))
+            empty = self._empty_banks
+            start = last_row - banks + 1
+            split = banks - start % banks
+            self._open[start % banks:] = range(start, start + split)
+            self._open[:start % banks] = range(start + split, last_row + 1)
+            self._empty_banks = 0
+            return hits, empty, banks - hits - empty
+        # Fewer rows than banks: each row meets its own bank, which then holds it.
+        hits = empty = 0
+        open_rows = self._open
+        for row in range(first_row, last_row + 1):
+            held = open_rows[row % banks]
+            if held == row:
+                hits += 1
+            else:
+                if held < 0:
+                    empty += 1
+                open_rows[row % banks] = row
+        self._empty_banks -= empty
+        return hits, empty, rows - hits - empty
 
     def row_cycles(self, address: int, size_bytes: int) -> int:
         """Row commands of one request (`size_bytes` > 0): tCAS per row hit, tRCD + tCAS per empty bank, tRP + tRCD +
@@ -183,7 +215,7 @@ class BankRowBufferDram(BandwidthLatencyDram):
         first_row = address // t.row_bytes
         last_row = (address + size_bytes - 1) // t.row_bytes
         rows = last_row - first_row + 1
-        hits, empty, conflicts = open_row_accesses(self._open_rows, first_row, last_row)
+        hits, empty, conflicts = self._meet_rows(first_row, last_row)
         # Rows beyond the first `banks` find their bank holding an earlier row of this request: conflicts.
         later = rows - t.banks if rows > t.banks else 0
         bursts = -(-size_bytes // self.burst_bytes)

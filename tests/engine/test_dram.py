@@ -3,6 +3,8 @@ import math
 
 import pytest
 import simpy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sim.engine.dram import DRAM_MODELS, BankRowBufferDram, make_dram, resolve_timing
 from sim.errors import ConfigError
@@ -120,3 +122,33 @@ def test_a_request_spanning_more_rows_than_banks_conflicts_on_every_later_row():
     assert (h.probe().row_misses, h.probe().row_conflicts) == (4, 2)
     h.assert_earliest_ready_at(h.issue("read", 3 * 256, 64), 62 + 3 + 1)  # row 3 stayed open in bank 1
     assert h.dram.open_rows == {0: 2, 1: 3}
+
+
+def _reference_row_commands(open_rows: dict[int, int], banks: int, first_row: int, last_row: int):
+    """The rule spelled out row by row: (hits, empty banks, conflicts) of the first `banks` rows against the open
+    rows, then each bank touched holds the request's last row in it."""
+    hits = empty = conflicts = 0
+    for row in range(first_row, first_row + min(last_row - first_row + 1, banks)):
+        held = open_rows.get(row % banks)
+        if held == row:
+            hits += 1
+        elif held is None:
+            empty += 1
+        else:
+            conflicts += 1
+    for row in range(max(first_row, last_row - banks + 1), last_row + 1):
+        open_rows[row % banks] = row
+    return hits, empty, conflicts
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 8), st.lists(st.tuples(st.integers(0, 40), st.integers(0, 20)), max_size=30))
+def test_open_row_bookkeeping_equals_the_row_by_row_rule(banks, requests):
+    timing = DramTimingSpec(banks=banks, row_bytes=64, t_rcd_cycles=5, t_rp_cycles=7, t_cas_cycles=3, source="test")
+    dram = make_dram(simpy.Environment(), DramSpec(model="bank_row", bandwidth_bytes_per_cycle=64, burst_bytes=64,
+                                                   timing=timing))
+    reference: dict[int, int] = {}
+    for first_row, extra_rows in requests:
+        expected = _reference_row_commands(reference, banks, first_row, first_row + extra_rows)
+        assert dram._meet_rows(first_row, first_row + extra_rows) == expected
+        assert dram.open_rows == reference
