@@ -258,6 +258,24 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
     }
 
 
+def _sram_counts(m, k, n, groups, row_folds, col_folds, is_os, is_ws):
+    """SRAM ifmap reads, filter reads, ofmap reads (partial sums read back) and ofmap writes of a whole layer: the
+    per-fold counts of `fold_sram_counts` summed, in closed form (scalars or arrays)."""
+    gemm_mk, gemm_kn, gemm_mn = groups * m * k, groups * k * n, groups * m * n
+    ifmap = _where(is_os | is_ws, col_folds * gemm_mk, gemm_mk)
+    filter_ = _where(is_os, row_folds * gemm_kn, _where(is_ws, gemm_kn, col_folds * gemm_kn))
+    ofmap_reads = _where(is_os, 0, (row_folds - 1) * gemm_mn)
+    ofmap_writes = _where(is_os, gemm_mn, row_folds * gemm_mn)
+    return ifmap, filter_, ofmap_reads, ofmap_writes
+
+
+def sram_count_totals(mapping: SystolicMapping) -> tuple[int, int, int, int]:
+    """`fold_sram_counts(mapping).sum(axis=0)` as Python ints, without building the per-fold arrays."""
+    g = mapping.layer.gemm
+    code = DATAFLOW_CODES[mapping.dataflow]
+    return _sram_counts(g.m, g.k, g.n, g.groups, mapping.row_folds, mapping.col_folds, code == OS, code == WS)
+
+
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
@@ -278,16 +296,13 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     compute = _where(convention_scalesim, scalesim, native)
     mapping_efficiency = (spatial_rows * spatial_cols) / (folds_per_group * rows * cols)
 
-    gemm_mk, gemm_kn, gemm_mn = groups * m * k, groups * k * n, groups * m * n
-    sram_ifmap = _where(is_os | is_ws, col_folds * gemm_mk, gemm_mk)
-    sram_filter = _where(is_os, row_folds * gemm_kn, _where(is_ws, gemm_kn, col_folds * gemm_kn))
-    sram_ofmap_writes = _where(is_os, gemm_mn, row_folds * gemm_mn)
-    sram_ofmap_reads = _where(is_os, 0, (row_folds - 1) * gemm_mn)
+    sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
+                                                                                col_folds, is_os, is_ws)
 
     traffic = _dram_traffic(layer, rows, cols, dataflow, capacity)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
-    bits = _bits(layer)
+    bits = layer.operand_bits
     element_bytes = {name: _element_bytes(size) for name, size in bits.items()}
     dram_read_bytes = (dram_ifmap * element_bytes["ifmap"] + dram_filter * element_bytes["filter"]
                        + dram_ofmap_reads * element_bytes["ofmap"])
@@ -332,10 +347,6 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
 
 def _element_bytes(bits: int) -> int:
     return -(-bits // 8)
-
-
-def _bits(layer: Layer) -> dict[str, int]:
-    return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
 
 
 def _capacity(size_bytes, element_bytes, double_buffered):
@@ -391,7 +402,7 @@ def estimate_systolic_grid(
     if dataflow.size and (dataflow.min() < 0 or dataflow.max() > 2):
         raise MappingError("unknown dataflow code", field="pe_array.dataflow", value=int(dataflow.max()),
                            allowed="0 (os), 1 (ws), 2 (is)")
-    bits = _bits(layer)
+    bits = layer.operand_bits
 
     def capacity(kb, name):
         kb = np.asarray(kb, dtype=np.float64)
@@ -466,7 +477,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | Non
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
     convention = hw.pe_array.cycle_convention
     buffers = hw.buffers
-    bits = _bits(layer)
+    bits = layer.operand_bits
     capacity = {name: int(_capacity(getattr(buffers, name).size_bytes, _element_bytes(bits[name]),
                                     getattr(buffers, name).double_buffered)) for name in OPERANDS}
     values = _closed_form(

@@ -77,7 +77,7 @@ class Buffer:
     def fill(self, tile: object, elements: int, address: int, bits: int | None, ready: Marker,
              then: Callable[[], None]) -> None:
         """Take a slot, read `elements` of the tile from DRAM, set `ready`, then call `then()`."""
-        size = -(-elements * (bits or self.element_bits) // 8)
+        size = packed_bytes(elements, bits or self.element_bits)
 
         def arrived(_call: object = None) -> None:
             s = self.stats
@@ -94,11 +94,7 @@ class Buffer:
             else:
                 arrived()
 
-        if self._free and not self._queue:  # `request`, inlined: one fill per tile
-            self._free -= 1
-            granted()
-        else:
-            self._queue.append(granted)
+        self.request(granted)
 
     def allocate(self, tile: object, elements: int, readback_elements: int, address: int, bits: int | None,
                  after: Marker | None, ready: Marker, then: Callable[[], None]) -> None:

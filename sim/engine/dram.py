@@ -88,7 +88,6 @@ class BandwidthLatencyDram:
             if own is not None and own < self.bandwidth:
                 self.ports[operand] = float(own)
         self.port_free_at = dict.fromkeys(self.ports, 0)
-        self.unlimited = math.isinf(self.bandwidth)
         self.stats = DramStats()
         self.record_transfers = record_transfers
 
@@ -124,11 +123,10 @@ class BandwidthLatencyDram:
         port = operand if self.ports and operand in self.ports else None
         if port is not None:
             start = max(start, self.port_free_at[port])
-        moved = -(-size_bytes // self.burst_bytes) * self.burst_bytes
         # The row commands hold the channel; the data then streams.
-        hold = self.row_cycles(address, size_bytes) if size_bytes > 0 else 0
-        if size_bytes > 0 and not self.unlimited:
-            hold += math.ceil(moved / self.bandwidth)
+        hold = self.transfer_cycles(size_bytes)
+        if size_bytes > 0:
+            hold += self.row_cycles(address, size_bytes)
         finish = self.channel_free_at = start + hold
         if port is not None:
             # The slower port keeps streaming after the channel has moved on to other requests.
@@ -142,7 +140,7 @@ class BandwidthLatencyDram:
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
-        s.moved_bytes += moved
+        s.moved_bytes += -(-size_bytes // self.burst_bytes) * self.burst_bytes
         s.busy_cycles += hold
         if s.first_cycle is None or start < s.first_cycle:
             s.first_cycle = start

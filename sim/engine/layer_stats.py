@@ -3,9 +3,9 @@
 `bandwidth_windows` reads the run's DRAM transfer log once for all layers: per layer, the bytes moved in each
 bandwidth window (transfers spread evenly over their cycles), the peak window of its own transfers and the
 cycles the channel was busy. Its float arithmetic is, per layer, the same IEEE operations on the same values in
-the same order as a per-layer pass (`layer_windows`, kept as the reference), so the numbers are identical: each
-layer's sequential sums run in a row of their own, and the interpolation at the window edges is np.interp's
-formula, element by element. Only the bookkeeping around them is batched.
+the same order as a per-layer pass (the reference in tests/engine/test_layer_stats.py), so the numbers are
+identical: each layer's sequential sums run in a row of their own, and the interpolation at the window edges is
+np.interp's formula, element by element. Only the bookkeeping around them is batched.
 
 `PlanStats` holds what every layer sharing one tile plan has in common, and `layer_result` builds a layer's
 LayerResult once, in the sorted forms that `ActionCounts.of` and `LayerResult.with_extra` would give.
@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sim.analytical.systolic import systolic_actions
+from sim.analytical.systolic import sram_count_totals, systolic_actions
 from sim.energy.tables import apply
 from sim.engine.tiling import OPERANDS, LayerPlan
 from sim.hardware.spec import EnergyEntry
-from sim.mapping.systolic import DATAFLOW_AXES, SystolicMapping
+from sim.mapping.systolic import SystolicMapping
 from sim.records import ActionCounts, FunctionalCheck, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
@@ -43,41 +43,6 @@ def transfer_rows(transfers) -> np.ndarray:
         flat = np.fromiter(chain.from_iterable(transfers), dtype=np.int64, count=3 * len(transfers))
         return flat.reshape(-1, 3)
     return np.asarray(transfers, dtype=np.int64).reshape(-1, 3)
-
-
-def layer_windows(transfers: np.ndarray, start: int, end: int, window: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bytes moved in each `window`-cycle window of [start, end), transfers spread evenly over their cycles: of all
-    transfers (the run's bandwidth trace), and of those ending after `start` (the layer's own, for its peak
-    statistic). The per-layer reference of `bandwidth_windows`: the two differ only by zero-length transfers at
-    exactly `start`, whose whole-byte sums are exact, so adding the shared spread part to each gives the floats
-    that two separate passes would."""
-    count = max(-(-(end - start) // window), 1)
-    out = np.zeros(count, dtype=np.float64)
-    if transfers.size == 0:
-        return out, out.copy()
-    t0, t1, size = transfers[:, 0], transfers[:, 1], transfers[:, 2].astype(np.float64)
-    own = np.zeros(count, dtype=np.float64)
-    # Zero-length transfers (unlimited bandwidth) land in the window where they happen.
-    instant = (t1 <= t0) & (t0 >= start) & (t0 < end)
-    np.add.at(out, (t0[instant] - start) // window, size[instant])
-    instant &= t1 > start
-    np.add.at(own, (t0[instant] - start) // window, size[instant])
-    spread = (t1 > t0) & (t1 > start) & (t0 < end)
-    if spread.any():
-        a, b = t0[spread], t1[spread]
-        rate = size[spread] / (b - a)
-        # Cumulative bytes moved is piecewise linear with breaks at transfer starts and ends: integrate the
-        # rate between breaks, then read it at the window edges (exact, O(transfers + windows)).
-        points = np.concatenate([a, b])
-        order = np.argsort(points, kind="stable")
-        points = points[order]
-        rate_after = np.cumsum(np.concatenate([rate, -rate])[order])
-        moved = np.concatenate([[0.0], np.cumsum(rate_after[:-1] * np.diff(points))])
-        edges = np.minimum(start + window * np.arange(count + 1), end)
-        part = np.diff(np.interp(edges, points, moved))
-        out += part
-        own += part
-    return out, own
 
 
 @dataclass(frozen=True)
@@ -117,7 +82,7 @@ def _near_rows(transfers: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> t
 
 
 def bandwidth_windows(transfers: np.ndarray, starts: np.ndarray, ends: np.ndarray, window: int) -> LayerWindows:
-    """`layer_windows` of every layer over [starts[i], max(ends[i], starts[i] + 1)) (int64 arrays of the layers'
+    """The per-layer windows of every layer over [starts[i], max(ends[i], starts[i] + 1)) (int64 arrays of the layers'
     first and end cycles) in one pass, plus the peak own window per cycle and the cycles of [starts[i], ends[i])
     the channel was busy. Identical floats (see the module docstring)."""
     layers = starts.size
@@ -157,8 +122,8 @@ def bandwidth_windows(transfers: np.ndarray, starts: np.ndarray, ends: np.ndarra
 
 def _spread_part(a, b, size, owner, starts, ends, window, window_offsets) -> np.ndarray:
     """Bytes per window of the transfers with a duration, all layers' windows concatenated (zero where a layer has
-    none). Per layer as `layer_windows`: its starts then its ends, sorted stably, the rate after each point and the
-    bytes moved up to it (sequential sums, per layer), read at the window edges as np.interp does."""
+    none). Per layer as the per-layer pass: its starts then its ends, sorted stably, the rate after each point and
+    the bytes moved up to it (sequential sums, per layer), read at the window edges as np.interp does."""
     layers = starts.size
     rate = size / (b - a)
     per_layer = np.bincount(owner, minlength=layers)
@@ -193,7 +158,7 @@ def _spread_part(a, b, size, owner, starts, ends, window, window_offsets) -> np.
 
 def _bytes_moved(points: np.ndarray, signed_rate: np.ndarray, lo: np.ndarray, count: np.ndarray) -> np.ndarray:
     """Per layer segment [lo, lo + count) of the sorted points and their signed rates (count 0 or >= 2), the bytes
-    moved up to each point as `layer_windows` sums them: [0, cumsum(cumsum(rate)[:-1] * diff(points))].
+    moved up to each point as the per-layer pass sums them: [0, cumsum(cumsum(rate)[:-1] * diff(points))].
 
     The segments are the zero-padded rows of 2-D blocks: np.cumsum along a row adds in sequence, so each row's
     sums are the segment's own; rows are grouped by length (to a power of two) when one block would pad much."""
@@ -277,7 +242,7 @@ class PlanStats:
 
     @classmethod
     def of(cls, layer: Layer, mapping: SystolicMapping, plan: LayerPlan) -> PlanStats:
-        ifmap_reads, filter_reads, ofmap_reads, ofmap_writes = sram_totals(mapping)
+        ifmap_reads, filter_reads, ofmap_reads, ofmap_writes = sram_count_totals(mapping)
         bits = (layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits)
         extra: dict[str, Any] = {}
         for name, (capacity, tiles, whole) in zip(OPERANDS, _BUFFER_KEYS):
@@ -285,48 +250,9 @@ class PlanStats:
             extra[tiles] = len(plan.tiles[name])
             extra[whole] = int(plan.whole[name])
         return cls(macs=layer.gemm.macs, layer_macs=layer.macs, compute_cycles=plan.compute_cycles,
-                   folds=mapping.folds, mapping_efficiency=mapping_efficiency(mapping),
+                   folds=mapping.folds, mapping_efficiency=mapping.mapping_efficiency,
                    sram_reads=OperandCounts(ifmap_reads, filter_reads, ofmap_reads), sram_ofmap_writes=ofmap_writes,
                    element_bytes=tuple(-(-b // 8) for b in bits), extra=extra)
-
-
-def sram_totals(mapping: SystolicMapping) -> tuple[int, int, int, int]:
-    """fold_sram_counts(mapping).sum(axis=0) as Python ints, in closed form (integers: the same numbers).
-
-    A fold's block is the rows x columns tile of its two array axes by the full streamed extent T; summed over
-    a group's folds, an axis on the array's rows contributes its extent Sr (else a factor of row folds), one on
-    its columns Sc (else column folds), the streamed one T. Partial sums are read back by every row fold but
-    the first (ws, is: the rows hold K, which the ofmap lacks)."""
-    row_axis, col_axis, _ = DATAFLOW_AXES[mapping.dataflow]
-    dims = mapping.gemm_dims
-    spatial_rows, spatial_cols = dims[row_axis], dims[col_axis]
-    row_folds, col_folds = -(-spatial_rows // mapping.rows), -(-spatial_cols // mapping.cols)
-    groups = mapping.groups
-
-    def block_sum(p: int, q: int, first_row_fold: bool = True) -> int:
-        on_rows = row_axis in (p, q)
-        rows = spatial_rows if on_rows else row_folds
-        if not first_row_fold:
-            rows -= min(mapping.rows, spatial_rows) if on_rows else 1
-        cols = spatial_cols if col_axis in (p, q) else col_folds
-        streamed = 1
-        for axis in (p, q):
-            if axis not in (row_axis, col_axis):
-                streamed *= dims[axis]
-        return groups * rows * cols * streamed
-
-    m, k, n = 0, 1, 2
-    readback = 0 if mapping.dataflow == "os" else block_sum(m, n, first_row_fold=False)
-    return block_sum(m, k), block_sum(k, n), readback, block_sum(m, n)
-
-
-def mapping_efficiency(mapping: SystolicMapping) -> float:
-    """SystolicMapping.mapping_efficiency without its per-fold arrays: np.mean of the folds' occupied PEs sums
-    integers exactly (below 2**53), then divides by the folds and by rows x cols: the same two roundings."""
-    occupied = mapping.groups * mapping.spatial_rows * mapping.spatial_cols
-    if occupied >= 2**53:
-        return mapping.mapping_efficiency
-    return occupied / mapping.folds / (mapping.rows * mapping.cols)
 
 
 def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes: int,

@@ -101,10 +101,6 @@ class _Components:
         self.pe_array = PeArray(env)
 
 
-def _bits(layer: Layer) -> dict[str, int]:
-    return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
-
-
 class _InOrder:
     """Once `start` fires, fill (or, for the ofmap, allocate) one operand's tiles in turn, the next when the previous
     is in place; `done` fires after the last. Waiters on one start event run in the order they were created."""
@@ -153,7 +149,7 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
     """Start the layer's prefetchers and ofmap allocator (`_InOrder`) and its PE array; `done` succeeds when the
     last ofmap tile is in DRAM."""
     env = parts.env
-    bits = _bits(layer)
+    bits = layer.operand_bits
     buffers = parts.buffers
     keys = {name: [(index, i) for i in range(len(plan.tiles[name]))] for name in OPERANDS}
     ready = {name: [Marker() for _ in plan.tiles[name]] for name in OPERANDS}

@@ -74,10 +74,6 @@ class LayerPlan:
         return int(self.steps[:, 1].sum())
 
 
-def _bits(layer: Layer) -> dict[str, int]:
-    return {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
-
-
 def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int) -> int:
     """Distinct stored ifmap elements (of one group) that the im2col block rows m0:m1, columns k0:k1 touch."""
     return int(block_footprints(layer, np.array([m0, m1]), np.array([k0, k1]))[0, 0])
@@ -86,7 +82,7 @@ def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int) -> int:
 def operand_capacity(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
     """(slots, elements per slot) per operand: elements take whole bytes (as the analytical model counts them);
     double buffering halves the capacity."""
-    bits = _bits(layer)
+    bits = layer.operand_bits
     slots, slot = {}, {}
     for name in OPERANDS:
         spec = getattr(buffers, name)
@@ -190,7 +186,7 @@ def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis
 
 def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: SystolicMapping, fold_cycles: np.ndarray) -> LayerPlan:
     """The steps and tiles of one layer (see the module docstring); MappingError when a tile cannot fit."""
-    bits = _bits(layer)
+    bits = layer.operand_bits
     slots, slot = operand_capacity(buffers, layer)
     gemm = layer.gemm
     m_total, k_total, n_total = gemm.m, gemm.k, gemm.n

@@ -142,6 +142,18 @@ def weight_digits(weights, offset, cell_bits, slices, differential):
     return out
 
 
+@njit(cache=True, inline="always")
+def _top_digit(e, dac_bits, group_rows):
+    """Digit pattern e (> 0) of a row group: (row j of its highest nonzero digit, that digit, e without it), so a
+    lookup table builds entry e from entry `lower` with one row add."""
+    digit_mask = (1 << dac_bits) - 1
+    j = group_rows - 1
+    while (e >> (dac_bits * j)) & digit_mask == 0:
+        j -= 1
+    d = (e >> (dac_bits * j)) & digit_mask
+    return j, d, e - (d << (dac_bits * j))
+
+
 @njit(cache=True)
 def lookup_table(digits, flips, top, field_bits, group_rows, dac_bits):
     """(G x E x packs) float64 packed column sums of every digit pattern of every group of `group_rows` rows.
@@ -161,15 +173,10 @@ def lookup_table(digits, flips, top, field_bits, group_rows, dac_bits):
                 d = top - d
             packed[i, c % n_pack] += d << ((c // n_pack) * field_bits)
     patterns = 1 << (dac_bits * group_rows)
-    digit_mask = (1 << dac_bits) - 1
     table = np.zeros((n_group, patterns, n_pack))
     for g in range(n_group):
         for e in range(1, patterns):
-            j = group_rows - 1
-            while (e >> (dac_bits * j)) & digit_mask == 0:
-                j -= 1
-            d = (e >> (dac_bits * j)) & digit_mask
-            lower = e - (d << (dac_bits * j))
+            j, d, lower = _top_digit(e, dac_bits, group_rows)
             row = packed[g * group_rows + j]
             for p in range(n_pack):
                 table[g, e, p] = table[g, lower, p] + np.float64(d * row[p])
@@ -301,7 +308,6 @@ def _packed_table(digits, flips, top, field_bits, group_rows, dac_bits, block):
     n_block = (n_pack + block - 1) // block
     n_group = (rows + group_rows - 1) // group_rows
     patterns = 1 << (dac_bits * group_rows)
-    digit_mask = (1 << dac_bits) - 1
     table = np.empty((n_block, n_group, patterns, block), dtype=np.int64)
     for g in prange(n_group):
         words = np.zeros((group_rows, n_block * block), dtype=np.int64)
@@ -316,11 +322,7 @@ def _packed_table(digits, flips, top, field_bits, group_rows, dac_bits, block):
         for b in range(n_block):
             table[b, g, 0, :] = 0
             for e in range(1, patterns):
-                j = group_rows - 1
-                while (e >> (dac_bits * j)) & digit_mask == 0:
-                    j -= 1
-                d = (e >> (dac_bits * j)) & digit_mask
-                lower = e - (d << (dac_bits * j))
+                j, d, lower = _top_digit(e, dac_bits, group_rows)
                 for w in range(block):
                     table[b, g, e, w] = table[b, g, lower, w] + d * words[j, b * block + w]
     return table

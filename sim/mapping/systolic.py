@@ -131,6 +131,11 @@ class SystolicMapping:
     @cached_property
     def mapping_efficiency(self) -> float:
         """Mean over folds of occupied PEs / all PEs (SCALE-Sim's 'Mapping Efficiency', unweighted)."""
+        # The folds occupy Sr x Sc PEs per group in all. Below 2**53 the float mean of the per-fold counts sums
+        # them exactly, so the closed form makes the same two roundings (/ folds, / PEs) without the fold arrays.
+        occupied = self.groups * self.spatial_rows * self.spatial_cols
+        if occupied < 2**53:
+            return occupied / self.folds / (self.rows * self.cols)
         used = self.fold_used
         return float(np.mean(used[:, 0] * used[:, 1]) / (self.rows * self.cols))
 

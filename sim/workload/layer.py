@@ -177,6 +177,11 @@ class Layer:
         return ((in_h - eff_h) // stride_h + 1, (in_w - eff_w) // stride_w + 1)
 
     @property
+    def operand_bits(self) -> dict[str, int]:
+        """Bits per element of each operand, keyed ifmap / filter / ofmap."""
+        return {"ifmap": self.ifmap_bits, "filter": self.filter_bits, "ofmap": self.ofmap_bits}
+
+    @property
     def ofmap_h(self) -> int:
         return self.ofmap_hw[0]
 
