@@ -507,6 +507,21 @@ def _check_range(name: str, values: np.ndarray, low: int, high: int) -> None:
                            allowed=f"{low}..{high}")
 
 
+def _integers(name: str, values: np.ndarray) -> np.ndarray:
+    """int64 operands; a non-integer value is an error, never truncated (quantize floats first)."""
+    array = np.asarray(values)
+    if array.dtype.kind in "iub":
+        return array.astype(np.int64)
+    hint = f"{name} must be integers: quantize float tensors first (sim.functional.quantize)"
+    if array.dtype.kind != "f":
+        raise MappingError(hint, field=name, value=str(array.dtype), allowed="an integer or float array")
+    flat = array.ravel()
+    bad = np.flatnonzero(~np.isfinite(flat) | (flat != np.rint(flat)))
+    if bad.size:
+        raise MappingError(hint, field=name, value=float(flat[bad[0]]), allowed="integer values")
+    return array.astype(np.int64)
+
+
 def exact_product(weights: np.ndarray, inputs: np.ndarray) -> np.ndarray:
     """inputs @ weights exactly; float64 BLAS when every partial sum stays below 2**53."""
     bound = float(np.abs(weights).max(initial=0)) * float(np.abs(inputs).max(initial=0)) * weights.shape[0]
@@ -601,7 +616,10 @@ def _float_partitions(inputs, n_outputs, slicing, cols, starts, stops, flips, fi
             xsum = x_part.sum(axis=2)
             sums = x_part @ matrix - g_off * xsum[:, :, None]  # G_off removed by a reference column (NeuroSim)
             if non_ideal.read_noise_sigma:
-                sums += non_ideal.read_noise_sigma * np.sqrt(xsum)[:, :, None] * rng.standard_normal(sums.shape)
+                # each driven cell's conductance fluctuates by sigma levels, independently (CrossSim's model):
+                # the column sum's variance is sigma**2 x sum of the squared input digits
+                spread = np.sqrt(np.einsum("tvk,tvk->tv", x_part, x_part))
+                sums += non_ideal.read_noise_sigma * spread[:, :, None] * rng.standard_normal(sums.shape)
             kernel = adc_shift_add_parallel if parallel else adc_shift_add
             kernel(sums, read_weight, cols.output, cols.scale, flips[p], float(top), xsum, low, step, levels,
                    rounding, out[v0:v1])
@@ -611,8 +629,8 @@ def _float_partitions(inputs, n_outputs, slicing, cols, starts, stops, flips, fi
 def crossbar_mvm(weights: np.ndarray, inputs: np.ndarray, slicing: BitSlicing,
                  non_ideal: NonIdealitySpec | None = None, seed: int = 0) -> CrossbarOutput:
     """Evaluate inputs (V x K) @ weights (K x N) on bit-sliced crossbars; both signed integer arrays."""
-    weights = np.asarray(weights, dtype=np.int64)
-    inputs = np.atleast_2d(np.asarray(inputs, dtype=np.int64))
+    weights = _integers("weights", weights)
+    inputs = np.atleast_2d(_integers("inputs", inputs))
     k, n = weights.shape
     if inputs.shape[1] != k:
         raise MappingError("inputs and weights disagree on K", field="inputs", value=inputs.shape,

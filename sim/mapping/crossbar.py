@@ -23,11 +23,12 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import get_args
 
 import numpy as np
 
-from sim.errors import MappingError
-from sim.hardware.spec import Hardware, ReramSpec
+from sim.errors import ConfigError, MappingError
+from sim.hardware.spec import AdcSpec, Hardware, ReramSpec
 from sim.workload.layer import Layer
 
 
@@ -38,6 +39,14 @@ def bits_for(value: int) -> int:
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
+
+
+# Every string field of BitSlicing and its allowed values: the hardware schema's own choices.
+SLICING_CHOICES: dict[str, tuple[str, ...]] = {
+    "signed_weights": get_args(ReramSpec.model_fields["signed_weights"].annotation),
+    "range_policy": get_args(AdcSpec.model_fields["range_policy"].annotation),
+    "rounding": get_args(AdcSpec.model_fields["rounding"].annotation),
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,22 @@ class BitSlicing:
     calibrated_min: float = 0.0
     calibrated_max: float = 1.0
     column_flip: bool = False
+
+    def __post_init__(self) -> None:
+        for name, allowed in SLICING_CHOICES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"unknown BitSlicing.{name}", field=f"BitSlicing.{name}", value=value,
+                                  allowed=", ".join(allowed))
+        for name in ("crossbar_rows", "rows_per_partition", "cell_bits", "weight_bits", "input_bits", "dac_bits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ConfigError(f"BitSlicing.{name} must be an integer >= 1", field=f"BitSlicing.{name}",
+                                  value=value, allowed=">= 1")
+        if self.adc_bits is not None and (isinstance(self.adc_bits, bool)
+                                          or not isinstance(self.adc_bits, (int, np.integer)) or self.adc_bits < 1):
+            raise ConfigError("BitSlicing.adc_bits must be an integer >= 1 or None (ideal ADC)",
+                              field="BitSlicing.adc_bits", value=self.adc_bits, allowed=">= 1, or None")
 
     @classmethod
     def of(cls, reram: ReramSpec, rows_per_partition: int | None = None, *, ideal_adc: bool = False) -> BitSlicing:
