@@ -38,7 +38,7 @@ from sim.engine.noc import Noc
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import DirectiveArraySpec, DramSpec, Hardware
 from sim.mapping.directives import DirectiveMapping, map_directive, map_positions
-from sim.mapping.operands import lowered_input, random_operands, reference_ofmap
+from sim.mapping.operands import lowered_input, ofmap_shape, random_operands, reference_ofmap
 from sim.records import (
     ActionCounts,
     FunctionalCheck,
@@ -626,25 +626,23 @@ def _tile_sets(mapping: DirectiveMapping, table: _GroupTable, combo: tuple[int, 
     return out
 
 
-def _canonical_operands(layer: Layer, mapping: DirectiveMapping, seed: int) -> tuple[np.ndarray, np.ndarray,
-                                                                                      np.ndarray]:
-    """(ifmap, filters, reference) of the layer in MAESTRO's index order: CONV x[N,C,Y,X], w[K,C,R,S];
+def _canonical_operands(layer: Layer, mapping: DirectiveMapping, ifmap: np.ndarray,
+                        filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(ifmap, filters) of the layer in MAESTRO's index order: CONV x[N,C,Y,X], w[K,C,R,S];
     DSCONV w[K,C,R,S] (output channel c * K + k); GEMM x[M,K], w[K,N]."""
-    ifmap, filters = random_operands(layer, seed)
-    reference = reference_ofmap(layer, ifmap, filters)
     x = lowered_input(layer, ifmap).astype(np.int64)
     w = filters.astype(np.int64)
     if layer.kind == "tconv":
         w = w[:, ::-1, ::-1, :]  # the lowered stride-1 convolution uses the flipped filter
     if mapping.layer_type == "GEMM":
-        return x.reshape(-1, x.shape[-1]), w.reshape(w.shape[0], -1).T, reference
+        return x.reshape(-1, x.shape[-1]), w.reshape(w.shape[0], -1).T
     x = x.transpose(0, 3, 1, 2)
     if mapping.layer_type == "DSCONV":
         k = mapping.sizes["K"]
         w = w[..., 0].reshape(layer.in_channels, k, layer.filter_h, layer.filter_w).transpose(1, 0, 2, 3)
     else:
         w = w.transpose(0, 3, 1, 2)
-    return x, w, reference
+    return x, w
 
 
 def _accumulate(mapping: DirectiveMapping, x: np.ndarray, w: np.ndarray, out: np.ndarray, coverage: np.ndarray,
@@ -681,15 +679,38 @@ def _functional(layer: Layer, mapping: DirectiveMapping, nest: _Nest, tables: li
                 seed: int) -> FunctionalCheck:
     """Execute the loop nest tile by tile over seeded random operands and check the output against numpy.
 
-    Every (step, PE) tile adds its partial products; `coverage` counts how often each MAC was done, so a
-    mapping that skips or repeats a MAC fails even where the values would happen to agree.
+    A mapping that skips or repeats a MAC fails even where the values would happen to agree.
     """
+    ifmap, filters = random_operands(layer, seed)
+    reference = reference_ofmap(layer, ifmap, filters)
+    result, exactly_once = _execute(layer, mapping, nest, tables, ifmap, filters)
+    error = float(np.max(np.abs(result - reference))) if reference.size else 0.0
+    return FunctionalCheck(max_abs_error=error if exactly_once else max(error, 1.0), elements=int(reference.size),
+                           seed=seed)
+
+
+def directive_ofmap(layer: Layer, hw: Hardware, dataflow: Dataflow, ifmap: np.ndarray,
+                    filters: np.ndarray) -> np.ndarray:
+    """The ofmap (B, E, F, O) int64 of the given integer operands, executed tile by tile under `dataflow`."""
+    _spec(hw)
+    mapping = map_directive(layer, hw, dataflow)
+    nest, tables = _tables(mapping)
+    result, exactly_once = _execute(layer, mapping, nest, tables, ifmap, filters)
+    if not exactly_once:
+        raise MappingError("the dataflow skips or repeats MACs of this layer", field=f"{layer.name}.dataflow")
+    return result
+
+
+def _execute(layer: Layer, mapping: DirectiveMapping, nest: _Nest, tables: list[_GroupTable], ifmap: np.ndarray,
+             filters: np.ndarray) -> tuple[np.ndarray, bool]:
+    """(ofmap (B, E, F, O) int64, every MAC done exactly once): every (step, PE) tile adds its partial
+    products; `coverage` counts how often each MAC was done."""
     tiles = math.prod(v.count for v in nest.variables)
     if tiles > FUNCTIONAL_TILE_LIMIT:
         raise MappingError("layer too large for the directive engine's functional execution",
                            field=f"{layer.name}.functional", value=tiles,
                            allowed=f"<= {FUNCTIONAL_TILE_LIMIT} (step, PE) tiles")
-    x, w, reference = _canonical_operands(layer, mapping, seed)
+    x, w = _canonical_operands(layer, mapping, ifmap, filters)
     sizes = mapping.sizes
     if mapping.layer_type == "GEMM":
         out = np.zeros((sizes["M"], sizes["N"]), dtype=np.int64)
@@ -716,12 +737,8 @@ def _functional(layer: Layer, mapping: DirectiveMapping, nest: _Nest, tables: li
         result = out.transpose(0, 3, 4, 2, 1)  # (N, Y, X, C, K): channel c * K + k
     else:
         result = out.transpose(0, 2, 3, 1)
-    result = result.reshape(reference.shape)
-    error = float(np.max(np.abs(result - reference))) if reference.size else 0.0
     exactly_once = bool(coverage.size == 0 or (coverage.min() == 1 and coverage.max() == 1))
-    # A skipped or repeated MAC is an error even where the values happen to agree.
-    return FunctionalCheck(max_abs_error=error if exactly_once else max(error, 1.0), elements=int(reference.size),
-                           seed=seed)
+    return result.reshape(ofmap_shape(layer)), exactly_once
 
 
 def simulate_directive_trace(trace: Trace, hw: Hardware, *, seed: int = 0, functional: bool = False) -> RunResult:
