@@ -174,3 +174,48 @@ def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping:
     engine = simulate(trace, hw, seed=seed, mapping=mapping)
     analytical = estimate(trace, hw, mapping=mapping)
     return compare_runs(engine, analytical)
+
+
+def _tensor(value: Any, name: str) -> Any:
+    """A numpy array, or one read from a .npy file (an .npz holding exactly one array)."""
+    import numpy as np
+
+    from sim.errors import ConfigError
+
+    if not isinstance(value, (str, Path)):
+        return np.asarray(value)
+    try:
+        loaded = np.load(value, allow_pickle=False)
+    except (OSError, ValueError) as err:
+        raise ConfigError(f"{name} not readable as .npy / .npz: {err}", file=value, field=name) from err
+    if hasattr(loaded, "files"):
+        if len(loaded.files) != 1:
+            raise ConfigError(f"{name} .npz must hold exactly one array", file=value, field=name, value=loaded.files)
+        return loaded[loaded.files[0]]
+    return loaded
+
+
+def layer_values(layer: Layer, hw: Hardware, ifmap: Any, filters: Any, *, quantization: Any = None,
+                 mapping: Any = None, seed: int = 0) -> Any:
+    """One layer's output values on `hw` from your tensors (arrays or .npy / .npz paths), in the Layer layouts
+    ifmap (B, H, W, C) and filters (O, R, S, C/groups). Float tensors are quantized to the hardware's operand
+    bits by `quantization` (a sim.functional.quantize.QuantConfig; default: weights per channel, symmetric,
+    round half to even); integers that fit are used as they are. Returns a LayerValues: `outputs` (dequantized,
+    (B, E, F, O)), `reference` (the float product), `max_abs_error`, `relative_rms_error`."""
+    from sim.functional.layer import layer_values as run_values
+
+    return run_values(layer, hw, _tensor(ifmap, "ifmap"), _tensor(filters, "filters"), quantization=quantization,
+                      dataflow=mapping, seed=seed)
+
+
+def infer(model: str | Path, data: Any, hw: Hardware, *, labels: Any = None, quantization: Any = None,
+          seed: int = 0, mapping: Any = None, timing: bool = True) -> Any:
+    """End-to-end inference of an ONNX model on `hw`: every Conv / Gemm / MatMul on the simulated hardware,
+    other operators in numpy. `data`: arrays by input name, one array, or a .npy / .npz file; `labels`: one
+    class per sample (array, .npy, or an .npz with 'labels'). Returns a sim.functional.infer.Inference
+    (outputs, onnxruntime reference, per-layer errors, top-1 accuracy on hardware and in float, and the
+    engine's RunResult for timing and energy)."""
+    from sim.functional.infer import infer as run_inference
+
+    return run_inference(model, data, hw, labels=labels, quantization=quantization, seed=seed, dataflow=mapping,
+                         timing=timing)

@@ -124,6 +124,55 @@ def compare(
 
 
 @app.command()
+def infer(
+    hw: Path = typer.Option(..., "--hw", help="hardware: our .toml, a SCALE-Sim .cfg or a MAESTRO hardware .m"),
+    model: Path = typer.Option(..., "--model", help="an ONNX model (.onnx) with its weights"),
+    data: Path = typer.Option(..., "--data", help="inputs: .npz with one array per model input, or one .npy"),
+    labels: Optional[Path] = typer.Option(None, "--labels", help="one class per sample: .npy, or .npz with 'labels'"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/<model>-<hw>-infer)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the device non-idealities"),
+    mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m (directive arrays)"),
+    weight_bits: Optional[int] = typer.Option(None, "--weight-bits", help="quantize weights to fewer bits"),
+    input_bits: Optional[int] = typer.Option(None, "--input-bits", help="quantize activations to fewer bits"),
+    granularity: str = typer.Option("per_channel", "--weight-granularity", help="per_channel or per_tensor"),
+    scheme: str = typer.Option("symmetric", "--input-scheme", help="activations: symmetric or asymmetric"),
+    rounding: str = typer.Option("half_even", "--rounding", help="half_even, half_up or floor"),
+    timing: bool = typer.Option(True, "--timing/--no-timing", help="also time the run with the engine"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+) -> None:
+    """Run an ONNX model on HW (Conv / Gemm / MatMul on the simulated hardware); write outputs.npz and
+    report.json with per-layer errors, accuracy, timing and energy."""
+    from rich.table import Table
+
+    from sim import api
+    from sim.functional.infer import write_inference
+    from sim.functional.quantize import QuantConfig
+
+    console = _console(quiet)
+    quantization = QuantConfig(weight_bits=weight_bits, input_bits=input_bits, weight_granularity=granularity,
+                               input_scheme=scheme, rounding=rounding)
+    hardware = api.load_hardware(hw)
+    dataflow = api.load_mapping(mapping) if mapping else None
+    result = api.infer(model, data, hardware, labels=labels, quantization=quantization, seed=seed,
+                       mapping=dataflow, timing=timing)
+    out_dir = out or _default_out(model, hardware.name, "-infer")
+    write_inference(result, out_dir)
+    table = Table(title=f"{result.model} on {hardware.name}: {result.samples} samples")
+    for column in ("layer", "max |hw - float|", "relative RMS error"):
+        table.add_column(column, justify="left" if column == "layer" else "right")
+    for layer in result.layers:
+        table.add_row(layer.name, f"{layer.max_abs_error:.4g}", f"{layer.relative_rms_error:.3e}")
+    console.print(table)
+    console.print(f"final outputs: max |hw - {result.reference_source}| = {result.output_max_abs_error:.4g}")
+    if result.accuracy is not None:
+        console.print(f"top-1 accuracy: hardware {result.accuracy:.4f}, float {result.float_accuracy:.4f}")
+    if result.run is not None:
+        totals = result.run.totals()
+        console.print(f"cycles {totals['cycles']}, energy {totals['energy_pj']['total']:.4g} pJ")
+    console.print(f"outputs.npz and report.json written to {out_dir}/")
+
+
+@app.command()
 def sweep(
     spec: Path = typer.Argument(..., help="sweep spec (.toml)"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/sweep-<spec>)"),

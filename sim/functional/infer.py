@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.errors import ConfigError
 from sim.functional.graph import Graph, load_graph, run_graph
-from sim.functional.layer import float_ofmap, operand_bits, quantized_layer
+from sim.functional.layer import float_ofmap, hardware_layer, operand_bits, quantized_layer
 from sim.functional.quantize import QuantConfig, QuantParams, calibrate, quantize
 from sim.hardware.spec import Hardware
 from sim.records import RunResult
@@ -240,7 +240,8 @@ def infer(model: str | Path, data: Any, hw: Hardware, *, labels: Any = None,
         from sim import api
         from sim.workload.trace import Trace
 
-        layers_run = tuple(executed[i] for i in range(len(graph.layers)))  # at the dataset's batch
+        # at the dataset's batch and the hardware's operand bits
+        layers_run = tuple(hardware_layer(executed[i], hw) for i in range(len(graph.layers)))
         run = api.simulate(Trace(name=graph.name, layers=layers_run, source_file=graph.source_file), hw,
                            seed=seed, mapping=dataflow)
     result = Inference(

@@ -7,7 +7,7 @@ quantization step for float tensors and measures the error against the float res
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,13 @@ def operand_bits(layer: Layer, hw: Hardware) -> OperandBits:
     return OperandBits(layer.ifmap_bits, layer.filter_bits, True)
 
 
+def hardware_layer(layer: Layer, hw: Hardware) -> Layer:
+    """The layer with the operand precisions the hardware runs it at (a crossbar chip's own bits)."""
+    if hw.kind != "reram":
+        return layer
+    return replace(layer, ifmap_bits=hw.reram.input_bits, filter_bits=hw.reram.weight_bits)
+
+
 def hardware_ofmap(layer: Layer, hw: Hardware, ifmap: np.ndarray, filters: np.ndarray, *, dataflow: Any = None,
                    seed: int = 0) -> np.ndarray:
     """The ofmap (B, E, F, O) of integer operands as the hardware computes it (float64 for crossbars,
@@ -59,7 +66,7 @@ def hardware_ofmap(layer: Layer, hw: Hardware, ifmap: np.ndarray, filters: np.nd
         if layer.block_size > 1:
             raise MappingError("user tensors for block-circulant layers are not supported",
                                field=f"{layer.name}.block_size", value=layer.block_size, allowed="1")
-        mapping = map_crossbar(layer, hw)
+        mapping = map_crossbar(hardware_layer(layer, hw), hw)
         inputs = ifmap_matrix(layer, np.asarray(ifmap))
         weights = filter_matrix(layer, np.asarray(filters))
         out = np.stack([crossbar_mvm(weights[g], inputs[g], mapping.slicing, hw.reram.non_ideal, seed + g).outputs
