@@ -202,7 +202,7 @@ OPS: dict[str, Callable[[Node, list[Any]], Any]] = {
     "Conv": None, "Gemm": None, "MatMul": None,  # type: ignore[dict-item]  # run_graph hands these to Compute
     "Relu": lambda n, a: np.maximum(a[0], 0.0),
     "LeakyRelu": lambda n, a: np.where(a[0] > 0, a[0], n.attrs.get("alpha", 0.01) * a[0]),
-    "Sigmoid": lambda n, a: 1.0 / (1.0 + np.exp(-a[0])),
+    "Sigmoid": lambda n, a: np.exp(-np.logaddexp(0.0, -a[0])),  # no overflow for large |x|
     "Tanh": lambda n, a: np.tanh(a[0]),
     "Clip": _clip,
     "MaxPool": lambda n, a: _max_pool(n, a[0]),
@@ -215,7 +215,7 @@ OPS: dict[str, Callable[[Node, list[Any]], Any]] = {
     "Div": lambda n, a: a[0] / a[1],
     "Concat": lambda n, a: np.concatenate(a, axis=n.attrs["axis"]),
     "BatchNormalization": lambda n, a: _batch_norm(n, *a[:5]),
-    "Softmax": _softmax,
+    "Softmax": lambda n, a: _softmax(n, a[0]),
     "Reshape": lambda n, a: _reshape(n, a[0], a[1]),
     "Flatten": lambda n, a: _flatten(n, a[0]),
     "Transpose": lambda n, a: np.transpose(a[0], n.attrs.get("perm")),

@@ -116,3 +116,63 @@ def test_integer_path_only_where_every_partial_sum_is_exact():
     assert exact_in_int64(isaac, encode_weights(weights, isaac), 1152, 9, 2**15, 255.0)
     wide = slicing(weight_bits=32, input_bits=32)
     assert not exact_in_int64(wide, encode_weights(weights[:, :1], wide), 1152, 9, 2**31, 255.0)
+
+
+# ---------------------------------------------------------------- validation, no truncation, read noise
+@pytest.mark.parametrize("field, value", [("range_policy", "max"), ("signed_weights", "unit"),
+                                          ("rounding", "half-even")])
+def test_bit_slicing_rejects_unknown_strings_listing_the_allowed_ones(field, value):
+    from dataclasses import replace
+
+    from sim.errors import ConfigError
+    from sim.mapping.crossbar import SLICING_CHOICES
+
+    with pytest.raises(ConfigError, match=", ".join(SLICING_CHOICES[field])) as err:
+        replace(slicing(), **{field: value})
+    assert err.value.field == f"BitSlicing.{field}"
+
+
+def test_float_weights_are_refused_not_truncated():
+    with pytest.raises(MappingError, match="quantize float tensors first") as err:
+        crossbar_mvm(np.array([[0.5, 2.0]]), np.array([[3]]), slicing())
+    assert err.value.value == 0.5
+    integral = crossbar_mvm(np.array([[1.0, 2.0]]), np.array([[3]]), slicing())
+    assert integral.output_error == 0.0 and integral.outputs.tolist() == [[3.0, 6.0]]
+
+
+def test_read_noise_statistics_equal_a_numpy_monte_carlo_of_per_cell_noise():
+    """Each driven cell's conductance fluctuates by sigma levels per read, independently (CrossSim): a numpy
+    Monte-Carlo of that model, written from the encoding's definition, and the kernel agree in mean and
+    variance; the old per-column sigma x sqrt(sum of digits) model does not (2-bit DACs: digit**2 != digit)."""
+    from sim.hardware.spec import NonIdealitySpec
+
+    sigma, cell_bits, weight_bits, input_bits, dac_bits = 0.3, 2, 4, 4, 2
+    spec = BitSlicing.of(ReramSpec(crossbar_rows=64, cell_bits=cell_bits, weight_bits=weight_bits,
+                                   input_bits=input_bits, dac_bits=dac_bits, signed_inputs=False,
+                                   signed_weights="offset"), ideal_adc=True)
+    rng = np.random.default_rng(5)
+    k, n, v, trials = 48, 3, 40, 60
+    weights = rng.integers(-8, 8, size=(k, n))
+    inputs = rng.integers(0, 16, size=(v, k))
+    noise = NonIdealitySpec(read_noise_sigma=sigma)
+    kernel = np.stack([crossbar_mvm(weights, inputs, spec, noise, seed=s).outputs - inputs @ weights
+                       for s in range(trials)])
+    # the physical model in numpy: digits of w + 8 in 2-bit cells, 2-bit input digits, one draw per cell and read
+    stored = weights + (1 << (weight_bits - 1))
+    slices = [((stored >> (cell_bits * s)) & 3, float(1 << (cell_bits * s))) for s in range(weight_bits // cell_bits)]
+    reads = [((inputs >> (dac_bits * t)) & 3, float(1 << (dac_bits * t))) for t in range(input_bits // dac_bits)]
+    monte_carlo = np.zeros((trials, v, n))
+    for trial in range(trials):
+        for digits, read_weight in reads:
+            for cells, slice_weight in slices:
+                noisy = cells[None] + sigma * rng.standard_normal((v, k, n))
+                monte_carlo[trial] += read_weight * slice_weight * (np.einsum("vk,vkn->vn", digits, noisy)
+                                                                    - digits @ cells)
+    slice_power = sum(weight ** 2 for _, weight in slices)
+    per_cell = sigma ** 2 * slice_power * sum(w ** 2 * (d ** 2).sum(axis=1) for d, w in reads)
+    per_column_old = sigma ** 2 * slice_power * sum(w ** 2 * d.sum(axis=1) for d, w in reads)
+    kernel_var, monte_carlo_var = kernel.var(axis=0, ddof=1).mean(), monte_carlo.var(axis=0, ddof=1).mean()
+    assert abs(kernel_var / monte_carlo_var - 1) < 0.08
+    assert abs(kernel_var / per_cell.mean() - 1) < 0.08
+    assert abs(kernel.mean()) < 0.05 * np.sqrt(kernel_var)
+    assert per_column_old.mean() / per_cell.mean() < 0.8  # what the old model would have given is measurably off
