@@ -316,11 +316,55 @@ def plot_adc_error(database: Path, out_dir: Path) -> list[Path]:
     return _save(figure, out_dir, "adc_error")
 
 
+def accuracy_points(database: Path) -> list[tuple[dict[str, Any], float, float, float, float]]:
+    """(params, accuracy, spread, float accuracy, energy pJ) of the validated points of an accuracy study."""
+    if "accuracy" not in {row[1] for row in _sweep_rows(database, "PRAGMA table_info(validations)")}:
+        return []
+    rows = _sweep_rows(database, "SELECT params, accuracy, accuracy_std, float_accuracy, energy_pj FROM validations "
+                                 "WHERE status = 'ok' AND accuracy IS NOT NULL")
+    return [(json.loads(params), float(acc), float(std or 0.0), float(ref), float(energy or 0.0))
+            for params, acc, std, ref, energy in rows]
+
+
+def plot_accuracy(database: Path, out_dir: Path) -> list[Path]:
+    """Top-1 accuracy (mean +- spread over noise seeds) against ADC bits, one line per setting of the other
+    parameters, and against energy per run."""
+    points = accuracy_points(database)
+    if not points:
+        raise ConfigError("the sweep has no accuracy to plot", file=database,
+                          allowed="a sweep with a [sweep.accuracy] table and engine-validated points")
+    figure = _figure(11.0, 4.5)
+    by_bits, by_energy = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
+    series: dict[str, list[tuple[float, float, float]]] = {}
+    for params, accuracy, spread, _, _ in points:
+        bits = params.get("reram.adc.bits")
+        if isinstance(bits, (int, float)) and not isinstance(bits, bool):
+            label = ", ".join(f"{k.split('.')[-1]}={v}" for k, v in sorted(params.items()) if k != "reram.adc.bits")
+            series.setdefault(label or "accuracy", []).append((float(bits), accuracy, spread))
+    for (label, values), color in zip(sorted(series.items()), _colors(len(series))):
+        values.sort()
+        by_bits.errorbar([v[0] for v in values], [v[1] for v in values], yerr=[v[2] for v in values], marker="o",
+                         capsize=3, color=color, label=label)
+    by_bits.axhline(points[0][3], color="#555555", linestyle="--", linewidth=1, label="float")
+    by_bits.set_xlabel("ADC bits")
+    by_bits.set_ylabel("top-1 accuracy")
+    by_bits.legend(fontsize=7)
+    by_energy.errorbar([p[4] for p in points], [p[1] for p in points], yerr=[p[2] for p in points], fmt="o",
+                       capsize=3, color="#4c72b0")
+    by_energy.axhline(points[0][3], color="#555555", linestyle="--", linewidth=1)
+    by_energy.set_xlabel("energy per run (pJ)")
+    by_energy.set_ylabel("top-1 accuracy")
+    figure.suptitle(f"sweep {_meta(database).get('name', '')}: accuracy (mean +- spread over seeds)", fontsize=9)
+    return _save(figure, out_dir, "accuracy")
+
+
 def plot_sweep(database: Path, out_dir: Path) -> list[Path]:
-    """The Pareto plot, and ADC bits vs output error when the sweep has those numbers."""
+    """The Pareto plot, ADC bits vs output error and the accuracy plots when the sweep has those numbers."""
     written = plot_pareto(database, out_dir)
     if adc_error_points(database):
         written += plot_adc_error(database, out_dir)
+    if accuracy_points(database):
+        written += plot_accuracy(database, out_dir)
     return written
 
 

@@ -64,6 +64,7 @@ class SweepContext:
     versions: str  # "sim=0.1.0 numpy=... ": the package versions, stored on every row
     # (parameter index, value index, reason) of values the base config rejects (vectorized path only).
     invalid_values: tuple[tuple[int, int, str], ...] = ()
+    accuracy: Any = None  # the spec's AccuracyStudy: engine-validated points also measure top-1 accuracy
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -502,6 +503,12 @@ def evaluate_point(context: SweepContext, point: Mapping[str, Any], *, engine: b
     errors = [layer.crossbar.output_error for layer in run.layers
               if layer.crossbar is not None and layer.crossbar.output_error is not None]
     metrics["output_error"] = max(errors) if errors else None
+    if engine and context.accuracy is not None:
+        from sim.functional.study import accuracy_over_seeds
+
+        study = context.accuracy
+        stats = accuracy_over_seeds(study.model, study.data, study.labels, hw, seeds=study.seeds, first_seed=seed)
+        metrics.update(accuracy=stats.accuracy, accuracy_std=stats.accuracy_std, float_accuracy=stats.float_accuracy)
     return metrics, run
 
 
@@ -551,7 +558,8 @@ def validate_point(context: SweepContext, point: Mapping[str, Any], selected_by:
     except Exception as error:  # recorded on the validation row; the sweep goes on
         row["status"] = "failed" if isinstance(error, SimError) else "error"
         row["reason"] = _error_text(error)
-    for name in ("cycles", "latency_us", "energy_pj", "edp", "power_mw", "utilization", "output_error"):
+    for name in ("cycles", "latency_us", "energy_pj", "edp", "power_mw", "utilization", "output_error", "accuracy",
+                 "accuracy_std", "float_accuracy"):
         row[name] = metrics.get(name)
     for name, error_column in (("cycles", "cycles_rel_error"), ("energy_pj", "energy_rel_error")):
         row[f"analytical_{name}"] = analytical.get(name)

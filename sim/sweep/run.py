@@ -90,9 +90,10 @@ def _contexts(spec: SweepSpec) -> list[SweepContext]:
     base = load_hardware(spec.hardware)
     base_id = file_id(spec.hardware)
     stamp = versions()
-    contexts = [SweepContext(spec_file=spec.source_file, trace=load_trace(path), trace_id=file_id(path), base=base,
-                             base_id=base_id, parameters=spec.parameters, constraints=spec.constraints,
-                             versions=stamp) for path in spec.traces]
+    contexts = [SweepContext(spec_file=spec.source_file, trace=load_trace(path, batch=spec.batch),
+                             trace_id=file_id(path), base=base, base_id=base_id, parameters=spec.parameters,
+                             constraints=spec.constraints, versions=stamp, accuracy=spec.accuracy)
+                for path in spec.traces]
     if contexts and grid_vectorizable(contexts[0]):
         invalid = invalid_values(contexts[0])
         contexts = [replace(context, invalid_values=invalid) for context in contexts]

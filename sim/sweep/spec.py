@@ -21,6 +21,12 @@
     functional = false                         # crossbar sweeps: true to get output_error
     tolerance = 0.05                           # |engine - analytical| / engine above this is reported
 
+    [sweep.accuracy]                           # engine-validated points also run an ONNX model (sim infer)
+    model = "../examples/digits_cnn.onnx"      # the trace defaults to the model itself (batch = N for ONNX)
+    data = "../examples/digits_test.npz"
+    labels = "../examples/digits_test.npz"
+    seeds = 5                                  # Monte-Carlo over noise seeds: accuracy mean and spread
+
 Every mistake is a ConfigError naming the spec file, the field (`sweep.parameters."pe_array.rows"`) and its line.
 """
 from __future__ import annotations
@@ -52,6 +58,9 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "crossbar_size": ("reram.crossbar_rows", "reram.crossbar_cols"),
     "adc_bits": ("reram.adc.bits",),
     "cell_bits": ("reram.cell_bits",),
+    "dac_bits": ("reram.dac_bits",),
+    "read_noise_sigma": ("reram.non_ideal.read_noise_sigma",),
+    "programming_sigma": ("reram.non_ideal.programming_sigma",),
     "block_size": ("workload.block_size",),
 }
 # Workload fields a sweep may vary; `block_size` applies to the trace's block-circulant layers only.
@@ -60,8 +69,20 @@ OBJECTIVES = ("latency", "energy", "edp", "area", "power", "throughput_per_area"
 CONSTRAINTS = ("max_area_mm2", "max_power_mw", "max_buffer_kb", "max_latency_us", "max_energy_pj")
 ENGINE_SELECTIONS = ("front", "all", "none")
 _SWEEP_KEYS = ("name", "description", "trace", "traces", "hardware", "objectives", "parameters", "constraints",
-               "validate", "seed", "chunk_points")
+               "validate", "seed", "chunk_points", "batch", "accuracy")
 _VALIDATE_KEYS = ("engine", "top_k", "functional", "tolerance")
+_ACCURACY_KEYS = ("model", "data", "labels", "seeds")
+
+
+@dataclass(frozen=True)
+class AccuracyStudy:
+    """[sweep.accuracy]: every engine-validated point also runs `model` on the labelled `data` (sim infer),
+    `seeds` times with successive noise seeds, and records the mean and spread of top-1 accuracy."""
+
+    model: Path
+    data: Path
+    labels: Path
+    seeds: int = 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +124,8 @@ class SweepSpec:
     seed: int = 0
     chunk_points: int = 4096  # points per screening task (vectorized path)
     description: str = ""
+    batch: int | None = None  # fills a dynamic batch dimension of ONNX traces
+    accuracy: AccuracyStudy | None = None
 
     @property
     def points_per_trace(self) -> int:
@@ -250,6 +273,9 @@ def parse_sweep_spec(raw: dict, spec_file: Path, text: str = "", *, base: Hardwa
     name = sweep.get("name", spec_file.stem)
     if not isinstance(name, str) or not name:
         raise _fail(spec_file, text, "sweep.name", "must be a non-empty string", value=name)
+    accuracy = _accuracy(sweep.get("accuracy"), spec_file, text)
+    if accuracy is not None and "trace" not in sweep and "traces" not in sweep:
+        sweep = {**sweep, "traces": [sweep["accuracy"]["model"]]}  # time the model itself
     if "trace" in sweep and "traces" in sweep:
         raise _fail(spec_file, text, "sweep.traces", "give trace or traces, not both")
     trace_values = sweep.get("traces", [sweep["trace"]] if "trace" in sweep else None)
@@ -340,7 +366,27 @@ def parse_sweep_spec(raw: dict, spec_file: Path, text: str = "", *, base: Hardwa
         seed=_number(sweep, "seed", "sweep", spec_file, text, default=0, integer=True, minimum=0),
         chunk_points=_number(sweep, "chunk_points", "sweep", spec_file, text, default=4096, integer=True, minimum=1),
         description=description,
+        batch=_number(sweep, "batch", "sweep", spec_file, text, default=None, integer=True, minimum=1),
+        accuracy=accuracy,
     )
+
+
+def _accuracy(raw: Any, spec_file: Path, text: str) -> AccuracyStudy | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise _fail(spec_file, text, "sweep.accuracy", "must be a table", value=raw)
+    _unknown(raw, _ACCURACY_KEYS, "sweep.accuracy", spec_file, text)
+    for key in ("model", "data", "labels"):
+        if key not in raw:
+            raise _fail(spec_file, text, f"sweep.accuracy.{key}", "an accuracy study needs it",
+                        allowed="model = x.onnx, data = inputs.npz, labels = labels.npy (or an .npz with 'labels')")
+    paths = {key: _resolve(spec_file, raw[key], f"sweep.accuracy.{key}", text) for key in ("model", "data", "labels")}
+    for key, path in paths.items():
+        if not path.is_file():
+            raise _fail(spec_file, text, f"sweep.accuracy.{key}", "file not found", value=str(path))
+    seeds = _number(raw, "seeds", "sweep.accuracy", spec_file, text, default=1, integer=True, minimum=1)
+    return AccuracyStudy(seeds=seeds, **paths)
 
 
 def load_sweep_spec(path: str | Path) -> SweepSpec:
@@ -369,7 +415,7 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     spec = parse_sweep_spec(raw, spec_file, text, base=base)
     for index, trace_path in enumerate(spec.traces):
         try:
-            load_trace(trace_path)
+            load_trace(trace_path, batch=spec.batch)
         except SimError as error:
             raise _fail(spec_file, text, "sweep.traces", f"trace {index} is invalid: {error}",
                         value=str(trace_path)) from None

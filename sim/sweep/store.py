@@ -23,7 +23,8 @@ DATABASE_NAME = "results.sqlite"
 POINT_COLUMNS = ("key", "trace", "params", "status", "reason", "model", *METRICS, "wall_s", "versions",
                  "finished_at")
 VALIDATION_COLUMNS = ("key", "trace", "params", "selected_by", "status", "reason", "cycles", "latency_us",
-                      "energy_pj", "edp", "power_mw", "utilization", "output_error", "analytical_cycles",
+                      "energy_pj", "edp", "power_mw", "utilization", "output_error", "accuracy", "accuracy_std",
+                      "float_accuracy", "analytical_cycles",
                       "analytical_energy_pj", "cycles_rel_error", "energy_rel_error", "wall_s", "versions",
                       "finished_at")
 _TEXT = {"key", "trace", "params", "status", "reason", "model", "versions", "selected_by"}
@@ -74,6 +75,10 @@ def connect(path: Path) -> sqlite3.Connection:
     connection.execute(f"PRAGMA wal_autocheckpoint={64 * 2**20 // page_size}")
     connection.execute(_schema("points", POINT_COLUMNS))
     connection.execute(_schema("validations", VALIDATION_COLUMNS))
+    present = {row[1] for row in connection.execute("PRAGMA table_info(validations)")}
+    for column in VALIDATION_COLUMNS:
+        if column not in present:  # a database of an earlier version resumes with the newer columns empty
+            connection.execute(f"ALTER TABLE validations ADD COLUMN {column} REAL")
     connection.execute("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT)")
     connection.execute("CREATE TABLE IF NOT EXISTS versions (key TEXT PRIMARY KEY, text TEXT)")
     connection.commit()
