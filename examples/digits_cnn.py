@@ -1,6 +1,6 @@
 """A small CNN for scikit-learn's 8x8 digits, trained in numpy and exported to ONNX with onnx.helper.
 
-    python examples/digits_cnn.py            # writes examples/digits_cnn.onnx and examples/digits_test.npz
+    python examples/digits_cnn.py [DIR]      # writes digits_cnn.onnx and digits_test.npz (default: examples/)
 
 Conv 3x3 (1 -> 8 channels, pad 1) -> ReLU -> MaxPool 2x2 -> Flatten -> Gemm (128 -> 10). Pixels are scaled to
 0..1. Training is minibatch SGD with momentum, in float64 with a fixed seed and split, so the
@@ -109,12 +109,15 @@ def to_onnx(params: dict[str, np.ndarray]):
 
 
 def main() -> None:
+    import sys
+
     import onnx
 
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else HERE  # an output folder (default: beside this script)
     params = train()
     _, _, x_test, y_test = load_digits_split()
-    onnx.save(to_onnx(params), str(HERE / "digits_cnn.onnx"))
-    np.savez_compressed(HERE / "digits_test.npz", image=x_test, labels=y_test)
+    onnx.save(to_onnx(params), str(out / "digits_cnn.onnx"))
+    np.savez_compressed(out / "digits_test.npz", image=x_test, labels=y_test)
     print(f"test accuracy (float): {accuracy(params, x_test, y_test):.4f}")
 
 
