@@ -58,13 +58,14 @@ def _attr(value: Any) -> Any:
 
 
 def load_graph(path: str | Path) -> Graph:
-    """The model's nodes, weights, inputs and outputs; an operator outside `OPS` is a TraceError naming it."""
-    from sim.workload.onnx_loader import _import_onnx, load_onnx_trace
+    """The model's nodes, weights, inputs and outputs; an operator outside `SUPPORTED_OPS` is a TraceError naming
+    it and its node."""
+    from sim.workload.onnx_loader import load_onnx_trace
 
     path = Path(path)
-    # validates the file and gives the compute layers; run_graph resizes them to the actual batch
+    # validates the file (and that onnx is installed) and gives the compute layers, resized by run_graph
     trace = load_onnx_trace(path, batch=1)
-    onnx = _import_onnx()
+    import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
@@ -72,9 +73,9 @@ def load_graph(path: str | Path) -> Graph:
     nodes = []
     for index, proto in enumerate(model.graph.node):
         name = proto.name or f"{proto.op_type}_{index}"
-        if proto.domain not in ("", "ai.onnx") or proto.op_type not in OPS:
+        if proto.domain not in ("", "ai.onnx") or proto.op_type not in SUPPORTED_OPS:
             raise TraceError(f"ONNX operator '{proto.op_type}' is not supported by sim infer", file=path,
-                             field=f"node {name}", value=proto.op_type, allowed=", ".join(sorted(OPS)))
+                             field=f"node {name}", value=proto.op_type, allowed=", ".join(sorted(SUPPORTED_OPS)))
         attrs = {a.name: _attr(onnx.helper.get_attribute_value(a)) for a in proto.attribute}
         if proto.op_type == "Constant":
             attrs = {"value": numpy_helper.to_array(attrs["value"])} if "value" in attrs else attrs
@@ -197,9 +198,8 @@ def _clip(node: Node, args: list[Any]) -> np.ndarray:
     return np.clip(args[0], low, high)
 
 
-# op -> f(node, args) for the operators without MACs
+# op -> f(node, args) for the operators without MACs (Conv / Gemm / MatMul go to the Compute callback)
 OPS: dict[str, Callable[[Node, list[Any]], Any]] = {
-    "Conv": None, "Gemm": None, "MatMul": None,  # type: ignore[dict-item]  # run_graph hands these to Compute
     "Relu": lambda n, a: np.maximum(a[0], 0.0),
     "LeakyRelu": lambda n, a: np.where(a[0] > 0, a[0], n.attrs.get("alpha", 0.01) * a[0]),
     "Sigmoid": lambda n, a: np.exp(-np.logaddexp(0.0, -a[0])),  # no overflow for large |x|
@@ -229,6 +229,9 @@ OPS: dict[str, Callable[[Node, list[Any]], Any]] = {
     "ReduceMean": lambda n, a: a[0].mean(axis=tuple(_axes(n, a) or range(a[0].ndim)),
                                          keepdims=bool(n.attrs.get("keepdims", 1))),
 }
+
+
+SUPPORTED_OPS = frozenset(OPS) | frozenset(HARDWARE_OPS)
 
 
 def run_graph(graph: Graph, feeds: dict[str, np.ndarray], compute: Compute,
