@@ -55,6 +55,8 @@ class CrossbarTiming:
     edram_writes_per_vector: int
     bus_transfers_per_vector: int
     flits_per_vector: int
+    rotation_rounds: int = 1  # circulant rotation rounds per vector (k/u), 1 for dense layers
+    round_gap_cycles: int = 0  # drain between rotation rounds without ReBoc's intra-layer pipeline
 
     @property
     def adc_stage_cycles(self) -> int:
@@ -62,7 +64,9 @@ class CrossbarTiming:
 
     @property
     def compute_cycles(self) -> int:
-        return (self.vectors_per_replica * self.reads_per_vector + self.pipeline_stages - 1) * self.stage_cycles
+        pipelined = (self.vectors_per_replica * self.reads_per_vector + self.pipeline_stages - 1) * self.stage_cycles
+        # without the intra-layer pipeline every round but the last waits for its predecessor to drain
+        return pipelined + (self.vectors_per_replica * self.rotation_rounds - 1) * self.round_gap_cycles
 
     @property
     def memory_cycles_per_vector(self) -> int:
@@ -98,6 +102,9 @@ def timing(mapping: CrossbarMapping) -> CrossbarTiming:
         edram_writes_per_vector=mapping.groups * ceil_div(mapping.output_bits_per_vector, reram.edram_port_bits),
         bus_transfers_per_vector=mapping.groups * fetch * ceil_div(mapping.input_bits_per_vector, reram.bus_bits),
         flits_per_vector=mapping.groups * ceil_div(mapping.output_bits_per_vector, reram.noc_flit_bits),
+        rotation_rounds=mapping.rounds,
+        round_gap_cycles=0 if reram.intra_layer_pipeline or mapping.rounds == 1
+        else (reram.pipeline_stages - 1) * stage,
     )
 
 
@@ -167,6 +174,10 @@ def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: 
         "latency_ns": cycles * 1000.0 / mapping.reram.clock_mhz,
         "circulant_compressed": 1.0 if mapping.mode == "compressed" else 0.0,
     }
+    if mapping.mode == "compressed":
+        details.update({"duplication_intra": mapping.duplication_intra,
+                        "duplication_across": mapping.duplication_across,
+                        "input_buffer_bytes": mapping.input_buffer_bits / 8})
     details.update(extra or {})
     result = LayerResult(
         name=layer.name, kind=layer.kind, model=model, macs=layer.macs, cycles=cycles,

@@ -171,6 +171,8 @@ def simulate_tile(mapping: CrossbarMapping, t: CrossbarTiming, *, log: bool = Fa
             analog_end = start + fill + rounds * t.read_cycles  # reads overlap conversions through the S&H
             if env.now < analog_end:
                 yield env.timeout(analog_end - env.now)
+            if t.round_gap_cycles:  # no intra-layer pipeline: each rotation round drains before the next
+                yield env.timeout((size * t.rotation_rounds - (b == len(sizes) - 1)) * t.round_gap_cycles)
             busy_until = env.now
             if index == 0:
                 note("crossbar0", f"batch {b} converted")

@@ -201,6 +201,29 @@ class CrossbarMapping:
         stored_per_unique = self.block_size if self.mode == "expanded" else (self.duplication if self.mode == "compressed" else 1)
         return self.crossbar_utilization / stored_per_unique
 
+    @property
+    def duplication_intra(self) -> int:
+        """Copies of a block-row side by side in one crossbar (the largest divisor of u that fits its columns)."""
+        if self.mode != "compressed":
+            return 1
+        blocks = self.outputs // self.duplication
+        return max(d for d in range(1, self.duplication + 1)
+                   if self.duplication % d == 0 and (d == 1 or d * blocks <= self.outputs_per_crossbar))
+
+    @property
+    def duplication_across(self) -> int:
+        """Copies held on further crossbars (u / intra-crossbar copies)."""
+        return self.duplication // self.duplication_intra
+
+    @property
+    def input_buffer_bits(self) -> int:
+        """Input-register bits one vector occupies: one copy shared by every block-row with input tile
+        sharing (and by dense layers), one per block-row without it (ours, reference notes §1.3)."""
+        copies = 1
+        if self.mode == "compressed" and not self.reram.input_tile_sharing:
+            copies = self.outputs // self.duplication
+        return self.groups * copies * self.input_bits_per_vector
+
     def placement(self) -> np.ndarray:
         """One row per crossbar of one replica, enumerated explicitly (not from the closed forms):
         (group, row_partition, col_partition, rows_used, cols_used, ima, tile). Crossbars fill IMAs and
@@ -273,7 +296,45 @@ class CrossbarMapping:
 
 
 def map_crossbar(layer: Layer, hw: Hardware, replication: int = 1) -> CrossbarMapping:
-    """Place `layer` on the crossbars of `hw.reram`; MappingError (with the reason) when it cannot fit."""
+    """Place `layer` on the crossbars of `hw.reram`; MappingError (with the reason) when it cannot fit.
+
+    With a `circulant_budget`, a compressed layer takes the largest duplication u | k whose crossbars fit
+    the budget (the layer's expanded crossbars, or that many chips).
+    """
+    mapping = _place(layer, hw, replication)
+    if mapping.mode != "compressed" or hw.reram.circulant_budget == "none":
+        return mapping
+    limit = _budget_limit(hw, expanded_crossbars=lambda: _place(layer, expanded_hardware(hw), replication,
+                                                                  check_capacity=False).crossbars)
+    for u in reversed(_divisors_above(mapping.block_size, mapping.duplication)):
+        candidate = _place(layer, hw, replication, u, check_capacity=False)
+        if candidate.crossbars <= limit:
+            return candidate
+    return mapping
+
+
+def expanded_hardware(hw: Hardware) -> Hardware:
+    """`hw` with the expanded block-circulant mapping and no budget: the equal-area baseline."""
+    reram = hw.reram.model_copy(update={"block_circulant": "expanded", "circulant_budget": "none"})
+    return hw.model_copy(update={"reram": reram})
+
+
+def _budget_limit(hw: Hardware, expanded_crossbars) -> int:
+    """Crossbars a budgeted compressed mapping may use: the expanded baseline's, or `budget` chips."""
+    budget = hw.reram.circulant_budget
+    crossbars = expanded_crossbars() if budget == "expanded" else int(budget) * hw.reram.crossbars_per_chip
+    return min(crossbars, hw.reram.crossbar_capacity(crossbars))
+
+
+def _divisors_above(k: int, u: int) -> list[int]:
+    """Divisors of k from u upwards (the duplication factors a budget can grow to)."""
+    return [d for d in range(u, k + 1) if k % d == 0]
+
+
+def _place(layer: Layer, hw: Hardware, replication: int = 1, duplication: int | None = None, *,
+           check_capacity: bool = True) -> CrossbarMapping:
+    """The placement of `layer` at `duplication` u (None: the configured one); MappingError when it does not
+    fit the board (unless `check_capacity` is off: budgets compare sizes before anything is placed)."""
     reram = hw.reram
     if reram is None:
         raise MappingError("hardware has no [reram] section; crossbar mapping needs one",
@@ -315,7 +376,8 @@ def map_crossbar(layer: Layer, hw: Hardware, replication: int = 1) -> CrossbarMa
                 raise MappingError("a circulant block is taller than a crossbar", field=f"{layer.name}.block_size",
                                    value=k, allowed=f"<= reram.crossbar_rows = {rows}")
             p = gemm.n // k
-            u = _duplication(reram.duplication, k, p, per_crossbar, layer.name)
+            u = _duplication(reram.duplication if duplication is None else duplication, k, p, per_crossbar,
+                             layer.name)
             rows_per_partition = (rows // k) * k  # whole blocks per crossbar (horizontal weight slicing)
             outputs = p * u
     row_partitions = ceil_div(gemm.k, rows_per_partition)
@@ -329,7 +391,7 @@ def map_crossbar(layer: Layer, hw: Hardware, replication: int = 1) -> CrossbarMa
                               outputs=outputs, outputs_per_crossbar=min(per_crossbar, outputs),
                               col_partitions=col_partitions, replication=replication)
     capacity = reram.crossbar_capacity(mapping.crossbars)
-    if mapping.crossbars > capacity:
+    if check_capacity and mapping.crossbars > capacity:
         raise MappingError(
             f"layer needs {mapping.crossbars} crossbars ({mapping.row_partitions} row x {mapping.col_partitions} "
             f"column partitions x {mapping.groups} groups x {replication} replicas) but the board has "
@@ -355,6 +417,8 @@ def map_crossbar_trace(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarM
     replica while the board has room (greedy on the largest stage time). With chips = "auto" the board is
     the fewest whole chips that hold the unreplicated trace.
     """
+    if hw.reram is not None and hw.reram.circulant_budget != "none":
+        return _map_trace_in_budget(layers, hw)
     mappings = [map_crossbar(layer, hw) for layer in layers]
     used = sum(m.crossbars for m in mappings)
     capacity = hw.reram.crossbar_capacity(used)
@@ -377,6 +441,47 @@ def map_crossbar_trace(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarM
         used += cost
         heapq.heappush(heap, (-ceil_div(work[i], replicas[i]), i))
     return tuple(replace(m, replication=r) for m, r in zip(mappings, replicas))
+
+
+def _expanded_trace_crossbars(layers: Sequence[Layer], hw: Hardware) -> int:
+    """Crossbars of the expanded baseline of the trace (with its replicas), or unreplicated when it overflows
+    a fixed board (the budget is then the board)."""
+    expanded = expanded_hardware(hw)
+    try:
+        return sum(m.crossbars for m in map_crossbar_trace(layers, expanded))
+    except MappingError:
+        return sum(_place(layer, expanded, check_capacity=False).crossbars for layer in layers)
+
+
+def _map_trace_in_budget(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarMapping, ...]:
+    """ReBoc at equal area: the slowest stage first gets more block copies (u -> next divisor of k, intra-
+    and then across crossbars), then replicas as ISAAC does, while the trace stays within the budget."""
+    mappings = [_place(layer, hw) for layer in layers]
+    used = sum(m.crossbars for m in mappings)
+    capacity = hw.reram.crossbar_capacity(used)
+    if used > capacity:
+        raise MappingError(f"the trace needs {used} crossbars but the board has {capacity}",
+                           field="reram.chips", value=hw.reram.chips,
+                           allowed=f">= {ceil_div(used, hw.reram.crossbars_per_chip)} chips, or \"auto\"")
+    limit = _budget_limit(hw, expanded_crossbars=lambda: _expanded_trace_crossbars(layers, hw))
+    heap = [(-m.vectors * m.reads_per_vector, i) for i, m in enumerate(mappings)]
+    heapq.heapify(heap)
+    while heap:
+        _, i = heapq.heappop(heap)
+        current = mappings[i]
+        if current.mode == "compressed" and current.duplication < current.block_size:
+            grown = _place(layers[i], hw, current.replication, _divisors_above(current.block_size,
+                                                                               current.duplication + 1)[0])
+        elif hw.reram.replicate_layers and current.replication < current.vectors:
+            grown = replace(current, replication=current.replication + 1)
+        else:
+            break  # the slowest stage cannot grow
+        if used + grown.crossbars - current.crossbars > limit:
+            break
+        used += grown.crossbars - current.crossbars
+        mappings[i] = grown
+        heapq.heappush(heap, (-ceil_div(grown.vectors * grown.reads_per_vector, grown.replication), i))
+    return tuple(mappings)
 
 
 def mapping_for(layer: Layer, hw: Hardware, mapping: CrossbarMapping | None = None) -> CrossbarMapping:

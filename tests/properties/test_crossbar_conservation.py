@@ -32,7 +32,9 @@ def layers_and_hw(draw):
         signed_weights=draw(st.sampled_from(["offset", "unit_column", "differential"])),
         slice_placement=draw(st.sampled_from(["adjacent_columns", "separate_crossbars"])),
         block_circulant=draw(st.sampled_from(["expanded", "compressed"])),
-        duplication=draw(st.sampled_from([1, "auto"])), adcs_per_ima=draw(st.sampled_from([2, 8])))
+        duplication=draw(st.sampled_from([1, "auto"])), adcs_per_ima=draw(st.sampled_from([2, 8])),
+        circulant_budget=draw(st.sampled_from(["none", "none", "expanded", 1])),
+        intra_layer_pipeline=draw(st.booleans()))
     return layer, Hardware(name="t", reram=reram, energy=ENERGY)
 
 
