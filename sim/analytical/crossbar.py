@@ -24,8 +24,8 @@ from sim.energy.tables import apply
 from sim.hardware.spec import Hardware
 from sim.mapping.crossbar import (
     CrossbarMapping,
-    bits_for,
     ceil_div,
+    full_scale_bits,
     map_crossbar_trace,
     mapping_for,
 )
@@ -135,8 +135,7 @@ def required_bits_bound(mapping: CrossbarMapping) -> int:
     """Lossless ADC bits for the mapped rows of one read without knowing the weights (worst case)."""
     reram = mapping.reram
     rows = min(mapping.layer.gemm.k, mapping.rows_per_partition)
-    worst = rows * (2 ** reram.dac_bits - 1) * (2 ** reram.cell_bits - 1)
-    return bits_for(worst // 2 if reram.adc.column_flip else worst)
+    return full_scale_bits(rows, reram.dac_bits, reram.cell_bits, reram.adc.column_flip, reram.prune_nonzero)
 
 
 def utilization(mapping: CrossbarMapping, cycles: int, stage_cycles: int) -> float:

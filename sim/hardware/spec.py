@@ -244,6 +244,13 @@ class ReramSpec(Spec):
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
     non_ideal: NonIdealitySpec = NonIdealitySpec()
 
+    @model_validator(mode="after")
+    def _pruning_needs_zero_cells(self) -> ReramSpec:
+        if self.prune_nonzero is not None and self.signed_weights != "differential":
+            raise ValueError("prune_nonzero (TinyADC) needs pruned weights to store zero cells: "
+                             "signed_weights = \"differential\" (an offset stores 2**(weight_bits-1) for a zero)")
+        return self
+
     @property
     def crossbars_per_chip(self) -> int:
         return self.tiles * self.imas_per_tile * self.crossbars_per_ima

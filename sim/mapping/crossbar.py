@@ -58,11 +58,13 @@ class BitSlicing:
     calibrated_min: float = 0.0
     calibrated_max: float = 1.0
     column_flip: bool = False
+    nonzero_rows: int | None = None  # TinyADC: at most this many non-zero cells per column segment
 
     @classmethod
     def of(cls, reram: ReramSpec, rows_per_partition: int | None = None, *, ideal_adc: bool = False) -> BitSlicing:
         adc = reram.adc
-        fs_bits = full_scale_bits(reram.crossbar_rows, reram.dac_bits, reram.cell_bits, adc.column_flip)
+        fs_bits = full_scale_bits(reram.crossbar_rows, reram.dac_bits, reram.cell_bits, adc.column_flip,
+                                  reram.prune_nonzero)
         bits = None if ideal_adc else (fs_bits if adc.bits == "lossless" else int(adc.bits))
         return cls(
             crossbar_rows=reram.crossbar_rows,
@@ -71,6 +73,7 @@ class BitSlicing:
             dac_bits=reram.dac_bits, signed_inputs=reram.signed_inputs, signed_weights=reram.signed_weights,
             adc_bits=bits, range_policy=adc.range_policy, rounding=adc.rounding,
             calibrated_min=adc.calibrated_min, calibrated_max=adc.calibrated_max, column_flip=adc.column_flip,
+            nonzero_rows=reram.prune_nonzero,
         )
 
     @property
@@ -87,19 +90,28 @@ class BitSlicing:
 
     @property
     def full_scale(self) -> int:
-        """Largest column sum of one read of a full crossbar (halved by the column flip)."""
-        fs = self.crossbar_rows * (2 ** self.dac_bits - 1) * (2 ** self.cell_bits - 1)
-        return fs // 2 if self.column_flip else fs
+        """Largest column sum of one read of a full crossbar (halved by the column flip, capped by TinyADC's
+        non-zero cells per column segment)."""
+        return full_scale(self.crossbar_rows, self.dac_bits, self.cell_bits, self.column_flip, self.nonzero_rows)
 
     @property
     def full_scale_bits(self) -> int:
         return bits_for(self.full_scale)
 
 
-def full_scale_bits(rows: int, dac_bits: int, cell_bits: int, column_flip: bool) -> int:
-    """Lossless ADC bits for one read of `rows` rows: ceil(log2(R (2^d-1)(2^c-1) + 1)), minus one with the flip."""
-    fs = rows * (2 ** dac_bits - 1) * (2 ** cell_bits - 1)
-    return bits_for(fs // 2 if column_flip else fs)
+def full_scale(rows: int, dac_bits: int, cell_bits: int, column_flip: bool, nonzero_rows: int | None = None) -> int:
+    """Largest column sum of one read: R (2^d-1)(2^c-1), halved by the flip; with at most n non-zero cells per
+    column segment (TinyADC) also at most n (2^d-1)(2^c-1) (a sparse column is never flipped)."""
+    unit = (2 ** dac_bits - 1) * (2 ** cell_bits - 1)
+    fs = rows * unit // 2 if column_flip else rows * unit
+    return fs if nonzero_rows is None else min(fs, nonzero_rows * unit)
+
+
+def full_scale_bits(rows: int, dac_bits: int, cell_bits: int, column_flip: bool,
+                    nonzero_rows: int | None = None) -> int:
+    """Lossless ADC bits for one read of `rows` rows: ceil(log2(R (2^d-1)(2^c-1) + 1)), minus one with the flip;
+    TinyADC: ceil(log2(n (2^d-1)(2^c-1) + 1)) with n non-zero cells per column segment."""
+    return bits_for(full_scale(rows, dac_bits, cell_bits, column_flip, nonzero_rows))
 
 
 def input_slices(input_bits: int, dac_bits: int, signed_inputs: bool) -> int:
@@ -156,7 +168,8 @@ class CrossbarMapping:
     def adc_bits_configured(self) -> int:
         adc = self.reram.adc
         if adc.bits == "lossless":
-            return full_scale_bits(self.reram.crossbar_rows, self.reram.dac_bits, self.reram.cell_bits, adc.column_flip)
+            return full_scale_bits(self.reram.crossbar_rows, self.reram.dac_bits, self.reram.cell_bits, adc.column_flip,
+                                   self.reram.prune_nonzero)
         return int(adc.bits)
 
     # ------------------------------------------------------------------ geometry
@@ -367,6 +380,10 @@ def _place(layer: Layer, hw: Hardware, replication: int = 1, duplication: int | 
                                value=cols, allowed=">= 2")
 
     k = layer.block_size
+    if k > 1 and reram.prune_nonzero is not None:
+        raise MappingError("TinyADC pruning of block-circulant layers is not modelled (a circulant block's "
+                           "columns share one vector)", field="reram.prune_nonzero", value=reram.prune_nonzero,
+                           allowed=f"unset for {layer.name} (block_size = {k})")
     mode, u = "dense", 1
     rows_per_partition, outputs = rows, gemm.n
     if k > 1:
