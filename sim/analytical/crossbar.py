@@ -114,6 +114,7 @@ def action_counts(mapping: CrossbarMapping, cycles: int) -> ActionCounts:
     vectors = mapping.vectors
     conversions = mapping.adc_conversions
     partial_sums = mapping.groups * vectors * mapping.outputs * max(0, mapping.row_partitions - 1) * mapping.rounds
+    partial_sums += mapping.overlap_adds  # RED's overlap-add of pixel-wise partial products
     return ActionCounts.of({
         "crossbar.read": mapping.crossbar_reads,
         "input_register.read": mapping.crossbar_reads,
@@ -134,7 +135,7 @@ def action_counts(mapping: CrossbarMapping, cycles: int) -> ActionCounts:
 def required_bits_bound(mapping: CrossbarMapping) -> int:
     """Lossless ADC bits for the mapped rows of one read without knowing the weights (worst case)."""
     reram = mapping.reram
-    rows = min(mapping.layer.gemm.k, mapping.rows_per_partition)
+    rows = min(mapping.crossbar_gemm.k, mapping.rows_per_partition)
     return full_scale_bits(rows, reram.dac_bits, reram.cell_bits, reram.adc.column_flip, reram.prune_nonzero)
 
 
@@ -143,7 +144,7 @@ def utilization(mapping: CrossbarMapping, cycles: int, stage_cycles: int) -> flo
     if cycles <= 0:
         return 0.0
     capacity = mapping.crossbars * reram.crossbar_rows * reram.crossbar_cols * cycles
-    return mapping.layer.macs * mapping.weight_slices * mapping.polarity * mapping.input_slices * stage_cycles / capacity
+    return mapping.crossbar_gemm.macs * mapping.weight_slices * mapping.polarity * mapping.input_slices * stage_cycles / capacity
 
 
 def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: int, compute_cycles: int,
@@ -173,6 +174,8 @@ def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: 
         "latency_ns": cycles * 1000.0 / mapping.reram.clock_mhz,
         "circulant_compressed": 1.0 if mapping.mode == "compressed" else 0.0,
     }
+    if mapping.pixel_wise:
+        details["deconv_pixel_wise"] = 1.0
     if mapping.mode == "compressed":
         details.update({"duplication_intra": mapping.duplication_intra,
                         "duplication_across": mapping.duplication_across,
@@ -183,8 +186,10 @@ def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: 
         compute_cycles=compute_cycles, stall_cycles=stall_cycles,
         utilization=utilization(mapping, cycles, t.stage_cycles), mapping_efficiency=mapping.crossbar_utilization,
         folds=mapping.crossbars,
-        sram_reads=OperandCounts(ifmap=mapping.groups * vectors * layer.gemm.k * mapping.input_fetch_multiplier),
-        sram_writes=OperandCounts(ofmap=mapping.groups * vectors * layer.gemm.n),
+        sram_reads=OperandCounts(ifmap=mapping.groups * vectors * mapping.crossbar_gemm.k
+                                 * mapping.input_fetch_multiplier),
+        sram_writes=OperandCounts(ofmap=layer.ofmap_elements if mapping.pixel_wise
+                                  else mapping.groups * vectors * layer.gemm.n),
         actions=actions, energy=energy, sim_wall_s=wall_s, crossbar=stats,
     )
     return result.with_extra(details)

@@ -209,7 +209,7 @@ def _functional(mapping: CrossbarMapping, hw: Hardware, seed: int) -> tuple[Func
     from them per column and per crossbar (means over the layer's outputs) come back for the record."""
     layer, reram = mapping.layer, mapping.reram
     rng = np.random.default_rng(seed)
-    gemm = layer.gemm
+    gemm = mapping.crossbar_gemm  # pixel-wise tconv: real input pixels, never an inserted zero
     half_w = 1 << (layer.filter_bits - 1)
     if reram.signed_inputs:
         low, high = -(1 << (layer.ifmap_bits - 1)), 1 << (layer.ifmap_bits - 1)

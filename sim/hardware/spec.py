@@ -239,6 +239,9 @@ class ReramSpec(Spec):
     circulant_budget: PositiveInt | Literal["none", "expanded"] = "none"
     # ReBoc's intra-layer pipeline: rotation rounds overlap through the S&H/ADC stages (false: each round drains)
     intra_layer_pipeline: bool = True
+    # RED: a transposed conv as the zero-inserted convolution, or pixel-wise (each input pixel x the whole
+    # kernel, overlap-added; inserted zeros never read)
+    deconv: Literal["zero_insertion", "pixel_wise"] = "zero_insertion"
     # TinyADC: at most this many non-zero weights per crossbar column segment (None: no pruning constraint)
     prune_nonzero: PositiveInt | None = None
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline

@@ -28,7 +28,7 @@ import numpy as np
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware, ReramSpec
-from sim.workload.layer import Layer
+from sim.workload.layer import GemmShape, Layer
 
 
 def bits_for(value: int) -> int:
@@ -99,6 +99,13 @@ class BitSlicing:
         return bits_for(self.full_scale)
 
 
+def pixel_wise_gemm(layer: Layer) -> GemmShape:
+    """RED's mapping of a transposed conv: every input pixel (C/g channels on the rows) times the whole
+    kernel (R x S x N/g columns); the zero-inserted pixels are never driven (Chen et al., DATE 2019)."""
+    return GemmShape(m=layer.batch * layer.ifmap_h * layer.ifmap_w, k=layer.in_channels // layer.groups,
+                     n=layer.filter_h * layer.filter_w * (layer.out_channels // layer.groups), groups=layer.groups)
+
+
 def full_scale(rows: int, dac_bits: int, cell_bits: int, column_flip: bool, nonzero_rows: int | None = None) -> int:
     """Largest column sum of one read: R (2^d-1)(2^c-1), halved by the flip; with at most n non-zero cells per
     column segment (TinyADC) also at most n (2^d-1)(2^c-1) (a sparse column is never flipped)."""
@@ -136,6 +143,7 @@ class CrossbarMapping:
     outputs_per_crossbar: int
     col_partitions: int
     replication: int = 1
+    pixel_wise: bool = False  # RED: a tconv mapped pixel-wise (rows = input channels, columns = kernel x filters)
 
     # ------------------------------------------------------------------ encoding
     @property
@@ -174,13 +182,18 @@ class CrossbarMapping:
 
     # ------------------------------------------------------------------ geometry
     @property
+    def crossbar_gemm(self) -> GemmShape:
+        """The product the crossbars compute: the lowered GEMM, or RED's pixel-wise one for a tconv."""
+        return pixel_wise_gemm(self.layer) if self.pixel_wise else self.layer.gemm
+
+    @property
     def groups(self) -> int:
         return self.layer.gemm.groups
 
     @property
     def vectors(self) -> int:
-        """Input vectors (im2col rows) per group: ofmap pixels x batch."""
-        return self.layer.gemm.m
+        """Input vectors per group: ofmap pixels x batch (im2col rows), or input pixels x batch (pixel-wise)."""
+        return self.crossbar_gemm.m
 
     @property
     def crossbars_per_replica(self) -> int:
@@ -198,7 +211,7 @@ class CrossbarMapping:
     @property
     def weight_cells(self) -> int:
         """Cells holding a weight slice (all replicas)."""
-        return self.replication * self.groups * self.layer.gemm.k * self.outputs * self.weight_slices * self.polarity
+        return self.replication * self.groups * self.crossbar_gemm.k * self.outputs * self.weight_slices * self.polarity
 
     @property
     def provisioned_cells(self) -> int:
@@ -241,7 +254,7 @@ class CrossbarMapping:
         """One row per crossbar of one replica, enumerated explicitly (not from the closed forms):
         (group, row_partition, col_partition, rows_used, cols_used, ima, tile). Crossbars fill IMAs and
         tiles in this order; replicas follow on the next IMAs."""
-        k = self.layer.gemm.k
+        k = self.crossbar_gemm.k
         per_slice = ceil_div(self.outputs, self.outputs_per_crossbar)
         rows_list = [min(self.rows_per_partition, k - r * self.rows_per_partition) for r in range(self.row_partitions)]
         cols_list = []
@@ -287,7 +300,7 @@ class CrossbarMapping:
     @property
     def dac_conversions(self) -> int:
         """reads x active rows, summed over crossbars (every column partition drives its own rows)."""
-        return self.groups * self.vectors * self.reads_per_vector * self.layer.gemm.k * self.col_partitions
+        return self.groups * self.vectors * self.reads_per_vector * self.crossbar_gemm.k * self.col_partitions
 
     @property
     def input_fetch_multiplier(self) -> int:
@@ -300,12 +313,20 @@ class CrossbarMapping:
 
     @property
     def input_bits_per_vector(self) -> int:
-        return self.layer.gemm.k * self.reram.input_bits
+        return self.crossbar_gemm.k * self.reram.input_bits
 
     @property
     def output_bits_per_vector(self) -> int:
-        """Each output leaves the crossbars as one input_bits-wide value (ISAAC keeps 16-bit activations)."""
+        """Each output leaves the crossbars as one input_bits-wide value (ISAAC keeps 16-bit activations);
+        pixel-wise partial products are overlap-added in the tile, so only the ofmap leaves (its share per vector)."""
+        if self.pixel_wise:
+            return ceil_div(self.layer.ofmap_elements, self.groups * self.vectors) * self.reram.input_bits
         return self.layer.gemm.n * self.reram.input_bits
+
+    @property
+    def overlap_adds(self) -> int:
+        """RED's digital overlap-add: every pixel-wise partial product is added into the ofmap once."""
+        return self.groups * self.vectors * self.crossbar_gemm.n if self.pixel_wise else 0
 
 
 def map_crossbar(layer: Layer, hw: Hardware, replication: int = 1) -> CrossbarMapping:
@@ -362,7 +383,8 @@ def _place(layer: Layer, hw: Hardware, replication: int = 1, duplication: int | 
         raise MappingError("layer inputs are wider than the crossbar's input precision",
                            field=f"{layer.name}.ifmap_bits", value=layer.ifmap_bits,
                            allowed=f"<= reram.input_bits = {reram.input_bits}")
-    gemm = layer.gemm
+    pixel_wise = layer.kind == "tconv" and reram.deconv == "pixel_wise"
+    gemm = pixel_wise_gemm(layer) if pixel_wise else layer.gemm
     rows, cols = reram.crossbar_rows, reram.crossbar_cols
     slices = ceil_div(reram.weight_bits, reram.cell_bits)
     polarity = 2 if reram.signed_weights == "differential" else 1
@@ -406,7 +428,7 @@ def _place(layer: Layer, hw: Hardware, replication: int = 1, duplication: int | 
     mapping = CrossbarMapping(layer=layer, reram=reram, mode=mode, block_size=k, duplication=u,
                               rows_per_partition=rows_per_partition, row_partitions=row_partitions,
                               outputs=outputs, outputs_per_crossbar=min(per_crossbar, outputs),
-                              col_partitions=col_partitions, replication=replication)
+                              col_partitions=col_partitions, replication=replication, pixel_wise=pixel_wise)
     capacity = reram.crossbar_capacity(mapping.crossbars)
     if check_capacity and mapping.crossbars > capacity:
         raise MappingError(
