@@ -1,7 +1,7 @@
 """Issue 18's crossbar options switched off reproduce the numbers from before they existed, field by field.
 
 tests/data/crossbar_golden.json was written by the analytical model and the engine at the commit before the
-options (circulant_budget, intra_layer_pipeline, prune_nonzero, adc.area_law) were added; records may gain
+options (circulant_budget, intra_layer_pipeline, prune_nonzero, adc.area_law, deconv) were added; records may gain
 new fields, but every field that existed keeps its value exactly.
 """
 import json
@@ -24,8 +24,8 @@ def test_new_options_off_give_todays_numbers(case):
     config, trace_file, model = case.split("|")
     hw = load_hardware(ROOT / "hw_configs" / config)
     reram = hw.reram
-    assert (reram.circulant_budget, reram.intra_layer_pipeline, reram.prune_nonzero, reram.adc.area_law) == \
-        ("none", True, None, "table")  # the shipped ISAAC/ReBoc configs leave every new option off
+    assert (reram.circulant_budget, reram.intra_layer_pipeline, reram.prune_nonzero, reram.adc.area_law,
+            reram.deconv) == ("none", True, None, "table", "zero_insertion")  # the shipped ISAAC/ReBoc configs leave every new option off
     run = RUNS[model](load_trace(ROOT / "traces" / trace_file), hw)
     expected = GOLDEN[case]
     assert {k: v for k, v in dict(run.metadata).items() if k in expected["metadata"]} == expected["metadata"]
