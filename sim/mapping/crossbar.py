@@ -460,11 +460,7 @@ def map_crossbar_trace(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarM
         return _map_trace_in_budget(layers, hw)
     mappings = [map_crossbar(layer, hw) for layer in layers]
     used = sum(m.crossbars for m in mappings)
-    capacity = hw.reram.crossbar_capacity(used)
-    if used > capacity:
-        raise MappingError(f"the trace needs {used} crossbars but the board has {capacity}",
-                           field="reram.chips", value=hw.reram.chips,
-                           allowed=f">= {ceil_div(used, hw.reram.crossbars_per_chip)} chips, or \"auto\"")
+    capacity = _trace_capacity(used, hw)
     if not hw.reram.replicate_layers or not mappings:
         return tuple(mappings)
     replicas = [1] * len(mappings)
@@ -482,6 +478,16 @@ def map_crossbar_trace(layers: Sequence[Layer], hw: Hardware) -> tuple[CrossbarM
     return tuple(replace(m, replication=r) for m, r in zip(mappings, replicas))
 
 
+def _trace_capacity(used: int, hw: Hardware) -> int:
+    """The board's crossbars for a trace using `used` of them; MappingError when they do not fit."""
+    capacity = hw.reram.crossbar_capacity(used)
+    if used > capacity:
+        raise MappingError(f"the trace needs {used} crossbars but the board has {capacity}",
+                           field="reram.chips", value=hw.reram.chips,
+                           allowed=f">= {ceil_div(used, hw.reram.crossbars_per_chip)} chips, or \"auto\"")
+    return capacity
+
+
 def _expanded_trace_crossbars(layers: Sequence[Layer], hw: Hardware) -> int:
     """Crossbars of the expanded baseline of the trace (with its replicas), or unreplicated when it overflows
     a fixed board (the budget is then the board)."""
@@ -497,11 +503,7 @@ def _map_trace_in_budget(layers: Sequence[Layer], hw: Hardware) -> tuple[Crossba
     and then across crossbars), then replicas as ISAAC does, while the trace stays within the budget."""
     mappings = [_place(layer, hw) for layer in layers]
     used = sum(m.crossbars for m in mappings)
-    capacity = hw.reram.crossbar_capacity(used)
-    if used > capacity:
-        raise MappingError(f"the trace needs {used} crossbars but the board has {capacity}",
-                           field="reram.chips", value=hw.reram.chips,
-                           allowed=f">= {ceil_div(used, hw.reram.crossbars_per_chip)} chips, or \"auto\"")
+    _trace_capacity(used, hw)  # the unduplicated trace must fit the board
     limit = _budget_limit(hw, expanded_crossbars=lambda: _expanded_trace_crossbars(layers, hw))
     heap = [(-m.vectors * m.reads_per_vector, i) for i, m in enumerate(mappings)]
     heapq.heapify(heap)
@@ -509,8 +511,8 @@ def _map_trace_in_budget(layers: Sequence[Layer], hw: Hardware) -> tuple[Crossba
         _, i = heapq.heappop(heap)
         current = mappings[i]
         if current.mode == "compressed" and current.duplication < current.block_size:
-            grown = _place(layers[i], hw, current.replication, _divisors_above(current.block_size,
-                                                                               current.duplication + 1)[0])
+            grown = _place(layers[i], hw, current.replication,
+                           _divisors_above(current.block_size, current.duplication + 1)[0], check_capacity=False)
         elif hw.reram.replicate_layers and current.replication < current.vectors:
             grown = replace(current, replication=current.replication + 1)
         else:

@@ -142,3 +142,17 @@ def test_bad_budget_and_model_are_config_errors(tmp_path):
                            model="fast")
     assert np.isfinite(map_crossbar(Layer.gemm_layer("bc", m=1, n=8, k=8, block_size=8),
                                     reram_hw(circulant_budget=2)).crossbar_utilization)
+
+
+def test_a_budget_on_a_trace_without_circulant_layers_places_it_as_before():
+    trace = load_trace(ROOT / "traces" / "alexnet.csv")
+    hw = load_hardware(ROOT / "hw_configs" / "isaac.toml")
+    for budget in ("expanded", 1):
+        budgeted = hw.model_copy(update={"reram": hw.reram.model_copy(update={"circulant_budget": budget})})
+        before, after = map_crossbar_trace(trace.layers, hw), map_crossbar_trace(trace.layers, budgeted)
+        shape = lambda ms: [(m.replication, m.duplication, m.crossbars) for m in ms]
+        if budget == "expanded":  # the budget is exactly what ISAAC's replication fills
+            assert shape(after) == shape(before)
+        else:  # AlexNet alone needs 2 chips: a 1-chip budget leaves nothing to replicate into
+            assert all(a.replication == 1 for a in after)
+            assert sum(m.crossbars for m in after) < sum(m.crossbars for m in before)
