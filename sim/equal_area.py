@@ -59,6 +59,17 @@ class EqualAreaReport:
         """Energy reduction of `variant` (baseline / variant; nan without an energy table)."""
         return _ratio(self.row(baseline).energy_pj, self.row(variant).energy_pj)
 
+    def savings(self) -> dict[str, dict[str, float]]:
+        """Per ReBoc saving: the eDRAM reads, input-buffer bytes, cycles and energy that switching it off adds."""
+        on = self.row("equal_area")
+        out = {}
+        for saving in SAVINGS:
+            off = self.row(f"equal_area_no_{saving}")
+            out[saving] = {"edram_reads": off.edram_reads - on.edram_reads,
+                           "input_buffer_bytes": off.input_buffer_bytes - on.input_buffer_bytes,
+                           "cycles": off.cycles - on.cycles, "energy_pj": off.energy_pj - on.energy_pj}
+        return out
+
     def table(self) -> str:
         """Plain-text table, one line per variant, with speedup and energy ratio against `expanded`."""
         head = (f"{'variant':<36} {'crossbars':>9} {'chips':>5} {'cycles':>10} {'interval':>9} {'energy nJ':>11} "
@@ -68,6 +79,10 @@ class EqualAreaReport:
             lines.append(f"{r.variant:<36} {r.crossbars:>9} {r.chips:>5} {r.cycles:>10} {r.interval_cycles:>9} "
                          f"{r.energy_pj / 1e3:>11.1f} {r.edram_reads:>11} {r.input_buffer_bytes / 1024:>10.1f} "
                          f"{self.speedup(r.variant):>8.3f} {self.energy_ratio(r.variant):>8.3f}")
+        for saving, saved in self.savings().items():
+            lines.append(f"{saving} saves {saved['edram_reads']} eDRAM reads, "
+                         f"{saved['input_buffer_bytes'] / 1024:.1f} KiB of input buffer, {saved['cycles']} cycles, "
+                         f"{saved['energy_pj'] / 1e3:.1f} nJ")
         return "\n".join(lines)
 
     def write_csv(self, path: str | Path) -> Path:

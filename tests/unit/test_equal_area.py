@@ -122,6 +122,11 @@ def test_equal_area_report_on_the_block_circulant_trace():
     assert one_chip.row("compressed").cycles > row.cycles > one_chip.row("expanded").cycles
     assert one_chip.row("equal_area_no_input_slice_reuse").edram_reads > row.edram_reads
     assert one_chip.row("equal_area_no_intra_layer_pipeline").cycles > row.cycles
+    saved = one_chip.savings()
+    assert saved["input_slice_reuse"]["edram_reads"] == \
+        one_chip.row("equal_area_no_input_slice_reuse").edram_reads - row.edram_reads > 0
+    assert saved["input_tile_sharing"]["input_buffer_bytes"] > 0 and saved["intra_layer_pipeline"]["cycles"] > 0
+    assert "input_tile_sharing saves" in one_chip.table()
 
 
 def test_report_csv_has_one_row_per_variant(tmp_path):
