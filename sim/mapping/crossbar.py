@@ -14,7 +14,11 @@ N outputs owns `weight_slices` columns (bitlines) per polarity. Conventions (doc
 - Block-circulant layers (k = layer.block_size): `expanded` stores every k x k block densely; `compressed`
   stores each block's defining vector once per column (rows stacked over the q input blocks), duplicated
   u times inside the crossbar with rotations, and needs k/u rotation rounds per input vector (§1.3 of
-  the reference notes; the ReBoc reading is ours).
+  the reference notes; the ReBoc reading is ours). With a `circulant_budget` (ReBoc at equal area) u grows
+  past one crossbar: further copies take further column partitions.
+- Transposed convs: the zero-inserted convolution, or RED's pixel-wise mapping (`deconv = "pixel_wise"`:
+  input channels on the rows, kernel x filters on the columns, one vector per real input pixel).
+- TinyADC (`prune_nonzero = n`): the lossless ADC resolves n non-zero cells per column segment.
 
 `crossbar_utilization` = cells holding a weight slice / cells of the crossbars provisioned for the layer.
 """
