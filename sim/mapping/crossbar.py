@@ -388,6 +388,11 @@ def _place(layer: Layer, hw: Hardware, replication: int = 1, duplication: int | 
                            field=f"{layer.name}.ifmap_bits", value=layer.ifmap_bits,
                            allowed=f"<= reram.input_bits = {reram.input_bits}")
     pixel_wise = layer.kind == "tconv" and reram.deconv == "pixel_wise"
+    if pixel_wise and layer.block_size > 1:
+        raise MappingError("the pixel-wise (RED) mapping of a block-circulant transposed conv is not modelled "
+                           "(its circulant blocks run over the lowered filter matrix)", field="reram.deconv",
+                           value=reram.deconv, allowed=f'"zero_insertion" for {layer.name} (block_size = '
+                           f'{layer.block_size})')
     gemm = pixel_wise_gemm(layer) if pixel_wise else layer.gemm
     rows, cols = reram.crossbar_rows, reram.crossbar_cols
     slices = ceil_div(reram.weight_bits, reram.cell_bits)

@@ -120,3 +120,11 @@ def test_functional_deconvolution_refuses_other_layers():
     with pytest.raises(MappingError, match="do not match"):
         tconv_zero_insertion(np.zeros((1, 3, 3, 2), dtype=np.int64), np.zeros((3, 3, 2, 2), dtype=np.int64), layer,
                              slicing())
+
+
+def test_a_block_circulant_tconv_is_refused_pixel_wise():
+    layer = Layer(name="bt", kind="tconv", ifmap_h=2, ifmap_w=2, in_channels=8, out_channels=8, filter_h=1,
+                  filter_w=1, stride_h=2, stride_w=2, block_size=8)
+    with pytest.raises(MappingError, match="zero_insertion"):
+        map_crossbar(layer, Hardware(name="h", reram=ReramSpec(deconv="pixel_wise")))
+    assert map_crossbar(layer, Hardware(name="h", reram=ReramSpec())).block_size == 8
