@@ -123,6 +123,32 @@ def compare(
             raise typer.Exit(1)
 
 
+@app.command("equal-area")
+def equal_area(
+    hw: Path = typer.Option(..., "--hw", help="a [reram] config (its chip and duplication setting)"),
+    trace: Path = typer.Option(..., "--trace", help="a trace with block-circulant layers"),
+    budget: str = typer.Option("expanded", "--budget", help='crossbar budget: "expanded" or a number of chips'),
+    analytical: bool = typer.Option(False, "--analytical", help="use the analytical model instead of the engine"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder for equal_area.csv"),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """ReBoc at equal area: expanded vs compressed block-circulant mapping, each saving off in turn."""
+    from sim.equal_area import compare_equal_area
+
+    if budget != "expanded" and not (budget.isdigit() and int(budget) > 0):
+        raise ConfigError("unknown crossbar budget", field="--budget", value=budget,
+                          allowed='"expanded" or a positive number of chips')
+    hardware, layers, _ = _load_inputs(hw, trace, None)
+    report = compare_equal_area(layers, hardware, budget=budget if budget == "expanded" else int(budget),
+                                model="analytical" if analytical else "engine")
+    out_dir = out or _default_out(trace, hardware.name, "-equal-area")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report.write_csv(out_dir / "equal_area.csv")
+    console = _console(quiet)
+    console.print(report.table())
+    console.print(f"equal_area.csv written to {out_dir}/")
+
+
 @app.command()
 def infer(
     hw: Path = typer.Option(..., "--hw", help="hardware: our .toml, a SCALE-Sim .cfg or a MAESTRO hardware .m"),

@@ -24,8 +24,8 @@ from sim.energy.tables import apply
 from sim.hardware.spec import Hardware
 from sim.mapping.crossbar import (
     CrossbarMapping,
-    bits_for,
     ceil_div,
+    full_scale_bits,
     map_crossbar_trace,
     mapping_for,
 )
@@ -55,6 +55,8 @@ class CrossbarTiming:
     edram_writes_per_vector: int
     bus_transfers_per_vector: int
     flits_per_vector: int
+    rotation_rounds: int = 1  # circulant rotation rounds per vector (k/u), 1 for dense layers
+    round_gap_cycles: int = 0  # drain between rotation rounds without ReBoc's intra-layer pipeline
 
     @property
     def adc_stage_cycles(self) -> int:
@@ -62,7 +64,9 @@ class CrossbarTiming:
 
     @property
     def compute_cycles(self) -> int:
-        return (self.vectors_per_replica * self.reads_per_vector + self.pipeline_stages - 1) * self.stage_cycles
+        pipelined = (self.vectors_per_replica * self.reads_per_vector + self.pipeline_stages - 1) * self.stage_cycles
+        # without the intra-layer pipeline every round but the last waits for its predecessor to drain
+        return pipelined + (self.vectors_per_replica * self.rotation_rounds - 1) * self.round_gap_cycles
 
     @property
     def memory_cycles_per_vector(self) -> int:
@@ -98,6 +102,9 @@ def timing(mapping: CrossbarMapping) -> CrossbarTiming:
         edram_writes_per_vector=mapping.groups * ceil_div(mapping.output_bits_per_vector, reram.edram_port_bits),
         bus_transfers_per_vector=mapping.groups * fetch * ceil_div(mapping.input_bits_per_vector, reram.bus_bits),
         flits_per_vector=mapping.groups * ceil_div(mapping.output_bits_per_vector, reram.noc_flit_bits),
+        rotation_rounds=mapping.rounds,
+        round_gap_cycles=0 if reram.intra_layer_pipeline or mapping.rounds == 1
+        else (reram.pipeline_stages - 1) * stage,
     )
 
 
@@ -107,6 +114,7 @@ def action_counts(mapping: CrossbarMapping, cycles: int) -> ActionCounts:
     vectors = mapping.vectors
     conversions = mapping.adc_conversions
     partial_sums = mapping.groups * vectors * mapping.outputs * max(0, mapping.row_partitions - 1) * mapping.rounds
+    partial_sums += mapping.overlap_adds  # RED's overlap-add of pixel-wise partial products
     return ActionCounts.of({
         "crossbar.read": mapping.crossbar_reads,
         "input_register.read": mapping.crossbar_reads,
@@ -127,9 +135,8 @@ def action_counts(mapping: CrossbarMapping, cycles: int) -> ActionCounts:
 def required_bits_bound(mapping: CrossbarMapping) -> int:
     """Lossless ADC bits for the mapped rows of one read without knowing the weights (worst case)."""
     reram = mapping.reram
-    rows = min(mapping.layer.gemm.k, mapping.rows_per_partition)
-    worst = rows * (2 ** reram.dac_bits - 1) * (2 ** reram.cell_bits - 1)
-    return bits_for(worst // 2 if reram.adc.column_flip else worst)
+    rows = min(mapping.crossbar_gemm.k, mapping.rows_per_partition)
+    return full_scale_bits(rows, reram.dac_bits, reram.cell_bits, reram.adc.column_flip, reram.prune_nonzero)
 
 
 def utilization(mapping: CrossbarMapping, cycles: int, stage_cycles: int) -> float:
@@ -137,7 +144,7 @@ def utilization(mapping: CrossbarMapping, cycles: int, stage_cycles: int) -> flo
     if cycles <= 0:
         return 0.0
     capacity = mapping.crossbars * reram.crossbar_rows * reram.crossbar_cols * cycles
-    return mapping.layer.macs * mapping.weight_slices * mapping.polarity * mapping.input_slices * stage_cycles / capacity
+    return mapping.crossbar_gemm.macs * mapping.weight_slices * mapping.polarity * mapping.input_slices * stage_cycles / capacity
 
 
 def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: int, compute_cycles: int,
@@ -167,14 +174,22 @@ def layer_result(mapping: CrossbarMapping, hw: Hardware, *, model: str, cycles: 
         "latency_ns": cycles * 1000.0 / mapping.reram.clock_mhz,
         "circulant_compressed": 1.0 if mapping.mode == "compressed" else 0.0,
     }
+    if mapping.pixel_wise:
+        details["deconv_pixel_wise"] = 1.0
+    if mapping.mode == "compressed":
+        details.update({"duplication_intra": mapping.duplication_intra,
+                        "duplication_across": mapping.duplication_across,
+                        "input_buffer_bytes": mapping.input_buffer_bits / 8})
     details.update(extra or {})
     result = LayerResult(
         name=layer.name, kind=layer.kind, model=model, macs=layer.macs, cycles=cycles,
         compute_cycles=compute_cycles, stall_cycles=stall_cycles,
         utilization=utilization(mapping, cycles, t.stage_cycles), mapping_efficiency=mapping.crossbar_utilization,
         folds=mapping.crossbars,
-        sram_reads=OperandCounts(ifmap=mapping.groups * vectors * layer.gemm.k * mapping.input_fetch_multiplier),
-        sram_writes=OperandCounts(ofmap=mapping.groups * vectors * layer.gemm.n),
+        sram_reads=OperandCounts(ifmap=mapping.groups * vectors * mapping.crossbar_gemm.k
+                                 * mapping.input_fetch_multiplier),
+        sram_writes=OperandCounts(ofmap=layer.ofmap_elements if mapping.pixel_wise
+                                  else mapping.groups * vectors * layer.gemm.n),
         actions=actions, energy=energy, sim_wall_s=wall_s, crossbar=stats,
     )
     return result.with_extra(details)

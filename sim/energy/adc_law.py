@@ -1,7 +1,8 @@
 """How ADC conversion energy scales with resolution (a config choice, since the sources disagree).
 
 `table` uses the [energy] entry as is; `linear` scales it by bits / reference bits (PUMA's constants.py:
-power linear in bits); `exponential` doubles it per bit (hwcomponents-library isaac.py, pow_base 2).
+power linear in bits); `exponential` doubles it per bit (hwcomponents-library isaac.py, pow_base 2). The
+ADC's area (`area."ima.adc"`) scales by `adc.area_law` with the same three laws (hwcomponents: x2 per bit).
 """
 from __future__ import annotations
 
@@ -24,6 +25,15 @@ def adc_energy_pj(pj: float, bits: int, reference_bits: int, law: str) -> float:
         raise ConfigError("unknown ADC energy law", field="reram.adc.energy_law", value=law,
                           allowed=", ".join(ADC_ENERGY_LAWS))
     return scale(pj, bits, reference_bits)
+
+
+def adc_area_mm2(mm2: float, bits: int, reference_bits: int, law: str) -> float:
+    """Area of one ADC at `bits` from the table's `mm2` at `reference_bits` (same laws as the energy)."""
+    scale = ADC_ENERGY_LAWS.get(law)
+    if scale is None:
+        raise ConfigError("unknown ADC area law", field="reram.adc.area_law", value=law,
+                          allowed=", ".join(ADC_ENERGY_LAWS))
+    return scale(mm2, bits, reference_bits)
 
 
 def reram_energy_table(hw: Hardware, adc_bits: int) -> Mapping[str, EnergyEntry]:

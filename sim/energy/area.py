@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sim.energy.adc_law import adc_area_mm2, reram_energy_table
 from sim.errors import ConfigError
 from sim.hardware.spec import Hardware, ReramSpec
 from sim.mapping.crossbar import ceil_div, input_slices
@@ -98,13 +99,18 @@ def peak_tops(reram: ReramSpec) -> float:
     return 2 * macs_per_s / 1e12
 
 
-def chip_budget(hw: Hardware) -> ChipBudget:
-    """Peak power and area per level from hw.energy x PEAK_RATES and hw.area."""
+def chip_budget(hw: Hardware, adc_bits: int | None = None) -> ChipBudget:
+    """Peak power and area per level from hw.energy x PEAK_RATES and hw.area.
+
+    `adc_bits` resizes the ADCs: `adc.convert` energy by `adc.energy_law` and `area."ima.adc"` by
+    `adc.area_law` (TinyADC); None takes the table entries as they are.
+    """
     reram = _need_reram(hw)
+    energy = hw.energy if adc_bits is None else reram_energy_table(hw, adc_bits)
     level_mw = {level: 0.0 for level in LEVELS}
     power: dict[str, float] = {}
     for action, (level, rate) in PEAK_RATES.items():
-        entry = hw.energy.get(action)
+        entry = energy.get(action)
         if entry is None:
             continue
         mw = entry.pj * 1e-12 * rate(reram) * 1e3
@@ -117,8 +123,11 @@ def chip_budget(hw: Hardware) -> ChipBudget:
         if level not in LEVELS:
             raise ConfigError("area key must start with a level", file=hw.source_file or None, field=f"area.{key}",
                               value=key, allowed="ima.*, tile.*, noc.*, chip.*")
-        level_mm2[level] += entry.mm2 * entry.count
-        area[key] = entry.mm2 * entry.count
+        mm2 = entry.mm2
+        if adc_bits is not None and key == "ima.adc":
+            mm2 = adc_area_mm2(mm2, adc_bits, reram.adc.energy_reference_bits, reram.adc.area_law)
+        level_mm2[level] += mm2 * entry.count
+        area[key] = mm2 * entry.count
     imas = reram.imas_per_tile
     tile_mw = imas * level_mw["ima"] + level_mw["tile"]
     tile_mm2 = imas * level_mm2["ima"] + level_mm2["tile"] + level_mm2["noc"] / reram.tiles_per_router

@@ -38,6 +38,7 @@ from sim.mapping.crossbar import (
     map_crossbar_trace,
     mapping_for,
 )
+from sim.mapping.pruning import adc_bits_per_column, prune_column_segments
 from sim.records import FunctionalCheck, LayerResult, RunResult
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
@@ -171,6 +172,8 @@ def simulate_tile(mapping: CrossbarMapping, t: CrossbarTiming, *, log: bool = Fa
             analog_end = start + fill + rounds * t.read_cycles  # reads overlap conversions through the S&H
             if env.now < analog_end:
                 yield env.timeout(analog_end - env.now)
+            if t.round_gap_cycles:  # no intra-layer pipeline: each rotation round drains before the next
+                yield env.timeout((size * t.rotation_rounds - (b == len(sizes) - 1)) * t.round_gap_cycles)
             busy_until = env.now
             if index == 0:
                 note("crossbar0", f"batch {b} converted")
@@ -199,11 +202,14 @@ def simulate_tile(mapping: CrossbarMapping, t: CrossbarTiming, *, log: bool = Fa
     return run
 
 
-def _functional(mapping: CrossbarMapping, hw: Hardware, seed: int) -> tuple[FunctionalCheck, float, int]:
-    """Random weights and im2col input vectors of the layer's shape and precision through the crossbars."""
+def _functional(mapping: CrossbarMapping, hw: Hardware, seed: int) -> tuple[FunctionalCheck, float, int, dict]:
+    """Random weights and im2col input vectors of the layer's shape and precision through the crossbars.
+
+    With `prune_nonzero` (TinyADC) the weights are pruned per column segment first, and the ADC bits sized
+    from them per column and per crossbar (means over the layer's outputs) come back for the record."""
     layer, reram = mapping.layer, mapping.reram
     rng = np.random.default_rng(seed)
-    gemm = layer.gemm
+    gemm = mapping.crossbar_gemm  # pixel-wise tconv: real input pixels, never an inserted zero
     half_w = 1 << (layer.filter_bits - 1)
     if reram.signed_inputs:
         low, high = -(1 << (layer.ifmap_bits - 1)), 1 << (layer.ifmap_bits - 1)
@@ -211,6 +217,7 @@ def _functional(mapping: CrossbarMapping, hw: Hardware, seed: int) -> tuple[Func
         low, high = 0, 1 << layer.ifmap_bits
     slicing = mapping.slicing
     error, required, elements = 0.0, 0, 0
+    sizing: dict[str, list[float]] = {"adc_bits_per_column_mean": [], "adc_bits_per_crossbar_mean": []}
     for group in range(gemm.groups):
         inputs = rng.integers(low, high, size=(gemm.m, gemm.k))
         if mapping.block_size > 1:
@@ -222,11 +229,18 @@ def _functional(mapping: CrossbarMapping, hw: Hardware, seed: int) -> tuple[Func
                 out = crossbar_mvm(expand(vectors), inputs, slicing, reram.non_ideal, seed + group)
         else:
             weights = rng.integers(-half_w, half_w, size=(gemm.k, gemm.n))
+            if reram.prune_nonzero is not None:
+                weights = prune_column_segments(weights, mapping.rows_per_partition, reram.prune_nonzero)
+                for per in ("column", "crossbar"):
+                    bits = adc_bits_per_column(weights, mapping.rows_per_partition, reram.dac_bits, reram.cell_bits,
+                                               sizing=per, outputs_per_crossbar=mapping.outputs_per_crossbar)
+                    sizing[f"adc_bits_per_{per}_mean"].append(float(bits.mean()) if bits.size else 0.0)
             out = crossbar_mvm(weights, inputs, slicing, reram.non_ideal, seed + group)
         error = max(error, out.output_error)
         required = max(required, int(out.required_bits.max(initial=0)))
         elements += out.exact.size
-    return FunctionalCheck(max_abs_error=error, elements=elements, seed=seed), error, required
+    extra = {key: float(np.mean(values)) for key, values in sizing.items() if values}
+    return FunctionalCheck(max_abs_error=error, elements=elements, seed=seed), error, required, extra
 
 
 def simulate_crossbar_layer(layer: Layer, hw: Hardware, mapping: CrossbarMapping | None = None, *,
@@ -238,14 +252,14 @@ def simulate_crossbar_layer(layer: Layer, hw: Hardware, mapping: CrossbarMapping
     run = simulate_tile(mapping, t)
     compute = t.compute_cycles
     cycles = max(run.finish, compute)
-    check, error, required = (None, None, None)
+    check, error, required, sizing = (None, None, None, {})
     if functional:
-        check, error, required = _functional(mapping, hw, seed)
+        check, error, required, sizing = _functional(mapping, hw, seed)
     result = layer_result(
         mapping, hw, model="engine", cycles=cycles, compute_cycles=compute, stall_cycles=cycles - compute,
         output_error=error, adc_bits_required=required,
         extra={"input_wait_cycles": run.input_wait_cycles, "adc_wait_cycles": run.adc_wait_cycles,
-               "edram_wait_cycles": run.edram_wait_cycles, "batches": run.batches},
+               "edram_wait_cycles": run.edram_wait_cycles, "batches": run.batches, **sizing},
         wall_s=time.perf_counter() - start)
     if check is not None:
         result = replace(result, functional=check)

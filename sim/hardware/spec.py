@@ -175,6 +175,8 @@ class AdcSpec(Spec):
     # How adc.convert energy scales from the table entry (measured at energy_reference_bits) to `bits`.
     energy_law: Literal["table", "linear", "exponential"] = "table"
     energy_reference_bits: PositiveInt = 8
+    # How the ADC's area (area."ima.adc") scales from energy_reference_bits to the configured bits (TinyADC).
+    area_law: Literal["table", "linear", "exponential"] = "table"
 
     @model_validator(mode="after")
     def _calibrated_range(self) -> AdcSpec:
@@ -231,8 +233,26 @@ class ReramSpec(Spec):
     duplication: PositiveInt | Literal["auto"] = 1  # ReBoc intra-crossbar weight duplication u
     input_slice_reuse: bool = False
     input_tile_sharing: bool = False
+    # ReBoc at equal area: crossbars the compressed mapping may fill with block copies (intra- and across
+    # crossbars). "none": the duplication setting alone; "expanded": the expanded mapping's crossbars; an
+    # integer: that many chips (docs/reram.md §4).
+    circulant_budget: PositiveInt | Literal["none", "expanded"] = "none"
+    # ReBoc's intra-layer pipeline: rotation rounds overlap through the S&H/ADC stages (false: each round drains)
+    intra_layer_pipeline: bool = True
+    # RED: a transposed conv as the zero-inserted convolution, or pixel-wise (each input pixel x the whole
+    # kernel, overlap-added; inserted zeros never read)
+    deconv: Literal["zero_insertion", "pixel_wise"] = "zero_insertion"
+    # TinyADC: at most this many non-zero weights per crossbar column segment (None: no pruning constraint)
+    prune_nonzero: PositiveInt | None = None
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
     non_ideal: NonIdealitySpec = NonIdealitySpec()
+
+    @model_validator(mode="after")
+    def _pruning_needs_zero_cells(self) -> ReramSpec:
+        if self.prune_nonzero is not None and self.signed_weights != "differential":
+            raise ValueError("prune_nonzero (TinyADC) needs pruned weights to store zero cells: "
+                             "signed_weights = \"differential\" (an offset stores 2**(weight_bits-1) for a zero)")
+        return self
 
     @property
     def crossbars_per_chip(self) -> int:

@@ -22,8 +22,11 @@ def layers_and_hw(draw):
     channels = k * groups * draw(st.integers(1, 6))
     filters = k * groups * draw(st.integers(1, 6))
     size = draw(st.integers(1, 3))
-    layer = Layer(name="l", ifmap_h=size + 2, ifmap_w=size + 2, in_channels=channels, out_channels=filters,
-                  filter_h=3, filter_w=3, groups=groups, block_size=k)
+    deconv = draw(st.sampled_from(["zero_insertion", "pixel_wise"]))
+    tconv = k == 1 and draw(st.booleans())  # RED's pixel-wise mapping takes dense transposed convs
+    layer = Layer(name="l", kind="tconv" if tconv else "conv", ifmap_h=size + 2, ifmap_w=size + 2,
+                  in_channels=channels, out_channels=filters, filter_h=3, filter_w=3, groups=groups, block_size=k,
+                  stride_h=2 if tconv else 1, stride_w=2 if tconv else 1)
     rows = draw(st.sampled_from([8, 16, 32]))
     reram = ReramSpec(
         crossbar_rows=rows, crossbar_cols=draw(st.sampled_from([16, 32, 64])),
@@ -32,7 +35,9 @@ def layers_and_hw(draw):
         signed_weights=draw(st.sampled_from(["offset", "unit_column", "differential"])),
         slice_placement=draw(st.sampled_from(["adjacent_columns", "separate_crossbars"])),
         block_circulant=draw(st.sampled_from(["expanded", "compressed"])),
-        duplication=draw(st.sampled_from([1, "auto"])), adcs_per_ima=draw(st.sampled_from([2, 8])))
+        duplication=draw(st.sampled_from([1, "auto"])), adcs_per_ima=draw(st.sampled_from([2, 8])),
+        circulant_budget=draw(st.sampled_from(["none", "none", "expanded", 1])),
+        intra_layer_pipeline=draw(st.booleans()), deconv=deconv)
     return layer, Hardware(name="t", reram=reram, energy=ENERGY)
 
 
