@@ -24,7 +24,9 @@ from sim.sweep.evaluate import (
     screen_chunk,
     validate_point,
 )
+from sim.report.files import atomic_write_text
 from sim.sweep.execute import open_backend
+from sim.sweep.lock import folder_lock
 from sim.sweep.pareto import objective_column, pareto_mask, top_k
 from sim.sweep.spec import SweepSpec, load_sweep_spec
 
@@ -300,6 +302,15 @@ def sweep(spec: SweepSpec | str | Path, out_dir: str | Path, *, workers: int | N
     if not isinstance(spec, SweepSpec):
         spec = load_sweep_spec(spec)
     out_dir = Path(out_dir)
+    wait_note = None if console is None else (
+        lambda holder: console.print(f"another sweep ({holder}) is running on {out_dir}; waiting, then resuming"))
+    # One sweep per folder at a time: a second one waits, then finds the first one's points in the database.
+    with folder_lock(out_dir, wait_note):
+        return _sweep_locked(spec, out_dir, workers=workers, dask=dask, console=console, export=export)
+
+
+def _sweep_locked(spec: SweepSpec, out_dir: Path, *, workers: int | None, dask: str | None, console: Any,
+                  export: bool) -> SweepResult:
     database = out_dir / store.DATABASE_NAME
     connection = store.connect(database)
     try:
@@ -347,7 +358,7 @@ def _write_summary(result: SweepResult) -> None:
         "tolerance": result.spec.tolerance,
         "disagreements": [d.__dict__ for d in result.disagreements],
     }
-    (result.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    atomic_write_text(result.out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
 
 
 def run_sweep_command(spec_path: str | Path, out_dir: str | Path, *, dask: str | None = None,
