@@ -7,8 +7,9 @@ Prints a table and writes benchmarks/results/bench_startup_memory.json.
   different GEMM layers behind a DDR4 channel (so every layer has its own plan and DRAM transfers), against the
   analytical model on the same layers and a child that only builds the trace, measured in the same run.
 
-Usage: python benchmarks/bench_startup_memory.py [--quick] [--layers 200,2000,20000]
-(--quick: one repeat of each start-up command, 200 and 2,000 layers only).
+Usage: python benchmarks/bench_startup_memory.py [--quick] [--layers 200,2000,20000] [--baseline-root DIR]
+(--quick: one repeat of each start-up command, 200 and 2,000 layers only; --layers 0: start-up only;
+--baseline-root: another checkout's start-up measured alongside, alternating run by run).
 """
 from __future__ import annotations
 
@@ -55,26 +56,30 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, wall, cycles)
 """
 
 
-def _env() -> dict[str, str]:
+def _env(root: Path = ROOT) -> dict[str, str]:
     env = dict(os.environ)
     # Start-up as a user sees it: compiled bytecode cached (the first, warm-up call writes it).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     return env
 
 
-def _wall(command: list[str], repeat: int) -> float:
-    best = float("inf")
-    subprocess.run(command, cwd=ROOT, env=_env(), check=True, capture_output=True)  # warm-up: caches, bytecode
+def _walls(command: list[str], repeat: int, roots: list[Path]) -> list[float]:
+    """Best wall time of `command` run from each checkout in `roots`, the checkouts alternating run by run (so a
+    shared machine's load moves both alike)."""
+    best = [float("inf")] * len(roots)
+    for root in roots:  # warm-up: file caches, bytecode
+        subprocess.run(command, cwd=root, env=_env(root), check=True, capture_output=True)
     for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, env=_env(), check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)
-        best = min(best, time.perf_counter() - start)
+        for index, root in enumerate(roots):
+            start = time.perf_counter()
+            subprocess.run(command, cwd=root, env=_env(root), check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)
+            best[index] = min(best[index], time.perf_counter() - start)
     return best
 
 
-def startup(repeat: int) -> dict[str, float]:
+def startup(repeat: int, roots: list[Path]) -> dict[str, list[float]]:
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         one_layer = Path(scratch) / "one.csv"
@@ -87,7 +92,7 @@ def startup(repeat: int) -> dict[str, float]:
             "sim run -q (one layer)": [python, "-m", "sim", "run", "-q", "--hw", "hw_configs/scalesim_32x32_ws.toml",
                                        "--trace", str(one_layer), "--out", str(Path(scratch) / "out")],
         }
-        return {name: _wall(command, repeat) for name, command in commands.items()}
+        return {name: _walls(command, repeat, roots) for name, command in commands.items()}
 
 
 def memory(count: int, model: str) -> dict[str, float]:
@@ -100,6 +105,9 @@ def memory(count: int, model: str) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--baseline-root", type=Path, default=None,
+                        help="another checkout (e.g. `git worktree add` of the previous commit) whose start-up is "
+                             "measured alongside, alternating run by run")
     parser.add_argument("--layers", default=None,
                         help="comma-separated layer counts (default 200,2000,20000; 0: no memory runs)")
     args = parser.parse_args()
@@ -107,12 +115,17 @@ def main() -> None:
     counts = [int(c) for c in (args.layers or ("200,2000" if args.quick else "200,2000,20000")).split(",") if int(c)]
     console = Console()
 
-    times = startup(repeat)
+    roots = [ROOT] + ([args.baseline_root.resolve()] if args.baseline_root else [])
+    measured = startup(repeat, roots)
+    times = {name: walls[0] for name, walls in measured.items()}
+    baseline = {name: walls[1] for name, walls in measured.items()} if args.baseline_root else None
     table = Table(title=f"start-up, best of {repeat} (s)")
     table.add_column("command")
     table.add_column("wall s", justify="right")
+    if baseline is not None:
+        table.add_column("baseline checkout, wall s", justify="right")
     for name, wall in times.items():
-        table.add_row(name, f"{wall:.3f}")
+        table.add_row(name, f"{wall:.3f}", *([f"{baseline[name]:.3f}"] if baseline is not None else []))
     console.print(table)
 
     rows = []
@@ -131,7 +144,8 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_startup_memory.json"
-    out.write_text(json.dumps({"startup_wall_s": times, "memory": rows, "repeat": repeat}, indent=1) + "\n")
+    out.write_text(json.dumps({"startup_wall_s": times, "baseline_startup_wall_s": baseline, "memory": rows,
+                               "repeat": repeat}, indent=1) + "\n")
     console.print(f"written {out.relative_to(ROOT)}")
 
 

@@ -205,33 +205,36 @@ class _LayerChain:
         timeline.dram_row_misses = parts.dram.stats.row_misses - self.misses_before
         for name, buffer in parts.buffers.items():
             timeline.peak_occupancy[name] = buffer.stats.peak_occupancy_elements
-        self.run.reduce(self.index, timeline)
+        self.run.finish(self.index, timeline)
         self.finished.succeed()
 
 
 # Tile plans kept for reuse across layers of the same shape (ResNet's repeated blocks): enough for a network's
 # distinct shapes, bounded so that a trace of all-different layers does not keep every plan.
-PLAN_CACHE_SIZE = 256
+PLAN_CACHE_SIZE = 64
+# Ended layers reduced to records together (one bandwidth pass): bounds the transfer log to about this many layers.
+REDUCE_BATCH = 32
 
 
 class _Run:
     """One streaming run over `layers` on one clock: layer i is planned and its actors created when layer i - 1
     starts, and it is reduced to its LayerResult (and its bandwidth windows) when it ends; the DRAM transfer log
     keeps only the transfers a later layer can still see. Memory is flat in the number of layers: what stays is
-    one LayerResult (and one row of bandwidth windows, when kept) per layer."""
+    one LayerResult and one row of bandwidth windows per layer."""
 
     def __init__(self, layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool,
-                 window: int, on_layer=None, keep_windows: bool = True) -> None:
+                 window: int, on_layer=None) -> None:
         self.layers, self.hw = layers, hw
         self.functional, self.seed, self.overlap = functional, seed, overlap_weight_prefetch
-        self.window, self.on_layer, self.keep_windows = window, on_layer, keep_windows
+        self.window, self.on_layer = window, on_layer
         self.convention = hw.pe_array.cycle_convention
         self.pes = hw.pe_array.pes
         self.priced = prices(SYSTOLIC_ACTIONS, hw.energy)
         self.plans: OrderedDict[tuple, tuple[LayerPlan, StepSchedule, dict]] = OrderedDict()
         self.results: list[LayerResult] = []
-        self.windows: list[np.ndarray] = []
-        self.pending: dict[int, tuple] = {}  # index -> what the layer's reduction needs (until it ends)
+        self.windows: list[tuple[float, ...]] = []
+        self.pending: dict[int, tuple] = {}  # index -> what the layer's reduction needs (until it is reduced)
+        self.ended: list[tuple] = []  # (index, timeline, wall time on the clock) of ended, unreduced layers
         first = self._plan(0)
         self.env = CountingEnvironment()
         self.parts = _Components(self.env, hw, first[1].slots)
@@ -277,38 +280,53 @@ class _Run:
         self.pending[index] = (layer, mapping, plan, plan_stats, plan_wall)
         self.previous_done, self.previous_start, self.previous_filters = finished, started, filters_issued
 
-    def reduce(self, index: int, timeline: LayerTimeline) -> None:
-        """Layer `index` has ended: its LayerResult and bandwidth windows from its timeline and the transfer log,
-        then drop the transfers that no later layer (all start at or after this end) can count."""
-        post = time.perf_counter()
-        layer, mapping, plan, by_widths, plan_wall = self.pending.pop(index)
-        log = transfer_rows(self.transfers)
-        start, end = timeline.start, timeline.end
-        stats = bandwidth_windows(log, np.array([start], dtype=np.int64), np.array([end], dtype=np.int64),
-                                  self.window)
-        if self.keep_windows:
-            self.windows.append(stats.of(0).copy())
-        if len(log):
-            keep = np.flatnonzero((log[:, 1] > end) | (log[:, 0] >= end))
-            if keep.size < len(log):
-                self.transfers[:] = [self.transfers[i] for i in keep.tolist()]
-        # Layers sharing a plan and operand widths share one PlanStats.
-        key = (mapping.dataflow, mapping.rows, mapping.cols, layer.gemm, layer.ifmap_bits, layer.filter_bits,
-               layer.ofmap_bits)
-        plan_stats = by_widths.get(key)
-        if plan_stats is None:
-            plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)
-        wall = plan_wall + (post - self.mark)
-        self.results.append(layer_result(
-            layer, plan_stats, timeline, pes=self.pes, table=self.hw.energy, priced=self.priced,
-            busy_cycles=int(stats.busy_cycles[0]), peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[0]),
-            window=self.window, wall_s=wall, post_start=post,
-            functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None))
-        self.mark = time.perf_counter()
+    def finish(self, index: int, timeline: LayerTimeline) -> None:
+        """Layer `index` has ended: queue it for its record; every REDUCE_BATCH layers (and at the last one) the
+        queued layers are reduced together, which keeps numpy's per-call cost off every layer."""
+        now = time.perf_counter()
+        self.ended.append((index, timeline, now - self.mark))
+        self.mark = now
+        if len(self.ended) >= REDUCE_BATCH or index == len(self.layers) - 1:
+            self.reduce()
         if self.on_layer is not None:
             self.on_layer(index + 1)
 
-    def run(self) -> tuple[list[LayerResult], list[np.ndarray]]:
+    def reduce(self) -> None:
+        """The queued layers' LayerResults and bandwidth windows from their timelines and the transfer log, in one
+        `bandwidth_windows` pass (per layer the same floats as a pass of its own), then drop the transfers that no
+        later layer can count: every later layer starts at or after the last queued layer's end."""
+        post = time.perf_counter()
+        finished, self.ended = self.ended, []
+        log = transfer_rows(self.transfers)
+        starts = np.fromiter((timeline.start for _, timeline, _ in finished), dtype=np.int64, count=len(finished))
+        ends = np.fromiter((timeline.end for _, timeline, _ in finished), dtype=np.int64, count=len(finished))
+        stats = bandwidth_windows(log, starts, ends, self.window)
+        last_end = int(ends[-1])
+        if len(log):
+            keep = np.flatnonzero((log[:, 1] > last_end) | (log[:, 0] >= last_end))
+            if keep.size < len(log):
+                self.transfers[:] = [self.transfers[i] for i in keep.tolist()]
+        # Each layer's sim_wall_s: its planning, its time on the clock, an equal share of the batch pass, its record.
+        shared_wall = (time.perf_counter() - post) / len(finished)
+        for position, (index, timeline, clock_wall) in enumerate(finished):
+            own = time.perf_counter()
+            layer, mapping, plan, by_widths, plan_wall = self.pending.pop(index)
+            self.windows.append(tuple(stats.of(position).tolist()))
+            # Layers sharing a plan and operand widths share one PlanStats.
+            key = (mapping.dataflow, mapping.rows, mapping.cols, layer.gemm, layer.ifmap_bits, layer.filter_bits,
+                   layer.ofmap_bits)
+            plan_stats = by_widths.get(key)
+            if plan_stats is None:
+                plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)
+            self.results.append(layer_result(
+                layer, plan_stats, timeline, pes=self.pes, table=self.hw.energy, priced=self.priced,
+                busy_cycles=int(stats.busy_cycles[position]),
+                peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[position]), window=self.window,
+                wall_s=plan_wall + clock_wall + shared_wall, post_start=own,
+                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None))
+        self.mark = time.perf_counter()
+
+    def run(self) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
         self.set_up(0)
         self.mark = time.perf_counter()
         self.env.run(until=self.all_done)
@@ -316,13 +334,13 @@ class _Run:
 
 
 def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
-              on_layer=None, keep_windows: bool = True) -> tuple[list[LayerResult], list[np.ndarray]]:
+              on_layer=None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
     """Run `layers` (a sequence of (Layer, SystolicMapping)) in order; `on_layer(done)` after each layer's record."""
     _check_systolic(hw)
     if not len(layers):
         return [], []
     return _Run(layers, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
-                window=window, on_layer=on_layer, keep_windows=keep_windows).run()
+                window=window, on_layer=on_layer).run()
 
 
 def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None, *, functional: bool = False,
@@ -366,7 +384,7 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
                                      overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles)
     metadata = (
         ("bandwidth_window_cycles", window_cycles),
-        ("bandwidth_windows", tuple(tuple(w.tolist()) for w in windows)),
+        ("bandwidth_windows", tuple(windows)),
         ("overlap_weight_prefetch", overlap_weight_prefetch),
         ("seed", seed),
     )

@@ -1,8 +1,8 @@
 """Progress of a long run on stderr: a rich bar on a terminal, plain lines anywhere else (a pipe, a CI log).
 
 `layer_progress(label, total)` is a context manager yielding `advance(done)`, called with the number of layers
-finished so far. Plain lines are written at most once per `interval_s` and once at the end, so a log of a
-20,000-layer run stays short.
+finished so far. `PlainLines` writes `label: done/total unit (p %)` at most once per `interval_s` and once at
+the end, so the log of a 20,000-layer run (or a million-point sweep) stays short.
 """
 from __future__ import annotations
 
@@ -11,6 +11,30 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
+
+
+class PlainLines:
+    """Progress as plain text lines, rate-limited."""
+
+    def __init__(self, label: str, total: int, unit: str = "layers", *, stream: TextIO | None = None,
+                 interval_s: float = 2.0) -> None:
+        self.label, self.total, self.unit = label, total, unit
+        self.stream = stream if stream is not None else sys.stderr
+        self.interval_s = interval_s
+        self.last_time, self.last_done = time.monotonic(), 0
+
+    def update(self, done: int) -> None:
+        now = time.monotonic()
+        if done >= self.total or now - self.last_time >= self.interval_s:
+            self.last_time, self.last_done = now, done
+            self.stream.write(f"{self.label}: {done}/{self.total} {self.unit} "
+                              f"({100 * done / max(self.total, 1):.0f} %)\n")
+            self.stream.flush()
+
+    def close(self) -> None:
+        """The closing line, unless the last one already said everything was done."""
+        if self.last_done < self.total:
+            self.update(self.total)
 
 
 @contextmanager
@@ -26,15 +50,6 @@ def layer_progress(label: str, total: int, *, stream: TextIO | None = None, inte
             task = bar.add_task(label, total=total)
             yield lambda done: bar.update(task, completed=done)
         return
-    last = [time.monotonic(), 0]
-
-    def advance(done: int) -> None:
-        now = time.monotonic()
-        if done >= total or now - last[0] >= interval_s:
-            last[0], last[1] = now, done
-            stream.write(f"{label}: {done}/{total} layers ({100 * done / max(total, 1):.0f} %)\n")
-            stream.flush()
-
-    yield advance
-    if last[1] < total:
-        advance(total)
+    lines = PlainLines(label, total, "layers", stream=stream, interval_s=interval_s)
+    yield lines.update
+    lines.close()

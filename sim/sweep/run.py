@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import platform
 import sqlite3
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -208,11 +209,18 @@ def _disagreements(connection: sqlite3.Connection, tolerance: float) -> tuple[Di
 
 
 class _Progress:
-    """A rich progress bar without a refresh thread (the pool forks while it runs)."""
+    """A rich progress bar without a refresh thread (the pool forks while it runs) on a terminal; plain lines on
+    stderr when stderr is not one (a pipe, a log)."""
 
     def __init__(self, console: Any, description: str, total: int) -> None:
-        self.bar = None
-        if console is None or total == 0:
+        self.bar = self.lines = None
+        self.done = 0
+        if console is None or total == 0 or getattr(console, "quiet", False):
+            return
+        if not sys.stderr.isatty():
+            from sim.report.progress import PlainLines
+
+            self.lines = PlainLines(description, total, "points")
             return
         from rich.progress import (
             BarColumn,
@@ -227,11 +235,16 @@ class _Progress:
         self.task = self.bar.add_task(description, total=total)
 
     def advance(self, amount: int) -> None:
+        self.done += amount
+        if self.lines is not None:
+            self.lines.update(self.done)
         if self.bar is not None:
             self.bar.advance(self.task, amount)
             self.bar.refresh()
 
     def stop(self) -> None:
+        if self.lines is not None:
+            self.lines.close()
         if self.bar is not None:
             self.bar.stop()
 

@@ -169,3 +169,14 @@ def test_plot_of_a_malformed_database_is_a_clean_error(tmp_path):
         assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
         assert "not a sweep database" in done.stderr
         assert path.read_bytes() == before  # opened read-only
+
+
+def test_sweep_out_naming_an_existing_file_fails_before_sweeping(tmp_path):
+    target = tmp_path / "results"
+    target.write_text("keep me")
+    spec = tmp_path / "spec.toml"
+    spec.write_text(f'[sweep]\nname = "s"\ntrace = "{trace(tmp_path).name}"\nhardware = "{HW.as_posix()}"\n'
+                    '[sweep.parameters]\n"pe_array.rows" = [4, 8]\n')
+    result = CliRunner().invoke(app, ["sweep", str(spec), "--out", str(target), "--workers", "0"])
+    assert isinstance(result.exception, OutputError) and "existing file" in str(result.exception)
+    assert target.read_text() == "keep me" and not (tmp_path / "results.sqlite").exists()
