@@ -2,6 +2,7 @@
 import errno
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -71,21 +72,34 @@ def test_a_second_sweep_on_the_folder_waits_for_the_first(tmp_path):
 
 @pytest.mark.skipif(not LINUX, reason="flock")
 def test_two_concurrent_sweeps_on_one_folder_compute_each_point_once(write_spec, tmp_path):
-    # accumulator_bits is outside the vectorized closed form: every point takes the per-point model.
-    spec = write_spec({"pe_array.rows": {"start": 1, "stop": 8, "step": 1},
-                       "pe_array.accumulator_bits": [16, 24, 32, 48]}, validate={"engine": "none"})
+    # accumulator_bits is outside the vectorized closed form, so each point runs the per-point model: slow
+    # enough that the first sweep is mid-run when the second one starts.
+    spec = write_spec({"pe_array.rows": {"start": 1, "stop": 16, "step": 1},
+                       "pe_array.cols": {"start": 1, "stop": 32, "step": 1},
+                       "pe_array.accumulator_bits": [16, 24, 32, 48, 64]}, validate={"engine": "none"})
+    (tmp_path / "gemm.csv").write_text("name,type,m,n,k\n" + "".join(f"g{i},gemm,{24 + i},{20 + i},{18 + i}\n"
+                                                                     for i in range(8)))
     out = tmp_path / "out"
-    code = ("import sys; from sim.sweep import sweep; "
+    code = ("from sim.sweep import sweep; "
             f"print('screened', sweep({str(spec)!r}, {str(out)!r}, workers=0, export=False).screened_now)")
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    processes = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
-                 for _ in range(2)]
+    first = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+    database = out / store.DATABASE_NAME
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and first.poll() is None:  # until the first sweep is under way
+        time.sleep(0.05)
+        try:
+            if sqlite3.connect(database).execute("SELECT COUNT(*) FROM points").fetchone()[0] >= 16:
+                break
+        except sqlite3.Error:
+            continue
+    second = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
     screened = []
-    for process in processes:
-        output, _ = process.communicate(timeout=300)
+    for process in (first, second):
+        output, _ = process.communicate(timeout=600)
         assert process.returncode == 0
         screened.append(int(output.split()[-1]))
-    assert sorted(screened) == [0, 32]  # one computed every point, the other found them all done
+    assert screened == [2560, 0]  # the second waited, then found every point done
 
 
 def _children(pid: int) -> list[int]:
