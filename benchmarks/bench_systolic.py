@@ -3,7 +3,8 @@
 Prints a table and writes benchmarks/results/bench_systolic.json. Baselines are measured in the same run:
 - functional mode (from the int8 tensors: im2col, exact GEMM, overflow check, reshape) against numpy's
   float64 matmul (BLAS) of the same layers' GEMMs (operands prebuilt; random operand generation excluded);
-- timing against SCALE-Sim 3.0.0 on one small ResNet-18 layer per dataflow, when /work/scalesim-venv exists
+- timing against SCALE-Sim 3.0.0 on one small ResNet-18 layer per dataflow, when $SCALESIM_PYTHON (default
+  scalesim-venv/bin/python) exists
   (SCALE-Sim's own run time via its Python API, import excluded; its Total Cycles must equal ours).
 
     python benchmarks/bench_systolic.py [--nets resnet18 resnet50] [--arrays 32 128] [--no-scalesim]
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -31,7 +33,8 @@ from sim.workload.load import load_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
-SCALESIM_PYTHON = Path("/work/scalesim-venv/bin/python")
+# A SCALE-Sim 3.0.0 virtual environment's Python (docs/scalesim_compat.md), named by the environment variable.
+SCALESIM_PYTHON = Path(os.environ.get("SCALESIM_PYTHON", "scalesim-venv/bin/python"))
 SCALESIM_LAYER = ("resnet18", "layer3.0.downsample")
 
 SCALESIM_CFG = """[general]
@@ -241,7 +244,7 @@ def main() -> None:
                   f"{row['ours_s'] * 1e6:.1f} us -> x{row['speedup']:.0f}; cycles {row['scalesim_cycles']} vs "
                   f"{row['ours_cycles']} ({'identical' if row['identical'] else 'DIFFERENT'})", flush=True)
     else:
-        print("SCALE-Sim column skipped (no /work/scalesim-venv or --no-scalesim)")
+        print("SCALE-Sim column skipped (no SCALE-Sim Python at $SCALESIM_PYTHON, or --no-scalesim)")
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_systolic.json"

@@ -2,31 +2,53 @@
 
 The API (see sim.api): load_trace, load_hardware, load_mapping, map_layer, simulate, estimate, compare,
 layer_values and infer (functional simulation with your tensors and ONNX models),
-and sweep (design-space exploration, sim.sweep.run). Note: `sim.sweep` is the function; its package's
-other names are imported as `from sim.sweep import load_sweep_spec, SweepSpec, SweepResult`.
+and sweep (design-space exploration, sim.sweep.run). Note: `sim.sweep` is the sweep package, callable as the
+`sweep` function; its other names are imported as `from sim.sweep import load_sweep_spec, SweepSpec, SweepResult`.
+
+Names are imported on first use (PEP 562), so `import sim` and the `sim` command start without loading
+pydantic, numpy, the engine or the sweep package until they are needed.
 """
-from sim.api import (
-    compare,
-    estimate,
-    infer,
-    layer_values,
-    load_hardware,
-    load_mapping,
-    load_trace,
-    map_layer,
-    simulate,
-)
-from sim.errors import ConfigError, MappingError, SimError, TraceError
-from sim.hardware.spec import Hardware
-from sim.records import LayerResult, RunResult
-from sim.sweep import SweepResult, SweepSpec, load_sweep_spec, sweep
-from sim.workload.layer import Layer
-from sim.workload.trace import Trace
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ConfigError", "Hardware", "Layer", "LayerResult", "MappingError", "RunResult", "SimError", "Trace", "TraceError",
-    "SweepResult", "SweepSpec", "compare", "estimate", "load_hardware", "load_mapping", "load_sweep_spec", "load_trace",
-    "map_layer", "simulate", "sweep", "infer", "layer_values",
-]
+# Public name -> the module that defines it.
+_EXPORTS = {
+    "compare": "sim.api", "estimate": "sim.api", "infer": "sim.api", "layer_values": "sim.api",
+    "load_hardware": "sim.api", "load_mapping": "sim.api",
+    "load_trace": "sim.api", "map_layer": "sim.api", "simulate": "sim.api",
+    "ConfigError": "sim.errors", "MappingError": "sim.errors", "SimError": "sim.errors", "TraceError": "sim.errors",
+    "Hardware": "sim.hardware.spec", "LayerResult": "sim.records", "RunResult": "sim.records",
+    "SweepResult": "sim.sweep", "SweepSpec": "sim.sweep", "load_sweep_spec": "sim.sweep",
+    "Layer": "sim.workload.layer", "Trace": "sim.workload.trace",
+}
+
+__all__ = sorted([*_EXPORTS, "sweep"])
+
+
+def __getattr__(name: str) -> Any:
+    if name == "sweep":
+        return import_module("sim.sweep")  # the package; calling it runs sim.sweep.run.sweep
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sim' has no attribute '{name}'")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])
+
+
+if TYPE_CHECKING:
+    from sim.api import compare, estimate, infer, layer_values, load_hardware, load_mapping, load_trace, map_layer, simulate
+    from sim.errors import ConfigError, MappingError, SimError, TraceError
+    from sim.hardware.spec import Hardware
+    from sim.records import LayerResult, RunResult
+    from sim.sweep import SweepResult, SweepSpec, load_sweep_spec, sweep
+    from sim.workload.layer import Layer
+    from sim.workload.trace import Trace

@@ -15,13 +15,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from sim.errors import MappingError
-from sim.hardware.spec import Hardware
-from sim.records import LayerResult, RunResult
-from sim.workload.layer import Layer
-from sim.workload.trace import Trace
+
+if TYPE_CHECKING:  # imported where used: `import sim.api` stays cheap (the CLI's start-up)
+    from sim.hardware.spec import Hardware
+    from sim.records import LayerResult, RunResult
+    from sim.workload.layer import Layer
+    from sim.workload.trace import Trace
 
 
 def load_trace(path: str | Path, *, batch: int | None = None) -> Trace:
@@ -47,6 +49,9 @@ def load_mapping(path: str | Path) -> Any:
 
 
 def _as_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
+    from sim.workload.layer import Layer
+    from sim.workload.trace import Trace
+
     if isinstance(workload, Trace):
         return workload
     if isinstance(workload, Layer):
@@ -121,6 +126,8 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
 
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None) -> RunResult:
     """The analytical model for every layer (microseconds per layer)."""
+    from sim.records import RunResult
+
     trace = _with_dataflow(_as_trace(workload), mapping)
     if hw.kind == "directive":
         results = _directive_results(trace, hw)
@@ -143,11 +150,12 @@ def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping
 
 
 def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
-             progress: bool = False, overlap_weight_prefetch: bool = False, mapping: Any = None) -> RunResult:
+             progress: Any = False, overlap_weight_prefetch: bool = False, mapping: Any = None) -> RunResult:
     """The discrete-event engine for every layer, in trace order.
 
     `functional=True` also computes each layer's output values from seeded random operands and checks them
-    against numpy (systolic) or the exact integer product (crossbar).
+    against numpy (systolic) or the exact integer product (crossbar). `progress` (systolic engine): True for a
+    progress bar, or a callable given the number of layers done after each layer.
     """
     trace = _with_dataflow(_as_trace(workload), mapping)
     if hw.kind == "systolic":

@@ -3,29 +3,44 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
-from rich.console import Console
 
 from sim.errors import ConfigError, SimError
+
+if TYPE_CHECKING:  # rich, the API and the models load when a command runs, not for `sim --help`
+    from rich.console import Console
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: `sim --help` does not import rich (start-up time)
     help="Cycle-level simulator for DNN accelerators: systolic / directive PE arrays and ReRAM crossbars.",
 )
 
 
 def _console(quiet: bool = False) -> Console:
+    from rich.console import Console
+
     # Pipes and CI logs get a wide console so the per-layer table is not cut at 80 columns.
     width = None if sys.stdout.isatty() else 200
     return Console(quiet=quiet, highlight=False, width=width)
 
 
 def _default_out(trace_path: Path, hw_name: str, suffix: str = "") -> Path:
-    return Path("out") / f"{trace_path.stem}-{hw_name}{suffix}"
+    """out/<trace>-<hw>: names from the inputs (a hardware `name`, a .cfg's run_name) make one safe component."""
+    from sim.report.files import safe_name
+
+    return Path("out") / safe_name(f"{trace_path.stem}-{hw_name}{suffix}")
+
+
+def _out_dir(out: Optional[Path], default: Path) -> Path:
+    """The output folder, checked for writability before anything is simulated (OutputError if not)."""
+    from sim.report.files import check_out_dir
+
+    return check_out_dir(out if out is not None else default, "--out" if out is not None else "output folder")
 
 
 BATCH_HELP = "batch size for an ONNX model whose batch dimension is dynamic"
@@ -58,24 +73,33 @@ def run(
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
     from sim import api
-    from sim.report import print_table, write_report
+    from sim.report import write_report
 
     console = _console(quiet)
     hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
+    if analytical and functional:
+        raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
+    out_dir = _out_dir(out, _default_out(trace, hardware.name, "-analytical" if analytical else ""))
     if analytical:
-        if functional:
-            raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
         result = api.estimate(layers, hardware, mapping=dataflow)
-    else:
-        result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=not quiet,
+    elif quiet or len(layers.layers) < 2:
+        result = api.simulate(layers, hardware, functional=functional, seed=seed,
                               overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
-    out_dir = out or _default_out(trace, hardware.name, "-analytical" if analytical else "")
+    else:
+        from sim.report.progress import layer_progress
+
+        with layer_progress(f"simulating {layers.name}", len(layers.layers)) as advance:
+            result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=advance,
+                                  overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
     write_report(result, out_dir)
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
 
         write_maestro_csv(result.layers, out_dir / "maestro.csv", network=result.trace)
-    print_table(result, console)
+    if not quiet:  # -q builds no table: at thousands of layers the table is most of the run's CPU time
+        from sim.report import print_table
+
+        print_table(result, console)
     console.print(f"reports written to {out_dir}/")
     if functional:
         bad = [r.name for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
@@ -97,22 +121,23 @@ def compare(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Engine vs analytical model, per layer and field, with the relative error; writes compare.csv."""
-    from rich.table import Table
-
     from sim import api
+    from sim.report.files import make_out_dir
 
     console = _console(quiet)
     hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
+    out_dir = _out_dir(out, _default_out(trace, hardware.name, "-compare"))
     comparison = api.compare(layers, hardware, mapping=dataflow)
-    out_dir = out or _default_out(trace, hardware.name, "-compare")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    comparison.write_csv(out_dir / "compare.csv")
-    table = Table(title=f"engine vs analytical: {layers.name} on {hardware.name}")
-    for column in ("field", "worst rel. error", "mean rel. error", "worst layer"):
-        table.add_column(column, justify="right" if "error" in column else "left")
-    for row in comparison.summary():
-        table.add_row(row.field, f"{row.worst:.3%}", f"{row.mean:.3%}", row.worst_layer)
-    console.print(table)
+    comparison.write_csv(make_out_dir(out_dir) / "compare.csv")
+    if not quiet:
+        from rich.table import Table
+
+        table = Table(title=f"engine vs analytical: {layers.name} on {hardware.name}")
+        for column in ("field", "worst rel. error", "mean rel. error", "worst layer"):
+            table.add_column(column, justify="right" if "error" in column else "left")
+        for row in comparison.summary():
+            table.add_row(row.field, f"{row.worst:.3%}", f"{row.mean:.3%}", row.worst_layer)
+        console.print(table)
     console.print(f"compare.csv written to {out_dir}/")
     if tolerance is not None:
         violations = comparison.violations(tolerance)
@@ -138,12 +163,13 @@ def equal_area(
     if budget != "expanded" and not (budget.isdigit() and int(budget) > 0):
         raise ConfigError("unknown crossbar budget", field="--budget", value=budget,
                           allowed='"expanded" or a positive number of chips')
+    from sim.report.files import make_out_dir
+
     hardware, layers, _ = _load_inputs(hw, trace, None)
+    out_dir = _out_dir(out, _default_out(trace, hardware.name, "-equal-area"))
     report = compare_equal_area(layers, hardware, budget=budget if budget == "expanded" else int(budget),
                                 model="analytical" if analytical else "engine")
-    out_dir = out or _default_out(trace, hardware.name, "-equal-area")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report.write_csv(out_dir / "equal_area.csv")
+    report.write_csv(make_out_dir(out_dir) / "equal_area.csv")
     console = _console(quiet)
     console.print(report.table())
     console.print(f"equal_area.csv written to {out_dir}/")
@@ -179,9 +205,9 @@ def infer(
                                input_scheme=scheme, rounding=rounding)
     hardware = api.load_hardware(hw)
     dataflow = api.load_mapping(mapping) if mapping else None
+    out_dir = _out_dir(out, _default_out(model, hardware.name, "-infer"))
     result = api.infer(model, data, hardware, labels=labels, quantization=quantization, seed=seed,
                        mapping=dataflow, timing=timing)
-    out_dir = out or _default_out(model, hardware.name, "-infer")
     write_inference(result, out_dir)
     table = Table(title=f"{result.model} on {hardware.name}: {result.samples} samples")
     for column in ("layer", "max |hw - float|", "relative RMS error"):
@@ -208,10 +234,11 @@ def sweep(
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Design-space exploration: screen with the analytical model, validate the Pareto front with the engine."""
+    from sim.report.files import safe_name
     from sim.sweep import run_sweep_command
 
-    run_sweep_command(spec, out or Path("out") / f"sweep-{spec.stem}", dask=dask, workers=workers,
-                      console=_console(quiet))
+    out_dir = _out_dir(out, Path("out") / safe_name(f"sweep-{spec.stem}"))
+    run_sweep_command(spec, out_dir, dask=dask, workers=workers, console=_console(quiet))
 
 
 @app.command()
@@ -285,14 +312,13 @@ def check(
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
 ) -> None:
     """Validate configs and traces; exit 2 with precise errors if any is invalid."""
-    console = _console()
     failed = 0
-    for path in _files_to_check(files):
+    for path in _files_to_check(files):  # plain lines: no rich import, so a check starts fast
         if path.suffix.lower() in (".md", ".txt", ".rst"):
-            console.print(f"skip  {path}  (documentation)", markup=False)
+            print(f"skip  {path}  (documentation)")
             continue
         try:
-            console.print(f"ok    {path}  ({_check_one(path, batch)})", markup=False)
+            print(f"ok    {path}  ({_check_one(path, batch)})")
         except SimError as err:
             failed += 1
             print(f"error {err}", file=sys.stderr)

@@ -99,14 +99,13 @@ class Comparison:
                                  for d in self.diffs])
 
     def write_csv(self, path: str | Path) -> None:
-        path = Path(path)
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with tmp.open("w", newline="") as handle:
+        from sim.report.files import atomic_file
+
+        with atomic_file(Path(path), newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["layer", "field", "engine", "analytical", "relative_error"])
             for d in self.diffs:
                 writer.writerow([d.layer, d.field, d.engine, d.analytical, f"{d.relative_error:.6g}"])
-        tmp.replace(path)
 
 
 def _layer_diffs(engine: LayerResult, analytical: LayerResult) -> Iterator[FieldDiff]:

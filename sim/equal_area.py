@@ -86,9 +86,11 @@ class EqualAreaReport:
         return "\n".join(lines)
 
     def write_csv(self, path: str | Path) -> Path:
+        from sim.report.files import atomic_file
+
         path = Path(path)
         names = [f.name for f in fields(EqualAreaRow)]
-        with path.open("w", newline="") as handle:
+        with atomic_file(path, newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=[*names, "speedup", "energy_ratio"])
             writer.writeheader()
             for r in self.rows:

@@ -83,3 +83,7 @@ class TraceError(SimError):
 
 class MappingError(SimError):
     """A layer cannot be mapped onto the hardware; the message says why."""
+
+
+class OutputError(SimError):
+    """An output cannot be written: the output path is a file, a folder is not writable, the disk is full."""

@@ -15,6 +15,8 @@ take no time and no event.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from operator import attrgetter
 
@@ -172,116 +174,173 @@ def _functional(layer: Layer, hw: Hardware, mapping: SystolicMapping, seed: int)
 
 class _LayerChain:
     """Layer `index` starts when the previous one is done (`after`) and is done when its PE array has seen its last
-    ofmap tile reach DRAM (`pe`); records the layer's start, end and counters on its timeline."""
+    ofmap tile reach DRAM (`pe`); records the layer's start, end and counters on its timeline. As it starts it has
+    the run set up the next layer (`_Run.set_up`), and as it ends it has the run reduce it to its LayerResult."""
 
-    def __init__(self, index: int, parts: _Components, timeline: LayerTimeline, after: simpy.Event,
-                 started: simpy.Event, pe: simpy.Event, finished: simpy.Event, wall_marks: list[float],
-                 on_layer) -> None:
-        self.index, self.parts, self.timeline = index, parts, timeline
+    def __init__(self, index: int, run: _Run, timeline: LayerTimeline, after: simpy.Event, started: simpy.Event,
+                 pe: simpy.Event, finished: simpy.Event) -> None:
+        self.index, self.run, self.timeline = index, run, timeline
         self.started, self.pe, self.finished = started, pe, finished
-        self.wall_marks, self.on_layer = wall_marks, on_layer
         self.events_before = self.hits_before = self.misses_before = 0
         on(after, self._start)
 
     def _start(self, _event: simpy.Event) -> None:
-        parts, timeline = self.parts, self.timeline
+        parts, timeline = self.run.parts, self.timeline
         timeline.start = parts.env._now
         self.events_before = parts.env.events_processed
         self.hits_before, self.misses_before = parts.dram.stats.row_hits, parts.dram.stats.row_misses
         for buffer in parts.buffers.values():
             buffer.stats.peak_occupancy_elements = buffer.stats.occupancy_elements
+        # The next layer's actors wait on this layer's events: created now, before `started` fires, they hang on
+        # every event in the order that creating all layers up front would give, so the timeline is the same.
+        self.run.set_up(self.index + 1)
         self.started.succeed()
         on(self.pe, self._end)
 
     def _end(self, _event: simpy.Event) -> None:
-        parts, timeline = self.parts, self.timeline
+        parts, timeline = self.run.parts, self.timeline
         timeline.end = parts.env._now
         timeline.events_processed = parts.env.events_processed - self.events_before
         timeline.dram_row_hits = parts.dram.stats.row_hits - self.hits_before
         timeline.dram_row_misses = parts.dram.stats.row_misses - self.misses_before
         for name, buffer in parts.buffers.items():
             timeline.peak_occupancy[name] = buffer.stats.peak_occupancy_elements
-        self.wall_marks.append(time.perf_counter())
-        if self.on_layer is not None:
-            self.on_layer(self.index)
+        self.run.finish(self.index, timeline)
         self.finished.succeed()
 
 
-def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, functional: bool, seed: int,
-              overlap_weight_prefetch: bool, window: int, on_layer=None) -> tuple[list[LayerResult], list[np.ndarray]]:
-    _check_systolic(hw)
-    convention = hw.pe_array.cycle_convention
-    plans = []
-    plan_wall = []
-    schedules: dict[int, StepSchedule] = {}  # by id of a (shared) plan
-    # A plan depends on the layer's shape (not its name), the folds and their cycles: repeated blocks (ResNet's
-    # identical bottlenecks) share one frozen plan instead of recomputing ifmap footprints. Local to this call.
-    shared: dict[tuple, LayerPlan] = {}
-    for layer, mapping in layers:
+# Tile plans kept for reuse across layers of the same shape (ResNet's repeated blocks): enough for a network's
+# distinct shapes, bounded so that a trace of all-different layers does not keep every plan.
+PLAN_CACHE_SIZE = 64
+# Ended layers reduced to records together (one bandwidth pass): bounds the transfer log to about this many layers.
+REDUCE_BATCH = 32
+
+
+class _Run:
+    """One streaming run over `layers` on one clock: layer i is planned and its actors created when layer i - 1
+    starts, and it is reduced to its LayerResult (and its bandwidth windows) when it ends; the DRAM transfer log
+    keeps only the transfers a later layer can still see. Memory is flat in the number of layers: what stays is
+    one LayerResult and one row of bandwidth windows per layer."""
+
+    def __init__(self, layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool,
+                 window: int, on_layer=None) -> None:
+        self.layers, self.hw = layers, hw
+        self.functional, self.seed, self.overlap = functional, seed, overlap_weight_prefetch
+        self.window, self.on_layer = window, on_layer
+        self.convention = hw.pe_array.cycle_convention
+        self.pes = hw.pe_array.pes
+        self.priced = prices(SYSTOLIC_ACTIONS, hw.energy)
+        self.plans: OrderedDict[tuple, tuple[LayerPlan, StepSchedule, dict]] = OrderedDict()
+        self.results: list[LayerResult] = []
+        self.windows: list[tuple[float, ...]] = []
+        self.pending: dict[int, tuple] = {}  # index -> what the layer's reduction needs (until it is reduced)
+        self.ended: list[tuple] = []  # (index, timeline, wall time on the clock) of ended, unreduced layers
+        first = self._plan(0)
+        self.env = CountingEnvironment()
+        self.parts = _Components(self.env, hw, first[1].slots)
+        self.transfers = self.parts.dram.stats.transfers
+        self.previous_done: simpy.Event = self.env.event().succeed()
+        self.previous_start: simpy.Event = self.previous_done
+        self.previous_filters: simpy.Event = self.previous_done
+        self.first = first
+        self.all_done = self.env.event()  # the last layer's `finished`
+        self.mark = time.perf_counter()
+
+    def _plan(self, index: int) -> tuple:
+        """(layer and mapping, plan, schedule, the plan's statistics by operand widths, planning wall time)."""
         start = time.perf_counter()
+        layer, mapping = self.layers[index]
         # The folds and their cycles follow from the shape and the array (the convention is the run's).
         key = (_layer_shape(layer), mapping.dataflow, mapping.rows, mapping.cols)
-        plan = shared.get(key)
-        if plan is None:
-            plan = shared[key] = plan_layer(layer, hw.buffers, mapping, layer_fold_cycles(mapping, convention))
-            schedules[id(plan)] = step_schedule(plan)
-        plans.append(plan)
-        plan_wall.append(time.perf_counter() - start)
-    if not layers:
-        return [], []
-    env = CountingEnvironment()
-    parts = _Components(env, hw, plans[0].slots)
-    timelines = [LayerTimeline() for _ in layers]
-    wall_marks: list[float] = []
-    previous_done: simpy.Event = env.event().succeed()
-    previous_start: simpy.Event = previous_done
-    previous_filters: simpy.Event = previous_done
-    for index, ((layer, mapping), plan) in enumerate(zip(layers, plans)):
-        timeline = timelines[index]
-        started = env.event()
-        finished = env.event()
-        filters_issued = env.event()
+        cached = self.plans.get(key)
+        if cached is None:
+            plan = plan_layer(layer, self.hw.buffers, mapping, layer_fold_cycles(mapping, self.convention))
+            cached = self.plans[key] = (plan, step_schedule(plan), {})
+            if len(self.plans) > PLAN_CACHE_SIZE:
+                self.plans.popitem(last=False)
+        else:
+            self.plans.move_to_end(key)
+        return (layer, mapping), cached[0], cached[1], cached[2], time.perf_counter() - start
+
+    def set_up(self, index: int) -> None:
+        """Plan layer `index` and create its actors, each waiting for the layer's own start."""
+        if index >= len(self.layers):
+            return
+        (layer, mapping), plan, schedule, plan_stats, plan_wall = self.first if index == 0 else self._plan(index)
+        self.first = None
+        env = self.env
+        timeline = LayerTimeline()
+        started, filters_issued, pe = env.event(), env.event(), env.event()
+        finished = self.all_done if index == len(self.layers) - 1 else env.event()
         # With overlap a layer's weights may stream in while the previous layer computes, once that layer has
         # issued all of its own weight fetches (so neither layer can hold a slot the other is waiting for).
-        filter_start = env.all_of([previous_start, previous_filters]) if overlap_weight_prefetch else started
+        filter_start = env.all_of([self.previous_start, self.previous_filters]) if self.overlap else started
+        _start_layer(index, plan, schedule, layer, self.parts, timeline, started, filter_start, filters_issued, pe)
+        _LayerChain(index, self, timeline, self.previous_done, started, pe, finished)
+        self.pending[index] = (layer, mapping, plan, plan_stats, plan_wall)
+        self.previous_done, self.previous_start, self.previous_filters = finished, started, filters_issued
 
-        # Every layer's processes exist from the start, each waiting for its own start event.
-        pe = env.event()
-        _start_layer(index, plan, schedules[id(plan)], layer, parts, timeline, started, filter_start, filters_issued,
-                     pe)
+    def finish(self, index: int, timeline: LayerTimeline) -> None:
+        """Layer `index` has ended: queue it for its record; every REDUCE_BATCH layers (and at the last one) the
+        queued layers are reduced together, which keeps numpy's per-call cost off every layer."""
+        now = time.perf_counter()
+        self.ended.append((index, timeline, now - self.mark))
+        self.mark = now
+        if len(self.ended) >= REDUCE_BATCH or index == len(self.layers) - 1:
+            self.reduce()
+        if self.on_layer is not None:
+            self.on_layer(index + 1)
 
-        _LayerChain(index, parts, timeline, previous_done, started, pe, finished, wall_marks, on_layer)
-        previous_done, previous_start, previous_filters = finished, started, filters_issued
-    wall_start = time.perf_counter()
-    env.run(until=previous_done)
-    post = time.perf_counter()
-    transfers = transfer_rows(parts.dram.stats.transfers)
-    starts = np.fromiter((timeline.start for timeline in timelines), dtype=np.int64, count=len(timelines))
-    ends = np.fromiter((timeline.end for timeline in timelines), dtype=np.int64, count=len(timelines))
-    # Every layer's bandwidth windows, peak and busy cycles in one pass over the transfer log.
-    stats = bandwidth_windows(transfers, starts, ends, window)
-    windows = [stats.of(index) for index in range(len(layers))]
-    pes = hw.pe_array.pes
-    priced = prices(SYSTOLIC_ACTIONS, hw.energy)
-    # Layers sharing a plan (and all PlanStats reads of layer and mapping) share one PlanStats; local to this call.
-    by_plan: dict[tuple, PlanStats] = {}
-    # Each layer's sim_wall_s gets an equal share of the run-wide post-processing, then its own part.
-    shared_wall = (time.perf_counter() - post) / len(layers)
-    results: list[LayerResult] = []
-    marks = [wall_start, *wall_marks]
-    for index, ((layer, mapping), plan) in enumerate(zip(layers, plans)):
+    def reduce(self) -> None:
+        """The queued layers' LayerResults and bandwidth windows from their timelines and the transfer log, in one
+        `bandwidth_windows` pass (per layer the same floats as a pass of its own), then drop the transfers that no
+        later layer can count: every later layer starts at or after the last queued layer's end."""
         post = time.perf_counter()
-        key = (id(plan), mapping.dataflow, mapping.rows, mapping.cols, layer.gemm, layer.ifmap_bits,
-               layer.filter_bits, layer.ofmap_bits)
-        plan_stats = by_plan.get(key)
-        if plan_stats is None:
-            plan_stats = by_plan[key] = PlanStats.of(layer, mapping, plan)
-        results.append(layer_result(
-            layer, plan_stats, timelines[index], pes=pes, table=hw.energy, priced=priced,
-            busy_cycles=int(stats.busy_cycles[index]), peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[index]),
-            window=window, wall_s=plan_wall[index] + (marks[index + 1] - marks[index]) + shared_wall, post_start=post,
-            functional=_functional(layer, hw, mapping, seed) if functional else None))
-    return results, windows
+        finished, self.ended = self.ended, []
+        log = transfer_rows(self.transfers)
+        starts = np.fromiter((timeline.start for _, timeline, _ in finished), dtype=np.int64, count=len(finished))
+        ends = np.fromiter((timeline.end for _, timeline, _ in finished), dtype=np.int64, count=len(finished))
+        stats = bandwidth_windows(log, starts, ends, self.window)
+        last_end = int(ends[-1])
+        if len(log):
+            keep = np.flatnonzero((log[:, 1] > last_end) | (log[:, 0] >= last_end))
+            if keep.size < len(log):
+                self.transfers[:] = [self.transfers[i] for i in keep.tolist()]
+        # Each layer's sim_wall_s: its planning, its time on the clock, an equal share of the batch pass, its record.
+        shared_wall = (time.perf_counter() - post) / len(finished)
+        for position, (index, timeline, clock_wall) in enumerate(finished):
+            own = time.perf_counter()
+            layer, mapping, plan, by_widths, plan_wall = self.pending.pop(index)
+            self.windows.append(tuple(stats.of(position).tolist()))
+            # Layers sharing a plan and operand widths share one PlanStats.
+            key = (mapping.dataflow, mapping.rows, mapping.cols, layer.gemm, layer.ifmap_bits, layer.filter_bits,
+                   layer.ofmap_bits)
+            plan_stats = by_widths.get(key)
+            if plan_stats is None:
+                plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)
+            self.results.append(layer_result(
+                layer, plan_stats, timeline, pes=self.pes, table=self.hw.energy, priced=self.priced,
+                busy_cycles=int(stats.busy_cycles[position]),
+                peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[position]), window=self.window,
+                wall_s=plan_wall + clock_wall + shared_wall, post_start=own,
+                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None))
+        self.mark = time.perf_counter()
+
+    def run(self) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
+        self.set_up(0)
+        self.mark = time.perf_counter()
+        self.env.run(until=self.all_done)
+        return self.results, self.windows
+
+
+def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
+              on_layer=None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
+    """Run `layers` (a sequence of (Layer, SystolicMapping)) in order; `on_layer(done)` after each layer's record."""
+    _check_systolic(hw)
+    if not len(layers):
+        return [], []
+    return _Run(layers, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
+                window=window, on_layer=on_layer).run()
 
 
 def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None, *, functional: bool = False,
@@ -296,31 +355,36 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None =
 
 
 def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed: int = 0,
-                   overlap_weight_prefetch: bool = False, progress: bool = False,
+                   overlap_weight_prefetch: bool = False, progress: bool | Callable[[int], None] = False,
                    window_cycles: int = DEFAULT_WINDOW_CYCLES) -> RunResult:
     """Every layer of `trace`, in order, on one clock with shared buffers and DRAM.
 
     `overlap_weight_prefetch`: a layer's filter tiles may stream in while the previous layer computes.
-    `progress`: a rich progress bar over layers. The per-window DRAM bandwidth (bytes per `window_cycles`
+    `progress`: True for a rich progress bar over layers, or a callable given the number of layers done after
+    each layer (the CLI's sim.report.progress: plain lines when stderr is not a terminal). The per-window DRAM bandwidth (bytes per `window_cycles`
     window, per layer) goes to `metadata["bandwidth_windows"]` for sim.report's bandwidth trace.
     """
     _check_systolic(hw)
     _check_window(window_cycles)
     layers = [(layer, map_systolic(layer, hw, _dataflow_of(trace, i))) for i, layer in enumerate(trace.layers)]
-    if progress and len(layers) > 1:
+    if callable(progress):
+        results, windows = _simulate(layers, hw, functional=functional, seed=seed,
+                                     overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
+                                     on_layer=progress)
+    elif progress and len(layers) > 1:
         from rich.progress import Progress
 
         with Progress(transient=True) as bar:
             task = bar.add_task(f"simulating {trace.name}", total=len(layers))
             results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                          overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                         on_layer=lambda _index: bar.advance(task))
+                                         on_layer=lambda done: bar.update(task, completed=done))
     else:
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                      overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles)
     metadata = (
         ("bandwidth_window_cycles", window_cycles),
-        ("bandwidth_windows", tuple(tuple(w.tolist()) for w in windows)),
+        ("bandwidth_windows", tuple(windows)),
         ("overlap_weight_prefetch", overlap_weight_prefetch),
         ("seed", seed),
     )

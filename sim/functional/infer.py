@@ -258,10 +258,11 @@ def write_inference(result: Inference, out_dir: str | Path) -> None:
     """DIR/outputs.npz (the hardware's final outputs by output name), then report.json (the engine's report
     with the inference summary in its metadata), which marks the set complete."""
     from sim.report import write_report
+    from sim.report.files import atomic_file, make_out_dir
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    np.savez(out / "outputs.npz", **result.outputs)
+    out = make_out_dir(out_dir)
+    with atomic_file(out / "outputs.npz", "wb") as handle:
+        np.savez(handle, **result.outputs)
     run = result.run or RunResult(hardware=result.hardware, trace=result.model, model="functional", layers=())
     run = replace(run, metadata=run.metadata + (("inference", result.summary()),))
     write_report(run, out)

@@ -16,8 +16,10 @@ from sim.hardware.spec import Hardware
 from sim.hardware.toml_loader import merge_energy_tables, read_text
 from sim.hardware.validation import validate_hardware
 
-HW_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "hw_configs"
-DEFAULT_ENERGY_TABLE = HW_CONFIGS_DIR / "energy" / "maestro.toml"
+# Package data (sim/hardware/energy links to hw_configs/energy and is copied into a wheel), so the default
+# table is found without the source tree.
+ENERGY_DIR = Path(__file__).resolve().parent / "energy"
+DEFAULT_ENERGY_TABLE = ENERGY_DIR / "maestro.toml"
 
 # MAESTRO key -> (directive_array field, required)
 KEYS: dict[str, tuple[str, bool]] = {

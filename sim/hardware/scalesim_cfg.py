@@ -18,9 +18,11 @@ from sim.hardware.spec import DATAFLOWS, Hardware
 from sim.hardware.toml_loader import merge_energy_tables, read_text
 from sim.hardware.validation import validate_hardware
 
-HW_CONFIGS_DIR = Path(__file__).resolve().parents[2] / "hw_configs"
+# Package data (sim/hardware/energy links to hw_configs/energy and is copied into a wheel), so the default
+# table is found without the source tree.
+ENERGY_DIR = Path(__file__).resolve().parent / "energy"
 # The digital table a .cfg gets: SCALE-Sim words are 1 byte, which is what this table prices.
-DEFAULT_ENERGY_TABLE = HW_CONFIGS_DIR / "energy" / "horowitz_45nm.toml"
+DEFAULT_ENERGY_TABLE = ENERGY_DIR / "horowitz_45nm.toml"
 
 # Every key SCALE-Sim 3.0.0 knows, by section, spelled as SCALE-Sim spells it (matching is case-insensitive).
 KNOWN_KEYS: dict[str, tuple[str, ...]] = {

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from sim.records import LayerResult
+from sim.report.files import atomic_file
 
 # MAESTRO's header, verbatim (spaces included), as its --print_res_csv_file output writes it.
 MAESTRO_HEADER = (
@@ -68,7 +69,7 @@ def write_maestro_csv(results: Iterable[LayerResult], path: str | Path, network:
     """Write MAESTRO's CSV for directive-mapped layers (others are skipped); returns the path written."""
     path = Path(path)
     rows = [maestro_row(result, network) for result in results if "Num MACs" in dict(result.extra)]
-    with path.open("w", newline="") as handle:
+    with atomic_file(path, newline="") as handle:
         handle.write(MAESTRO_HEADER + "\n")
         writer = csv.writer(handle, lineterminator="\n")
         writer.writerows(rows)

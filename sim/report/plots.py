@@ -18,6 +18,9 @@ from typing import Any
 from sim.errors import ConfigError
 
 FORMATS = ("png", "svg")
+# What a report or database with fields of the wrong type or shape raises inside the plotting code.
+MALFORMED = (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError, ZeroDivisionError,
+             RecursionError, sqlite3.Error)
 
 
 def _figure(width: float = 8.0, height: float = 4.5) -> Any:
@@ -30,14 +33,16 @@ def _figure(width: float = 8.0, height: float = 4.5) -> Any:
 
 
 def _save(figure: Any, out_dir: Path | str, stem: str) -> list[Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    from sim.report.files import atomic_file, make_out_dir
+
+    out_dir = make_out_dir(out_dir)
     written = []
     for fmt in FORMATS:
         path = out_dir / f"{stem}.{fmt}"
         # A fixed date keeps SVG/PNG bytes identical for identical inputs.
         metadata = {"Date": None} if fmt == "svg" else {"Software": "sim"}
-        figure.savefig(path, format=fmt, dpi=120, metadata=metadata)
+        with atomic_file(path, "wb") as handle:
+            figure.savefig(handle, format=fmt, dpi=120, metadata=metadata)
         written.append(path)
     return written
 
@@ -201,10 +206,13 @@ def plot_report(report: Mapping[str, Any], out_dir: Path) -> list[Path]:
 
 # ------------------------------------------------------------------------------------------- sweeps
 def _sweep_rows(database: Path, query: str, args: tuple = ()) -> list[tuple]:
-    connection = sqlite3.connect(database)
+    try:  # read-only: plotting never creates or changes a database
+        connection = sqlite3.connect(Path(database).resolve().as_uri() + "?mode=ro", uri=True)
+    except sqlite3.Error as error:
+        raise ConfigError(f"cannot open the sweep database: {error}", file=database) from None
     try:
         return connection.execute(query, args).fetchall()
-    except sqlite3.OperationalError as error:
+    except sqlite3.Error as error:  # not a database at all, or one without a sweep's tables
         raise ConfigError(f"not a sweep database: {error}", file=database) from None
     finally:
         connection.close()
@@ -385,15 +393,24 @@ def plot_command(source: Path, out: Path | None) -> list[Path]:
     if source.suffix.lower() == ".json":
         try:
             report = json.loads(source.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as error:
             raise ConfigError(f"not a JSON report: {error}", file=source) from None
+        except OSError as error:
+            raise ConfigError(f"cannot read the report: {error.strerror or error}", file=source) from None
         if not isinstance(report, dict) or "layers" not in report:
             raise ConfigError("not a sim report (no 'layers')", file=source, allowed="report.json of `sim run`")
         try:
             return plot_report(report, out_dir)
         except ConfigError as error:
             raise error.with_context(file=source) from None
+        except MALFORMED as error:
+            raise ConfigError(f"malformed report ({type(error).__name__}: {error})", file=source,
+                              allowed="report.json as `sim run` writes it") from None
     if source.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
-        return plot_sweep(source, out_dir)
+        try:
+            return plot_sweep(source, out_dir)
+        except MALFORMED as error:
+            raise ConfigError(f"malformed sweep database ({type(error).__name__}: {error})", file=source,
+                              allowed="results.sqlite as `sim sweep` writes it") from None
     raise ConfigError("unsupported file to plot", file=source, value=source.suffix,
                       allowed=".json (report), .sqlite (sweep database)")

@@ -9,13 +9,14 @@ import csv
 import gzip
 import json
 import math
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from sim.errors import OutputError
 from sim.records import LayerResult, RunResult, flatten
+from sim.report.files import make_out_dir, replace_into
 
 # Metadata too bulky for report.json: written to its own file instead.
 BANDWIDTH_WINDOWS = "bandwidth_windows"
@@ -137,36 +138,45 @@ def write_report(run: RunResult, out_dir: str | Path, *, scalesim_reports: bool 
                  bandwidth_trace: bool = True) -> list[Path]:
     """Write report.json and report.csv (and the SCALE-Sim-style reports, the bandwidth trace when the run has
     one) into `out_dir`; returns the paths written. Files appear only once all of them are complete."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    out = make_out_dir(out_dir)
     try:
-        names: list[str] = []
-        columns, rows = layer_rows(run)
-        with (staging / "report.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
-            writer.writeheader()
-            writer.writerows(rows)
-        names.append("report.csv")
-        if scalesim_reports:
-            _write_scalesim(staging / "COMPUTE_REPORT.csv", COMPUTE_HEADER, compute_report_rows(run))
-            _write_scalesim(staging / "BANDWIDTH_REPORT.csv", BANDWIDTH_HEADER, bandwidth_report_rows(run))
-            _write_scalesim(staging / "DETAILED_ACCESS_REPORT.csv", DETAILED_HEADER, detailed_access_rows(run))
-            names += ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
-        if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
-            names.append("bandwidth_trace.csv.gz")
-        with (staging / "report.json").open("w") as handle:
-            json.dump(_finite(report_dict(run)), handle, indent=1, sort_keys=False, default=_json_default,
-                      allow_nan=False)
-            handle.write("\n")
-        names.append("report.json")  # last: its presence marks a complete report
-        if (out / "report.json").exists():
-            (out / "report.json").unlink()  # an old complete marker must not outlive a half-replaced set
-        for name in names:
-            os.replace(staging / name, out / name)
-        return [out / name for name in names]
+        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", file=out) from None
+    try:
+        return _write_staged(run, out, staging, scalesim_reports=scalesim_reports, bandwidth_trace=bandwidth_trace)
+    except OSError as error:  # a full disk, a folder made read-only meanwhile: nothing partial is left behind
+        raise OutputError(f"cannot write the report: {error.strerror or error}", file=out) from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _write_staged(run: RunResult, out: Path, staging: Path, *, scalesim_reports: bool,
+                  bandwidth_trace: bool) -> list[Path]:
+    names: list[str] = []
+    columns, rows = layer_rows(run)
+    with (staging / "report.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    names.append("report.csv")
+    if scalesim_reports:
+        _write_scalesim(staging / "COMPUTE_REPORT.csv", COMPUTE_HEADER, compute_report_rows(run))
+        _write_scalesim(staging / "BANDWIDTH_REPORT.csv", BANDWIDTH_HEADER, bandwidth_report_rows(run))
+        _write_scalesim(staging / "DETAILED_ACCESS_REPORT.csv", DETAILED_HEADER, detailed_access_rows(run))
+        names += ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+    if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
+        names.append("bandwidth_trace.csv.gz")
+    with (staging / "report.json").open("w") as handle:
+        json.dump(_finite(report_dict(run)), handle, indent=1, sort_keys=False, default=_json_default,
+                  allow_nan=False)
+        handle.write("\n")
+    names.append("report.json")  # last: its presence marks a complete report
+    if (out / "report.json").exists():
+        (out / "report.json").unlink()  # an old complete marker must not outlive a half-replaced set
+    for name in names:
+        replace_into(staging / name, out / name)
+    return [out / name for name in names]
 
 
 def _finite(value: Any) -> Any:

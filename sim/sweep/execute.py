@@ -87,5 +87,8 @@ def open_backend(*, workers: int | None = None, dask: str | None = None) -> Iter
     if count == 0:
         yield Backend(0)
         return
-    with ProcessPoolExecutor(max_workers=count) as pool:
+    from sim.sweep.lock import die_with_parent
+
+    # Workers end with this process, even when it is killed by SIGKILL and cannot shut the pool down.
+    with ProcessPoolExecutor(max_workers=count, initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         yield Backend(count, pool=pool)

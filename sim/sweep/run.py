@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import platform
 import sqlite3
+import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,9 @@ from sim.sweep.evaluate import (
     screen_chunk,
     validate_point,
 )
+from sim.report.files import atomic_write_text
 from sim.sweep.execute import open_backend
+from sim.sweep.lock import folder_lock
 from sim.sweep.pareto import objective_column, pareto_mask, top_k
 from sim.sweep.spec import SweepSpec, load_sweep_spec
 
@@ -207,11 +210,18 @@ def _disagreements(connection: sqlite3.Connection, tolerance: float) -> tuple[Di
 
 
 class _Progress:
-    """A rich progress bar without a refresh thread (the pool forks while it runs)."""
+    """A rich progress bar without a refresh thread (the pool forks while it runs) on a terminal; plain lines on
+    stderr when stderr is not one (a pipe, a log)."""
 
     def __init__(self, console: Any, description: str, total: int) -> None:
-        self.bar = None
-        if console is None or total == 0:
+        self.bar = self.lines = None
+        self.done = 0
+        if console is None or total == 0 or getattr(console, "quiet", False):
+            return
+        if not sys.stderr.isatty():
+            from sim.report.progress import PlainLines
+
+            self.lines = PlainLines(description, total, "points")
             return
         from rich.progress import (
             BarColumn,
@@ -226,11 +236,16 @@ class _Progress:
         self.task = self.bar.add_task(description, total=total)
 
     def advance(self, amount: int) -> None:
+        self.done += amount
+        if self.lines is not None:
+            self.lines.update(self.done)
         if self.bar is not None:
             self.bar.advance(self.task, amount)
             self.bar.refresh()
 
     def stop(self) -> None:
+        if self.lines is not None:
+            self.lines.close()
         if self.bar is not None:
             self.bar.stop()
 
@@ -301,6 +316,15 @@ def sweep(spec: SweepSpec | str | Path, out_dir: str | Path, *, workers: int | N
     if not isinstance(spec, SweepSpec):
         spec = load_sweep_spec(spec)
     out_dir = Path(out_dir)
+    wait_note = None if console is None else (
+        lambda holder: console.print(f"another sweep ({holder}) is running on {out_dir}; waiting, then resuming"))
+    # One sweep per folder at a time: a second one waits, then finds the first one's points in the database.
+    with folder_lock(out_dir, wait_note):
+        return _sweep_locked(spec, out_dir, workers=workers, dask=dask, console=console, export=export)
+
+
+def _sweep_locked(spec: SweepSpec, out_dir: Path, *, workers: int | None, dask: str | None, console: Any,
+                  export: bool) -> SweepResult:
     database = out_dir / store.DATABASE_NAME
     connection = store.connect(database)
     try:
@@ -348,7 +372,7 @@ def _write_summary(result: SweepResult) -> None:
         "tolerance": result.spec.tolerance,
         "disagreements": [d.__dict__ for d in result.disagreements],
     }
-    (result.out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+    atomic_write_text(result.out_dir / "summary.json", json.dumps(summary, indent=2, default=str))
 
 
 def run_sweep_command(spec_path: str | Path, out_dir: str | Path, *, dask: str | None = None,

@@ -168,6 +168,8 @@ def read_frame(path: Path, table: str = "points") -> Any:
 
 def export(path: Path, out_dir: Path) -> list[Path]:
     """points.csv / points.parquet and validations.csv / validations.parquet beside the database."""
+    from sim.report.files import atomic_file
+
     try:
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
@@ -178,7 +180,10 @@ def export(path: Path, out_dir: Path) -> list[Path]:
     for table in ("points", "validations"):
         frame = read_frame(path, table)
         csv_path, parquet_path = out_dir / f"{table}.csv", out_dir / f"{table}.parquet"
-        frame.to_csv(csv_path, index=False)
-        frame.to_parquet(parquet_path, index=False)
+        # Atomic: a full disk leaves the previous export (or none), never a truncated or 0-byte file.
+        with atomic_file(csv_path, newline="") as handle:
+            frame.to_csv(handle, index=False)
+        with atomic_file(parquet_path, "wb") as handle:
+            frame.to_parquet(handle, index=False)
         written += [csv_path, parquet_path]
     return written

@@ -1,13 +1,15 @@
 """Regenerate the SCALE-Sim 3.0.0 golden data in this folder by really running SCALE-Sim.
 
 Run with any Python; it calls SCALE-Sim from its own virtual environment (numpy<2 there):
-    python tests/data/scalesim/generate.py --scalesim-python /work/scalesim-venv/bin/python
+    python tests/data/scalesim/generate.py --scalesim-python scalesim-venv/bin/python
+(or set SCALESIM_PYTHON; see docs/scalesim_compat.md for the install line).
 It writes one cfg per (dataflow, array) under cfg/, the topologies under topology/, and golden.csv with
 SCALE-Sim's COMPUTE_REPORT numbers per layer. CALC mode, header-only layout CSV, no sparsity.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import csv
 import subprocess
 import tempfile
@@ -84,8 +86,11 @@ def run_one(python: str, dataflow: str, rows: int, cols: int, form: str) -> list
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scalesim-python", default="/work/scalesim-venv/bin/python")
+    parser.add_argument("--scalesim-python", default=os.environ.get("SCALESIM_PYTHON"),
+                        help="the Python of a SCALE-Sim 3.0.0 virtual environment (default: $SCALESIM_PYTHON)")
     args = parser.parse_args()
+    if not args.scalesim_python:
+        parser.error("--scalesim-python (or SCALESIM_PYTHON) is required")
     (HERE / "cfg").mkdir(exist_ok=True)
     for dataflow in DATAFLOWS:
         for rows, cols in ARRAYS:

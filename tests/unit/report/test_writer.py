@@ -9,6 +9,7 @@ from rich.console import Console
 
 from sim.analytical.systolic import estimate_systolic
 from sim.engine.simulate import simulate_trace
+from sim.errors import OutputError
 from sim.hardware.spec import Hardware
 from sim.records import CrossbarStats, EnergyBreakdown, LayerResult, OperandCounts, RunResult
 from sim.report import print_table, render_table, write_report
@@ -93,7 +94,7 @@ def test_a_failed_write_leaves_no_report(tmp_path, run, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(writer, "_write_bandwidth_trace", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk full"):  # a user-facing error (exit 2), not a traceback
         write_report(run, tmp_path)
     assert list(tmp_path.iterdir()) == []
 
