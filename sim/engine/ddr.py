@@ -1,0 +1,189 @@
+"""Command-level DRAM (`[dram] model = "ddr"`): a tile request becomes its 64 B (one burst) transactions, which a
+numba controller (sim.kernels.ddr_controller: banks, bank groups, ranks, channels, FR-FCFS queues, refresh)
+serves from the bank and timing state that earlier requests left; the request completes with its last
+transaction. One engine call per request, no per-transaction event.
+
+`DdrController` is the simulator-free part (addresses -> channel / bank / row, clock conversion, state, counts)
+that `sim dram` replays traces through; `DdrDram` binds it to the engine's clock as a `DramModel`. The numba
+kernel is imported when the first controller is built, so other models never pay numba's start-up.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.engine.dram import DramRequest, DramStats, check_kind
+from sim.hardware.presets import resolve_ddr_preset
+from sim.hardware.spec import DdrDeviceSpec, DramSpec
+
+# Field order of the kernel's geometry vector.
+_SIZES = ("channels", "ranks", "bankgroups", "banks_per_group")
+
+
+@dataclass(frozen=True)
+class CommandCounts:
+    """Commands a controller issued, and the energy they cost (pJ) with the device's background power."""
+
+    act: int
+    pre: int
+    rd: int
+    wr: int
+    ref: int
+    energy_pj: dict[str, float]
+
+
+def device_of(spec: DramSpec) -> DdrDeviceSpec:
+    """The command-level device of a `model = "ddr"` spec: [dram.device] if given, else the named preset."""
+    return spec.device if spec.device is not None else resolve_ddr_preset(spec.preset or "")
+
+
+class DdrController:
+    """One command-level DRAM's controllers and devices, with state kept between `serve` calls (times in tCK)."""
+
+    def __init__(self, device: DdrDeviceSpec) -> None:
+        from sim.kernels import ddr_controller as kernel  # numba: only when this model is used
+
+        self.kernel = kernel
+        self.device = device
+        self.timing = np.array([getattr(device, f"{name}_tck") for name in kernel.TIMING_FIELDS], dtype=np.int64)
+        depth = device.queue_depth
+        self.geometry = np.array([*(getattr(device, name) for name in _SIZES), depth,
+                                  math.floor(device.write_high_watermark * depth),
+                                  math.ceil(device.write_low_watermark * depth)], dtype=np.int64)
+        self.state = kernel.new_state(self.geometry, self.timing)
+        self.counts = np.zeros((device.channels, len(kernel.COMMANDS)), dtype=np.int64)
+        # Address fields from the lowest bit up: (name, bits); the transaction offset below them.
+        widths = {"channel": device.channels, "rank": device.ranks, "bankgroup": device.bankgroups,
+                  "bank": device.banks_per_group, "column": device.columns, "row": 0}
+        self.fields = [(name, int(widths[name]).bit_length() - 1) for name in reversed(device.mapping)]
+        self.offset_bits = device.transaction_bytes.bit_length() - 1
+        self.transactions = 0
+        self.row_hits = 0
+        self.end_tck = 0  # the latest completion so far
+
+    def decompose(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(channel, global bank index, row) of each transaction address (bytes)."""
+        rest = np.asarray(addresses, dtype=np.int64) >> self.offset_bits
+        # The row takes every bit left above the others when it is the highest field, else the bits up to 2**40
+        # bytes (the engine's operand regions start there).
+        row_bits = max(1, 40 - self.offset_bits - sum(bits for _, bits in self.fields))
+        parts = {}
+        for index, (name, bits) in enumerate(self.fields):
+            if name == "row":
+                if index == len(self.fields) - 1:
+                    parts[name] = rest
+                    continue
+                bits = row_bits
+            parts[name] = rest & ((1 << bits) - 1)
+            rest = rest >> bits
+        d = self.device
+        bank = ((parts["channel"] * d.ranks + parts["rank"]) * d.bankgroups + parts["bankgroup"]) * d.banks_per_group \
+            + parts["bank"]
+        return parts["channel"], bank, parts["row"]
+
+    def serve(self, write: np.ndarray, addresses: np.ndarray, arrive_tck: np.ndarray) -> np.ndarray:
+        """Serve transactions (in arrival order) after those of earlier calls; returns each one's completion (tCK)."""
+        n = len(addresses)
+        channel, bank, row = self.decompose(addresses)
+        done = np.zeros(n, dtype=np.int64)
+        missed = np.zeros(n, dtype=np.bool_)
+        self.kernel.run_controller(np.ascontiguousarray(write, dtype=np.bool_), channel, bank, row,
+                                   np.ascontiguousarray(arrive_tck, dtype=np.int64), self.timing, self.geometry,
+                                   *self.state, done, missed, self.counts)
+        self.transactions += n
+        self.row_hits += n - int(missed.sum())
+        if n:
+            self.end_tck = max(self.end_tck, int(done.max()))
+        return done
+
+    def command_counts(self, elapsed_tck: int | None = None) -> CommandCounts:
+        """Commands so far and their energy; background power over `elapsed_tck` (default: until the last
+        completion) for every rank."""
+        act, pre, rd, wr, ref = (int(v) for v in self.counts.sum(axis=0))
+        d = self.device
+        elapsed = self.end_tck if elapsed_tck is None else elapsed_tck
+        ranks = d.channels * d.ranks
+        energy = {"act": act * d.act_pj, "pre": pre * d.pre_pj, "rd": rd * d.rd_pj, "wr": wr * d.wr_pj,
+                  "ref": ref * d.ref_pj, "background": d.background_mw * elapsed * d.tck_ns * ranks}  # mW x ns = pJ
+        return CommandCounts(act, pre, rd, wr, ref, energy)
+
+
+def transaction_addresses(address: int, size_bytes: int, transaction_bytes: int) -> np.ndarray:
+    """Aligned transaction addresses covering [address, address + size_bytes)."""
+    first = address // transaction_bytes
+    last = (address + size_bytes - 1) // transaction_bytes
+    return np.arange(first, last + 1, dtype=np.int64) * transaction_bytes
+
+
+class DdrDram:
+    """`model = "ddr"` in the engine (see the module docstring): the accelerator's cycles <-> the DRAM's tCK."""
+
+    def __init__(self, env, spec: DramSpec, *, clock_mhz: float = 1000.0, record_transfers: bool = False) -> None:
+        self.env = env
+        self.controller = DdrController(device_of(spec))
+        device = self.controller.device
+        self.burst_bytes = device.transaction_bytes
+        self.clock_mhz = clock_mhz
+        self.tck_per_cycle = 1000.0 / clock_mhz / device.tck_ns
+        self.stats = DramStats()
+        self.record_transfers = record_transfers
+
+    def _to_tck(self, cycle: int) -> int:
+        return math.ceil(cycle * self.tck_per_cycle - 1e-9)
+
+    def _to_cycle(self, tck: int) -> int:
+        return math.ceil(tck / self.tck_per_cycle - 1e-9)
+
+    def serve(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> int:
+        """Serve one request arriving now; returns the cycle its last transaction completes."""
+        if kind != "read" and kind != "write":
+            check_kind(kind)
+        size_bytes = int(size_bytes)
+        now = self.env._now
+        s = self.stats
+        if kind == "read":
+            s.read_requests += 1
+            s.read_bytes += size_bytes
+        else:
+            s.write_requests += 1
+            s.write_bytes += size_bytes
+        if size_bytes <= 0:
+            return now
+        addresses = transaction_addresses(address, size_bytes, self.burst_bytes)
+        n = len(addresses)
+        hits_before = self.controller.row_hits
+        done = self.controller.serve(np.full(n, kind == "write"), addresses, np.full(n, self._to_tck(now)))
+        finish = max(self._to_cycle(int(done.max())), now)
+        hits = self.controller.row_hits - hits_before
+        s.row_hits += hits
+        s.row_misses += n - hits
+        s.moved_bytes += n * self.burst_bytes
+        # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals.
+        start = min(max(now, s.last_cycle), finish)
+        s.busy_cycles += finish - start
+        if s.first_cycle is None:
+            s.first_cycle = now
+        if finish > s.last_cycle:
+            s.last_cycle = finish
+        if self.record_transfers:
+            s.transfers.append((start, finish, size_bytes))
+        return finish
+
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
+        """Serve `request` now; `done(None)` runs when its last transaction has completed."""
+        finish = self.serve(request.kind, request.address, request.size_bytes, request.operand)
+        self.env.call_at(finish - self.env._now, done)
+
+    def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
+                     callback: Callable[[object], None]) -> None:
+        self.env.call_at(self.serve(kind, address, size_bytes, operand) - self.env._now, callback)
+
+    def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None):
+        done = self.serve(kind, address, size_bytes, operand)
+        return self.env.timeout(done - self.env.now, value=done)
+
+    def command_counts(self) -> CommandCounts:
+        return self.controller.command_counts()
