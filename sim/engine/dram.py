@@ -249,6 +249,36 @@ class BankRowBufferDram(BandwidthLatencyDram):
         return hits * t.t_cas_cycles + empty * self._t_empty + (conflicts + later) * self._t_conflict
 
 
+class RequestLog:
+    """A DRAM model that also writes every request it is given into `log`: (cycle, kind, address, size_bytes,
+    operand), in issue order (`sim run --dram-trace`). Everything else is the wrapped model's."""
+
+    def __init__(self, model: DramModel, log: list[tuple[int, str, int, int, str | None]]) -> None:
+        self.model = model
+        self.log = log
+        self.env = model.env
+
+    @property
+    def stats(self) -> DramStats:
+        return self.model.stats
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
+        self.log.append((self.env._now, request.kind, request.address, request.size_bytes, request.operand))
+        self.model.issue(request, done)
+
+    def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
+                     callback: Callable[[object], None]) -> None:
+        self.log.append((self.env._now, kind, address, size_bytes, operand))
+        self.model.request_call(kind, address, size_bytes, operand, callback)
+
+    def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> simpy.Event:
+        self.log.append((self.env._now, kind, address, size_bytes, operand))
+        return self.model.request(kind, address, size_bytes, operand)
+
+
 def _ddr(env: simpy.Environment, spec: DramSpec, **options) -> DramModel:
     from sim.engine.ddr import DdrDram  # numba's start-up only for this model
 

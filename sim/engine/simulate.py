@@ -25,7 +25,7 @@ from sim.analytical.systolic import fold_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
 from sim.engine.clock import CountingEnvironment, Marker, on
-from sim.engine.dram import BandwidthLatencyDram, make_dram
+from sim.engine.dram import DramModel, RequestLog, make_dram
 from sim.engine.layer_stats import (
     SYSTOLIC_ACTIONS,
     PlanStats,
@@ -92,10 +92,12 @@ def layer_fold_cycles(mapping: SystolicMapping, convention: str) -> np.ndarray:
 class _Components:
     """The components one run shares between its layers: one DRAM, one buffer per operand, the PE array."""
 
-    def __init__(self, env: CountingEnvironment, hw: Hardware, slots: dict[str, int]) -> None:
+    def __init__(self, env: CountingEnvironment, hw: Hardware, slots: dict[str, int],
+                 dram_requests: list | None = None) -> None:
         self.env = env
-        self.dram: BandwidthLatencyDram = make_dram(env, hw.dram, clock_mhz=hw.pe_array.clock_mhz,
-                                                    record_transfers=True)
+        self.dram: DramModel = make_dram(env, hw.dram, clock_mhz=hw.pe_array.clock_mhz, record_transfers=True)
+        if dram_requests is not None:
+            self.dram = RequestLog(self.dram, dram_requests)
         # A buffer is its slots; tile sizes (and element widths) come with each request, per layer.
         self.buffers = {name: Buffer(env, name, slots[name], 8, self.dram) for name in OPERANDS}
         self.pe_array = PeArray(env)
@@ -208,7 +210,8 @@ class _LayerChain:
 
 
 def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, functional: bool, seed: int,
-              overlap_weight_prefetch: bool, window: int, on_layer=None) -> tuple[list[LayerResult], list[np.ndarray]]:
+              overlap_weight_prefetch: bool, window: int, on_layer=None,
+              dram_requests: list | None = None) -> tuple[list[LayerResult], list[np.ndarray]]:
     _check_systolic(hw)
     convention = hw.pe_array.cycle_convention
     plans = []
@@ -230,7 +233,7 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
     if not layers:
         return [], []
     env = CountingEnvironment()
-    parts = _Components(env, hw, plans[0].slots)
+    parts = _Components(env, hw, plans[0].slots, dram_requests)
     timelines = [LayerTimeline() for _ in layers]
     wall_marks: list[float] = []
     previous_done: simpy.Event = env.event().succeed()
@@ -297,7 +300,7 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None =
 
 def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed: int = 0,
                    overlap_weight_prefetch: bool = False, progress: bool = False,
-                   window_cycles: int = DEFAULT_WINDOW_CYCLES) -> RunResult:
+                   window_cycles: int = DEFAULT_WINDOW_CYCLES, dram_requests: list | None = None) -> RunResult:
     """Every layer of `trace`, in order, on one clock with shared buffers and DRAM.
 
     `overlap_weight_prefetch`: a layer's filter tiles may stream in while the previous layer computes.
@@ -314,10 +317,11 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
             task = bar.add_task(f"simulating {trace.name}", total=len(layers))
             results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                          overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                         on_layer=lambda _index: bar.advance(task))
+                                         on_layer=lambda _index: bar.advance(task), dram_requests=dram_requests)
     else:
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
-                                     overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles)
+                                     overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
+                                     dram_requests=dram_requests)
     metadata = (
         ("bandwidth_window_cycles", window_cycles),
         ("bandwidth_windows", tuple(tuple(w.tolist()) for w in windows)),

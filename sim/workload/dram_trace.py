@@ -137,3 +137,15 @@ def synthetic_streams(row_bytes: int = 8192, banks: int = 16, request_bytes: int
         traces[name] = DramTrace(name, np.zeros(n), np.array([w for w, _ in requests], dtype=np.bool_),
                                  np.array([a for _, a in requests], dtype=np.int64), np.full(n, req, dtype=np.int64))
     return traces
+
+
+def engine_requests_trace(requests: list[tuple[int, str, int, int, str | None]], clock_mhz: float,
+                          name: str = "engine") -> DramTrace:
+    """The engine's DRAM requests (cycle, kind, address, size_bytes, operand), cycles converted to ns."""
+    n = len(requests)
+    ns_per_cycle = 1000.0 / clock_mhz
+    return DramTrace(name, np.array([r[0] * ns_per_cycle for r in requests], dtype=np.float64),
+                     np.array([r[1] == "write" for r in requests], dtype=np.bool_),
+                     np.array([r[2] for r in requests], dtype=np.int64),
+                     np.array([r[3] for r in requests], dtype=np.int64),
+                     tuple(r[4] or "" for r in requests) if n else ())
