@@ -19,6 +19,8 @@ from sim.engine.dram import DramRequest, DramStats, check_kind
 from sim.hardware.presets import resolve_ddr_preset
 from sim.hardware.spec import DdrDeviceSpec, DramSpec
 
+# Transactions of one engine request that run through the controller; the rest stream at the steady rate.
+EXACT_TRANSACTIONS = 16
 # Field order of the kernel's geometry vector.
 _SIZES = ("channels", "ranks", "bankgroups", "banks_per_group")
 
@@ -60,29 +62,26 @@ class DdrController:
                   "bank": device.banks_per_group, "column": device.columns, "row": 0}
         self.fields = [(name, int(widths[name]).bit_length() - 1) for name in reversed(device.mapping)]
         self.offset_bits = device.transaction_bytes.bit_length() - 1
+        # The same fields for the kernel: codes and widths from the lowest bit up, the highest taking what is left.
+        self.field_kind = np.array([kernel.FIELD_CODES[name] for name, _ in self.fields], dtype=np.int64)
+        self.field_bits = np.array([bits for _, bits in self.fields], dtype=np.int64)
+        self.field_bits[-1] = -1
+        if self.fields[-1][0] != "row":
+            # A row below other fields takes the bits up to 2**40 bytes (the engine's operand regions start there).
+            row_index = [name for name, _ in self.fields].index("row")
+            self.field_bits[row_index] = max(1, 40 - self.offset_bits - sum(bits for _, bits in self.fields))
+        self._totals = np.zeros(3, dtype=np.int64)
         self.transactions = 0
         self.row_hits = 0
         self.end_tck = 0  # the latest completion so far
+        self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
 
     def decompose(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(channel, global bank index, row) of each transaction address (bytes)."""
-        rest = np.asarray(addresses, dtype=np.int64) >> self.offset_bits
-        # The row takes every bit left above the others when it is the highest field, else the bits up to 2**40
-        # bytes (the engine's operand regions start there).
-        row_bits = max(1, 40 - self.offset_bits - sum(bits for _, bits in self.fields))
-        parts = {}
-        for index, (name, bits) in enumerate(self.fields):
-            if name == "row":
-                if index == len(self.fields) - 1:
-                    parts[name] = rest
-                    continue
-                bits = row_bits
-            parts[name] = rest & ((1 << bits) - 1)
-            rest = rest >> bits
-        d = self.device
-        bank = ((parts["channel"] * d.ranks + parts["rank"]) * d.bankgroups + parts["bankgroup"]) * d.banks_per_group \
-            + parts["bank"]
-        return parts["channel"], bank, parts["row"]
+        lines = np.asarray(addresses, dtype=np.int64) >> self.offset_bits
+        channel, bank, row = (np.empty(len(lines), dtype=np.int64) for _ in range(3))
+        self.kernel.decompose(lines, self.field_kind, self.field_bits, self.geometry, channel, bank, row)
+        return channel, bank, row
 
     def serve(self, write: np.ndarray, addresses: np.ndarray, arrive_tck: np.ndarray) -> np.ndarray:
         """Serve transactions (in arrival order) after those of earlier calls; returns each one's completion (tCK)."""
@@ -98,6 +97,41 @@ class DdrController:
         if n:
             self.end_tck = max(self.end_tck, int(done.max()))
         return done
+
+    def serve_request(self, write: bool, address: int, size_bytes: int, arrive_tck: int) -> int:
+        """One contiguous request (the engine's way); returns the completion (tCK) of its last transaction.
+
+        Up to `EXACT_TRANSACTIONS` transactions run through the controller; the rest of a longer request streams at
+        the device's steady rate for that kind (measured once through the same controller, refresh apart), with a
+        refresh (tRFC + tRP) for every tREFI the stretch crosses, and the controller's state moved past them."""
+        tb = self.device.transaction_bytes
+        first = address // tb
+        n = (address + size_bytes - 1) // tb - first + 1
+        steady = self._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
+        totals = self._totals
+        totals[:] = (self.transactions, self.row_hits, self.end_tck)
+        finish = self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
+                                           self.field_bits, self.timing, self.geometry, *self.state, self.counts,
+                                           totals)
+        self.transactions, self.row_hits, self.end_tck = (int(v) for v in totals)
+        return int(finish)
+
+    def _steady_tck(self, write: bool) -> float:
+        """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
+        once per controller through a fresh copy of it)."""
+        rate = self._steady.get(write)
+        if rate is None:
+            probe = DdrController(self.device.model_copy(update={"refi_tck": 1 << 40, "rfc_tck": 1}))
+            stripe = self.device.columns * self.device.channels
+            warm, measured = 2 * stripe, 8 * stripe
+            addresses = np.arange(warm + measured, dtype=np.int64) * self.device.transaction_bytes
+            kinds = np.full(len(addresses), write)
+            zeros = np.zeros(len(addresses), dtype=np.int64)
+            probe.serve(kinds[:warm], addresses[:warm], zeros[:warm])
+            start = int(probe.state[8][0])
+            probe.serve(kinds[warm:], addresses[warm:], zeros[warm:])
+            rate = self._steady[write] = (int(probe.state[8][0]) - start) / measured
+        return rate
 
     def command_counts(self, elapsed_tck: int | None = None) -> CommandCounts:
         """Commands so far and their energy; background power over `elapsed_tck` (default: until the last
@@ -152,12 +186,12 @@ class DdrDram:
             s.write_bytes += size_bytes
         if size_bytes <= 0:
             return now
-        addresses = transaction_addresses(address, size_bytes, self.burst_bytes)
-        n = len(addresses)
-        hits_before = self.controller.row_hits
-        done = self.controller.serve(np.full(n, kind == "write"), addresses, np.full(n, self._to_tck(now)))
-        finish = max(self._to_cycle(int(done.max())), now)
-        hits = self.controller.row_hits - hits_before
+        controller = self.controller
+        hits_before, transactions_before = controller.row_hits, controller.transactions
+        done = controller.serve_request(kind == "write", address, size_bytes, self._to_tck(now))
+        finish = max(self._to_cycle(done), now)
+        hits = controller.row_hits - hits_before
+        n = controller.transactions - transactions_before
         s.row_hits += hits
         s.row_misses += n - hits
         s.moved_bytes += n * self.burst_bytes

@@ -336,3 +336,92 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
         now = wake
     scalars[S_CLOCK] = last_issue + 1
     return last_issue + 1
+
+
+@njit(cache=True)
+def shift_state(delta, bank_ok, group_ok, rank_ok, channel_ok, faw, scalars):
+    """Move every recorded constraint and the clock `delta` cycles later (a stretch of steady streaming skipped)."""
+    for table in (bank_ok, group_ok, rank_ok, channel_ok):
+        for i in range(table.shape[0]):
+            for j in range(table.shape[1]):
+                table[i, j] += delta
+    for i in range(faw.shape[0]):
+        for j in range(faw.shape[1]):
+            faw[i, j] += delta
+    scalars[S_CLOCK] += delta
+
+
+# Address field codes (field_kind): the fields of a transaction index from its lowest bits up.
+F_CHANNEL, F_RANK, F_GROUP, F_BANK, F_COLUMN, F_ROW = 0, 1, 2, 3, 4, 5
+FIELD_CODES = {"channel": F_CHANNEL, "rank": F_RANK, "bankgroup": F_GROUP, "bank": F_BANK, "column": F_COLUMN,
+               "row": F_ROW}
+
+
+@njit(cache=True)
+def decompose(lines, field_kind, field_bits, G, out_channel, out_bank, out_row):
+    """Channel, global bank and row of each transaction index (address / transaction bytes)."""
+    parts = np.zeros(6, dtype=np.int64)
+    for i in range(lines.shape[0]):
+        rest = lines[i]
+        for f in range(field_kind.shape[0]):
+            bits = field_bits[f]
+            if bits < 0:  # the highest field: everything left
+                parts[field_kind[f]] = rest
+            else:
+                parts[field_kind[f]] = rest & ((np.int64(1) << bits) - 1)
+                rest = rest >> bits
+        out_channel[i] = parts[F_CHANNEL]
+        out_row[i] = parts[F_ROW]
+        out_bank[i] = ((parts[F_CHANNEL] * G[G_RANKS] + parts[F_RANK]) * G[G_GROUPS] + parts[F_GROUP]) * G[G_BANKS] \
+            + parts[F_BANK]
+
+
+@njit(cache=True)
+def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field_bits, T, G, open_row, bank_ok,
+                  group_ok, rank_ok, channel_ok, faw, refresh_due, flags, scalars, counts, totals):
+    """One contiguous request of `n` transactions from transaction index `first_line`, all arriving at `arrive`:
+    the first `exact` through the controller, the rest at `steady` tCK each (refresh apart: tRFC + tRP for each
+    tREFI crossed), the state moved past them. Adds to totals [transactions, row hits, latest completion];
+    returns the completion of the last transaction."""
+    m = n if n < exact else exact
+    lines = np.arange(first_line, first_line + m)
+    channel = np.empty(m, dtype=np.int64)
+    bank = np.empty(m, dtype=np.int64)
+    row = np.empty(m, dtype=np.int64)
+    decompose(lines, field_kind, field_bits, G, channel, bank, row)
+    kinds = np.full(m, write)
+    arrivals = np.full(m, arrive, dtype=np.int64)
+    done = np.zeros(m, dtype=np.int64)
+    missed = np.zeros(m, dtype=np.bool_)
+    run_controller(kinds, channel, bank, row, arrivals, T, G, open_row, bank_ok, group_ok, rank_ok, channel_ok, faw,
+                   refresh_due, flags, scalars, done, missed, counts)
+    finish = done.max()
+    hits = m - missed.sum()
+    rest = n - m
+    if rest > 0:
+        delta = steady * rest
+        clock = scalars[S_CLOCK]
+        refreshes = 0
+        while refresh_due[0] <= clock + delta:
+            for r in range(refresh_due.shape[0]):
+                refresh_due[r] += T[T_REFI]
+            delta += T[T_RFC] + T[T_RP]
+            refreshes += 1
+        shift = np.int64(np.ceil(delta))
+        shift_state(shift, bank_ok, group_ok, rank_ok, channel_ok, faw, scalars)
+        columns = np.int64(1) << field_bits[0] if field_kind[0] == F_COLUMN else 1
+        for f in range(field_kind.shape[0]):
+            if field_kind[f] == F_COLUMN:
+                columns = np.int64(1) << field_bits[f]
+        rows = (rest + columns - 1) // columns
+        counts[0, WR if write else RD] += rest
+        counts[0, ACT] += rows
+        counts[0, PRE] += rows + refreshes
+        counts[0, REF] += refreshes * refresh_due.shape[0]
+        hits += rest - rows
+        finish += shift
+    totals[0] += n
+    totals[1] += hits
+    if finish > totals[2]:
+        totals[2] = finish
+    return finish
