@@ -69,7 +69,8 @@ class DdrController:
         if self.fields[-1][0] != "row":
             # A row below other fields takes the bits up to 2**40 bytes (the engine's operand regions start there).
             row_index = [name for name, _ in self.fields].index("row")
-            self.field_bits[row_index] = max(1, 40 - self.offset_bits - sum(bits for _, bits in self.fields))
+            self.field_bits[row_index] = max(1, 40 - self.offset_bits - sum(bits for name, bits in self.fields
+                                                                             if name != "row"))
         self._totals = np.zeros(3, dtype=np.int64)
         self.transactions = 0
         self.row_hits = 0
@@ -145,13 +146,6 @@ class DdrController:
         return CommandCounts(act, pre, rd, wr, ref, energy)
 
 
-def transaction_addresses(address: int, size_bytes: int, transaction_bytes: int) -> np.ndarray:
-    """Aligned transaction addresses covering [address, address + size_bytes)."""
-    first = address // transaction_bytes
-    last = (address + size_bytes - 1) // transaction_bytes
-    return np.arange(first, last + 1, dtype=np.int64) * transaction_bytes
-
-
 class DdrDram:
     """`model = "ddr"` in the engine (see the module docstring): the accelerator's cycles <-> the DRAM's tCK."""
 
@@ -162,7 +156,7 @@ class DdrDram:
         self.burst_bytes = device.transaction_bytes
         self.clock_mhz = clock_mhz
         self.tck_per_cycle = 1000.0 / clock_mhz / device.tck_ns
-        self.stats = DramStats()
+        self.stats = DramStats(energy_pj=0.0)
         self.record_transfers = record_transfers
 
     def _to_tck(self, cycle: int) -> int:
@@ -194,6 +188,7 @@ class DdrDram:
         n = controller.transactions - transactions_before
         s.row_hits += hits
         s.row_misses += n - hits
+        s.energy_pj = sum(controller.command_counts().energy_pj.values())
         s.moved_bytes += n * self.burst_bytes
         # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals.
         start = min(max(now, s.last_cycle), finish)

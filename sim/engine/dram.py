@@ -67,6 +67,7 @@ class DramStats:
     row_misses: int = 0  # row empty or conflict: an activation
     row_conflicts: int = 0  # a different row was open: precharge + activation
     peak_window_bytes: int = 0  # filled by the simulation driver from its bandwidth windows
+    energy_pj: float | None = None  # models that price their commands: DRAM energy so far (commands + background)
     transfers: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, bytes) per request
 
 

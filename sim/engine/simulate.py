@@ -61,6 +61,7 @@ class LayerTimeline:
     events_processed: int = 0
     dram_row_hits: int = 0
     dram_row_misses: int = 0
+    dram_energy_pj: float | None = None  # a DRAM model that prices its commands (ddr): its energy in this layer
 
 
 def _check_window(window_cycles: int) -> None:
@@ -183,6 +184,7 @@ class _LayerChain:
         self.started, self.pe, self.finished = started, pe, finished
         self.wall_marks, self.on_layer = wall_marks, on_layer
         self.events_before = self.hits_before = self.misses_before = 0
+        self.energy_before: float | None = None
         on(after, self._start)
 
     def _start(self, _event: simpy.Event) -> None:
@@ -190,6 +192,7 @@ class _LayerChain:
         timeline.start = parts.env._now
         self.events_before = parts.env.events_processed
         self.hits_before, self.misses_before = parts.dram.stats.row_hits, parts.dram.stats.row_misses
+        self.energy_before = parts.dram.stats.energy_pj
         for buffer in parts.buffers.values():
             buffer.stats.peak_occupancy_elements = buffer.stats.occupancy_elements
         self.started.succeed()
@@ -201,6 +204,8 @@ class _LayerChain:
         timeline.events_processed = parts.env.events_processed - self.events_before
         timeline.dram_row_hits = parts.dram.stats.row_hits - self.hits_before
         timeline.dram_row_misses = parts.dram.stats.row_misses - self.misses_before
+        if self.energy_before is not None:
+            timeline.dram_energy_pj = parts.dram.stats.energy_pj - self.energy_before
         for name, buffer in parts.buffers.items():
             timeline.peak_occupancy[name] = buffer.stats.peak_occupancy_elements
         self.wall_marks.append(time.perf_counter())

@@ -163,6 +163,39 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
     now = scalars[S_CLOCK]
     if n > 0 and t_arrive[0] > now:
         now = t_arrive[0]
+    # Refreshes due while the controller sat idle were issued then: close the rows, keep the last one's tRFC.
+    for r in range(n_ranks):
+        c = r // ranks
+        if flags[channels + r] and refresh_due[r] >= now and now - scalars[S_CLOCK] >= T[T_RP] + T[T_RFC]:
+            # A refresh left pending by the last call had the idle time to complete.
+            first = r * groups * banks
+            for b in range(first, first + groups * banks):
+                if open_row[b] >= 0:
+                    open_row[b] = -1
+            counts[c, PRE] += 1
+            counts[c, REF] += 1
+            flags[channels + r] = 0
+        if refresh_due[r] >= now:
+            continue
+        first = r * groups * banks
+        last_due = refresh_due[r]
+        while refresh_due[r] < now:
+            last_due = refresh_due[r]
+            refresh_due[r] += T[T_REFI]
+            counts[c, REF] += 1
+        closing = False
+        for b in range(first, first + groups * banks):
+            if open_row[b] >= 0:
+                closing = True
+                open_row[b] = -1
+        if closing:
+            counts[c, PRE] += 1
+        ready = last_due + T[T_RP] + T[T_RFC]
+        for b in range(first, first + groups * banks):
+            _later(bank_ok, b, ACT, ready)
+        _later(rank_ok, r, ACT, ready)
+        _later(rank_ok, r, REF, ready)
+        flags[channels + r] = 0
     for c in range(channels):
         command_bus[c] = now
     next_in = 0
