@@ -158,6 +158,7 @@ class DdrDram:
         self.tck_per_cycle = 1000.0 / clock_mhz / device.tck_ns
         self.stats = DramStats(energy_pj=0.0)
         self.record_transfers = record_transfers
+        self._last_start = 0
 
     def _to_tck(self, cycle: int) -> int:
         return math.ceil(cycle * self.tck_per_cycle - 1e-9)
@@ -190,15 +191,17 @@ class DdrDram:
         s.row_misses += n - hits
         s.energy_pj = sum(controller.command_counts().energy_pj.values())
         s.moved_bytes += n * self.burst_bytes
-        # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals.
-        start = min(max(now, s.last_cycle), finish)
-        s.busy_cycles += finish - start
+        # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals, and
+        # the transfer log keeps starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
+        start = max(now, self._last_start)
+        end = max(finish, s.last_cycle)
+        s.busy_cycles += end - max(start, s.last_cycle)
+        self._last_start = start
         if s.first_cycle is None:
             s.first_cycle = now
-        if finish > s.last_cycle:
-            s.last_cycle = finish
+        s.last_cycle = end
         if self.record_transfers:
-            s.transfers.append((start, finish, size_bytes))
+            s.transfers.append((start, end, size_bytes))
         return finish
 
     def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:

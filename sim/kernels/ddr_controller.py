@@ -232,9 +232,22 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
             # 1. Requests whose row this controller opened for them.
             best = -1
             best_ready = False
+            scan += 1
             for k in range(size[c, 2]):
                 tx = queue[c, 2, k]
                 cmd = _command_of(tx, t_bank, t_row, t_write, open_row)
+                # A column command the rank or channel cannot take yet blocks every active request of the rank.
+                rank = t_bank[tx] // (groups * banks)
+                if rank_seen[rank, cmd] == scan:
+                    continue
+                bound = rank_ok[rank, cmd]
+                if channel_ok[c, cmd] > bound:
+                    bound = channel_ok[c, cmd]
+                if bound > now:
+                    rank_seen[rank, cmd] = scan
+                    if bound < wake:
+                        wake = bound
+                    continue
                 at = _earliest(cmd, t_bank[tx], groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
                                channel_ok, faw, T, faw_slot)
                 if at <= now:
