@@ -131,9 +131,9 @@ def dram(
     if hardware.dram is None:
         raise ConfigError("the hardware config has no [dram] section", file=hw, field="dram",
                           allowed="a config with [dram]")
-    spec = _dram_spec(hardware.dram, model, preset)
-    requests = load_dram_trace(trace)
     clock = hardware.pe_array.clock_mhz if hardware.pe_array is not None else 1000.0
+    spec = _dram_spec(hardware.dram, model, preset, clock)
+    requests = load_dram_trace(trace)
     result = replay(requests, spec, clock_mhz=clock)
     if as_json:
         typer.echo(json.dumps(result.as_dict(), indent=2))
@@ -154,8 +154,8 @@ def dram(
             f"{k} {v / 1e6:,.3f}" for k, v in result.energy_pj.items()) + ")")
 
 
-def _dram_spec(spec, model: Optional[str], preset: Optional[str]):
-    """The config's DRAM with --model / --preset applied."""
+def _dram_spec(spec, model: Optional[str], preset: Optional[str], clock_mhz: float):
+    """The config's DRAM with --model / --preset applied (bank_row presets in cycles of `clock_mhz`)."""
     from sim.engine.dram import DRAM_MODELS
     from sim.hardware.presets import resolve_ddr_preset, resolve_dram_preset
     from sim.hardware.spec import DramSpec
@@ -174,7 +174,7 @@ def _dram_spec(spec, model: Optional[str], preset: Optional[str]):
     if values["model"] == "ddr" and values["device"] is None:
         values["device"] = resolve_ddr_preset(name).model_dump()
     if values["model"] == "bank_row" and values["timing"] is None:
-        values["timing"] = resolve_dram_preset(name, 1000.0).model_dump()
+        values["timing"] = resolve_dram_preset(name, clock_mhz).model_dump()
     return DramSpec(**values)
 
 
