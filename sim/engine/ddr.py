@@ -20,7 +20,7 @@ from sim.hardware.presets import resolve_ddr_preset
 from sim.hardware.spec import DdrDeviceSpec, DramSpec
 
 # Transactions of one engine request that run through the controller; the rest stream at the steady rate.
-EXACT_TRANSACTIONS = 16
+EXACT_TRANSACTIONS = 8
 # Field order of the kernel's geometry vector.
 _SIZES = ("channels", "ranks", "bankgroups", "banks_per_group")
 
@@ -71,11 +71,28 @@ class DdrController:
             row_index = [name for name, _ in self.fields].index("row")
             self.field_bits[row_index] = max(1, 40 - self.offset_bits - sum(bits for name, bits in self.fields
                                                                              if name != "row"))
-        self._totals = np.zeros(3, dtype=np.int64)
-        self.transactions = 0
-        self.row_hits = 0
-        self.end_tck = 0  # the latest completion so far
+        self._totals = np.zeros(3, dtype=np.int64)  # transactions, row hits, the latest completion (tCK)
+        # Energy per command (kernel order) and background energy per tCK of every rank together (mW x ns = pJ).
+        self._command_pj = np.array([getattr(device, f"{name}_pj") for name in kernel.COMMANDS], dtype=np.float64)
+        self._background_pj_per_tck = device.background_mw * device.tck_ns * device.channels * device.ranks
         self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
+
+    @property
+    def transactions(self) -> int:
+        return int(self._totals[0])
+
+    @property
+    def row_hits(self) -> int:
+        return int(self._totals[1])
+
+    @property
+    def end_tck(self) -> int:
+        """The latest completion so far."""
+        return int(self._totals[2])
+
+    def energy_pj(self) -> float:
+        """Energy so far: every command issued, and background power until the latest completion."""
+        return float(self.counts.sum(axis=0) @ self._command_pj) + self._background_pj_per_tck * self.end_tck
 
     def decompose(self, addresses: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(channel, global bank index, row) of each transaction address (bytes)."""
@@ -93,10 +110,10 @@ class DdrController:
         self.kernel.run_controller(np.ascontiguousarray(write, dtype=np.bool_), channel, bank, row,
                                    np.ascontiguousarray(arrive_tck, dtype=np.int64), self.timing, self.geometry,
                                    *self.state, done, missed, self.counts)
-        self.transactions += n
-        self.row_hits += n - int(missed.sum())
+        self._totals[0] += n
+        self._totals[1] += n - int(missed.sum())
         if n:
-            self.end_tck = max(self.end_tck, int(done.max()))
+            self._totals[2] = max(self._totals[2], int(done.max()))
         return done
 
     def serve_request(self, write: bool, address: int, size_bytes: int, arrive_tck: int) -> int:
@@ -109,13 +126,9 @@ class DdrController:
         first = address // tb
         n = (address + size_bytes - 1) // tb - first + 1
         steady = self._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
-        totals = self._totals
-        totals[:] = (self.transactions, self.row_hits, self.end_tck)
-        finish = self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
-                                           self.field_bits, self.timing, self.geometry, *self.state, self.counts,
-                                           totals)
-        self.transactions, self.row_hits, self.end_tck = (int(v) for v in totals)
-        return int(finish)
+        return int(self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
+                                             self.field_bits, self.timing, self.geometry, *self.state, self.counts,
+                                             self._totals))
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
@@ -146,6 +159,19 @@ class DdrController:
         return CommandCounts(act, pre, rd, wr, ref, energy)
 
 
+class DdrStats(DramStats):
+    """DramStats whose `energy_pj` is read from the controller when asked (not recomputed per request)."""
+
+    controller: DdrController | None = None
+
+    def __getattribute__(self, name: str):
+        if name == "energy_pj":
+            controller = object.__getattribute__(self, "controller")
+            if controller is not None:
+                return controller.energy_pj()
+        return object.__getattribute__(self, name)
+
+
 class DdrDram:
     """`model = "ddr"` in the engine (see the module docstring): the accelerator's cycles <-> the DRAM's tCK."""
 
@@ -156,7 +182,8 @@ class DdrDram:
         self.burst_bytes = device.transaction_bytes
         self.clock_mhz = clock_mhz
         self.tck_per_cycle = 1000.0 / clock_mhz / device.tck_ns
-        self.stats = DramStats(energy_pj=0.0)
+        self.stats = DdrStats(energy_pj=0.0)
+        self.stats.controller = self.controller
         self.record_transfers = record_transfers
         self._last_start = 0
 
@@ -182,14 +209,14 @@ class DdrDram:
         if size_bytes <= 0:
             return now
         controller = self.controller
-        hits_before, transactions_before = controller.row_hits, controller.transactions
+        totals = controller._totals
+        transactions_before, hits_before = int(totals[0]), int(totals[1])
         done = controller.serve_request(kind == "write", address, size_bytes, self._to_tck(now))
         finish = max(self._to_cycle(done), now)
-        hits = controller.row_hits - hits_before
-        n = controller.transactions - transactions_before
+        hits = int(totals[1]) - hits_before
+        n = int(totals[0]) - transactions_before
         s.row_hits += hits
         s.row_misses += n - hits
-        s.energy_pj = sum(controller.command_counts().energy_pj.values())
         s.moved_bytes += n * self.burst_bytes
         # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals, and
         # the transfer log keeps starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
