@@ -1,11 +1,13 @@
-"""Command-level DRAM (`[dram] model = "ddr"`): a tile request becomes its 64 B (one burst) transactions, which a
-numba controller (sim.kernels.ddr_controller: banks, bank groups, ranks, channels, FR-FCFS queues, refresh)
-serves from the bank and timing state that earlier requests left; the request completes with its last
-transaction. One engine call per request, no per-transaction event.
+"""Command-level DRAM (`[dram] model = "ddr"`, docs/dram.md): a numba controller (sim.kernels.ddr_controller:
+banks, bank groups, ranks, channels, FR-FCFS queues, write drains, refresh) keeps its bank and timing state
+between requests.
 
-`DdrController` is the simulator-free part (addresses -> channel / bank / row, clock conversion, state, counts)
-that `sim dram` replays traces through; `DdrDram` binds it to the engine's clock as a `DramModel`. The numba
-kernel is imported when the first controller is built, so other models never pay numba's start-up.
+`DdrController` is the simulator-free part (addresses -> channel / bank / row, state, counts, energy): `serve`
+runs every transaction through the controller (what `sim dram` replays), `serve_request` is the engine's way,
+one numba call per tile request: its first EXACT_TRANSACTIONS transactions through the controller, the rest at
+the device's measured steady rate. `DdrDram` binds it to the engine's clock as a `DramModel`, with no
+per-transaction event. The numba kernel is imported when the first controller is built, so other models never
+pay numba's start-up.
 """
 from __future__ import annotations
 
