@@ -158,7 +158,8 @@ def tiles_part(console: Console, layer_counts: tuple[int, ...]) -> list[dict]:
         bandwidth = replay(offered, spec_of("bandwidth")).total_ns
         row = {"trace": trace.name, "requests": len(trace), "bytes": int(trace.size_bytes.sum()), "full_ns": full,
                "engine_way_ns": engine, "engine_way_error": engine / full - 1, "bank_row_ns": bank_row,
-               "bank_row_error": bank_row / full - 1, "bandwidth_ns": bandwidth, "bandwidth_error": bandwidth / full - 1}
+               "bank_row_error": bank_row / full - 1, "bandwidth_ns": bandwidth,
+               "bandwidth_error": bandwidth / full - 1}
         rows.append(row)
         table.add_row(f"{trace.name}: {len(trace)}", f"{row['bytes'] / 2**20:.1f}", f"{full:,.0f}", f"{engine:,.0f}",
                       f"{row['engine_way_error']:+.2%}", f"{bank_row:,.0f}", f"{row['bank_row_error']:+.2%}",
@@ -183,7 +184,8 @@ def engine_speed_part(console: Console, repeats: int) -> dict:
         cpus[model] = best_cpu(lambda: simulate_trace(trace, hw), repeats)
     ratio = walls["ddr"] / walls["bank_row"]
     cpu_ratio = cpus["ddr"] / cpus["bank_row"]
-    console.print(f"ResNet-50 engine bench ({base.name}): wall bank_row {walls['bank_row']:.3f} s, ddr {walls['ddr']:.3f} s"
+    console.print(f"ResNet-50 engine bench ({base.name}): wall bank_row {walls['bank_row']:.3f} s, "
+                  f"ddr {walls['ddr']:.3f} s"
                   f" ({ratio:.2f}x); CPU bank_row {cpus['bank_row']:.3f} s, ddr {cpus['ddr']:.3f} s ({cpu_ratio:.2f}x);"
                   " goal <= 1.5x")
     return {"bank_row_s": walls["bank_row"], "ddr_s": walls["ddr"], "ratio": ratio, "bank_row_cpu_s": cpus["bank_row"],

@@ -145,7 +145,8 @@ def dram(
     console.print(f"  total time        {result.total_ns:,.1f} ns")
     console.print(f"  bandwidth         {result.bandwidth_gbps:.3f} GB/s")
     console.print(f"  row-hit rate      {hit}")
-    console.print(f"  read latency      avg {result.avg_read_latency_ns:,.1f} ns, max {result.max_read_latency_ns:,.1f} ns")
+    console.print(f"  read latency      avg {result.avg_read_latency_ns:,.1f} ns, "
+                  f"max {result.max_read_latency_ns:,.1f} ns")
     if result.commands:
         console.print("  commands          " + ", ".join(f"{k.upper()} {v}" for k, v in result.commands.items()))
     if result.energy_pj:

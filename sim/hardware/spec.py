@@ -122,7 +122,8 @@ def _power_of_two(value: int) -> bool:
 
 class DdrDeviceSpec(Spec):
     """A command-level DRAM (`model = "ddr"`): organisation, timings in DRAM clock cycles (tCK), controller queues,
-    address mapping and per-command energy. A preset of sim/hardware/dram_presets.toml fills it (sim.hardware.presets)."""
+    address mapping and per-command energy. A preset of sim/hardware/dram_presets.toml fills it
+    (sim.hardware.presets)."""
 
     standard: str = "DDR4"
     tck_ns: float = Field(gt=0)

@@ -79,7 +79,8 @@ def load_dram_trace(path: str | Path) -> DramTrace:
         size.append(nbytes)
         operand.append(line[4] if len(line) > 4 else "")
     if not address:
-        raise TraceError("the request trace has no requests", file=path, allowed="lines '<issue_ns> <R|W> <addr> <size>'")
+        raise TraceError("the request trace has no requests", file=path,
+                         allowed="lines '<issue_ns> <R|W> <addr> <size>'")
     return DramTrace(path.stem, np.array(issue, dtype=np.float64), np.array(write, dtype=np.bool_),
                      np.array(address, dtype=np.int64), np.array(size, dtype=np.int64),
                      tuple(operand) if any(operand) else ())

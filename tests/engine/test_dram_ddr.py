@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from sim.engine.ddr import DdrController
 from sim.hardware.presets import ddr_preset_names, resolve_ddr_preset
 from sim.kernels import ddr_controller as kernel
-from sim.kernels.ddr_controller import ACT, PRE, RD, REF, WR
+from sim.kernels.ddr_controller import ACT, PRE, RD, WR
 
 PRESETS = ddr_preset_names()
 

@@ -55,7 +55,8 @@ def test_a_preset_fills_the_device_and_inline_keys_override_it(tmp_path):
 
 
 def test_a_mapping_in_toml_is_a_list_of_fields(tmp_path):
-    text = BASE + 'preset = "DDR4-2400"\n[dram.device]\nmapping = ["row", "rank", "bank", "bankgroup", "column", "channel"]\n'
+    mapping = '["row", "rank", "bank", "bankgroup", "column", "channel"]'
+    text = BASE + f'preset = "DDR4-2400"\n[dram.device]\nmapping = {mapping}\n'
     assert load(tmp_path, text).dram.device.mapping[1] == "rank"
 
 
