@@ -308,8 +308,8 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
                 if flags[c] == 0:
                     if size[c, 1] > high or size[c, 0] == 0:
                         flags[c] = 1
-                elif size[c, 1] < low and size[c, 0] != 0:
-                    flags[c] = 0
+                elif (size[c, 1] < low or size[c, 1] == 0) and size[c, 0] != 0:
+                    flags[c] = 0  # an empty write queue ends the drain too (a low watermark of 0)
                 which = 1 if flags[c] else 0
                 scan += 1
                 for k in range(size[c, which]):

@@ -206,6 +206,13 @@ def test_transactions_commands_and_bytes_are_conserved(requests, preset):
     assert (done[reads] >= d.rcd_tck + d.cl_tck + d.bl_tck).all() if not counts.ref else True
 
 
+def test_a_zero_low_watermark_still_returns_to_reads():
+    d = resolve_ddr_preset("DDR4-2400").model_copy(update={"write_low_watermark": 0.0})
+    write = [True] * 40 + [False] * 40
+    controller, done = serve(d, write, np.arange(80))
+    assert controller.command_counts().wr == 40 and controller.command_counts().rd == 40 and (done > 0).all()
+
+
 def spread(device, lines, field):
     """The same stream on a device with twice the channels or banks per group: each line keeps its row, bank group,
     bank and column, and rows of odd number move to the new channel / banks."""
