@@ -17,7 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
-from sim.errors import MappingError
+from sim.errors import ConfigError, MappingError
 
 if TYPE_CHECKING:  # imported where used: `import sim.api` stays cheap (the CLI's start-up)
     from sim.hardware.spec import Hardware
@@ -150,8 +150,12 @@ def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping
 
 
 def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
-             progress: Any = False, overlap_weight_prefetch: bool = False, mapping: Any = None) -> RunResult:
+             progress: Any = False, overlap_weight_prefetch: bool = False, mapping: Any = None,
+             dram_requests: list | None = None) -> RunResult:
     """The discrete-event engine for every layer, in trace order.
+
+    `dram_requests` (systolic hardware): a list that receives every DRAM request the engine issued,
+    (cycle, kind, address, size_bytes, operand) in issue order.
 
     `functional=True` also computes each layer's output values from seeded random operands and checks them
     against numpy (systolic) or the exact integer product (crossbar). `progress` (systolic engine): True for a
@@ -162,7 +166,10 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
         from sim.engine.simulate import simulate_trace
 
         run = simulate_trace(trace, hw, functional=functional, seed=seed, progress=progress,
-                             overlap_weight_prefetch=overlap_weight_prefetch)
+                             overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
+    elif dram_requests is not None:
+        raise ConfigError("a DRAM request trace needs a systolic array (the crossbar and directive engines keep "
+                          "no request-level DRAM)", field="--dram-trace", allowed="a config with [pe_array]")
     elif hw.kind == "reram":
         from sim.engine.crossbar import simulate_crossbar_trace
 

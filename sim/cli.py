@@ -69,6 +69,10 @@ def run(
     overlap_weight_prefetch: bool = typer.Option(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
+    dram_trace: Optional[Path] = typer.Option(
+        None, "--dram-trace", help="also write the DRAM requests the engine issued to this file (.req format)"),
+    ramulator_trace: bool = typer.Option(
+        False, "--ramulator", help="write --dram-trace in Ramulator 2's LoadStoreTrace format instead"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
@@ -79,34 +83,131 @@ def run(
     hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
     if analytical and functional:
         raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
+    if ramulator_trace and dram_trace is None:
+        raise ConfigError("--ramulator chooses the format of --dram-trace; give --dram-trace FILE", field="--ramulator")
+    if analytical and dram_trace is not None:
+        raise ConfigError("--dram-trace needs the engine; drop --analytical", field="--dram-trace")
     out_dir = _out_dir(out, _default_out(trace, hardware.name, "-analytical" if analytical else ""))
+    if dram_trace is not None:
+        from sim.report.files import check_out_dir
+
+        check_out_dir(dram_trace.parent, "--dram-trace")  # its folder must be writable before the run
+    dram_requests: list | None = [] if dram_trace is not None else None
     if analytical:
         result = api.estimate(layers, hardware, mapping=dataflow)
     elif quiet or len(layers.layers) < 2:
         result = api.simulate(layers, hardware, functional=functional, seed=seed,
-                              overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
+                              overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
+                              dram_requests=dram_requests)
     else:
         from sim.report.progress import layer_progress
 
         with layer_progress(f"simulating {layers.name}", len(layers.layers)) as advance:
             result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=advance,
-                                  overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
+                                  overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
+                                  dram_requests=dram_requests)
     write_report(result, out_dir)
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
 
         write_maestro_csv(result.layers, out_dir / "maestro.csv", network=result.trace)
+    if dram_trace is not None:
+        _write_dram_trace(dram_trace, dram_requests, hardware, ramulator_trace)
     if not quiet:  # -q builds no table: at thousands of layers the table is most of the run's CPU time
         from sim.report import print_table
 
         print_table(result, console)
     console.print(f"reports written to {out_dir}/")
+    if dram_trace is not None:
+        console.print(f"DRAM requests ({len(dram_requests)}) written to {dram_trace}")
     if functional:
         bad = [r.name for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
                and hardware.kind == "systolic"]
         if bad:
             console.print(f"[red]functional check failed for {', '.join(bad)}[/red]")
             raise typer.Exit(1)
+
+
+def _write_dram_trace(path: Path, requests: list, hardware, ramulator: bool) -> None:
+    from sim.workload.dram_trace import engine_requests_trace, format_dram_trace, format_ramulator_trace
+
+    trace = engine_requests_trace(requests, hardware.pe_array.clock_mhz, name=path.stem)
+    if ramulator:
+        text = format_ramulator_trace(trace, hardware.dram.burst_bytes)
+    else:
+        text = format_dram_trace(trace, f"engine requests, {hardware.name}, clock {hardware.pe_array.clock_mhz:g} MHz")
+    from sim.report.files import atomic_write_text, make_out_dir
+
+    make_out_dir(path.parent, "--dram-trace")
+    atomic_write_text(path, text)
+
+
+@app.command()
+def dram(
+    trace: Path = typer.Argument(..., help="request trace (.req: <issue_ns> <R|W> <address> <size_bytes>)"),
+    hw: Path = typer.Option(..., "--hw", help="hardware config whose [dram] section to use"),
+    model: Optional[str] = typer.Option(None, "--model", help="DRAM model (default: the config's): "
+                                        "bandwidth, bank_row, ddr"),
+    preset: Optional[str] = typer.Option(None, "--preset", help="DRAM preset (e.g. DDR4-2400) for --model"),
+    as_json: bool = typer.Option(False, "--json", help="print the result as JSON"),
+) -> None:
+    """Replay a DRAM request trace: total time, bandwidth, row-hit rate, read latency, command counts."""
+    import json
+
+    from sim import api
+    from sim.engine.dram_replay import replay
+    from sim.workload.dram_trace import load_dram_trace
+
+    hardware = api.load_hardware(hw)
+    if hardware.dram is None:
+        raise ConfigError("the hardware config has no [dram] section", file=hw, field="dram",
+                          allowed="a config with [dram]")
+    clock = hardware.pe_array.clock_mhz if hardware.pe_array is not None else 1000.0
+    spec = _dram_spec(hardware.dram, model, preset, clock)
+    requests = load_dram_trace(trace)
+    result = replay(requests, spec, clock_mhz=clock)
+    if as_json:
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    console = _console()
+    hit = "n/a" if result.row_hit_rate is None else f"{result.row_hit_rate:.2%}"
+    console.print(f"{result.trace} on {hardware.name} ({result.model}): {result.requests} requests, "
+                  f"{result.transactions} transactions, {result.bytes} bytes")
+    console.print(f"  total time        {result.total_ns:,.1f} ns")
+    console.print(f"  bandwidth         {result.bandwidth_gbps:.3f} GB/s")
+    console.print(f"  row-hit rate      {hit}")
+    console.print(f"  read latency      avg {result.avg_read_latency_ns:,.1f} ns, "
+                  f"max {result.max_read_latency_ns:,.1f} ns")
+    if result.commands:
+        console.print("  commands          " + ", ".join(f"{k.upper()} {v}" for k, v in result.commands.items()))
+    if result.energy_pj:
+        total = sum(result.energy_pj.values())
+        console.print(f"  energy            {total / 1e6:,.3f} uJ (" + ", ".join(
+            f"{k} {v / 1e6:,.3f}" for k, v in result.energy_pj.items()) + ")")
+
+
+def _dram_spec(spec, model: Optional[str], preset: Optional[str], clock_mhz: float):
+    """The config's DRAM with --model / --preset applied (bank_row presets in cycles of `clock_mhz`)."""
+    from sim.engine.dram import DRAM_MODELS
+    from sim.hardware.presets import resolve_ddr_preset, resolve_dram_preset
+    from sim.hardware.spec import DramSpec
+
+    values = spec.model_dump()
+    if model is not None:
+        if model not in DRAM_MODELS:
+            raise ConfigError("unknown DRAM model", field="--model", value=model, allowed=", ".join(DRAM_MODELS))
+        values["model"] = model
+    if preset is not None:
+        values.update(preset=preset, timing=None, device=None)
+    name = values["preset"]
+    if values["model"] in ("bank_row", "ddr") and name is None and values["timing"] is None \
+            and values["device"] is None:
+        raise ConfigError(f"model '{values['model']}' needs a preset", field="--preset", allowed="e.g. DDR4-2400")
+    if values["model"] == "ddr" and values["device"] is None:
+        values["device"] = resolve_ddr_preset(name).model_dump()
+    if values["model"] == "bank_row" and values["timing"] is None:
+        values["timing"] = resolve_dram_preset(name, clock_mhz).model_dump()
+    return DramSpec(**values)
 
 
 @app.command()

@@ -1,6 +1,10 @@
 """Off-chip DRAM models: one channel that reads and writes compete for, chosen by name from `[dram] model`.
 
 Contract of every model (`DramModel`):
+- `issue(request, done)`: serve a `DramRequest`; `done(None)` runs (as a call of the CountingEnvironment) when a
+  read's data has arrived or a write's data has left. Completion order is the model's: the command-level model
+  (FR-FCFS) may finish a later request first. `request_call(kind, address, size_bytes, operand, done)` is the same
+  with the request's fields spelled out (what the buffers call); `request(...)` returns a simpy.Event instead.
 - `request(kind, address, size_bytes, operand=None) -> simpy.Event`: `kind` is "read" or "write";
   `operand` (ifmap / filter / ofmap) routes the request through that operand's own port when the config gives
   it a bandwidth (SCALE-Sim USER mode), the shared channel still capping the sum. The event fires when a
@@ -14,27 +18,37 @@ Contract of every model (`DramModel`):
   makes that 0 (how a SCALE-Sim CALC-mode config arrives).
 - Each model counts its own actions in `stats` (bytes requested and moved, busy cycles, row hits / misses).
 
-Implementations: `BandwidthLatencyDram` ("bandwidth") and `BankRowBufferDram` ("bank_row"); `make_dram`
-picks one by name, an unknown name is a ConfigError listing the choices. Bank / row timings are data:
-`[dram.timing]` in the hardware config (the loader fills it from a preset) or a named preset of
-sim/hardware/dram_presets.toml (in ns, converted here with the array's clock when a spec was built in code).
+Implementations: `BandwidthLatencyDram` ("bandwidth"), `BankRowBufferDram` ("bank_row") and the command-level
+`DdrDram` ("ddr", sim.engine.ddr, imported when chosen); `make_dram` picks one by name, an unknown name is a
+ConfigError listing the choices. Timings are data: `[dram.timing]` / `[dram.device]` in the hardware config (the
+loader fills them from a preset) or a named preset of sim/hardware/dram_presets.toml (sim.hardware.presets, in ns,
+converted with the array's clock when a spec was built in code).
 """
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, field
 from operator import eq
-from pathlib import Path
 from typing import Callable, Protocol
 
 import simpy
 
 from sim.errors import ConfigError
+from sim.hardware.presets import resolve_dram_preset
 from sim.hardware.spec import DramSpec, DramTimingSpec
 
-PRESETS_FILE = Path(__file__).parent.parent / "hardware" / "dram_presets.toml"
 REQUEST_KINDS = ("read", "write")
+
+
+@dataclass(frozen=True)
+class DramRequest:
+    """One request to off-chip memory: `kind` "read" or "write", a byte address and size, and the operand it
+    serves (ifmap / filter / ofmap, or None)."""
+
+    kind: str
+    address: int
+    size_bytes: int
+    operand: str | None = None
 
 
 @dataclass
@@ -53,6 +67,7 @@ class DramStats:
     row_misses: int = 0  # row empty or conflict: an activation
     row_conflicts: int = 0  # a different row was open: precharge + activation
     peak_window_bytes: int = 0  # filled by the simulation driver from its bandwidth windows
+    energy_pj: float | None = None  # models that price their commands: DRAM energy so far (commands + background)
     transfers: list[tuple[int, int, int]] = field(default_factory=list)  # (start, end, bytes) per request
 
 
@@ -61,10 +76,15 @@ class DramModel(Protocol):
 
     stats: DramStats
 
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None: ...
+
+    def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
+                     callback: Callable[[object], None]) -> None: ...
+
     def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> simpy.Event: ...
 
 
-def _check_kind(kind: str) -> None:
+def check_kind(kind: str) -> None:
     if kind not in REQUEST_KINDS:
         raise ConfigError("unknown DRAM request kind", field="dram.request.kind", value=kind,
                           allowed=", ".join(REQUEST_KINDS))
@@ -106,6 +126,11 @@ class BandwidthLatencyDram:
         done = self.serve(kind, address, size_bytes, operand)
         return self.env.timeout(done - self.env.now, value=done)
 
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
+        """Serve `request` now; `done(None)` runs when it has completed (in arrival order on this FIFO channel)."""
+        self.env.call_at(self.serve(request.kind, request.address, request.size_bytes, request.operand)
+                         - self.env._now, done)
+
     def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
                      callback: Callable[[simpy.Event | None], None]) -> None:
         """`request(...)` with `callback` as its only waiter, as a call of a CountingEnvironment (no event built)."""
@@ -114,7 +139,7 @@ class BandwidthLatencyDram:
     def serve(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> int:
         """Queue one request on the channel now; returns the cycle its data has arrived (read) or left (write)."""
         if kind != "read" and kind != "write":
-            _check_kind(kind)
+            check_kind(kind)
         size_bytes = int(size_bytes)
         now = self.env._now
         # One FIFO server with deterministic service times: a request's turn is known when it arrives, so the
@@ -225,43 +250,58 @@ class BankRowBufferDram(BandwidthLatencyDram):
         return hits * t.t_cas_cycles + empty * self._t_empty + (conflicts + later) * self._t_conflict
 
 
-DRAM_MODELS: dict[str, Callable[..., BandwidthLatencyDram]] = {
+class RequestLog:
+    """A DRAM model that also writes every request it is given into `log`: (cycle, kind, address, size_bytes,
+    operand), in issue order (`sim run --dram-trace`). Everything else is the wrapped model's."""
+
+    def __init__(self, model: DramModel, log: list[tuple[int, str, int, int, str | None]]) -> None:
+        self.model = model
+        self.log = log
+        self.env = model.env
+
+    @property
+    def stats(self) -> DramStats:
+        return self.model.stats
+
+    def __getattr__(self, name: str):
+        return getattr(self.model, name)
+
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
+        self.log.append((self.env._now, request.kind, request.address, request.size_bytes, request.operand))
+        self.model.issue(request, done)
+
+    def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
+                     callback: Callable[[object], None]) -> None:
+        self.log.append((self.env._now, kind, address, size_bytes, operand))
+        self.model.request_call(kind, address, size_bytes, operand, callback)
+
+    def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> simpy.Event:
+        self.log.append((self.env._now, kind, address, size_bytes, operand))
+        return self.model.request(kind, address, size_bytes, operand)
+
+
+def _ddr(env: simpy.Environment, spec: DramSpec, **options) -> DramModel:
+    from sim.engine.ddr import DdrDram  # numba's start-up only for this model
+
+    return DdrDram(env, spec, **options)
+
+
+DRAM_MODELS: dict[str, Callable[..., DramModel]] = {
     "bandwidth": BandwidthLatencyDram,
     "bank_row": BankRowBufferDram,
+    "ddr": _ddr,
 }
-
-
-def _preset_key(name: str) -> str:
-    return name.lower().replace("-", "_")
-
-
-def load_presets(clock_mhz: float, path: Path = PRESETS_FILE) -> dict[str, DramTimingSpec]:
-    """Named bank / row presets (DDR4, HBM2 ...) in cycles of a `clock_mhz` clock (ceil of ns x clock)."""
-    with path.open("rb") as handle:
-        raw = tomllib.load(handle)
-    presets = {}
-    for name, values in raw.items():
-        cycles = {f"t_{t}_cycles": math.ceil(values[f"t_{t}_ns"] * clock_mhz / 1000 - 1e-9) for t in ("rcd", "rp", "cas")}
-        presets[_preset_key(name)] = DramTimingSpec(
-            channels=values.get("channels", 1), banks=values.get("banks", 16), row_bytes=values.get("row_bytes", 2048),
-            source=values.get("source", ""), **cycles)
-    return presets
 
 
 def resolve_timing(spec: DramSpec, clock_mhz: float = 1000.0) -> DramTimingSpec:
     """The bank / row timing of a `bank_row` DRAM: `[dram.timing]` if given, else the named preset."""
     if spec.timing is not None:
         return spec.timing
-    presets = load_presets(clock_mhz)
-    key = _preset_key(spec.preset or "")
-    if key not in presets:
-        raise ConfigError("unknown DRAM timing preset", field="dram.preset", value=spec.preset,
-                          allowed=", ".join(sorted(presets)))
-    return presets[key]
+    return resolve_dram_preset(spec.preset or "", clock_mhz)
 
 
 def make_dram(env: simpy.Environment, spec: DramSpec, *, clock_mhz: float = 1000.0,
-              record_transfers: bool = False) -> BandwidthLatencyDram:
+              record_transfers: bool = False) -> DramModel:
     """The DRAM model `spec.model` names, bound to `env`; `clock_mhz` converts preset timings to cycles."""
     model = DRAM_MODELS.get(spec.model)
     if model is None:

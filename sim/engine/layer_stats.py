@@ -25,7 +25,7 @@ from sim.energy.tables import apply
 from sim.engine.tiling import OPERANDS, LayerPlan
 from sim.hardware.spec import EnergyEntry
 from sim.mapping.systolic import SystolicMapping
-from sim.records import ActionCounts, FunctionalCheck, LayerResult, OperandCounts
+from sim.records import ActionCounts, EnergyBreakdown, FunctionalCheck, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
 if TYPE_CHECKING:
@@ -307,6 +307,12 @@ def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes
     utilization = stats.layer_macs / (pes * cycles) if cycles else 0.0
     extra_items = tuple(sorted(extra.items()))
     energy = apply(actions, table, priced)
+    if timeline.dram_energy_pj is not None:
+        # A command-level DRAM prices its own commands (ACT, RD, WR, PRE, REF, background) instead of per byte.
+        by_component = energy.as_dict()
+        by_component["dram"] = timeline.dram_energy_pj
+        energy = EnergyBreakdown.of(by_component, {**dict(energy.provenance),
+                                                   "dram.commands": "[dram.device] per-command energy"})
     sim_wall_s = wall_s + (time.perf_counter() - post_start)
     # Built once, with extra in LayerResult.with_extra's sorted form (its keys are strings), not copied by replace().
     return LayerResult(

@@ -27,7 +27,7 @@ from sim.analytical.systolic import fold_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
 from sim.engine.clock import CountingEnvironment, Marker, on
-from sim.engine.dram import BandwidthLatencyDram, make_dram
+from sim.engine.dram import DramModel, RequestLog, make_dram
 from sim.engine.layer_stats import (
     SYSTOLIC_ACTIONS,
     PlanStats,
@@ -63,6 +63,7 @@ class LayerTimeline:
     events_processed: int = 0
     dram_row_hits: int = 0
     dram_row_misses: int = 0
+    dram_energy_pj: float | None = None  # a DRAM model that prices its commands (ddr): its energy in this layer
 
 
 def _check_window(window_cycles: int) -> None:
@@ -94,10 +95,12 @@ def layer_fold_cycles(mapping: SystolicMapping, convention: str) -> np.ndarray:
 class _Components:
     """The components one run shares between its layers: one DRAM, one buffer per operand, the PE array."""
 
-    def __init__(self, env: CountingEnvironment, hw: Hardware, slots: dict[str, int]) -> None:
+    def __init__(self, env: CountingEnvironment, hw: Hardware, slots: dict[str, int],
+                 dram_requests: list | None = None) -> None:
         self.env = env
-        self.dram: BandwidthLatencyDram = make_dram(env, hw.dram, clock_mhz=hw.pe_array.clock_mhz,
-                                                    record_transfers=True)
+        self.dram: DramModel = make_dram(env, hw.dram, clock_mhz=hw.pe_array.clock_mhz, record_transfers=True)
+        if dram_requests is not None:
+            self.dram = RequestLog(self.dram, dram_requests)
         # A buffer is its slots; tile sizes (and element widths) come with each request, per layer.
         self.buffers = {name: Buffer(env, name, slots[name], 8, self.dram) for name in OPERANDS}
         self.pe_array = PeArray(env)
@@ -182,6 +185,7 @@ class _LayerChain:
         self.index, self.run, self.timeline = index, run, timeline
         self.started, self.pe, self.finished = started, pe, finished
         self.events_before = self.hits_before = self.misses_before = 0
+        self.energy_before: float | None = None
         on(after, self._start)
 
     def _start(self, _event: simpy.Event) -> None:
@@ -189,6 +193,7 @@ class _LayerChain:
         timeline.start = parts.env._now
         self.events_before = parts.env.events_processed
         self.hits_before, self.misses_before = parts.dram.stats.row_hits, parts.dram.stats.row_misses
+        self.energy_before = parts.dram.stats.energy_pj
         for buffer in parts.buffers.values():
             buffer.stats.peak_occupancy_elements = buffer.stats.occupancy_elements
         # The next layer's actors wait on this layer's events: created now, before `started` fires, they hang on
@@ -203,6 +208,8 @@ class _LayerChain:
         timeline.events_processed = parts.env.events_processed - self.events_before
         timeline.dram_row_hits = parts.dram.stats.row_hits - self.hits_before
         timeline.dram_row_misses = parts.dram.stats.row_misses - self.misses_before
+        if self.energy_before is not None:
+            timeline.dram_energy_pj = parts.dram.stats.energy_pj - self.energy_before
         for name, buffer in parts.buffers.items():
             timeline.peak_occupancy[name] = buffer.stats.peak_occupancy_elements
         self.run.finish(self.index, timeline)
@@ -223,7 +230,7 @@ class _Run:
     one LayerResult and one row of bandwidth windows per layer."""
 
     def __init__(self, layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool,
-                 window: int, on_layer=None) -> None:
+                 window: int, on_layer=None, dram_requests: list | None = None) -> None:
         self.layers, self.hw = layers, hw
         self.functional, self.seed, self.overlap = functional, seed, overlap_weight_prefetch
         self.window, self.on_layer = window, on_layer
@@ -237,7 +244,7 @@ class _Run:
         self.ended: list[tuple] = []  # (index, timeline, wall time on the clock) of ended, unreduced layers
         first = self._plan(0)
         self.env = CountingEnvironment()
-        self.parts = _Components(self.env, hw, first[1].slots)
+        self.parts = _Components(self.env, hw, first[1].slots, dram_requests)
         self.transfers = self.parts.dram.stats.transfers
         self.previous_done: simpy.Event = self.env.event().succeed()
         self.previous_start: simpy.Event = self.previous_done
@@ -334,13 +341,13 @@ class _Run:
 
 
 def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
-              on_layer=None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
+              on_layer=None, dram_requests: list | None = None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
     """Run `layers` (a sequence of (Layer, SystolicMapping)) in order; `on_layer(done)` after each layer's record."""
     _check_systolic(hw)
     if not len(layers):
         return [], []
     return _Run(layers, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
-                window=window, on_layer=on_layer).run()
+                window=window, on_layer=on_layer, dram_requests=dram_requests).run()
 
 
 def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None, *, functional: bool = False,
@@ -356,7 +363,7 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None =
 
 def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed: int = 0,
                    overlap_weight_prefetch: bool = False, progress: bool | Callable[[int], None] = False,
-                   window_cycles: int = DEFAULT_WINDOW_CYCLES) -> RunResult:
+                   window_cycles: int = DEFAULT_WINDOW_CYCLES, dram_requests: list | None = None) -> RunResult:
     """Every layer of `trace`, in order, on one clock with shared buffers and DRAM.
 
     `overlap_weight_prefetch`: a layer's filter tiles may stream in while the previous layer computes.
@@ -370,7 +377,7 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
     if callable(progress):
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                      overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                     on_layer=progress)
+                                     on_layer=progress, dram_requests=dram_requests)
     elif progress and len(layers) > 1:
         from rich.progress import Progress
 
@@ -378,10 +385,12 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
             task = bar.add_task(f"simulating {trace.name}", total=len(layers))
             results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                          overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                         on_layer=lambda done: bar.update(task, completed=done))
+                                         on_layer=lambda done: bar.update(task, completed=done),
+                                         dram_requests=dram_requests)
     else:
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
-                                     overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles)
+                                     overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
+                                     dram_requests=dram_requests)
     metadata = (
         ("bandwidth_window_cycles", window_cycles),
         ("bandwidth_windows", tuple(windows)),

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 
 from sim.errors import ConfigError
-from sim.hardware.spec import DramTimingSpec
+from sim.hardware.spec import DdrDeviceSpec, DramTimingSpec
 
 PRESETS_FILE = Path(__file__).with_name("dram_presets.toml")
 # Timing fields given in ns in the presets file, and the cycle field each one becomes.
@@ -45,6 +45,10 @@ def resolve_dram_preset(name: str, clock_mhz: float, path: Path = PRESETS_FILE) 
     if key is None:
         raise ConfigError("unknown DRAM preset", field="dram.preset", value=name, allowed=", ".join(presets))
     table = dict(presets[key])
+    table.pop("ddr", None)  # the command-level device: resolve_ddr_preset
+    if "t_rcd_ns" not in table:
+        raise ConfigError("DRAM preset has no bank / row timing (use model = \"ddr\")", field="dram.preset",
+                          value=name, allowed=", ".join(k for k in presets if "t_rcd_ns" in presets[k]))
     values: dict[str, object] = {}
     for ns_field, cycle_field in NS_FIELDS.items():
         values[cycle_field] = ns_to_cycles(float(table.pop(ns_field)), clock_mhz)
@@ -52,3 +56,28 @@ def resolve_dram_preset(name: str, clock_mhz: float, path: Path = PRESETS_FILE) 
     values.update(table)
     values["source"] = f"{source}; ns -> cycles at {clock_mhz:g} MHz (preset {key})"
     return DramTimingSpec(**values)
+
+
+def ddr_preset_names(path: Path = PRESETS_FILE) -> tuple[str, ...]:
+    """Presets with a command-level device table (`model = "ddr"`)."""
+    return tuple(name for name, table in load_dram_presets(path).items() if "ddr" in table)
+
+
+def ddr_preset_table(name: str, path: Path = PRESETS_FILE) -> dict:
+    """The named preset's raw command-level device table; an unknown name lists the presets that have one."""
+    presets = load_dram_presets(path)
+    by_name = {_normalized(key): key for key in presets if "ddr" in presets[key]}
+    key = by_name.get(_normalized(name))
+    if key is None:
+        raise ConfigError("unknown DRAM preset for model 'ddr'", field="dram.preset", value=name,
+                          allowed=", ".join(by_name.values()))
+    return dict(presets[key]["ddr"])
+
+
+def resolve_ddr_preset(name: str, overrides: dict | None = None, path: Path = PRESETS_FILE) -> DdrDeviceSpec:
+    """The named preset's command-level device (`[dram] model = "ddr"`) with `overrides` (inline [dram.device] keys)."""
+    values = ddr_preset_table(name, path)
+    values.update(overrides or {})
+    if isinstance(values.get("mapping"), list):
+        values["mapping"] = tuple(values["mapping"])
+    return DdrDeviceSpec(**values)

@@ -109,17 +109,115 @@ class DramTimingSpec(Spec):
     source: str = ""
 
 
+# Address fields of a command-level DRAM, and the default order (high to low bits): RoBaRaCoCh, with the bank group
+# below the bank so that consecutive rows fall in different bank groups (Ramulator 2's RoBaRaCoCh).
+DDR_ADDRESS_FIELDS: tuple[str, ...] = ("row", "bank", "bankgroup", "rank", "column", "channel")
+DDR_TIMINGS: tuple[str, ...] = ("cl", "cwl", "bl", "rcd", "rp", "ras", "rc", "rtp", "wr", "ccd_s", "ccd_l", "rrd_s",
+                                "rrd_l", "faw", "wtr_s", "wtr_l", "rfc", "refi")
+
+
+def _power_of_two(value: int) -> bool:
+    return value > 0 and value & (value - 1) == 0
+
+
+class DdrDeviceSpec(Spec):
+    """A command-level DRAM (`model = "ddr"`): organisation, timings in DRAM clock cycles (tCK), controller queues,
+    address mapping and per-command energy. A preset of sim/hardware/dram_presets.toml fills it
+    (sim.hardware.presets)."""
+
+    standard: str = "DDR4"
+    tck_ns: float = Field(gt=0)
+    channels: PositiveInt = 1  # independent channels (HBM2: pseudo channels), each with its own controller
+    ranks: PositiveInt = 1
+    bankgroups: PositiveInt = 1
+    banks_per_group: PositiveInt
+    row_bytes: PositiveInt  # row buffer of one rank (a page across the rank's devices)
+    transaction_bytes: PositiveInt = 64  # one burst on the channel
+    cl_tck: PositiveInt
+    cwl_tck: PositiveInt
+    bl_tck: PositiveInt  # data-bus cycles of one transaction
+    rcd_tck: PositiveInt
+    rp_tck: PositiveInt
+    ras_tck: PositiveInt
+    rc_tck: PositiveInt
+    rtp_tck: PositiveInt
+    wr_tck: PositiveInt
+    ccd_s_tck: PositiveInt
+    ccd_l_tck: PositiveInt
+    rrd_s_tck: PositiveInt
+    rrd_l_tck: PositiveInt
+    faw_tck: PositiveInt
+    wtr_s_tck: PositiveInt
+    wtr_l_tck: PositiveInt
+    rfc_tck: PositiveInt
+    refi_tck: PositiveInt
+    queue_depth: PositiveInt = 32  # read queue and write queue, each, per channel
+    write_high_watermark: float = Field(0.8, gt=0, le=1)  # fraction of the write queue that starts a write drain
+    write_low_watermark: float = Field(0.2, ge=0, lt=1)  # ... and below which it ends (reads waiting)
+    mapping: tuple[str, ...] = DDR_ADDRESS_FIELDS  # address fields, high to low bits
+    act_pj: float = Field(0, ge=0)  # energy of one ACT and its PRE (one rank)
+    pre_pj: float = Field(0, ge=0)
+    rd_pj: float = Field(0, ge=0)  # one transaction's read burst
+    wr_pj: float = Field(0, ge=0)
+    ref_pj: float = Field(0, ge=0)  # one all-bank refresh of a rank
+    background_mw: float = Field(0, ge=0)  # standby power of one rank
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DdrDeviceSpec:
+        if self.rc_tck < self.ras_tck + self.rp_tck:
+            raise constraint_error("rc_tck", f"tRC must cover tRAS + tRP ({self.ras_tck} + {self.rp_tck})",
+                                   self.rc_tck, f">= {self.ras_tck + self.rp_tck}")
+        for name in ("rrd_s_tck", "rrd_l_tck"):
+            if getattr(self, name) > self.faw_tck:
+                raise constraint_error(name, "tRRD longer than tFAW (the four-activation window)",
+                                       getattr(self, name), f"<= faw_tck ({self.faw_tck})")
+        for short, long in (("ccd_s_tck", "ccd_l_tck"), ("rrd_s_tck", "rrd_l_tck"), ("wtr_s_tck", "wtr_l_tck")):
+            if getattr(self, short) > getattr(self, long):
+                raise constraint_error(short, f"the other-bank-group timing exceeds the same-group one ({long})",
+                                       getattr(self, short), f"<= {long} ({getattr(self, long)})")
+        if self.refi_tck <= self.rfc_tck:
+            raise constraint_error("refi_tck", "the refresh interval must be longer than a refresh (tRFC)",
+                                   self.refi_tck, f"> rfc_tck ({self.rfc_tck})")
+        if self.write_low_watermark >= self.write_high_watermark:
+            raise constraint_error("write_low_watermark", "the low watermark must lie below the high one",
+                                   self.write_low_watermark, f"< write_high_watermark ({self.write_high_watermark})")
+        if sorted(self.mapping) != sorted(DDR_ADDRESS_FIELDS):
+            raise constraint_error("mapping", "the address mapping must name each address field exactly once",
+                                   list(self.mapping), ", ".join(DDR_ADDRESS_FIELDS) + " (high to low bits)")
+        if self.row_bytes % self.transaction_bytes:
+            raise constraint_error("row_bytes", "a row must hold whole transactions", self.row_bytes,
+                                   f"a multiple of transaction_bytes ({self.transaction_bytes})")
+        for name, value in (("channels", self.channels), ("ranks", self.ranks), ("bankgroups", self.bankgroups),
+                            ("banks_per_group", self.banks_per_group), ("transaction_bytes", self.transaction_bytes),
+                            ("row_bytes", self.row_bytes)):
+            if not _power_of_two(value):
+                raise constraint_error(name, "address bits cover only powers of two", value, "a power of two")
+        return self
+
+    @property
+    def banks(self) -> int:
+        """Banks of all channels and ranks."""
+        return self.channels * self.ranks * self.bankgroups * self.banks_per_group
+
+    @property
+    def columns(self) -> int:
+        """Transactions per row."""
+        return self.row_bytes // self.transaction_bytes
+
+
 class DramSpec(Spec):
     """Off-chip memory. `bandwidth_bytes_per_cycle` is the shared channel; `inf` means unlimited (SCALE-Sim
     CALC mode). The optional per-operand bandwidths give each operand its own port capped at that rate
     (SCALE-Sim USER mode); the shared channel still caps their sum."""
 
-    model: Literal["bandwidth", "bank_row"] = "bandwidth"
+    model: Literal["bandwidth", "bank_row", "ddr"] = "bandwidth"
     bandwidth_bytes_per_cycle: float = Field(gt=0)
     latency_cycles: int = Field(0, ge=0)
     burst_bytes: PositiveInt = 64
-    preset: str | None = None  # name of a bank/row preset in sim/hardware/dram_presets.toml
+    preset: str | None = None  # name of a preset in sim/hardware/dram_presets.toml
     timing: DramTimingSpec | None = None
+    device: DdrDeviceSpec | None = None  # model "ddr": the preset's device (inline keys override it)
     ifmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
     filter_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
     ofmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
@@ -129,6 +227,9 @@ class DramSpec(Spec):
         if self.model == "bank_row" and self.timing is None and self.preset is None:
             raise constraint_error("timing", "model 'bank_row' needs a 'preset' or a [dram.timing] table", None,
                                    "preset = \"DDR4-2400\" or [dram.timing]")
+        if self.model == "ddr" and self.device is None and self.preset is None:
+            raise constraint_error("device", "model 'ddr' needs a 'preset' or a [dram.device] table", None,
+                                   "preset = \"DDR4-2400\" or [dram.device]")
         if self.timing is not None and self.timing.row_bytes % self.burst_bytes:
             raise constraint_error("timing.row_bytes", f"a row must hold whole bursts of {self.burst_bytes} bytes",
                                    self.timing.row_bytes, f"a multiple of burst_bytes ({self.burst_bytes})")

@@ -18,7 +18,7 @@ from typing import Any
 import tomli_w
 
 from sim.errors import ConfigError
-from sim.hardware.presets import resolve_dram_preset
+from sim.hardware.presets import ddr_preset_table, resolve_dram_preset
 from sim.hardware.spec import AreaEntry, EnergyEntry, Hardware, PeArraySpec, ReramSpec
 from sim.hardware.validation import Locator, validate_hardware, validate_table
 
@@ -149,6 +149,9 @@ def _resolve_preset(raw: dict, file: Path, text: str) -> None:
     dram = raw.get("dram")
     if not isinstance(dram, dict) or not isinstance(dram.get("preset"), str):
         return
+    if dram.get("model") == "ddr":
+        _resolve_ddr_preset(dram, file, text)
+        return
     try:
         timing = resolve_dram_preset(dram["preset"], _clock_mhz(raw)).model_dump()
     except ConfigError as error:
@@ -159,6 +162,19 @@ def _resolve_preset(raw: dict, file: Path, text: str) -> None:
     elif inline is not None:
         return  # a non-table [dram.timing]: leave it for the schema to report
     dram["timing"] = timing
+
+
+def _resolve_ddr_preset(dram: dict, file: Path, text: str) -> None:
+    """`model = "ddr"`: the preset's device table becomes [dram.device]; inline [dram.device] keys override it."""
+    inline = dram.get("device")
+    if inline is not None and not isinstance(inline, dict):
+        return  # a non-table [dram.device]: leave it for the schema to report
+    try:
+        device = ddr_preset_table(dram["preset"])
+    except ConfigError as error:
+        raise error.with_context(file=file, line=toml_line_of(text, "dram.preset")) from None
+    device.update(inline or {})
+    dram["device"] = device
 
 
 def merge_energy_tables(raw: dict, file: str | Path) -> dict:

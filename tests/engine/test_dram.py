@@ -99,14 +99,14 @@ def test_unknown_model_lists_the_choices():
     spec = DramSpec.model_construct(model="magic", bandwidth_bytes_per_cycle=1.0)
     with pytest.raises(ConfigError, match="unknown DRAM model.*bandwidth, bank_row"):
         make_dram(simpy.Environment(), spec)
-    assert set(DRAM_MODELS) == {"bandwidth", "bank_row"}
+    assert set(DRAM_MODELS) == {"bandwidth", "bank_row", "ddr"}
 
 
 def test_presets_convert_nanoseconds_to_cycles_of_the_clock():
     spec = DramSpec(model="bank_row", bandwidth_bytes_per_cycle=16, preset="DDR4-2400")
     assert resolve_timing(spec, 1000.0).t_cas_cycles == 14  # 13.32 ns at 1 GHz, rounded up
     assert resolve_timing(spec, 500.0).t_cas_cycles == 7
-    with pytest.raises(ConfigError, match="unknown DRAM timing preset.*ddr4_2400"):
+    with pytest.raises(ConfigError, match="unknown DRAM preset.*DDR4-2400"):
         resolve_timing(DramSpec(model="bank_row", bandwidth_bytes_per_cycle=16, preset="DDR9"))
 
 
