@@ -21,7 +21,7 @@ from sim.analytical.directives import estimate_directive
 from sim.analytical.systolic import layer_compute_cycles
 from sim.engine.directives import simulate_directive_layer
 from sim.hardware.spec import DirectiveArraySpec, Hardware
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.systolic import array_mapping
 from sim.workload.layer import Layer
 from sim.workload.maestro import parse_dataflow
 
@@ -54,7 +54,7 @@ def gemm_layers(draw):
 @SETTINGS
 @given(gemm_layers(), st.sampled_from(["os", "ws", "is"]), st.integers(1, 4), st.integers(1, 4))
 def test_systolic_directive_engine_three_way(layer, dataflow, rows, cols):
-    systolic = SystolicMapping(layer, dataflow, rows, cols)
+    systolic = array_mapping(layer, dataflow, rows, cols)
     directives = directive_file(dataflow, cols)
     ideal = directive_array(rows * cols, float("inf"), 0)
     engine = simulate_directive_layer(layer, ideal, directives, functional=True)
@@ -75,6 +75,6 @@ def test_systolic_directive_engine_three_way(layer, dataflow, rows, cols):
 def test_systolic_directive_files_with_a_real_noc_only_add_stalls(layer, dataflow, rows, cols, bandwidth, latency):
     directives = directive_file(dataflow, cols)
     engine = simulate_directive_layer(layer, directive_array(rows * cols, bandwidth, latency), directives)
-    systolic = SystolicMapping(layer, dataflow, rows, cols)
+    systolic = array_mapping(layer, dataflow, rows, cols)
     assert engine.compute_cycles == systolic.folds * systolic.temporal
     assert engine.cycles >= engine.compute_cycles
