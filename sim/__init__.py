@@ -1,6 +1,7 @@
 """sim: a cycle-level simulator for DNN accelerators (systolic / directive PE arrays and ReRAM crossbars).
 
-The API (see sim.api): load_trace, load_hardware, load_mapping, map_layer, simulate, estimate, compare,
+The API (see sim.api): load_trace, load_hardware, load_mapping, write_mappings, map_layer, simulate, estimate,
+compare,
 and sweep (design-space exploration, sim.sweep.run). Note: `sim.sweep` is the function; its package's
 other names are imported as `from sim.sweep import load_sweep_spec, SweepSpec, SweepResult`.
 """
@@ -12,6 +13,7 @@ from sim.api import (
     load_trace,
     map_layer,
     simulate,
+    write_mappings,
 )
 from sim.errors import ConfigError, MappingError, SimError, TraceError
 from sim.hardware.spec import Hardware
@@ -25,5 +27,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError", "Hardware", "Layer", "LayerResult", "MappingError", "RunResult", "SimError", "Trace", "TraceError",
     "SweepResult", "SweepSpec", "compare", "estimate", "load_hardware", "load_mapping", "load_sweep_spec", "load_trace",
-    "map_layer", "simulate", "sweep",
+    "map_layer", "simulate", "sweep", "write_mappings",
 ]

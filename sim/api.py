@@ -54,6 +54,26 @@ def load_mapping(path: str | Path) -> dict[str, Mapping] | Dataflow:
     return load_mapping_file(path)
 
 
+def write_mappings(path: str | Path, workload: Trace | Layer | Iterable[Layer], hw: Hardware, *,
+                   mapping: MappingArgument = None) -> dict[str, Mapping]:
+    """Write the mapping record of every layer on a digital array (`mapping` as in `simulate`: default, the
+    config's named dataflow) to a mapping file a user can edit and give back to `--mapping`; returns the records."""
+    from sim.mapping.mapping_file import write_mappings as write
+
+    if hw.kind == "reram":
+        raise MappingError("mapping files describe digital PE arrays; a crossbar placement is not a loop nest",
+                           field="hardware", value=hw.kind, allowed="a [pe_array] or [directive_array] config")
+    trace = _with_mapping(_as_trace(workload), mapping)
+    names = [layer.name for layer in trace.layers]
+    if len(set(names)) != len(names):
+        raise MappingError("a mapping file names layers, and this trace repeats a name", field="layers",
+                           value=next(n for n in names if names.count(n) > 1), allowed="distinct layer names")
+    records = {layer.name: map_layer(layer, hw, dataflow=trace.dataflow_of(index))
+               for index, layer in enumerate(trace.layers)}
+    write(path, records)
+    return records
+
+
 def _as_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
     if isinstance(workload, Trace):
         return workload

@@ -9,6 +9,7 @@ not name is mapped whole (an implicit TemporalMap(Sz(D), Sz(D)) D). Illegal mapp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from sim.errors import MappingError
@@ -252,7 +253,9 @@ def from_record(record: Mapping, num_pes: int) -> DirectiveMapping:
 def map_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> Mapping:
     """`map_layer`'s entry for a directive array: the MAESTRO dataflow of `layer` on `hw.directive_array`, as the
     mapping record."""
-    return to_record(map_layer_directives(layer, dataflow, _num_pes(hw)), name=dataflow.source_file or "directives")
+    source = dataflow.source_file
+    name = Path(source).stem if source and not source.startswith("<") else "directives"
+    return to_record(map_layer_directives(layer, dataflow, _num_pes(hw)), name=name)
 
 
 def _num_pes(hw: Hardware) -> int:

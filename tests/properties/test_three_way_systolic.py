@@ -9,6 +9,9 @@ What is equal, exactly:
 - and the systolic native compute cycles == folds x T + sum over folds of (rows + used rows + used cols - 2):
   the skew and fill / drain of the systolic wavefront, which the directive descriptions do not have.
 The engine's functional execution of the directive files is exact (every MAC once).
+And os / ws / is are instances of the one mapping record: the named systolic record and the record the shipped
+directive file translates into spread the same GEMM dimensions over the array's rows and columns and stream the
+same one in time.
 """
 from __future__ import annotations
 
@@ -21,6 +24,8 @@ from sim.analytical.directives import estimate_directive
 from sim.analytical.systolic import layer_compute_cycles
 from sim.engine.directives import simulate_directive_layer
 from sim.hardware.spec import DirectiveArraySpec, Hardware
+from sim.mapping.directives import map_directive
+from sim.mapping.record import Mapping
 from sim.mapping.systolic import array_mapping
 from sim.workload.layer import Layer
 from sim.workload.maestro import parse_dataflow
@@ -49,6 +54,40 @@ def gemm_layers(draw):
                  in_channels=draw(st.integers(1, 3)), out_channels=draw(st.integers(1, 6)), filter_h=2, filter_w=2)
     g = conv.gemm
     return Layer(name="c_as_gemm", kind="gemm", ifmap_h=g.m, in_channels=g.k, out_channels=g.n)
+
+
+def unrolling(record: Mapping) -> tuple[tuple[str, int], tuple[str, int], str]:
+    """(dimension, units) spread over the rows and over the columns, and the dimension streamed one per step.
+
+    A systolic record names its axes; a directive record spreads level 0 over rows of the array (its sub-clusters)
+    and the innermost level over the PEs of a row, and streams the dimension its level-0 size-1 temporal loop
+    walks (the column folds walk the columns' dimension)."""
+    if record.spatial_loop("rows") is not None:
+        rows, cols = record.spatial_loop("rows"), record.spatial_loop("cols")
+        return (rows.dim, rows.units), (cols.dim, cols.units), record.temporal_dim
+    outer, inner = record.levels[0], record.levels[-1]
+    rows = next(loop for loop in outer.loops if loop.spatial)
+    cols = next(loop for loop in inner.loops if loop.spatial)
+    sizes = record.problem.sizes
+    streamed = [loop.dim for loop in outer.loops
+                if not loop.spatial and loop.size == 1 and sizes[loop.dim] > 1 and loop.dim != cols.dim]
+    return (rows.dim, rows.units), (cols.dim, cols.units), streamed[0] if streamed else ""
+
+
+@SETTINGS
+@given(gemm_layers(), st.sampled_from(["os", "ws", "is"]), st.integers(1, 4), st.integers(1, 4))
+def test_named_systolic_mappings_and_their_directive_files_are_the_same_record(layer, dataflow, rows, cols):
+    systolic = array_mapping(layer, dataflow, rows, cols)
+    directive = map_directive(layer, directive_array(rows * cols, 1.0, 0), directive_file(dataflow, cols))
+    assert isinstance(systolic, Mapping) and isinstance(directive, Mapping)
+    # Both describe the same GEMM (the directive view names MAESTRO's M, N, K; groups are 1 here).
+    assert dict(systolic.problem.dims) == {"G": 1, **dict(directive.problem.dims)}
+    expected = unrolling(systolic)
+    got = unrolling(directive)
+    assert got[:2] == expected[:2]
+    sizes = systolic.problem.sizes
+    if sizes[expected[2]] > 1:
+        assert got[2] == expected[2]
 
 
 @SETTINGS
