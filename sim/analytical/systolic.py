@@ -405,8 +405,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
     if mapping is None:
         mapping = map_systolic(layer, hw)
-    else:
-        check_mapping(layer, hw.buffers, mapping)
+    check_mapping(layer, hw.buffers, mapping)
     convention = hw.pe_array.cycle_convention
     _, capacity = buffer_slots(hw.buffers, layer)
     # The tiling is the record's: its whole operands and its chunks of T (one derivation, sim.mapping.systolic).

@@ -176,6 +176,10 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> None:
         raise MappingError("the systolic models run os, ws and is loop nests only", field="mapping.global_buffer",
                            value=mapping.axes, allowed="rows/cols over M/N (os), K/N (ws) or K/M (is)")
     _check_loop_order(mapping)
+    if layer.partial_sum_bits != layer.ofmap_bits:
+        raise MappingError("partial sums at a precision other than the outputs' are not run by the systolic models "
+                           "yet (issue 12, precision)", field=f"{layer.name}.psum_bits", value=layer.psum_bits,
+                           allowed=f"0 or ofmap_bits ({layer.ofmap_bits})")
     _, capacity = buffer_slots(buffers, layer)
     totals = operand_totals(layer)
     whole = {name: name in mapping.whole for name in OPERANDS}
