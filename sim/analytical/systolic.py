@@ -35,8 +35,8 @@ from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
-from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, buffer_slots,
-                                  check_mapping, chunking, map_systolic, operand_totals, slot_elements)
+from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, check_mapping,
+                                  chunking, map_systolic, operand_totals, slot_elements)
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
@@ -165,7 +165,7 @@ def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) ->
     return int(blocks.sum()), int(blocks[0, 0])
 
 
-def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, whole=None, chunks=None) -> dict:
+def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None) -> dict:
     """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
 
     A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
@@ -178,9 +178,8 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, whole=None
     """
     g = layer.gemm
     totals = operand_totals(layer)
-    geometry = chunking(rows, cols, dataflow, g.m, g.k, g.n, totals, capacity, whole)
-    if chunks is not None:  # a mapping record's own chunks (at least the fewest that fit: check_mapping)
-        geometry["chunks"] = chunks
+    if geometry is None:  # a grid point's tiling; one mapping's comes from its record (check_mapping)
+        geometry = chunking(rows, cols, dataflow, g.m, g.k, g.n, totals, capacity)
     chunks, row_folds, col_folds = geometry["chunks"], geometry["row_folds"], geometry["col_folds"]
     ifmap_sum, ifmap_first = _ifmap_blocks(layer, dataflow, geometry["row_ext"], geometry["col_ext"], chunks)
     unique = {"ifmap": ifmap_sum, "filter": g.k * g.n, "ofmap": g.m * g.n}
@@ -234,7 +233,7 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
-                 whole=None, chunks=None):
+                 geometry=None):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
@@ -256,7 +255,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
                                                                                 col_folds, is_os, is_ws)
 
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, whole, chunks)
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
     bits = layer.operand_bits
@@ -405,15 +404,15 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
     if mapping is None:
         mapping = map_systolic(layer, hw)
-    check_mapping(layer, hw.buffers, mapping)
+    geometry = check_mapping(layer, hw.buffers, mapping)
     convention = hw.pe_array.cycle_convention
-    _, capacity = buffer_slots(hw.buffers, layer)
-    # The tiling is the record's: its whole operands and its chunks of T (one derivation, sim.mapping.systolic).
+    capacity = geometry["capacity"]
+    # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.
     values = _closed_form(
         layer, mapping.rows, mapping.cols, mapping.dataflow_code, convention == "scalesim", capacity,
         hw.dram.bandwidth_bytes_per_cycle,
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
-        hw.dram.latency_cycles, whole={name: name in mapping.whole for name in OPERANDS}, chunks=mapping.chunks,
+        hw.dram.latency_cycles, geometry=geometry,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}

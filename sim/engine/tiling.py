@@ -78,11 +78,6 @@ def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int) -> int:
     return int(block_footprints(layer, np.array([m0, m1]), np.array([k0, k1]))[0, 0])
 
 
-def operand_capacity(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
-    """(slots, elements per slot) per operand (sim.mapping.systolic.buffer_slots)."""
-    return buffer_slots(buffers, layer)
-
-
 # Where each GEMM dimension sits in a step's block (group, m0, m1, k0, k1, n0, n1); an operand's tile key is the
 # entries of the dimensions it spans.
 _BLOCK_ENTRIES = {"G": (0,), "M": (1, 2), "K": (3, 4), "N": (5, 6)}

@@ -114,8 +114,8 @@ class Mapping:
         for level in self.levels:
             for loop in level.loops:
                 if loop.dim not in sizes:
-                    raise MappingError("loop over a dimension the problem does not have", field=f"{level.level}.{loop.dim}",
-                                       value=loop.dim, allowed=", ".join(sizes))
+                    raise MappingError("loop over a dimension the problem does not have",
+                                       field=f"{level.level}.{loop.dim}", value=loop.dim, allowed=", ".join(sizes))
 
     def spatial_loop(self, axis: str) -> Loop | None:
         """The (first) loop spread over `axis` ("rows" / "cols" / "cluster"), or None."""

@@ -17,6 +17,8 @@ streams T one element per cycle. An operand whose whole tensor fits one slot is 
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from sim.errors import MappingError
@@ -50,15 +52,21 @@ def array_mapping(layer: Layer, dataflow: str, rows: int, cols: int, *, chunks: 
     held whole (no buffer check: `map_systolic` derives both from the buffers)."""
     if dataflow not in NAMED_DATAFLOWS:
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
+    held = tuple(name for name in OPERANDS if name in whole)
+    return Mapping(dataflow, gemm_problem(layer), _array_levels(dataflow, rows, cols, chunks, held))
+
+
+# Frozen levels of a few (dataflow, array, chunks, whole) combinations serve every layer of a network: building
+# them once per combination keeps mapping a layer cheap beside the closed form it feeds.
+@lru_cache(maxsize=1024)
+def _array_levels(dataflow: str, rows: int, cols: int, chunks: int, whole: tuple[str, ...]) -> tuple[LevelLoops, ...]:
     row_dim, col_dim, time_dim = NAMED_DATAFLOWS[dataflow]
     outer = [Loop("G", size=1), Loop(col_dim, size=cols), Loop(row_dim, size=rows)]
     if chunks > 1:
         outer.append(Loop(time_dim, parts=chunks))
     inner = (Loop(row_dim, size=1, spatial="rows", units=rows), Loop(col_dim, size=1, spatial="cols", units=cols),
              Loop(time_dim, size=1))
-    levels = (LevelLoops("dram", tuple(outer), tuple(name for name in OPERANDS if name in whole)),
-              LevelLoops("global_buffer", inner))
-    return Mapping(dataflow, gemm_problem(layer), levels)
+    return LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner)
 
 
 def _ceil_div(a, b):
@@ -166,8 +174,9 @@ def raise_misfit(name: str, mapping: Mapping, capacity: dict[str, int], totals: 
         field=field, value=capacity[name], allowed=f">= {units} elements per slot")
 
 
-def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> None:
-    """MappingError unless `mapping` covers `layer` and each of its global-buffer tiles fits its slot."""
+def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
+    """MappingError unless `mapping` covers `layer` and each of its global-buffer tiles fits its slot; else the
+    tiling geometry (`chunking`'s, with the record's own chunks, and the slot `capacity`) for the closed form."""
     expected = gemm_problem(layer)
     if mapping.problem != expected:
         raise MappingError(f"mapping '{mapping.name}' is for another problem than layer '{layer.name}'",
@@ -191,6 +200,9 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> None:
         raise MappingError(f"{mapping.chunks} chunks of {mapping.temporal_dim} leave streamed tiles larger than a "
                            "buffer slot", field=f"dram.{mapping.temporal_dim}.parts", value=mapping.chunks,
                            allowed=f"{geometry['chunks']}..{max(mapping.temporal, 1)}")
+    geometry["chunks"] = mapping.chunks
+    geometry["capacity"] = capacity
+    return geometry
 
 
 def _check_loop_order(mapping: Mapping) -> None:

@@ -17,7 +17,6 @@ from sim.engine.tiling import (
     Tile,
     _ifmap_footprints,
     ifmap_footprint,
-    operand_capacity,
     plan_layer,
 )
 from sim.errors import MappingError
@@ -25,7 +24,7 @@ from sim.hardware.spec import BuffersSpec
 from sim.mapping.footprint import is_plain_matrix, real_plane
 from sim.mapping.operands import ifmap_matrix
 from sim.mapping.record import Mapping
-from sim.mapping.systolic import array_mapping, fit_mapping
+from sim.mapping.systolic import array_mapping, buffer_slots, fit_mapping
 from sim.workload.layer import Layer
 
 
@@ -96,7 +95,7 @@ def test_a_stationary_block_larger_than_a_slot_is_a_mapping_error():
 
 def test_double_buffering_halves_the_slot():
     layer = Layer.gemm_layer("g", m=4, n=4, k=4)
-    slots, slot = operand_capacity(buffers(1.0), layer)
+    slots, slot = buffer_slots(buffers(1.0), layer)
     assert slots["ifmap"] == 2 and slot["ifmap"] == 512 and slot["ofmap"] == 128  # 32-bit ofmap elements
     assert math.isclose(slot["filter"] * slots["filter"], 1024)
 
@@ -138,7 +137,7 @@ def reference_plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping,
                          fold_cycles: np.ndarray) -> LayerPlan:
     """The plan built step by step: chunk each fold, and look up or create each operand's tile per step."""
     bits = {"ifmap": layer.ifmap_bits, "filter": layer.filter_bits, "ofmap": layer.ofmap_bits}
-    slots, slot = operand_capacity(buffers, layer)
+    slots, slot = buffer_slots(buffers, layer)
     gemm = layer.gemm
     m_total, k_total, n_total = gemm.m, gemm.k, gemm.n
     totals = {"ifmap": layer.ifmap_elements, "filter": gemm.groups * k_total * n_total, "ofmap": layer.ofmap_elements}
