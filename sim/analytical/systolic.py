@@ -14,7 +14,7 @@ the first row fold read back and rewrite the partial sums of their outputs.
 
 DRAM traffic (elements) follows the engine's static tile plan (sim/engine/tiling.py, docs/systolic.md) in
 closed form, without running it: an operand whose whole tensor fits one slot of its buffer (half of it when
-double-buffered) is read once; otherwise each fold's streamed extent T is split into the fewest equal chunks
+double-buffered) is read once (the ifmap: the elements the layer reads); otherwise each fold's streamed extent T is split into the fewest equal chunks
 whose tiles fit, a tile is fetched whenever a step's tile differs from the previous step's, an ifmap tile
 counts the distinct stored ifmap elements its im2col block touches (sim.mapping.footprint), and ofmap tiles
 drain at every change and are read back when drained before. Per operand this equals the engine exactly.

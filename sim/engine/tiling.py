@@ -6,7 +6,8 @@ proportion (they still sum to the fold's cycles exactly). Each step names one ti
 - a tile used by consecutive steps is fetched once (the stationary operand of a fold, an ofmap tile that
   accumulates over K chunks);
 - an operand whose whole tensor fits one slot is one tile for the whole layer, fetched once (so DRAM reads
-  equal its unique size; a digital array stores the expanded filter matrix, block-circulant or not);
+  equal its unique size: the ifmap elements the layer reads, the expanded filter matrix a digital array
+  stores, block-circulant or not, every ofmap element);
 - ofmap tiles that receive partial sums (a row fold after the first on ws / is) are read back from DRAM
   when they were drained before.
 

@@ -23,6 +23,7 @@ import numpy as np
 
 from sim.errors import MappingError
 from sim.hardware.spec import BuffersSpec, Hardware
+from sim.mapping.footprint import ifmap_read_elements
 from sim.mapping.record import OPERAND_DIMS, OPERANDS, LevelLoops, Loop, Mapping, gemm_problem
 from sim.workload.layer import Layer
 
@@ -109,9 +110,11 @@ def buffer_slots(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], di
 
 
 def operand_totals(layer: Layer) -> dict[str, int]:
-    """Elements of each operand's tensor (a digital array stores the expanded filter matrix)."""
+    """Elements of each operand the layer touches, what a buffer holding it whole stores and fetches once: the
+    ifmap elements its windows read (a strided layer skips some), the expanded filter matrix (a digital array has
+    no circulant datapath), every ofmap element."""
     g = layer.gemm
-    return {"ifmap": layer.ifmap_elements, "filter": g.groups * g.k * g.n, "ofmap": layer.ofmap_elements}
+    return {"ifmap": ifmap_read_elements(layer), "filter": g.groups * g.k * g.n, "ofmap": layer.ofmap_elements}
 
 
 def chunking(rows, cols, dataflow, m, k, n, totals, capacity, whole=None):

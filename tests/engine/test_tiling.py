@@ -140,7 +140,9 @@ def reference_plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping,
     slots, slot = buffer_slots(buffers, layer)
     gemm = layer.gemm
     m_total, k_total, n_total = gemm.m, gemm.k, gemm.n
-    totals = {"ifmap": layer.ifmap_elements, "filter": gemm.groups * k_total * n_total, "ofmap": layer.ofmap_elements}
+    # A whole ifmap is the elements the layer reads (a stride above the filter skips some), by the plane reference.
+    read = reference_ifmap_footprint(layer, 0, m_total, 0, k_total) * gemm.groups if m_total and k_total else 0
+    totals = {"ifmap": read, "filter": gemm.groups * k_total * n_total, "ofmap": layer.ofmap_elements}
     whole = {name: name in mapping.whole for name in OPERANDS}
     elem_bytes = {name: -(-bits[name] // 8) for name in OPERANDS}
     temporal_axis = mapping.axes[2]
