@@ -151,11 +151,11 @@ class Mapping:
         row_axis, col_axis = order.index(rows.dim), order.index(cols.dim)
         return row_axis, col_axis, 3 - row_axis - col_axis
 
-    @property
+    @cached_property
     def rows(self) -> int:
         return self.spatial_loop("rows").units
 
-    @property
+    @cached_property
     def cols(self) -> int:
         return self.spatial_loop("cols").units
 
@@ -164,7 +164,7 @@ class Mapping:
         """"os" / "ws" / "is" by what the array holds (not by the record's name); "custom" otherwise."""
         return {(0, 2): "os", (1, 2): "ws", (1, 0): "is"}.get(self.axes[:2], "custom")
 
-    @property
+    @cached_property
     def dataflow_code(self) -> int:
         """The integer the numba kernels and vectorized closed forms take (os 0, ws 1, is 2)."""
         return ("os", "ws", "is").index(self.dataflow)
@@ -187,7 +187,7 @@ class Mapping:
         """Operands the global buffer holds whole for the layer (fetched once)."""
         return self.levels[0].whole
 
-    @property
+    @cached_property
     def gemm_dims(self) -> tuple[int, int, int]:
         sizes = self.problem.sizes
         return (sizes["M"], sizes["K"], sizes["N"])
