@@ -109,7 +109,7 @@ def mappings(draw):
         layer = Layer(name="c", ifmap_h=size, ifmap_w=size, in_channels=groups * draw(st.integers(1, 3)),
                       out_channels=groups * draw(st.integers(1, 4)), filter_h=kernel, filter_w=kernel, groups=groups)
     return array_mapping(layer=layer, dataflow=draw(st.sampled_from(("os", "ws", "is"))),
-                           rows=draw(st.integers(1, 40)), cols=draw(st.integers(1, 40)))
+                         rows=draw(st.integers(1, 40)), cols=draw(st.integers(1, 40)))
 
 
 @settings(max_examples=100)

@@ -44,8 +44,8 @@ def _memory_tables(hw) -> str:
             lines.append(f"size_bytes = {level.size_bytes}")
         lines += [f"word_bytes = {level.word_bytes}", f"double_buffered = {str(level.double_buffered).lower()}",
                   f"bandwidth_bytes_per_cycle = {level.bandwidth_bytes_per_cycle}",
-                  f"latency_cycles = {level.latency_cycles}", f'source = "test"']
-    return "\n".join(lines).replace("= inf", "= inf") + "\n"
+                  f"latency_cycles = {level.latency_cycles}", 'source = "test"']
+    return "\n".join(lines) + "\n"
 
 
 def _without_buffers(text: str) -> str:
