@@ -27,7 +27,7 @@ from sim.analytical.systolic import estimate_systolic, estimate_systolic_grid, l
 from sim.hardware.spec import Hardware
 from sim.kernels.systolic_fast import run_layer_functional, run_layer_timing
 from sim.mapping.operands import filter_matrix, ifmap_matrix, random_operands, reference_ofmap
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.systolic import array_mapping
 from sim.workload.layer import Layer
 from sim.workload.load import load_trace
 
@@ -98,7 +98,7 @@ def bench_timing(layers: list[Layer], rows: int, cols: int, dataflow: str) -> di
     slowest = 0.0
     for layer in layers:
         layer_start = time.perf_counter()
-        fold_cycles = run_layer_timing(SystolicMapping(layer, dataflow, rows, cols))[0]
+        fold_cycles = run_layer_timing(array_mapping(layer, dataflow, rows, cols))[0]
         cycles += int(fold_cycles.sum())
         slowest = max(slowest, time.perf_counter() - layer_start)
     wall = time.perf_counter() - start
@@ -115,7 +115,7 @@ def bench_functional(layers: list[Layer], rows: int, cols: int, dataflow: str, o
     slowest = 0.0
     overflow = False
     for layer, (ifmap, filters, a64, b64) in zip(layers, operands):
-        mapping = SystolicMapping(layer, dataflow, rows, cols)
+        mapping = array_mapping(layer, dataflow, rows, cols)
         start = time.perf_counter()
         fold_cycles = run_layer_timing(mapping)[0]
         _, layer_overflow = run_layer_functional(layer, mapping, ifmap, filters, 32)
@@ -170,11 +170,11 @@ def _scalesim_topology_row(layer: Layer) -> str:
 
 
 def bench_scalesim(layer: Layer, rows: int, cols: int, dataflow: str) -> dict:
-    mapping = SystolicMapping(layer, dataflow, rows, cols)
+    mapping = array_mapping(layer, dataflow, rows, cols)
     repeats = 1000
     start = time.perf_counter()
     for _ in range(repeats):
-        ours_cycles = layer_compute_cycles(SystolicMapping(layer, dataflow, rows, cols), "scalesim")
+        ours_cycles = layer_compute_cycles(array_mapping(layer, dataflow, rows, cols), "scalesim")
         run_layer_timing(mapping)
     ours = (time.perf_counter() - start) / repeats
     with tempfile.TemporaryDirectory() as tmp:
@@ -202,7 +202,7 @@ def main() -> None:
 
     # Compile (or load cached) numba kernels before timing anything.
     warm = Layer.gemm_layer("warm", m=4, n=4, k=4)
-    run_layer_timing(SystolicMapping(warm, "ws", 2, 2))
+    run_layer_timing(array_mapping(warm, "ws", 2, 2))
 
     rows_out = []
     for net in args.nets:
@@ -214,7 +214,7 @@ def main() -> None:
                              filter_matrix(layer, filters).astype(np.float64)))
         # One exactness spot check per net (the tests cover the rest).
         first = layers[0]
-        mapping = SystolicMapping(first, "ws", 32, 32)
+        mapping = array_mapping(first, "ws", 32, 32)
         assert np.array_equal(run_layer_functional(first, mapping, operands[0][0], operands[0][1])[0],
                               reference_ofmap(first, operands[0][0], operands[0][1]))
         for size in args.arrays:

@@ -1,7 +1,7 @@
 """sim: a cycle-level simulator for DNN accelerators (systolic / directive PE arrays and ReRAM crossbars).
 
-The API (see sim.api): load_trace, load_hardware, load_mapping, map_layer, simulate, estimate, compare,
-layer_values and infer (functional simulation with your tensors and ONNX models),
+The API (see sim.api): load_trace, load_hardware, load_mapping, write_mappings, map_layer, simulate, estimate,
+compare, layer_values and infer (functional simulation with your tensors and ONNX models),
 and sweep (design-space exploration, sim.sweep.run). Note: `sim.sweep` is the sweep package, callable as the
 `sweep` function; its other names are imported as `from sim.sweep import load_sweep_spec, SweepSpec, SweepResult`.
 
@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "compare": "sim.api", "estimate": "sim.api", "infer": "sim.api", "layer_values": "sim.api",
     "load_hardware": "sim.api", "load_mapping": "sim.api",
-    "load_trace": "sim.api", "map_layer": "sim.api", "simulate": "sim.api",
+    "load_trace": "sim.api", "map_layer": "sim.api", "simulate": "sim.api", "write_mappings": "sim.api",
     "ConfigError": "sim.errors", "MappingError": "sim.errors", "SimError": "sim.errors", "TraceError": "sim.errors",
     "Hardware": "sim.hardware.spec", "LayerResult": "sim.records", "RunResult": "sim.records",
     "SweepResult": "sim.sweep", "SweepSpec": "sim.sweep", "load_sweep_spec": "sim.sweep",
@@ -45,7 +45,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from sim.api import compare, estimate, infer, layer_values, load_hardware, load_mapping, load_trace, map_layer, simulate
+    from sim.api import (compare, estimate, infer, layer_values, load_hardware, load_mapping, load_trace, map_layer,
+                         simulate, write_mappings)
     from sim.errors import ConfigError, MappingError, SimError, TraceError
     from sim.hardware.spec import Hardware
     from sim.records import LayerResult, RunResult

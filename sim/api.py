@@ -13,17 +13,24 @@ The hardware kind picks the model: a [pe_array] is a systolic array, [reram] a c
 from __future__ import annotations
 
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from sim.errors import ConfigError, MappingError
 
 if TYPE_CHECKING:  # imported where used: `import sim.api` stays cheap (the CLI's start-up)
     from sim.hardware.spec import Hardware
+    from sim.mapping.crossbar import CrossbarMapping
+    from sim.mapping.record import Mapping
     from sim.records import LayerResult, RunResult
     from sim.workload.layer import Layer
+    from sim.workload.maestro import Dataflow
     from sim.workload.trace import Trace
+
+    # What `mapping=` may be: a record (every layer it covers), records by layer name (a mapping file), or a
+    # MAESTRO dataflow (every layer).
+    MappingArgument = Mapping | dict[str, Mapping] | Dataflow | None
 
 
 def load_trace(path: str | Path, *, batch: int | None = None) -> Trace:
@@ -41,11 +48,36 @@ def load_hardware(path: str | Path) -> Hardware:
     return load(path)
 
 
-def load_mapping(path: str | Path) -> Any:
-    """A MAESTRO dataflow given on its own, to apply to every layer of a trace."""
+def load_mapping(path: str | Path) -> dict[str, Mapping] | Dataflow:
+    """A mapping given apart from the trace: a mapping file (TOML, sim.mapping.mapping_file: one record per layer
+    name) or a MAESTRO dataflow (.m) to apply to every layer."""
+    if Path(path).suffix.lower() == ".toml":
+        from sim.mapping.mapping_file import read_mappings
+
+        return read_mappings(path)
     from sim.workload.maestro import load_mapping_file
 
     return load_mapping_file(path)
+
+
+def write_mappings(path: str | Path, workload: Trace | Layer | Iterable[Layer], hw: Hardware, *,
+                   mapping: MappingArgument = None) -> dict[str, Mapping]:
+    """Write the mapping record of every layer on a digital array (`mapping` as in `simulate`: default, the
+    config's named dataflow) to a mapping file a user can edit and give back to `--mapping`; returns the records."""
+    from sim.mapping.mapping_file import write_mappings as write
+
+    if hw.kind == "reram":
+        raise MappingError("mapping files describe digital PE arrays; a crossbar placement is not a loop nest",
+                           field="hardware", value=hw.kind, allowed="a [pe_array] or [directive_array] config")
+    trace = _with_mapping(_as_trace(workload), mapping)
+    names = [layer.name for layer in trace.layers]
+    if len(set(names)) != len(names):
+        raise MappingError("a mapping file names layers, and this trace repeats a name", field="layers",
+                           value=next(n for n in names if names.count(n) > 1), allowed="distinct layer names")
+    records = {layer.name: map_layer(layer, hw, dataflow=trace.dataflow_of(index))
+               for index, layer in enumerate(trace.layers)}
+    write(path, records)
+    return records
 
 
 def _as_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
@@ -60,29 +92,42 @@ def _as_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
     return Trace(name="layers", layers=layers)
 
 
-def _with_dataflow(trace: Trace, dataflow: Any) -> Trace:
-    """Apply one directive mapping to every layer (a mapping file given apart from the trace)."""
-    if dataflow is None:
+def _with_mapping(trace: Trace, mapping: MappingArgument) -> Trace:
+    """The trace carrying the mapping given apart from it, per layer."""
+    if mapping is None:
         return trace
-    return replace(trace, dataflows=tuple(dataflow for _ in trace.layers))
+    if isinstance(mapping, dict):
+        missing = [layer.name for layer in trace.layers if layer.name not in mapping]
+        if missing:
+            raise MappingError(f"the mapping file has no [[mapping]] for layer '{missing[0]}'", field="mapping.layer",
+                               value=missing[0], allowed=", ".join(mapping) or "no layer")
+        return replace(trace, dataflows=tuple(mapping[layer.name] for layer in trace.layers))
+    return replace(trace, dataflows=tuple(mapping for _ in trace.layers))
 
 
-def map_layer(layer: Layer, hw: Hardware, *, dataflow: Any = None) -> Any:
-    """The mapping of `layer` on `hw`, or MappingError with the reason.
+def map_layer(layer: Layer, hw: Hardware, *, dataflow: str | Dataflow | None = None) -> Mapping | CrossbarMapping:
+    """The mapping of `layer` on `hw`, or MappingError with the reason: the mapping record of a digital array
+    (`dataflow`: a named systolic dataflow os / ws / is, or MAESTRO directives for a directive array), or the
+    crossbar placement of a ReRAM chip."""
+    return _MODELS[hw.kind].map_layer(layer, hw, dataflow)
 
-    `dataflow` is a systolic dataflow name (os/ws/is) for a PE array, or a parsed MAESTRO Dataflow for a
-    directive array.
-    """
-    if hw.kind == "systolic":
-        from sim.mapping.systolic import map_systolic
 
-        return map_systolic(layer, hw, dataflow)
-    if hw.kind == "reram":
-        from sim.mapping.crossbar import map_crossbar
+def _map_systolic(layer: Layer, hw: Hardware, dataflow: Any) -> Mapping:
+    from sim.mapping.record import Mapping
+    from sim.mapping.systolic import map_systolic
 
-        return map_crossbar(layer, hw)
+    if isinstance(dataflow, Mapping):
+        return dataflow
+    # A named dataflow overrides the config's; MAESTRO directives carried by a trace do not apply to a systolic array.
+    return map_systolic(layer, hw, dataflow if isinstance(dataflow, str) else None)
+
+
+def _map_directive(layer: Layer, hw: Hardware, dataflow: Any) -> Mapping:
     from sim.mapping.directives import map_directive
+    from sim.mapping.record import Mapping
 
+    if isinstance(dataflow, Mapping):
+        return dataflow
     if dataflow is None:
         raise MappingError(
             f"layer '{layer.name}' has no Dataflow block and no mapping file was given",
@@ -91,19 +136,85 @@ def map_layer(layer: Layer, hw: Hardware, *, dataflow: Any = None) -> Any:
     return map_directive(layer, hw, dataflow)
 
 
-def _directive_results(trace: Trace, hw: Hardware) -> list[LayerResult]:
-    from sim.analytical.directives import estimate_directive
+def _map_crossbar(layer: Layer, hw: Hardware, dataflow: Any) -> CrossbarMapping:
+    from sim.mapping.crossbar import map_crossbar
 
+    return map_crossbar(layer, hw)
+
+
+def _estimate_layers(trace: Trace, hw: Hardware) -> RunResult:
+    """A digital array's analytical model, layer by layer, on each layer's mapping record."""
+    from sim.records import RunResult
+
+    estimate_layer = _MODELS[hw.kind].estimate_layer
     results = []
     for index, layer in enumerate(trace.layers):
-        dataflow = trace.dataflow_of(index)
-        if dataflow is None:
-            raise MappingError(
-                f"layer '{layer.name}' has no Dataflow block and no mapping file was given",
-                field="dataflow", allowed="a MAESTRO .m trace with Dataflow blocks, or --mapping FILE (see mappings/)",
-            )
-        results.append(estimate_directive(layer, hw, dataflow))
-    return results
+        start = time.perf_counter()
+        result = estimate_layer(layer, hw, map_layer(layer, hw, dataflow=trace.dataflow_of(index)))
+        results.append(replace(result, sim_wall_s=time.perf_counter() - start))
+    return RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
+
+
+def _estimate_crossbar(trace: Trace, hw: Hardware) -> RunResult:
+    # The whole trace at once: placement replicates early layers to balance the inter-layer pipeline,
+    # exactly as the engine's trace run does, so the two compare like for like.
+    from sim.analytical.crossbar import estimate_crossbar_trace
+
+    return estimate_crossbar_trace(trace, hw)
+
+
+def _estimate_systolic_layer(layer: Layer, hw: Hardware, mapping: Mapping) -> LayerResult:
+    from sim.analytical.systolic import estimate_systolic
+
+    return estimate_systolic(layer, hw, mapping)
+
+
+def _estimate_directive_layer(layer: Layer, hw: Hardware, mapping: Mapping) -> LayerResult:
+    from sim.analytical.directives import estimate_directive
+
+    return estimate_directive(layer, hw, mapping)
+
+
+def _simulate_systolic(trace: Trace, hw: Hardware, **options: Any) -> RunResult:
+    from sim.engine.simulate import simulate_trace
+
+    # Each layer's record (the trace's, or the named dataflow it carries, or the config's) is the engine's.
+    mapped = replace(trace, dataflows=tuple(map_layer(layer, hw, dataflow=trace.dataflow_of(index))
+                                            for index, layer in enumerate(trace.layers)))
+    return simulate_trace(mapped, hw, functional=options["functional"], seed=options["seed"],
+                          progress=options["progress"], overlap_weight_prefetch=options["overlap_weight_prefetch"],
+                          dram_requests=options["dram_requests"])
+
+
+def _simulate_directive(trace: Trace, hw: Hardware, **options: Any) -> RunResult:
+    from sim.engine.directives import simulate_directive_trace
+
+    mapped = replace(trace, dataflows=tuple(map_layer(layer, hw, dataflow=trace.dataflow_of(index))
+                                            for index, layer in enumerate(trace.layers)))
+    return simulate_directive_trace(mapped, hw, seed=options["seed"], functional=options["functional"])
+
+
+def _simulate_crossbar(trace: Trace, hw: Hardware, **options: Any) -> RunResult:
+    from sim.engine.crossbar import simulate_crossbar_trace
+
+    return simulate_crossbar_trace(trace, hw, functional=options["functional"], seed=options["seed"])
+
+
+@dataclass(frozen=True)
+class _Models:
+    """One hardware kind's mapper and models."""
+
+    map_layer: Callable[[Layer, Hardware, Any], Any]
+    estimate: Callable[[Trace, Hardware], RunResult]
+    simulate: Callable[..., RunResult]
+    estimate_layer: Callable[[Layer, Hardware, Any], LayerResult] | None = None
+
+
+_MODELS = {
+    "systolic": _Models(_map_systolic, _estimate_layers, _simulate_systolic, _estimate_systolic_layer),
+    "directive": _Models(_map_directive, _estimate_layers, _simulate_directive, _estimate_directive_layer),
+    "reram": _Models(_map_crossbar, _estimate_crossbar, _simulate_crossbar),
+}
 
 
 def _pes(hw: Hardware) -> int:
@@ -124,64 +235,33 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
     return replace(run, pes=run.pes or _pes(hw), metadata=tuple(metadata.items()))
 
 
-def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None) -> RunResult:
-    """The analytical model for every layer (microseconds per layer)."""
-    from sim.records import RunResult
-
-    trace = _with_dataflow(_as_trace(workload), mapping)
-    if hw.kind == "directive":
-        results = _directive_results(trace, hw)
-    elif hw.kind == "reram":
-        # The whole trace at once: placement replicates early layers to balance the inter-layer pipeline,
-        # exactly as the engine's trace run does, so the two compare like for like.
-        from sim.analytical.crossbar import estimate_crossbar_trace
-
-        return _with_hardware_metadata(estimate_crossbar_trace(trace, hw), hw)
-    else:
-        from sim.analytical.systolic import estimate_systolic
-
-        results = []
-        for layer in trace.layers:
-            start = time.perf_counter()
-            result = estimate_systolic(layer, hw, map_layer(layer, hw))
-            results.append(replace(result, sim_wall_s=time.perf_counter() - start))
-    run = RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
-    return _with_hardware_metadata(run, hw)
+def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None) -> RunResult:
+    """The analytical model for every layer (microseconds per layer) on each layer's mapping."""
+    trace = _with_mapping(_as_trace(workload), mapping)
+    return _with_hardware_metadata(_MODELS[hw.kind].estimate(trace, hw), hw)
 
 
 def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
-             progress: Any = False, overlap_weight_prefetch: bool = False, mapping: Any = None,
-             dram_requests: list | None = None) -> RunResult:
-    """The discrete-event engine for every layer, in trace order.
-
-    `dram_requests` (systolic hardware): a list that receives every DRAM request the engine issued,
-    (cycle, kind, address, size_bytes, operand) in issue order.
+             progress: Any = False, overlap_weight_prefetch: bool = False,
+             mapping: MappingArgument = None, dram_requests: list | None = None) -> RunResult:
+    """The discrete-event engine for every layer, in trace order, on each layer's mapping.
 
     `functional=True` also computes each layer's output values from seeded random operands and checks them
     against numpy (systolic) or the exact integer product (crossbar). `progress` (systolic engine): True for a
-    progress bar, or a callable given the number of layers done after each layer.
+    progress bar, or a callable given the number of layers done after each layer. `dram_requests` (systolic
+    hardware): a list that receives every DRAM request the engine issued, (cycle, kind, address, size_bytes,
+    operand) in issue order.
     """
-    trace = _with_dataflow(_as_trace(workload), mapping)
-    if hw.kind == "systolic":
-        from sim.engine.simulate import simulate_trace
-
-        run = simulate_trace(trace, hw, functional=functional, seed=seed, progress=progress,
-                             overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
-    elif dram_requests is not None:
+    if dram_requests is not None and hw.kind != "systolic":
         raise ConfigError("a DRAM request trace needs a systolic array (the crossbar and directive engines keep "
                           "no request-level DRAM)", field="--dram-trace", allowed="a config with [pe_array]")
-    elif hw.kind == "reram":
-        from sim.engine.crossbar import simulate_crossbar_trace
-
-        run = simulate_crossbar_trace(trace, hw, functional=functional, seed=seed)
-    else:
-        from sim.engine.directives import simulate_directive_trace
-
-        run = simulate_directive_trace(trace, hw, seed=seed, functional=functional)
+    trace = _with_mapping(_as_trace(workload), mapping)
+    run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
+                                    overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
     return _with_hardware_metadata(run, hw)
 
 
-def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None, seed: int = 0):
+def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None, seed: int = 0):
     """Engine vs analytical model, per layer and field (see sim.compare.Comparison)."""
     from sim.compare import compare_runs
 

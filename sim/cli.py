@@ -65,7 +65,9 @@ def run(
     functional: bool = typer.Option(False, "--functional", help="also compute and check the actual output values"),
     seed: int = typer.Option(0, "--seed", help="seed of the random operands and non-idealities"),
     analytical: bool = typer.Option(False, "--analytical", help="use the analytical model instead of the engine"),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m applied to every layer"),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", help="a mapping file (.toml, one record per layer: docs/mapping.md) or a MAESTRO "
+                                "dataflow .m applied to every layer"),
     overlap_weight_prefetch: bool = typer.Option(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
@@ -215,7 +217,9 @@ def compare(
     hw: Path = typer.Option(..., "--hw"),
     trace: Path = typer.Option(..., "--trace"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder for compare.csv"),
-    mapping: Optional[Path] = typer.Option(None, "--mapping", help="a MAESTRO dataflow .m applied to every layer"),
+    mapping: Optional[Path] = typer.Option(
+        None, "--mapping", help="a mapping file (.toml, one record per layer: docs/mapping.md) or a MAESTRO "
+                                "dataflow .m applied to every layer"),
     tolerance: Optional[float] = typer.Option(
         None, "--tolerance", help="exit 1 if any field's relative error exceeds this (e.g. 0.05)"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),

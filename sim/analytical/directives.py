@@ -40,9 +40,10 @@ from sim.hardware.spec import DirectiveArraySpec, Hardware
 from sim.mapping.directives import (
     DirectiveMapping,
     ResolvedDirective,
-    map_layer_directives,
+    directive_view,
     map_positions,
 )
+from sim.mapping.record import Mapping
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 from sim.workload.maestro import Dataflow
@@ -508,11 +509,12 @@ def _actions(stats: dict[str, float], spec: DirectiveArraySpec) -> ActionCounts:
     })
 
 
-def estimate_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> LayerResult:
-    """The analytical LayerResult of a layer under a directive dataflow (MAESTRO's statistics in `extra`)."""
+def estimate_directive(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow) -> LayerResult:
+    """The analytical LayerResult of a layer under a directive mapping record (or MAESTRO directives, translated
+    into one), with MAESTRO's statistics in `extra`."""
     start = time.perf_counter()
     spec = _spec(hw)
-    mapping = map_layer_directives(layer, dataflow, spec.num_pes)
+    mapping = directive_view(layer, hw, mapping)
     stats = maestro_statistics(mapping, spec)
     actions = _actions(stats, spec)
     energy = apply(actions, hw.energy)
@@ -546,7 +548,7 @@ def estimate_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> LayerR
     ).with_extra(stats)
 
 
-def runtime_grid(layer: Layer, hw: Hardware, dataflow: Dataflow, noc_bandwidths: Sequence[int],
+def runtime_grid(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow, noc_bandwidths: Sequence[int],
                  offchip_bandwidths: Sequence[int]) -> np.ndarray:
     """Runtime (cycles) of one layer for every NoC x off-chip bandwidth pair, evaluated together:
     result[i, j] equals estimate_directive's runtime with noc_bandwidths[i] and offchip_bandwidths[j]."""
@@ -556,6 +558,6 @@ def runtime_grid(layer: Layer, hw: Hardware, dataflow: Dataflow, noc_bandwidths:
     if noc.size == 0 or offchip.size == 0 or (noc < 1).any() or (offchip < 1).any():
         raise ConfigError("bandwidth grid values must be integers >= 1", field="directive_array",
                           value=(list(noc_bandwidths), list(offchip_bandwidths)), allowed=">= 1 elements/cycle")
-    mapping = map_layer_directives(layer, dataflow, spec.num_pes)
+    mapping = directive_view(layer, hw, mapping)
     model = _Model(mapping, spec)
     return model.runtime_grid(0, mapping.sizes, noc, offchip, {})

@@ -14,7 +14,7 @@ the first row fold read back and rewrite the partial sums of their outputs.
 
 DRAM traffic (elements) follows the engine's static tile plan (sim/engine/tiling.py, docs/systolic.md) in
 closed form, without running it: an operand whose whole tensor fits one slot of its buffer (half of it when
-double-buffered) is read once; otherwise each fold's streamed extent T is split into the fewest equal chunks
+double-buffered) is read once (the ifmap: the elements the layer reads); otherwise each fold's streamed extent T is split into the fewest equal chunks
 whose tiles fit, a tile is fetched whenever a step's tile differs from the previous step's, an ifmap tile
 counts the distinct stored ifmap elements its im2col block touches (sim.mapping.footprint), and ofmap tiles
 drain at every change and are read back when drained before. Per operand this equals the engine exactly.
@@ -34,12 +34,14 @@ from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
-from sim.mapping.systolic import DATAFLOW_CODES, SystolicMapping, map_systolic
+from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, check_mapping,
+                                  chunking, map_systolic, operand_totals, slot_elements)
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
 CONVENTIONS = ("native", "scalesim")
-OS, WS, IS = DATAFLOW_CODES["os"], DATAFLOW_CODES["ws"], DATAFLOW_CODES["is"]
+OS, WS, IS = (DATAFLOW_NAMES.index(name) for name in ("os", "ws", "is"))
 
 
 def _check_convention(convention: str) -> None:
@@ -48,7 +50,7 @@ def _check_convention(convention: str) -> None:
                            allowed=", ".join(CONVENTIONS))
 
 
-def fold_cycles(mapping: SystolicMapping, convention: str) -> np.ndarray:
+def fold_cycles(mapping: Mapping, convention: str) -> np.ndarray:
     """int64 (folds,): compute cycles of each fold, in fold order, under `convention` ("native"/"scalesim")."""
     _check_convention(convention)
     used = mapping.fold_used
@@ -59,13 +61,13 @@ def fold_cycles(mapping: SystolicMapping, convention: str) -> np.ndarray:
     return np.full(mapping.folds, per_fold, dtype=np.int64)
 
 
-def layer_compute_cycles(mapping: SystolicMapping, convention: str) -> int:
+def layer_compute_cycles(mapping: Mapping, convention: str) -> int:
     """The layer's compute cycles: the sum of fold_cycles; "scalesim" subtracts SCALE-Sim's -1 per group."""
     total = int(fold_cycles(mapping, convention).sum())
     return total - mapping.groups if convention == "scalesim" else total
 
 
-def fold_sram_counts(mapping: SystolicMapping) -> np.ndarray:
+def fold_sram_counts(mapping: Mapping) -> np.ndarray:
     """int64 (folds, 4): ifmap reads, filter reads, ofmap reads (partial-sum read-back), ofmap writes per fold."""
     b = mapping.fold_bounds
     m = b[:, 2] - b[:, 1]
@@ -105,20 +107,6 @@ def _minimum(a, b):
     return min(a, b)
 
 
-OPERANDS = ("ifmap", "filter", "ofmap")
-# How each operand's tile key spans the fold loop, per dataflow code (os, ws, is): 0 = the array's rows and
-# columns (a new tile every fold), 1 = the rows and the streamed axis, 2 = the columns and the streamed axis.
-SPAN_KIND = {"ifmap": (1, 1, 0), "filter": (2, 0, 1), "ofmap": (0, 2, 2)}
-ROWS_AND_COLS, ROWS_AND_TIME, COLS_AND_TIME = 0, 1, 2
-
-
-def _span_kind(name: str, dataflow):
-    """SPAN_KIND of `name` per point: an int for one dataflow code, an array for an array of codes."""
-    if isinstance(dataflow, int):
-        return SPAN_KIND[name][dataflow]
-    return np.asarray(SPAN_KIND[name])[dataflow]
-
-
 def _hold_cycles(size_bytes, bandwidth):
     """Cycles a transfer holds a channel (0 when the bandwidth is unlimited): the engine's, before burst padding."""
     if isinstance(bandwidth, float) and not isinstance(size_bytes, np.ndarray):
@@ -126,40 +114,6 @@ def _hold_cycles(size_bytes, bandwidth):
     bandwidth = np.asarray(bandwidth, dtype=np.float64)
     finite = np.isfinite(bandwidth)
     return np.where(finite, np.ceil(size_bytes / np.where(finite, bandwidth, 1.0)), 0).astype(np.int64)
-
-
-def _chunking(rows, cols, dataflow, m, k, n, totals, capacity):
-    """The engine's tiling geometry per point: row/column folds and extents, the streamed extent T, how many
-    chunks each fold's T is split into so every streamed tile fits its slot, which operands are held whole,
-    and whether a point fits at all (else the name of the first operand whose tile does not fit)."""
-    is_os, is_ws = dataflow == OS, dataflow == WS
-    spatial_rows = _where(is_os, m, k)
-    spatial_cols = _where(is_ws | is_os, n, m)
-    temporal = _where(is_os, k, _where(is_ws, m, n))
-    row_ext = _minimum(rows, spatial_rows)
-    col_ext = _minimum(cols, spatial_cols)
-    whole = {name: totals[name] <= capacity[name] for name in OPERANDS}
-    length = temporal if isinstance(temporal, int) else np.asarray(temporal, dtype=np.int64)
-    misfit = ""
-    if isinstance(dataflow, np.ndarray):
-        shape = np.broadcast_shapes(np.shape(row_ext), np.shape(col_ext), np.shape(dataflow))
-        misfit = np.full(shape, "", dtype=object)
-    for name in OPERANDS:
-        kind = _span_kind(name, dataflow)
-        # Elements of one fold's tile per unit of T (the whole block when the tile does not span T).
-        units = _where(kind == ROWS_AND_COLS, row_ext * col_ext, _where(kind == ROWS_AND_TIME, row_ext, col_ext))
-        partial = totals[name] > capacity[name]
-        bad = partial & (units > capacity[name])
-        misfit = _where(bad & (misfit == ""), name, misfit)
-        streamed = partial & (kind != ROWS_AND_COLS)
-        length = _where(streamed, _minimum(length, capacity[name] // _maximum(units, 1)), length)
-    # A point that cannot fit gets one chunk: its counts are meaningless, and need no footprints of tiny tiles.
-    chunks = _where(misfit == "", _maximum(_ceil_div(temporal, _maximum(length, 1)), 1), 1)
-    return {
-        "spatial_rows": spatial_rows, "spatial_cols": spatial_cols, "temporal": temporal,
-        "row_folds": _ceil_div(spatial_rows, rows), "col_folds": _ceil_div(spatial_cols, cols),
-        "row_ext": row_ext, "col_ext": col_ext, "chunks": chunks, "whole": whole, "misfit": misfit,
-    }
 
 
 def _edges(extent: int, step: int) -> np.ndarray:
@@ -211,7 +165,7 @@ def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) ->
     return int(blocks.sum()), int(blocks[0, 0])
 
 
-def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
+def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None) -> dict:
     """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
 
     A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
@@ -223,14 +177,15 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict) -> dict:
     back when their key was written before: read-backs = writes - distinct ofmap = writes - M*N per group.
     """
     g = layer.gemm
-    totals = {"ifmap": layer.ifmap_elements, "filter": g.groups * g.k * g.n, "ofmap": layer.ofmap_elements}
-    geometry = _chunking(rows, cols, dataflow, g.m, g.k, g.n, totals, capacity)
+    totals = operand_totals(layer)
+    if geometry is None:  # a grid point's tiling; one mapping's comes from its record (check_mapping)
+        geometry = chunking(rows, cols, dataflow, g.m, g.k, g.n, totals, capacity)
     chunks, row_folds, col_folds = geometry["chunks"], geometry["row_folds"], geometry["col_folds"]
     ifmap_sum, ifmap_first = _ifmap_blocks(layer, dataflow, geometry["row_ext"], geometry["col_ext"], chunks)
     unique = {"ifmap": ifmap_sum, "filter": g.k * g.n, "ofmap": g.m * g.n}
     fetched = {}
     for name in OPERANDS:
-        kind = _span_kind(name, dataflow)
+        kind = SPAN_KIND[name][dataflow] if isinstance(dataflow, int) else np.asarray(SPAN_KIND[name])[dataflow]
         times = _where(kind == ROWS_AND_COLS, 1,
                        _where(kind == ROWS_AND_TIME, _where((chunks > 1) | (row_folds > 1), col_folds, 1),
                               _where(chunks > 1, row_folds, 1)))
@@ -269,15 +224,16 @@ def _sram_counts(m, k, n, groups, row_folds, col_folds, is_os, is_ws):
     return ifmap, filter_, ofmap_reads, ofmap_writes
 
 
-def sram_count_totals(mapping: SystolicMapping) -> tuple[int, int, int, int]:
+def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
     """`fold_sram_counts(mapping).sum(axis=0)` as Python ints, without building the per-fold arrays."""
-    g = mapping.layer.gemm
-    code = DATAFLOW_CODES[mapping.dataflow]
-    return _sram_counts(g.m, g.k, g.n, g.groups, mapping.row_folds, mapping.col_folds, code == OS, code == WS)
+    m, k, n = mapping.gemm_dims
+    code = mapping.dataflow_code
+    return _sram_counts(m, k, n, mapping.groups, mapping.row_folds, mapping.col_folds, code == OS, code == WS)
 
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
-                 ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0):
+                 ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
+                 geometry=None):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
@@ -299,7 +255,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
                                                                                 col_folds, is_os, is_ws)
 
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity)
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
     bits = layer.operand_bits
@@ -349,12 +305,6 @@ def _element_bytes(bits: int) -> int:
     return -(-bits // 8)
 
 
-def _capacity(size_bytes, element_bytes, double_buffered):
-    """Elements one slot holds: elements take whole bytes; double buffering halves the capacity."""
-    usable = _where(double_buffered, size_bytes // 2, size_bytes)
-    return usable // element_bytes
-
-
 def estimate_systolic_grid(
     layer: Layer,
     rows: np.ndarray,
@@ -375,7 +325,7 @@ def estimate_systolic_grid(
     """The closed forms of `estimate_systolic`, vectorized over hardware parameters (design-space sweeps).
 
     Every hardware argument is an array (or scalar) and all broadcast together: `rows`, `cols` (ints >= 1),
-    `dataflow` (a name "os"/"ws"/"is" or an int array of DATAFLOW_CODES: os=0, ws=1, is=2), buffer sizes
+    `dataflow` (a name "os"/"ws"/"is" or an int array of their DATAFLOW_NAMES index: os=0, ws=1, is=2), buffer sizes
     in KiB (np.inf: unlimited), the shared DRAM bandwidth in bytes per cycle (np.inf: no stalls) and optional
     per-operand port bandwidths (np.inf: only the shared channel limits; the smaller applies), `double_buffered`
     (half of each buffer usable) and the cycle `convention`. Returns arrays of the broadcast shape:
@@ -390,9 +340,9 @@ def estimate_systolic_grid(
     """
     _check_convention(convention)
     if isinstance(dataflow, str):
-        if dataflow not in DATAFLOW_CODES:
+        if dataflow not in DATAFLOW_NAMES:
             raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
-        dataflow = DATAFLOW_CODES[dataflow]
+        dataflow = DATAFLOW_NAMES.index(dataflow)
     rows = np.asarray(rows, dtype=np.int64)
     cols = np.asarray(cols, dtype=np.int64)
     dataflow = np.asarray(dataflow, dtype=np.int64)
@@ -408,7 +358,7 @@ def estimate_systolic_grid(
         kb = np.asarray(kb, dtype=np.float64)
         finite = np.isfinite(kb)
         size = np.where(finite, np.floor(np.where(finite, kb, 0) * 1024), 0).astype(np.int64)
-        cap = _capacity(size, _element_bytes(bits[name]), np.asarray(double_buffered))
+        cap = slot_elements(size, _element_bytes(bits[name]), np.asarray(double_buffered))
         return np.where(finite, cap, np.iinfo(np.int64).max)
 
     result = _closed_form(
@@ -424,25 +374,6 @@ def estimate_systolic_grid(
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
     return {key: np.broadcast_to(value, shape) for key, value in result.items()}
-
-
-def _check_fits(values: dict, mapping: SystolicMapping, capacity: dict) -> None:
-    """The engine's MappingError when one fold's tile cannot fit its slot (sim/engine/tiling.py, same message)."""
-    name = str(np.asarray(values["misfit"]).item())
-    if not name:
-        return
-    row_ext = min(mapping.rows, mapping.spatial_rows)
-    col_ext = min(mapping.cols, mapping.spatial_cols)
-    kind = int(SPAN_KIND[name][mapping.dataflow_code])
-    if kind == ROWS_AND_COLS:
-        units = row_ext * col_ext
-        raise MappingError(
-            f"one fold's stationary {name} block ({units} elements) does not fit a slot of the {name} SRAM",
-            field=f"buffers.{name}.size_kb", value=capacity[name], allowed=f">= {units} elements per slot")
-    units = row_ext if kind == ROWS_AND_TIME else col_ext
-    raise MappingError(
-        f"one temporal step of a fold needs {units} {name} elements, more than a slot of the {name} SRAM",
-        field=f"buffers.{name}.size_kb", value=capacity[name], allowed=f">= {units} elements per slot")
 
 
 def systolic_actions(macs: Any, *, sram_reads: OperandCounts, sram_writes: OperandCounts, dram_read_bytes: Any,
@@ -466,27 +397,23 @@ def systolic_actions(macs: Any, *, sram_reads: OperandCounts, sram_writes: Opera
     }
 
 
-def estimate_systolic(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None) -> LayerResult:
+def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None) -> LayerResult:
     """The analytical LayerResult of `layer` on `hw`'s systolic array (model="analytical")."""
     start = time.perf_counter()
-    if mapping is None:
-        mapping = map_systolic(layer, hw)
-    elif mapping.layer != layer:
-        raise MappingError(f"mapping is for layer '{mapping.layer.name}', not '{layer.name}'", field="mapping")
     if hw.pe_array is None or hw.buffers is None or hw.dram is None:
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
+    if mapping is None:
+        mapping = map_systolic(layer, hw)
+    geometry = check_mapping(layer, hw.buffers, mapping)
     convention = hw.pe_array.cycle_convention
-    buffers = hw.buffers
-    bits = layer.operand_bits
-    capacity = {name: int(_capacity(getattr(buffers, name).size_bytes, _element_bytes(bits[name]),
-                                    getattr(buffers, name).double_buffered)) for name in OPERANDS}
+    capacity = geometry["capacity"]
+    # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.
     values = _closed_form(
         layer, mapping.rows, mapping.cols, mapping.dataflow_code, convention == "scalesim", capacity,
         hw.dram.bandwidth_bytes_per_cycle,
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
-        hw.dram.latency_cycles,
+        hw.dram.latency_cycles, geometry=geometry,
     )
-    _check_fits(values, mapping, capacity)
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
     sram_reads = OperandCounts(v["sram_ifmap_reads"], v["sram_filter_reads"], v["sram_ofmap_reads"])

@@ -1,7 +1,7 @@
 """On-chip SRAM buffer of one operand: slots that tiles occupy while in use.
 
 A buffer of `slots` halves (2 when double-buffered, else 1) holds at most `slots` tiles, each within one
-slot (sim.engine.tiling.operand_capacity sizes the slots and plans tiles that fit them). The operand's prefetcher
+slot (sim.mapping.systolic.buffer_slots sizes the slots and plans tiles that fit them). The operand's prefetcher
 calls `fill(tile, ..., ready, then)`, which takes a free slot, reads the tile from DRAM, sets the tile's `ready`
 marker and calls `then()`; the PE array waits on that marker, computes, then calls `release(tile)`. The ofmap
 buffer instead uses `allocate` (a slot, plus a read-back of partial sums when the tile was drained before) and

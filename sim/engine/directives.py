@@ -37,7 +37,8 @@ from sim.engine.dram import make_dram
 from sim.engine.noc import Noc
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import DirectiveArraySpec, DramSpec, Hardware
-from sim.mapping.directives import DirectiveMapping, map_directive, map_positions
+from sim.mapping.directives import DirectiveMapping, directive_view, map_positions
+from sim.mapping.record import Mapping
 from sim.mapping.operands import lowered_input, ofmap_shape, random_operands, reference_ofmap
 from sim.records import (
     ActionCounts,
@@ -510,12 +511,13 @@ def _pe_tiles(mapping: DirectiveMapping, tables: list[_GroupTable]) -> dict[str,
     return tiles
 
 
-def simulate_directive_layer(layer: Layer, hw: Hardware, dataflow: Dataflow, *, seed: int = 0,
+def simulate_directive_layer(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow, *, seed: int = 0,
                              functional: bool = False) -> LayerResult:
-    """One layer under a directive dataflow through the NoC / PE / DRAM timeline (model="engine")."""
+    """One layer under a directive mapping record (or MAESTRO directives, translated into one) through the NoC /
+    PE / DRAM timeline (model="engine")."""
     start = time.perf_counter()
     spec = _spec(hw)
-    mapping = map_directive(layer, hw, dataflow)
+    mapping = directive_view(layer, hw, mapping)
     nest, tables = _tables(mapping)
     steps = _steps(mapping, nest, tables)
     traffic = _traffic(mapping, steps, spec.vector_width)
@@ -689,11 +691,12 @@ def _functional(layer: Layer, mapping: DirectiveMapping, nest: _Nest, tables: li
                            seed=seed)
 
 
-def directive_ofmap(layer: Layer, hw: Hardware, dataflow: Dataflow, ifmap: np.ndarray,
+def directive_ofmap(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow, ifmap: np.ndarray,
                     filters: np.ndarray) -> np.ndarray:
-    """The ofmap (B, E, F, O) int64 of the given integer operands, executed tile by tile under `dataflow`."""
+    """The ofmap (B, E, F, O) int64 of the given integer operands, executed tile by tile under `mapping` (a record
+    or MAESTRO directives)."""
     _spec(hw)
-    mapping = map_directive(layer, hw, dataflow)
+    mapping = directive_view(layer, hw, mapping)
     nest, tables = _tables(mapping)
     result, exactly_once = _execute(layer, mapping, nest, tables, ifmap, filters)
     if not exactly_once:

@@ -24,7 +24,7 @@ from sim.analytical.systolic import sram_count_totals, systolic_actions
 from sim.energy.tables import apply
 from sim.engine.tiling import OPERANDS, LayerPlan
 from sim.hardware.spec import EnergyEntry
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.record import Mapping
 from sim.records import ActionCounts, EnergyBreakdown, FunctionalCheck, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
@@ -241,7 +241,7 @@ class PlanStats:
     extra: dict[str, Any]  # the buffers' statistics (capacity, tiles, whole-layer residency)
 
     @classmethod
-    def of(cls, layer: Layer, mapping: SystolicMapping, plan: LayerPlan) -> PlanStats:
+    def of(cls, layer: Layer, mapping: Mapping, plan: LayerPlan) -> PlanStats:
         ifmap_reads, filter_reads, ofmap_reads, ofmap_writes = sram_count_totals(mapping)
         bits = (layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits)
         extra: dict[str, Any] = {}

@@ -39,7 +39,8 @@ from sim.engine.pe_array import PeArray, StepCounters, StepSchedule, step_schedu
 from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
-from sim.mapping.systolic import SystolicMapping, map_systolic
+from sim.mapping.record import Mapping
+from sim.mapping.systolic import map_systolic
 from sim.records import FunctionalCheck, LayerResult, RunResult
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
@@ -82,7 +83,7 @@ def _check_systolic(hw: Hardware) -> None:
 _layer_shape = attrgetter(*(f.name for f in fields(Layer) if f.name != "name"))
 
 
-def layer_fold_cycles(mapping: SystolicMapping, convention: str) -> np.ndarray:
+def layer_fold_cycles(mapping: Mapping, convention: str) -> np.ndarray:
     """Compute cycles per fold; under "scalesim" the last fold of each group is one shorter, so the layer's sum
     equals SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
     cycles = fold_cycles(mapping, convention).copy()
@@ -169,7 +170,7 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
     parts.pe_array.run_layer(plan, schedule, buffers, keys, ready, drained, timeline, layer_start, bits["ofmap"], done)
 
 
-def _functional(layer: Layer, hw: Hardware, mapping: SystolicMapping, seed: int) -> FunctionalCheck:
+def _functional(layer: Layer, hw: Hardware, mapping: Mapping, seed: int) -> FunctionalCheck:
     from sim.kernels import systolic_fast
 
     return systolic_fast.check_functional(layer, mapping, seed, hw.pe_array.accumulator_bits)
@@ -258,7 +259,7 @@ class _Run:
         start = time.perf_counter()
         layer, mapping = self.layers[index]
         # The folds and their cycles follow from the shape and the array (the convention is the run's).
-        key = (_layer_shape(layer), mapping.dataflow, mapping.rows, mapping.cols)
+        key = (_layer_shape(layer), mapping)
         cached = self.plans.get(key)
         if cached is None:
             plan = plan_layer(layer, self.hw.buffers, mapping, layer_fold_cycles(mapping, self.convention))
@@ -320,8 +321,7 @@ class _Run:
             layer, mapping, plan, by_widths, plan_wall = self.pending.pop(index)
             self.windows.append(tuple(stats.of(position).tolist()))
             # Layers sharing a plan and operand widths share one PlanStats.
-            key = (mapping.dataflow, mapping.rows, mapping.cols, layer.gemm, layer.ifmap_bits, layer.filter_bits,
-                   layer.ofmap_bits)
+            key = (mapping, layer.gemm, layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits)
             plan_stats = by_widths.get(key)
             if plan_stats is None:
                 plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)
@@ -342,7 +342,7 @@ class _Run:
 
 def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
               on_layer=None, dram_requests: list | None = None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
-    """Run `layers` (a sequence of (Layer, SystolicMapping)) in order; `on_layer(done)` after each layer's record."""
+    """Run `layers` (a sequence of (Layer, Mapping)) in order; `on_layer(done)` after each layer's record."""
     _check_systolic(hw)
     if not len(layers):
         return [], []
@@ -350,7 +350,7 @@ def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weig
                 window=window, on_layer=on_layer, dram_requests=dram_requests).run()
 
 
-def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None = None, *, functional: bool = False,
+def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *, functional: bool = False,
                    seed: int = 0, window_cycles: int = DEFAULT_WINDOW_CYCLES) -> LayerResult:
     """One layer on `hw`'s systolic array, starting with empty buffers (model="engine")."""
     _check_systolic(hw)
@@ -373,7 +373,7 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
     """
     _check_systolic(hw)
     _check_window(window_cycles)
-    layers = [(layer, map_systolic(layer, hw, _dataflow_of(trace, i))) for i, layer in enumerate(trace.layers)]
+    layers = [(layer, _mapping_of(trace, i, hw)) for i, layer in enumerate(trace.layers)]
     if callable(progress):
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                      overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
@@ -401,7 +401,10 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
                      pes=hw.pe_array.pes, metadata=metadata)
 
 
-def _dataflow_of(trace: Trace, index: int) -> str | None:
-    """A per-layer dataflow override carried by the trace (a plain string), else the config's."""
+def _mapping_of(trace: Trace, index: int, hw: Hardware) -> Mapping:
+    """The layer's mapping record carried by the trace, else the named dataflow it carries (a plain string), else
+    the config's."""
     flow = trace.dataflow_of(index)
-    return flow if isinstance(flow, str) else None
+    if isinstance(flow, Mapping):
+        return flow
+    return map_systolic(trace.layers[index], hw, flow if isinstance(flow, str) else None)

@@ -6,7 +6,8 @@ proportion (they still sum to the fold's cycles exactly). Each step names one ti
 - a tile used by consecutive steps is fetched once (the stationary operand of a fold, an ofmap tile that
   accumulates over K chunks);
 - an operand whose whole tensor fits one slot is one tile for the whole layer, fetched once (so DRAM reads
-  equal its unique size; a digital array stores the expanded filter matrix, block-circulant or not);
+  equal its unique size: the ifmap elements the layer reads, the expanded filter matrix a digital array
+  stores, block-circulant or not, every ofmap element);
 - ofmap tiles that receive partial sums (a row fold after the first on ws / is) are read back from DRAM
   when they were drained before.
 
@@ -23,13 +24,12 @@ from operator import itemgetter, ne
 
 import numpy as np
 
-from sim.errors import MappingError
 from sim.hardware.spec import BuffersSpec
 from sim.mapping.footprint import block_footprints
-from sim.mapping.systolic import DATAFLOW_AXES, SystolicMapping
+from sim.mapping.record import OPERAND_DIMS, OPERANDS, Mapping
+from sim.mapping.systolic import buffer_slots, check_mapping, operand_totals
 from sim.workload.layer import Layer
 
-OPERANDS = ("ifmap", "filter", "ofmap")
 # Separate address regions per operand (multiples of any row size x banks, so the bank mapping is aligned).
 REGION_BASE = {"ifmap": 0, "filter": 1 << 40, "ofmap": 2 << 40}
 
@@ -79,72 +79,10 @@ def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int) -> int:
     return int(block_footprints(layer, np.array([m0, m1]), np.array([k0, k1]))[0, 0])
 
 
-def operand_capacity(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
-    """(slots, elements per slot) per operand: elements take whole bytes (as the analytical model counts them);
-    double buffering halves the capacity."""
-    bits = layer.operand_bits
-    slots, slot = {}, {}
-    for name in OPERANDS:
-        spec = getattr(buffers, name)
-        slots[name] = 2 if spec.double_buffered else 1
-        slot[name] = (spec.size_bytes // slots[name]) // -(-bits[name] // 8)
-    return slots, slot
-
-
-def _fold_units(extent: tuple[int, int, int], temporal_axis: int) -> dict[str, int]:
-    """Elements of each operand's block per unit of the temporal axis (the whole block when it is stationary)."""
-    units = {}
-    for name in OPERANDS:
-        size = 1
-        for axis in SPANS[name]:
-            if axis != temporal_axis:
-                size *= extent[axis]
-        units[name] = size
-    return units
-
-
-# Which GEMM axes (0 = M, 1 = K, 2 = N) each operand's block spans.
-SPANS = {"ifmap": (0, 1), "filter": (1, 2), "ofmap": (0, 2)}
-
-
-def _largest_fold(mapping: SystolicMapping) -> tuple[int, int, int]:
-    """The largest extent of any fold along M, K and N: the first fold's (folds tile the array's axes from 0, and
-    the temporal axis is whole in every fold)."""
-    row_axis, col_axis, _ = DATAFLOW_AXES[mapping.dataflow]
-    extent = list(mapping.gemm_dims)
-    extent[row_axis] = min(extent[row_axis], mapping.rows)
-    extent[col_axis] = min(extent[col_axis], mapping.cols)
-    return extent[0], extent[1], extent[2]
-
-
-def _chunk_length(mapping: SystolicMapping, extent: tuple[int, int, int], whole: dict[str, bool],
-                  slot: dict[str, int]) -> int:
-    """Longest chunk of the temporal axis whose tiles fit their slots, for the layer's largest fold (`extent`, so
-    every fold is chunked alike and ofmap tiles line up across row folds); MappingError when even one step cannot."""
-    temporal_axis = DATAFLOW_AXES[mapping.dataflow][2]
-    temporal = extent[temporal_axis]
-    units = _fold_units(extent, temporal_axis)
-    length = temporal
-    for name in OPERANDS:
-        if whole[name]:
-            continue
-        if temporal_axis not in SPANS[name]:
-            if units[name] > slot[name]:
-                raise MappingError(
-                    f"one fold's stationary {name} block ({units[name]} elements) does not fit a slot of the {name} "
-                    f"SRAM", field=f"buffers.{name}.size_kb", value=slot[name],
-                    allowed=f">= {units[name]} elements per slot")
-            continue
-        if units[name] > slot[name]:
-            raise MappingError(
-                f"one temporal step of a fold needs {units[name]} {name} elements, more than a slot of the {name} SRAM",
-                field=f"buffers.{name}.size_kb", value=slot[name], allowed=f">= {units[name]} elements per slot")
-        length = min(length, slot[name] // units[name])
-    return max(length, 1)
-
-
-# The entries of a step's block (group, m0, m1, k0, k1, n0, n1) that name each operand's tile.
-KEYS = {"ifmap": itemgetter(0, 1, 2, 3, 4), "filter": itemgetter(0, 3, 4, 5, 6), "ofmap": itemgetter(0, 1, 2, 5, 6)}
+# Where each GEMM dimension sits in a step's block (group, m0, m1, k0, k1, n0, n1); an operand's tile key is the
+# entries of the dimensions it spans.
+_BLOCK_ENTRIES = {"G": (0,), "M": (1, 2), "K": (3, 4), "N": (5, 6)}
+KEYS = {name: itemgetter(*(entry for dim in OPERAND_DIMS[name] for entry in _BLOCK_ENTRIES[dim])) for name in OPERANDS}
 
 
 def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
@@ -161,9 +99,9 @@ def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
 
 
 def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis: int,
-                   length: int) -> tuple[list[int], list[int], list[list[int]]]:
-    """(fold, compute cycles, block) of every step: each fold's temporal extent in the fewest equal chunks of at
-    most `length`, one step per chunk."""
+                   chunks: int) -> tuple[list[int], list[int], list[list[int]]]:
+    """(fold, compute cycles, block) of every step: each fold's temporal extent in `chunks` near-equal chunks
+    (the mapping's parts of T), one step per chunk."""
     lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
     folds: list[int] = []
     cycles: list[int] = []
@@ -171,7 +109,6 @@ def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis
     for fold, (block, fold_cycles) in enumerate(zip(bounds, all_cycles)):
         lo = block[lo_at]
         temporal = block[hi_at] - lo
-        chunks = max(-(-temporal // length), 1)
         fold_cycles = int(fold_cycles)
         for i in range(chunks):
             chunk = block.copy()
@@ -184,27 +121,27 @@ def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis
     return folds, cycles, blocks
 
 
-def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: SystolicMapping, fold_cycles: np.ndarray) -> LayerPlan:
-    """The steps and tiles of one layer (see the module docstring); MappingError when a tile cannot fit."""
+def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray) -> LayerPlan:
+    """The steps and tiles of one layer under `mapping`'s folds, whole operands and chunks of T (see the module
+    docstring); MappingError when the mapping does not cover the layer or a tile cannot fit."""
+    check_mapping(layer, buffers, mapping)
     bits = layer.operand_bits
-    slots, slot = operand_capacity(buffers, layer)
+    slots, slot = buffer_slots(buffers, layer)
     gemm = layer.gemm
     m_total, k_total, n_total = gemm.m, gemm.k, gemm.n
-    # A digital array has no circulant datapath: it stores and streams the expanded filter matrix.
-    totals = {"ifmap": layer.ifmap_elements, "filter": gemm.groups * k_total * n_total, "ofmap": layer.ofmap_elements}
-    whole = {name: totals[name] <= slot[name] for name in OPERANDS}
+    totals = operand_totals(layer)
+    whole = {name: name in mapping.whole for name in OPERANDS}
     elem_bytes = {name: -(-bits[name] // 8) for name in OPERANDS}
-    extent = _largest_fold(mapping)
-    length = _chunk_length(mapping, extent, whole, slot)
-    temporal_axis = DATAFLOW_AXES[mapping.dataflow][2]
+    temporal_axis = mapping.axes[2]
+    chunks = mapping.chunks
     # Plain Python ints (tolist) for the per-step loops: numpy scalars are slow to index and compare one by one.
     bounds = np.asarray(mapping.fold_bounds).tolist()
     all_cycles = np.asarray(fold_cycles).tolist()
 
-    if extent[temporal_axis] <= length:  # no fold is chunked: a step per fold
+    if chunks == 1:  # no fold is chunked: a step per fold
         folds, cycles, blocks = list(range(len(bounds))), list(map(int, all_cycles)), bounds
     else:
-        folds, cycles, blocks = _chunked_steps(bounds, all_cycles, temporal_axis, length)
+        folds, cycles, blocks = _chunked_steps(bounds, all_cycles, temporal_axis, chunks)
 
     columns = [folds, cycles]
     tiles: dict[str, tuple[Tile, ...]] = {}

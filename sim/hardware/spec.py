@@ -370,6 +370,54 @@ class ReramSpec(Spec):
         return chips * self.crossbars_per_chip
 
 
+Operand = Literal["ifmap", "filter", "ofmap"]
+# Level kinds, from the PEs outward: a hierarchy lists them in this order (several of one kind allowed).
+LEVEL_KINDS: tuple[str, ...] = ("register_file", "l1", "global_buffer", "dram")
+LevelKind = Literal["register_file", "l1", "global_buffer", "dram"]
+
+
+class MemoryLevelSpec(Spec):
+    """One level of the memory hierarchy (docs/hardware.md, "Memory hierarchy").
+
+    `name` is also the level's energy-table prefix: its accesses are priced by `{name}.read` / `{name}.write`
+    (DRAM: `dram.read_byte` / `dram.write_byte`), each entry with its `pj` and `source`. `size_bytes` is
+    per instance (both halves when double-buffered); DRAM has none. `instances`: copies of the level (one
+    per PE for a register file, per cluster for an L1). A level holding several operands shares its
+    capacity dynamically, or splits it by `partition_bytes`.
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: LevelKind
+    operands: tuple[Operand, ...] = Field(min_length=1)
+    size_bytes: int | None = Field(None, gt=0)
+    instances: PositiveInt = 1
+    word_bytes: PositiveInt = 1
+    banks: PositiveInt = 1
+    ports: PositiveInt = 1
+    bandwidth_bytes_per_cycle: float = Field(math.inf, gt=0)
+    latency_cycles: int = Field(0, ge=0)
+    double_buffered: bool = False
+    partition_bytes: dict[Operand, int] | None = None
+    source: str = ""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MemoryLevelSpec:
+        if len(set(self.operands)) != len(self.operands):
+            raise constraint_error("operands", "an operand listed twice", list(self.operands), "distinct operands")
+        if (self.size_bytes is None) != (self.kind == "dram"):
+            raise constraint_error("size_bytes", "every on-chip level has a size; DRAM has none", self.size_bytes,
+                                   "size_bytes > 0 on chip, absent for kind = \"dram\"")
+        if self.partition_bytes is not None:
+            extra = sorted(set(self.partition_bytes) - set(self.operands))
+            if extra:
+                raise constraint_error(f"partition_bytes.{extra[0]}", "a partition for an operand the level does "
+                                       "not hold", extra[0], ", ".join(self.operands))
+            if self.size_bytes is not None and sum(self.partition_bytes.values()) > self.size_bytes:
+                raise constraint_error("partition_bytes", "the partitions exceed the level's size",
+                                       sum(self.partition_bytes.values()), f"<= size_bytes ({self.size_bytes})")
+        return self
+
+
 class DirectiveArraySpec(Spec):
     """A MAESTRO-style PE array: the numbers of MAESTRO's hardware .m file."""
 
@@ -394,8 +442,25 @@ class Hardware(Spec):
     dram: DramSpec | None = None
     reram: ReramSpec | None = None
     directive_array: DirectiveArraySpec | None = None
+    # The memory hierarchy from the PEs outward; empty: derived from [buffers] / [dram] / [directive_array]
+    # (see `hierarchy`). Given with a [pe_array] and no [buffers], [buffers] is derived from it.
+    memory: tuple[MemoryLevelSpec, ...] = ()
     energy: dict[str, EnergyEntry] = {}
     area: dict[str, AreaEntry] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _buffers_from_memory(cls, data: object) -> object:
+        """A [pe_array] config that gives its hierarchy as [[memory]] levels gets today's [buffers] from them."""
+        if not isinstance(data, dict) or "memory" not in data:
+            return data
+        from sim.hardware.hierarchy import buffers_from_levels, plain_levels
+
+        # Validation goes on in Python mode from here: arrays as the tuples the schema declares.
+        data = {**data, "memory": plain_levels(data["memory"])}
+        if data["memory"] and data.get("pe_array") is not None and data.get("buffers") is None:
+            data["buffers"] = buffers_from_levels(data["memory"])
+        return data
 
     @model_validator(mode="after")
     def _one_kind(self) -> Hardware:
@@ -408,12 +473,27 @@ class Hardware(Spec):
                                    "[buffers.ofmap]", None, "a [buffers] section")
         if self.pe_array is not None and self.dram is None:
             raise constraint_error("dram", "[pe_array] needs a [dram] section", None, "a [dram] section")
+        if self.memory:
+            from sim.hardware.hierarchy import check_levels
+
+            check_levels(self)
         for table in ("energy", "area"):
             for key in getattr(self, table):
                 if not ACTION_KEY.match(key):
                     raise constraint_error(f"{table}.{key}", "key must be `component.action` in lower snake case",
                                            key, "e.g. mac, ifmap_sram.read, dram.read_byte")
         return self
+
+    @property
+    def hierarchy(self) -> tuple[MemoryLevelSpec, ...]:
+        """The memory levels from the PEs outward: `memory` as given, else today's sections converted (a
+        systolic array: one global buffer per operand, named `{operand}_sram`, then DRAM; a directive array:
+        a per-PE `l1`, a shared `l2`, DRAM; a crossbar chip: none here)."""
+        if self.memory:
+            return self.memory
+        from sim.hardware.hierarchy import levels_of
+
+        return levels_of(self)
 
     @property
     def kind(self) -> str:

@@ -52,7 +52,7 @@ def _node_type(annotation: Any) -> Any:
             if node is not None:
                 return node
         return None
-    if origin is dict:
+    if origin in (dict, tuple):  # a table of entries, or an array of tables ([[memory]])
         return annotation
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return annotation
@@ -73,6 +73,9 @@ def _walk(loc: tuple, root: Any) -> tuple[list[str], Any]:
         elif typing.get_origin(node) is dict:
             path.append(str(part))
             node = _node_type(typing.get_args(node)[1])
+        elif typing.get_origin(node) is tuple:
+            path.append(str(part))
+            node = _node_type(typing.get_args(node)[0])
         # else: a union-member tag such as 'int' or "literal['lossless']"; not part of the user's path
     return path, node
 

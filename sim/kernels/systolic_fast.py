@@ -28,7 +28,7 @@ from sim.mapping.operands import (
     reference_ofmap,
     signed_range,
 )
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.record import Mapping, gemm_problem
 from sim.records import FunctionalCheck
 from sim.workload.layer import Layer
 
@@ -69,7 +69,7 @@ def fold_loop(bounds, row_index, dataflow, rows, cols):
     return cycles, start, counts, macs
 
 
-def run_layer_timing(mapping: SystolicMapping) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+def run_layer_timing(mapping: Mapping) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
     """(fold cycles (F,), fold start cycles (F,), fold SRAM counts (F, 4), MACs) in native timing."""
     cycles, start, counts, macs = fold_loop(mapping.fold_bounds, mapping.fold_row_index, mapping.dataflow_code,
                                             mapping.rows, mapping.cols)
@@ -102,15 +102,16 @@ def gemm_exact(a: np.ndarray, b: np.ndarray, bound: int) -> np.ndarray:
     return np.matmul(a.astype(dtype), b.astype(dtype)).astype(np.int64)
 
 
-def run_layer_functional(layer: Layer, mapping: SystolicMapping, ifmap: np.ndarray, filters: np.ndarray,
+def run_layer_functional(layer: Layer, mapping: Mapping, ifmap: np.ndarray, filters: np.ndarray,
                          accumulator_bits: int = 32) -> tuple[np.ndarray, bool]:
     """The array's output values: (ofmap int64 (B, E, F, O), accumulator overflow).
 
     On overflow the values are the wrapped ones the array produces (they then differ from numpy's).
     """
     _check_accumulator_bits(accumulator_bits)
-    if mapping.layer != layer:
-        raise MappingError(f"mapping is for layer '{mapping.layer.name}', not '{layer.name}'", field="mapping")
+    if mapping.problem != gemm_problem(layer):
+        raise MappingError(f"mapping '{mapping.name}' is for another problem than layer '{layer.name}'",
+                           field="mapping.problem", value=mapping.problem.sizes)
     a = ifmap_matrix(layer, ifmap)
     b = filter_matrix(layer, filters)
     exact = gemm_exact(a, b, exact_sum_bound(layer, ifmap, filters))
@@ -120,7 +121,7 @@ def run_layer_functional(layer: Layer, mapping: SystolicMapping, ifmap: np.ndarr
     return ofmap_from_matrix(layer, values), overflow
 
 
-def check_functional(layer: Layer, mapping: SystolicMapping, seed: int, accumulator_bits: int = 32) -> FunctionalCheck:
+def check_functional(layer: Layer, mapping: Mapping, seed: int, accumulator_bits: int = 32) -> FunctionalCheck:
     """Random seeded operands through the fast model, compared with numpy's direct convolution."""
     ifmap, filters = random_operands(layer, seed)
     ofmap, overflow = run_layer_functional(layer, mapping, ifmap, filters, accumulator_bits)

@@ -9,10 +9,12 @@ not name is mapped whole (an implicit TemporalMap(Sz(D), Sz(D)) D). Illegal mapp
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
+from sim.mapping.record import LevelLoops, Loop, Mapping, Problem
 from sim.workload.layer import Layer
 from sim.workload.maestro import ClusterDirective, Dataflow, MapDirective
 
@@ -195,12 +197,86 @@ def map_layer_directives(layer: Layer, dataflow: Dataflow, num_pes: int) -> Dire
         raise err.with_context(field_prefix=layer.name, file=dataflow.source_file or None) from None
 
 
-def map_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> DirectiveMapping:
-    """`map_layer`'s entry for a directive array: the mapping of `layer` on `hw.directive_array`."""
+# MAESTRO's layer types and the record's problem views (a MAESTRO GEMM is "matmul": M, N, K as MAESTRO names them).
+VIEW_OF_TYPE = {"CONV": "conv", "DSCONV": "dsconv", "GEMM": "matmul"}
+TYPE_OF_VIEW = {view: layer_type for layer_type, view in VIEW_OF_TYPE.items()}
+
+
+def level_name(index: int) -> str:
+    """The record's name of cluster level `index`: level 0's tiles are served by the L2, inner levels' by a cluster."""
+    return "l2" if index == 0 else f"cluster{index}"
+
+
+def to_record(mapping: DirectiveMapping, name: str = "directives") -> Mapping:
+    """The directive mapping as the one mapping record: a level per cluster level, a loop per directive (size,
+    offset as step when it differs, spatial ones spread over the level's sub-clusters)."""
+    levels = []
+    for index, level in enumerate(mapping.levels):
+        loops = tuple(Loop(d.dim, size=d.size, step=0 if d.offset == d.size else d.offset,
+                           spatial="cluster" if d.kind == "spatial" else "",
+                           units=level.units if d.kind == "spatial" else 1) for d in level.directives)
+        levels.append(LevelLoops(level_name(index), loops))
+    problem = Problem(VIEW_OF_TYPE[mapping.layer_type], mapping.dims,
+                      (("Y", mapping.stride_y), ("X", mapping.stride_x)))
+    return Mapping(name, problem, tuple(levels))
+
+
+def from_record(record: Mapping, num_pes: int) -> DirectiveMapping:
+    """The directive models' view of a record in a MAESTRO problem view (MappingError naming the level otherwise)."""
+    view = record.problem.view
+    if view not in TYPE_OF_VIEW:
+        raise MappingError(f"mapping '{record.name}' is not in a MAESTRO problem view", field="mapping.problem.view",
+                           value=view, allowed=", ".join(TYPE_OF_VIEW))
+    levels = []
+    pes = 1
+    for level in record.levels:
+        spatial = [loop for loop in level.loops if loop.spatial]
+        if not spatial or any(loop.spatial != "cluster" or loop.units != spatial[0].units for loop in spatial):
+            raise MappingError("each directive level spreads its spatial loops over one number of cluster units",
+                               field=f"mapping.{level.level}", value=[(lp.dim, lp.spatial, lp.units) for lp in spatial],
+                               allowed="one or more spatial = 'cluster' loops with equal units")
+        if any(loop.parts for loop in level.loops):
+            raise MappingError("directive levels take loop sizes, not parts", field=f"mapping.{level.level}",
+                               value=[loop.dim for loop in level.loops if loop.parts], allowed="size (and step)")
+        pes *= spatial[0].units
+        levels.append(ClusterLevel(spatial[0].units, tuple(
+            ResolvedDirective("spatial" if loop.spatial else "temporal", loop.dim, loop.size, loop.step or loop.size)
+            for loop in level.loops)))
+    if pes > num_pes:
+        raise MappingError("the mapping's cluster units need more PEs than the array has", field="mapping.levels",
+                           value=pes, allowed=f"<= {num_pes} PEs")
+    strides = dict(record.problem.strides)
+    return DirectiveMapping(TYPE_OF_VIEW[view], record.problem.dims, strides.get("Y", 1), strides.get("X", 1),
+                            tuple(levels), num_pes)
+
+
+def map_directive(layer: Layer, hw: Hardware, dataflow: Dataflow) -> Mapping:
+    """`map_layer`'s entry for a directive array: the MAESTRO dataflow of `layer` on `hw.directive_array`, as the
+    mapping record."""
+    source = dataflow.source_file
+    name = Path(source).stem if source and not source.startswith("<") else "directives"
+    return to_record(map_layer_directives(layer, dataflow, _num_pes(hw)), name=name)
+
+
+def _num_pes(hw: Hardware) -> int:
     if hw.directive_array is None:
         raise MappingError("a directive mapping needs a [directive_array] hardware section", field="directive_array",
                            value=hw.kind, allowed="a MAESTRO hardware .m file or a TOML [directive_array]")
-    return map_layer_directives(layer, dataflow, hw.directive_array.num_pes)
+    return hw.directive_array.num_pes
+
+
+def directive_view(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow) -> DirectiveMapping:
+    """What the directive models read: a record (checked against `layer`), or MAESTRO directive text translated
+    into one (the directives are the mapping in MAESTRO's syntax: nothing is decided here)."""
+    if isinstance(mapping, Dataflow):
+        mapping = map_directive(layer, hw, mapping)
+    view = from_record(mapping, _num_pes(hw))
+    layer_type, dims, stride_y, stride_x = maestro_problem(layer, as_conv=view.layer_type != "GEMM")
+    expected = {d: dims.get(d, 1) for d in LAYER_DIMS[layer_type]}
+    if (layer_type, expected, stride_y, stride_x) != (view.layer_type, view.sizes, view.stride_y, view.stride_x):
+        raise MappingError(f"mapping '{mapping.name}' is for another problem than layer '{layer.name}'",
+                           field="mapping.problem", value=view.sizes, allowed=str(expected))
+    return view
 
 
 def map_positions(size: int, offset: int, extent: int, window: int = 0) -> int:

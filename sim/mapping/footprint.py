@@ -23,6 +23,7 @@ cheaper one is chosen per tap range.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import pairwise
 
 import numpy as np
@@ -298,3 +299,15 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         return out
 
     return count
+
+
+# A layer's read set is asked for by its mapping, its check and its closed form alike: computed once per layer shape.
+@lru_cache(maxsize=4096)
+def ifmap_read_elements(layer: Layer) -> int:
+    """Distinct stored ifmap elements the whole layer reads, over all groups: fewer than the tensor where a stride
+    larger than the (dilated) filter skips rows or columns (a stride-2 1x1 convolution reads a quarter)."""
+    g = layer.gemm
+    if g.m == 0 or g.k == 0:
+        return 0
+    edges_m, edges_k = np.array([0, g.m], dtype=np.int64), np.array([0, g.k], dtype=np.int64)
+    return int(block_footprints(layer, edges_m, edges_k)[0, 0]) * g.groups

@@ -1,4 +1,4 @@
-"""Mapping a layer's lowered GEMM onto a rows x cols systolic array (output/weight/input stationary).
+"""os / ws / is as named instances of the one mapping record, and the tiling that fits them to the buffers.
 
 The GEMM of group g is (M x K) @ (K x N). Each dataflow puts two GEMM dimensions on the array and streams
 the third in time (SCALE-Sim's Sr / Sc / T):
@@ -9,144 +9,248 @@ the third in time (SCALE-Sim's Sr / Sc / T):
 | ws       | K (window)      | N (filters)     | M (pixels)   | filter     |
 | is       | K (window)      | M (pixels)      | N (filters)  | ifmap      |
 
-A fold is one rows x cols tile of (Sr x Sc); folds run groups-outer, then column folds, then row folds
-(SCALE-Sim's order). `fold_bounds` gives each fold's GEMM sub-block, which the kernels compute and the
-engine fetches.
+As a loop nest (sim.mapping.record): level "dram" walks groups, column folds (tiles of `cols` along the
+cols dimension), row folds (tiles of `rows`) and, when a fold's streamed tiles do not fit one buffer slot,
+the fewest near-equal chunks of T that fit; level "global_buffer" spreads the fold over the array and
+streams T one element per cycle. An operand whose whole tensor fits one slot is held whole for the layer.
+`chunking` is the one derivation of that tiling (scalars for one mapping, arrays for design-space grids).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from functools import cached_property
+from functools import lru_cache
 
 import numpy as np
 
 from sim.errors import MappingError
-from sim.hardware.spec import Hardware
+from sim.hardware.spec import BuffersSpec, Hardware
+from sim.mapping.footprint import ifmap_read_elements
+from sim.mapping.record import OPERAND_DIMS, OPERANDS, LevelLoops, Loop, Mapping, gemm_problem
 from sim.workload.layer import Layer
 
-# Which GEMM dimension (0 = M, 1 = K, 2 = N) sits on array rows, array cols, and in time.
-DATAFLOW_AXES: dict[str, tuple[int, int, int]] = {"os": (0, 2, 1), "ws": (1, 2, 0), "is": (1, 0, 2)}
-STATIONARY_OPERAND = {"os": "ofmap", "ws": "filter", "is": "ifmap"}
-# The operands entering the array edges each cycle: (from the left into the rows, from the top into the columns).
-STREAMED_OPERANDS = {"os": ("ifmap", "filter"), "ws": ("ifmap", None), "is": ("filter", None)}
-# Integer codes the numba kernels and the vectorized closed forms take instead of strings.
-DATAFLOW_CODES: dict[str, int] = {"os": 0, "ws": 1, "is": 2}
+# The named instances: the GEMM dimensions on the array's rows, on its cols, and streamed.
+NAMED_DATAFLOWS: dict[str, tuple[str, str, str]] = {"os": ("M", "N", "K"), "ws": ("K", "N", "M"),
+                                                    "is": ("K", "M", "N")}
+DATAFLOW_NAMES = tuple(NAMED_DATAFLOWS)  # index = the integer code kernels and grids take
+# How an operand's tile spans a fold: the array's rows and cols (new every fold), rows and T, or cols and T.
+ROWS_AND_COLS, ROWS_AND_TIME, COLS_AND_TIME = 0, 1, 2
 
 
-@dataclass(frozen=True)
-class SystolicMapping:
-    layer: Layer
-    dataflow: str
-    rows: int
-    cols: int
-
-    @property
-    def gemm_dims(self) -> tuple[int, int, int]:
-        g = self.layer.gemm
-        return (g.m, g.k, g.n)
-
-    @property
-    def groups(self) -> int:
-        return self.layer.gemm.groups
-
-    @property
-    def spatial_rows(self) -> int:
-        """Sr: the GEMM extent laid along the array's rows."""
-        return self.gemm_dims[DATAFLOW_AXES[self.dataflow][0]]
-
-    @property
-    def spatial_cols(self) -> int:
-        """Sc: the GEMM extent laid along the array's columns."""
-        return self.gemm_dims[DATAFLOW_AXES[self.dataflow][1]]
-
-    @property
-    def temporal(self) -> int:
-        """T: the GEMM extent streamed through the array, one element per cycle."""
-        return self.gemm_dims[DATAFLOW_AXES[self.dataflow][2]]
-
-    @property
-    def row_folds(self) -> int:
-        return -(-self.spatial_rows // self.rows)
-
-    @property
-    def col_folds(self) -> int:
-        return -(-self.spatial_cols // self.cols)
-
-    @property
-    def folds(self) -> int:
-        return self.groups * self.row_folds * self.col_folds
-
-    @cached_property
-    def fold_bounds(self) -> np.ndarray:
-        """int64 array (folds, 7): group, m0, m1, k0, k1, n0, n1 — the GEMM sub-block of each fold, in order."""
-        row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
-        dims = self.gemm_dims
-        rows, cols = self.rows, self.cols
-        row_folds, col_folds = -(-dims[row_axis] // rows), -(-dims[col_axis] // cols)
-        # Indexed (group, column fold, row fold): the fold order, filled by broadcasting along each axis.
-        out = np.empty((self.groups, col_folds, row_folds, 7), dtype=np.int64)
-        out[..., 0] = np.arange(self.groups, dtype=np.int64).reshape(-1, 1, 1)
-        out[..., 1::2] = 0
-        out[..., 2::2] = dims
-        row_lo = np.arange(0, row_folds * rows, rows, dtype=np.int64)
-        out[..., 1 + 2 * row_axis] = row_lo
-        out[..., 2 + 2 * row_axis] = np.minimum(row_lo + rows, dims[row_axis])
-        col_lo = np.arange(0, col_folds * cols, cols, dtype=np.int64).reshape(-1, 1)
-        out[..., 1 + 2 * col_axis] = col_lo
-        out[..., 2 + 2 * col_axis] = np.minimum(col_lo + cols, dims[col_axis])
-        return out.reshape(-1, 7)
-
-    @cached_property
-    def fold_used(self) -> np.ndarray:
-        """int64 array (folds, 2): array rows and columns each fold actually occupies."""
-        row_axis, col_axis, _ = DATAFLOW_AXES[self.dataflow]
-        extent = self.fold_bounds[:, 2::2] - self.fold_bounds[:, 1::2]  # (folds, 3): M, K, N
-        return extent[:, [row_axis, col_axis]]
-
-    @property
-    def dataflow_code(self) -> int:
-        return DATAFLOW_CODES[self.dataflow]
-
-    @property
-    def stationary(self) -> str:
-        """The operand each PE keeps for the whole fold (os: its ofmap partial sum)."""
-        return STATIONARY_OPERAND[self.dataflow]
-
-    @property
-    def streamed(self) -> tuple[str, ...]:
-        """The operands that flow through the array during a fold (one element per PE per cycle)."""
-        return tuple(name for name in STREAMED_OPERANDS[self.dataflow] if name is not None)
-
-    @cached_property
-    def fold_row_index(self) -> np.ndarray:
-        """int64 (folds,): which row fold each fold is (ws/is: > 0 means the fold adds to stored partial sums)."""
-        return np.tile(np.arange(self.row_folds, dtype=np.int64), self.groups * self.col_folds)
-
-    @cached_property
-    def fold_mapping_efficiency(self) -> np.ndarray:
-        """float64 (folds,): occupied PEs / all PEs of each fold."""
-        used = self.fold_used
-        return (used[:, 0] * used[:, 1]) / float(self.rows * self.cols)
-
-    @cached_property
-    def mapping_efficiency(self) -> float:
-        """Mean over folds of occupied PEs / all PEs (SCALE-Sim's 'Mapping Efficiency', unweighted)."""
-        # The folds occupy Sr x Sc PEs per group in all. Below 2**53 the float mean of the per-fold counts sums
-        # them exactly, so the closed form makes the same two roundings (/ folds, / PEs) without the fold arrays.
-        occupied = self.groups * self.spatial_rows * self.spatial_cols
-        if occupied < 2**53:
-            return occupied / self.folds / (self.rows * self.cols)
-        used = self.fold_used
-        return float(np.mean(used[:, 0] * used[:, 1]) / (self.rows * self.cols))
+def span_kind(operand: str, row_dim: str, temporal_dim: str) -> int:
+    dims = OPERAND_DIMS[operand]
+    if temporal_dim not in dims:
+        return ROWS_AND_COLS
+    return ROWS_AND_TIME if row_dim in dims else COLS_AND_TIME
 
 
-def map_systolic(layer: Layer, hw: Hardware, dataflow: str | None = None) -> SystolicMapping:
-    """Map `layer` onto `hw.pe_array`; `dataflow` overrides the config's (for comparisons)."""
+# Per operand, its span kind under each named dataflow (by code), for closed forms vectorized over dataflows.
+SPAN_KIND = {name: tuple(span_kind(name, rows, time) for rows, _, time in NAMED_DATAFLOWS.values())
+             for name in OPERANDS}
+
+
+def array_mapping(layer: Layer, dataflow: str, rows: int, cols: int, *, chunks: int = 1,
+                  whole: tuple[str, ...] = ()) -> Mapping:
+    """The named mapping `dataflow` of `layer` on a rows x cols array, with T in `chunks` and `whole` operands
+    held whole (no buffer check: `map_systolic` derives both from the buffers)."""
+    if dataflow not in NAMED_DATAFLOWS:
+        raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
+    held = tuple(name for name in OPERANDS if name in whole)
+    return Mapping(dataflow, gemm_problem(layer), _array_levels(dataflow, rows, cols, chunks, held))
+
+
+# Frozen levels of a few (dataflow, array, chunks, whole) combinations serve every layer of a network: building
+# them once per combination keeps mapping a layer cheap beside the closed form it feeds.
+@lru_cache(maxsize=1024)
+def _array_levels(dataflow: str, rows: int, cols: int, chunks: int, whole: tuple[str, ...]) -> tuple[LevelLoops, ...]:
+    row_dim, col_dim, time_dim = NAMED_DATAFLOWS[dataflow]
+    outer = [Loop("G", size=1), Loop(col_dim, size=cols), Loop(row_dim, size=rows)]
+    if chunks > 1:
+        outer.append(Loop(time_dim, parts=chunks))
+    inner = (Loop(row_dim, size=1, spatial="rows", units=rows), Loop(col_dim, size=1, spatial="cols", units=cols),
+             Loop(time_dim, size=1))
+    return LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner)
+
+
+def _ceil_div(a, b):
+    return -(-a // b)
+
+
+def _where(condition, yes, no):
+    if isinstance(condition, bool):
+        return yes if condition else no
+    return np.where(condition, yes, no)
+
+
+def _maximum(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.maximum(a, b)
+    return max(a, b)
+
+
+def _minimum(a, b):
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.minimum(a, b)
+    return min(a, b)
+
+
+def slot_elements(size_bytes, element_bytes, double_buffered):
+    """Elements one slot of a buffer holds: elements take whole bytes; double buffering halves the capacity."""
+    usable = _where(double_buffered, size_bytes // 2, size_bytes)
+    return usable // element_bytes
+
+
+def buffer_slots(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
+    """(slots, elements per slot) of each operand's buffer for `layer`'s element widths."""
+    bits = layer.operand_bits
+    slots, slot = {}, {}
+    for name in OPERANDS:
+        spec = getattr(buffers, name)
+        slots[name] = 2 if spec.double_buffered else 1
+        slot[name] = int(slot_elements(spec.size_bytes, -(-bits[name] // 8), spec.double_buffered))
+    return slots, slot
+
+
+def operand_totals(layer: Layer) -> dict[str, int]:
+    """Elements of each operand the layer touches, what a buffer holding it whole stores and fetches once: the
+    ifmap elements its windows read (a strided layer skips some), the expanded filter matrix (a digital array has
+    no circulant datapath), every ofmap element."""
+    g = layer.gemm
+    return {"ifmap": ifmap_read_elements(layer), "filter": g.groups * g.k * g.n, "ofmap": layer.ofmap_elements}
+
+
+def chunking(rows, cols, dataflow, m, k, n, totals, capacity, whole=None):
+    """The tiling of the named dataflow `dataflow` (code) per point: row/column folds and extents, T, which
+    operands are held whole (those whose tensor fits a slot, unless `whole` is given), how many near-equal
+    chunks each fold's T needs so every streamed tile of the largest fold fits its slot, and `misfit`: "" or
+    the first operand whose tile cannot fit. Scalars or arrays, broadcast together."""
+    is_os, is_ws = dataflow == 0, dataflow == 1
+    spatial_rows = _where(is_os, m, k)
+    spatial_cols = _where(is_ws | is_os, n, m)
+    temporal = _where(is_os, k, _where(is_ws, m, n))
+    row_ext = _minimum(rows, spatial_rows)
+    col_ext = _minimum(cols, spatial_cols)
+    if whole is None:
+        whole = {name: totals[name] <= capacity[name] for name in OPERANDS}
+    length = temporal if isinstance(temporal, int) else np.asarray(temporal, dtype=np.int64)
+    misfit = ""
+    if isinstance(dataflow, np.ndarray):
+        shape = np.broadcast_shapes(np.shape(row_ext), np.shape(col_ext), np.shape(dataflow))
+        misfit = np.full(shape, "", dtype=object)
+    for name in OPERANDS:
+        kind = SPAN_KIND[name][dataflow] if isinstance(dataflow, int) else np.asarray(SPAN_KIND[name])[dataflow]
+        # Elements of one fold's tile per unit of T (the whole block when the tile does not span T).
+        units = _where(kind == ROWS_AND_COLS, row_ext * col_ext, _where(kind == ROWS_AND_TIME, row_ext, col_ext))
+        held = whole[name]
+        bad = _where(held, totals[name] > capacity[name], units > capacity[name])
+        misfit = _where(bad & (misfit == ""), name, misfit)
+        streamed = ~np.asarray(held) & (kind != ROWS_AND_COLS) if isinstance(held, np.ndarray) else (
+            (not held) & (kind != ROWS_AND_COLS))
+        length = _where(streamed, _minimum(length, capacity[name] // _maximum(units, 1)), length)
+    # A point that cannot fit gets one chunk: its counts are meaningless, and need no footprints of tiny tiles.
+    chunks = _where(misfit == "", _maximum(_ceil_div(temporal, _maximum(length, 1)), 1), 1)
+    return {
+        "spatial_rows": spatial_rows, "spatial_cols": spatial_cols, "temporal": temporal,
+        "row_folds": _ceil_div(spatial_rows, rows), "col_folds": _ceil_div(spatial_cols, cols),
+        "row_ext": row_ext, "col_ext": col_ext, "chunks": chunks, "whole": whole, "misfit": misfit,
+    }
+
+
+def raise_misfit(name: str, mapping: Mapping, capacity: dict[str, int], totals: dict[str, int]) -> None:
+    """The MappingError for operand `name` whose tile does not fit a slot of its buffer: the field names the buffer
+    level's size (the operand's SRAM: level global_buffer of the record), the message the operand."""
+    field = f"buffers.{name}.size_kb"
+    if name in mapping.whole:
+        raise MappingError(f"the mapping holds the whole {name} tensor ({totals[name]} elements) in the global "
+                           f"buffer, more than a slot of the {name} SRAM", field=field, value=capacity[name],
+                           allowed=f">= {totals[name]} elements per slot")
+    row_ext = min(mapping.rows, mapping.spatial_rows)
+    col_ext = min(mapping.cols, mapping.spatial_cols)
+    row_dim, _, time_dim = ("M", "K", "N")[mapping.axes[0]], None, mapping.temporal_dim
+    kind = span_kind(name, row_dim, time_dim)
+    if kind == ROWS_AND_COLS:
+        units = row_ext * col_ext
+        raise MappingError(
+            f"one fold's stationary {name} block ({units} elements) does not fit a slot of the {name} SRAM",
+            field=field, value=capacity[name], allowed=f">= {units} elements per slot")
+    units = row_ext if kind == ROWS_AND_TIME else col_ext
+    raise MappingError(
+        f"one temporal step of a fold needs {units} {name} elements, more than a slot of the {name} SRAM",
+        field=field, value=capacity[name], allowed=f">= {units} elements per slot")
+
+
+def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
+    """MappingError unless `mapping` covers `layer` and each of its global-buffer tiles fits its slot; else the
+    tiling geometry (`chunking`'s, with the record's own chunks, and the slot `capacity`) for the closed form."""
+    expected = gemm_problem(layer)
+    if mapping.problem != expected:
+        raise MappingError(f"mapping '{mapping.name}' is for another problem than layer '{layer.name}'",
+                           field="mapping.problem", value=mapping.problem.sizes, allowed=str(expected.sizes))
+    if mapping.dataflow == "custom":
+        raise MappingError("the systolic models run os, ws and is loop nests only", field="mapping.global_buffer",
+                           value=mapping.axes, allowed="rows/cols over M/N (os), K/N (ws) or K/M (is)")
+    _check_loop_order(mapping)
+    if layer.partial_sum_bits != layer.ofmap_bits:
+        raise MappingError("partial sums at a precision other than the outputs' are not run by the systolic models "
+                           "yet (issue 12, precision)", field=f"{layer.name}.psum_bits", value=layer.psum_bits,
+                           allowed=f"0 or ofmap_bits ({layer.ofmap_bits})")
+    _, capacity = buffer_slots(buffers, layer)
+    totals = operand_totals(layer)
+    whole = {name: name in mapping.whole for name in OPERANDS}
+    g = layer.gemm
+    geometry = chunking(mapping.rows, mapping.cols, mapping.dataflow_code, g.m, g.k, g.n, totals, capacity, whole)
+    if geometry["misfit"]:
+        raise_misfit(geometry["misfit"], mapping, capacity, totals)
+    if not geometry["chunks"] <= mapping.chunks <= max(mapping.temporal, 1):
+        raise MappingError(f"{mapping.chunks} chunks of {mapping.temporal_dim} leave streamed tiles larger than a "
+                           "buffer slot", field=f"dram.{mapping.temporal_dim}.parts", value=mapping.chunks,
+                           allowed=f"{geometry['chunks']}..{max(mapping.temporal, 1)}")
+    geometry["chunks"] = mapping.chunks
+    geometry["capacity"] = capacity
+    return geometry
+
+
+def _check_loop_order(mapping: Mapping) -> None:
+    """The systolic models walk groups, column folds, row folds, chunks of T (SCALE-Sim's order)."""
+    if len(mapping.levels) != 2:
+        raise MappingError("a systolic mapping has two levels", field="mapping.levels",
+                           value=[level.level for level in mapping.levels], allowed="dram, global_buffer")
+    row_dim, col_dim, time_dim = (("M", "K", "N")[axis] for axis in mapping.axes)
+    expected = [("G", 1, 0), (col_dim, mapping.cols, 0), (row_dim, mapping.rows, 0)]
+    got = [(loop.dim, loop.size, loop.parts) for loop in mapping.levels[0].loops]
+    if got[:3] != expected or len(got) > 4 or (len(got) == 4 and (got[3][0] != time_dim or not got[3][2])):
+        raise MappingError("the systolic models walk G, then column folds, row folds and chunks of T at level dram",
+                           field="mapping.dram", value=got,
+                           allowed=f"{expected} and optionally ({time_dim}, parts=chunks)")
+    inner = [(loop.dim, loop.size, loop.spatial) for loop in mapping.levels[1].loops]
+    if inner != [(row_dim, 1, "rows"), (col_dim, 1, "cols"), (time_dim, 1, "")]:
+        raise MappingError("the systolic models spread one element per PE and stream T one element a cycle",
+                           field="mapping.global_buffer", value=inner,
+                           allowed=f"[({row_dim}, 1, rows), ({col_dim}, 1, cols), ({time_dim}, 1, temporal)]")
+
+
+def fit_mapping(layer: Layer, dataflow: str, rows: int, cols: int, buffers: BuffersSpec | None) -> Mapping:
+    """The named mapping `dataflow` of `layer` on a rows x cols array, tiled to `buffers`: an operand whose tensor
+    fits a slot is held whole, else T takes the fewest chunks that fit; MappingError when no chunking fits."""
+    if buffers is None:
+        return array_mapping(layer, dataflow, rows, cols)
+    if dataflow not in NAMED_DATAFLOWS:
+        raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
+    _, capacity = buffer_slots(buffers, layer)
+    totals = operand_totals(layer)
+    g = layer.gemm
+    geometry = chunking(rows, cols, DATAFLOW_NAMES.index(dataflow), g.m, g.k, g.n, totals, capacity)
+    whole = tuple(name for name in OPERANDS if geometry["whole"][name])
+    if geometry["misfit"]:
+        raise_misfit(geometry["misfit"], array_mapping(layer, dataflow, rows, cols, whole=whole), capacity, totals)
+    return array_mapping(layer, dataflow, rows, cols, chunks=int(geometry["chunks"]), whole=whole)
+
+
+def map_systolic(layer: Layer, hw: Hardware, dataflow: str | None = None) -> Mapping:
+    """The named mapping of `layer` on `hw.pe_array` (`dataflow` overrides the config's), fitted to its buffers."""
     if hw.pe_array is None:
         raise MappingError(f"hardware '{hw.name}' has no [pe_array] to map layer '{layer.name}' onto",
                            field="pe_array")
     flow = dataflow or hw.pe_array.dataflow
-    if flow not in DATAFLOW_AXES:
+    if flow not in NAMED_DATAFLOWS:
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=flow, allowed="os, ws, is")
     # A block-circulant layer runs expanded on a digital array: it has no circulant datapath.
-    return SystolicMapping(layer=layer, dataflow=flow, rows=hw.pe_array.rows, cols=hw.pe_array.cols)
+    return fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers)

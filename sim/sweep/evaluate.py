@@ -412,7 +412,7 @@ def params_texts(context: SweepContext, positions: tuple[np.ndarray, ...]) -> li
 
 def _screen_grid(context: SweepContext, indices: np.ndarray) -> ScreenedRows:
     from sim.analytical.systolic import estimate_systolic_grid
-    from sim.mapping.systolic import DATAFLOW_CODES
+    from sim.mapping.systolic import DATAFLOW_NAMES
 
     start = time.perf_counter()
     base = context.base
@@ -432,7 +432,7 @@ def _screen_grid(context: SweepContext, indices: np.ndarray) -> ScreenedRows:
                                             if context.parameters[p] is parameter} else value
                   for v_index, value in enumerate(parameter.values)]
         if parameter.paths[0] == "pe_array.dataflow":
-            table = np.array([DATAFLOW_CODES[v] for v in column], dtype=np.int64)
+            table = np.array([DATAFLOW_NAMES.index(v) for v in column], dtype=np.int64)
         else:
             table = np.array(column, dtype=np.float64)
         for path in parameter.paths:

@@ -66,7 +66,8 @@ class Layer:
     block_size: int = 1  # >1: block-circulant filter matrix with k x k circulant blocks
     ifmap_bits: int = 8
     filter_bits: int = 8
-    ofmap_bits: int = 32  # accumulator / output precision
+    ofmap_bits: int = 32  # output precision (and, by default, the partial sums')
+    psum_bits: int = 0  # partial sums (accumulator) leaving the array; 0: ofmap_bits, as before precision per operand
 
     def __post_init__(self) -> None:
         self._validate()
@@ -104,6 +105,8 @@ class Layer:
                 self._fail(bits, "operand precision too wide", getattr(self, bits), "1..32")
         if self.ofmap_bits > 64:
             self._fail("ofmap_bits", "accumulator precision too wide", self.ofmap_bits, "1..64")
+        if self.psum_bits > 64:
+            self._fail("psum_bits", "partial-sum precision too wide", self.psum_bits, "0 (= ofmap_bits) or 1..64")
         if self.in_channels % self.groups:
             self._fail("groups", "groups must divide in_channels", self.groups, f"a divisor of {self.in_channels}")
         if self.out_channels % self.groups:
@@ -175,6 +178,17 @@ class Layer:
         eff_h = self.dilation_h * (self.filter_h - 1) + 1
         eff_w = self.dilation_w * (self.filter_w - 1) + 1
         return ((in_h - eff_h) // stride_h + 1, (in_w - eff_w) // stride_w + 1)
+
+    @property
+    def partial_sum_bits(self) -> int:
+        """Bits of a partial sum (the accumulator's value) when it leaves the array."""
+        return self.psum_bits or self.ofmap_bits
+
+    @property
+    def precision(self) -> dict[str, int]:
+        """Bits per element of each operand and of partial sums: ifmap, filter (weights), psum, ofmap (outputs)."""
+        return {"ifmap": self.ifmap_bits, "filter": self.filter_bits, "psum": self.partial_sum_bits,
+                "ofmap": self.ofmap_bits}
 
     @property
     def operand_bits(self) -> dict[str, int]:

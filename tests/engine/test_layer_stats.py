@@ -7,7 +7,7 @@ from sim.analytical.systolic import fold_sram_counts, sram_count_totals
 from sim.energy.tables import apply, prices
 from sim.engine.layer_stats import SYSTOLIC_ACTIONS, bandwidth_windows, transfer_rows
 from sim.hardware.spec import EnergyEntry
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.systolic import array_mapping
 from sim.records import ActionCounts
 from sim.workload.layer import Layer
 
@@ -108,8 +108,8 @@ def mappings(draw):
         size = draw(st.integers(kernel, 12))
         layer = Layer(name="c", ifmap_h=size, ifmap_w=size, in_channels=groups * draw(st.integers(1, 3)),
                       out_channels=groups * draw(st.integers(1, 4)), filter_h=kernel, filter_w=kernel, groups=groups)
-    return SystolicMapping(layer=layer, dataflow=draw(st.sampled_from(("os", "ws", "is"))),
-                           rows=draw(st.integers(1, 40)), cols=draw(st.integers(1, 40)))
+    return array_mapping(layer=layer, dataflow=draw(st.sampled_from(("os", "ws", "is"))),
+                         rows=draw(st.integers(1, 40)), cols=draw(st.integers(1, 40)))
 
 
 @settings(max_examples=100)

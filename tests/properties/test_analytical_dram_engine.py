@@ -13,7 +13,7 @@ from sim.engine.tiling import ifmap_footprint
 from sim.errors import MappingError, TraceError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import block_footprints
-from sim.mapping.systolic import DATAFLOW_CODES
+from sim.mapping.systolic import DATAFLOW_NAMES
 from sim.workload.layer import Layer
 
 
@@ -121,7 +121,7 @@ def test_block_footprints_equal_the_engines_per_block_count(layer, data):
 def test_grid_equals_the_scalar_estimate_point_by_point(layer, points, sizes_kb, double_buffered, bandwidth, latency):
     rows = np.array([p[0] for p in points])
     cols = np.array([p[1] for p in points])
-    codes = np.array([DATAFLOW_CODES[p[2]] for p in points])
+    codes = np.array([DATAFLOW_NAMES.index(p[2]) for p in points])
     grid = estimate_systolic_grid(layer, rows, cols, codes, ifmap_kb=sizes_kb[0], filter_kb=sizes_kb[1],
                                   ofmap_kb=sizes_kb[2], bandwidth_bytes_per_cycle=bandwidth,
                                   double_buffered=double_buffered, latency_cycles=latency)

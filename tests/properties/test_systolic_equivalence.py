@@ -8,7 +8,7 @@ from sim.errors import TraceError
 from sim.kernels.systolic_fast import run_layer_functional, run_layer_timing
 from sim.kernels.systolic_reference import reference_layer
 from sim.mapping.operands import filter_matrix, ifmap_matrix, ofmap_from_matrix, random_operands, reference_ofmap
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.systolic import array_mapping
 from sim.workload.layer import Layer
 
 
@@ -68,7 +68,7 @@ def test_reference_equals_fast_model_on_larger_arrays(layer, array, dataflow, se
 
 
 def _check_equivalence(layer, array, dataflow, seed):
-    mapping = SystolicMapping(layer, dataflow, *array)
+    mapping = array_mapping(layer, dataflow, *array)
     ifmap, filters = random_operands(layer, seed)
     a = ifmap_matrix(layer, ifmap).astype(np.int64)
     b = filter_matrix(layer, filters).astype(np.int64)
@@ -95,7 +95,7 @@ def _check_equivalence(layer, array, dataflow, seed):
 @given(small_layers(), arrays, dataflows, st.integers(0, 2**16), st.integers(6, 16))
 @settings(max_examples=25)
 def test_narrow_accumulator_wraps_like_the_reference_and_is_reported(layer, array, dataflow, seed, accumulator_bits):
-    mapping = SystolicMapping(layer, dataflow, *array)
+    mapping = array_mapping(layer, dataflow, *array)
     ifmap, filters = random_operands(layer, seed)
     a = ifmap_matrix(layer, ifmap).astype(np.int64)
     b = filter_matrix(layer, filters).astype(np.int64)

@@ -11,7 +11,7 @@ import pytest
 
 from sim.analytical.systolic import estimate_systolic, estimate_systolic_grid, layer_compute_cycles
 from sim.hardware.spec import Hardware
-from sim.mapping.systolic import SystolicMapping
+from sim.mapping.systolic import array_mapping
 from sim.workload.layer import Layer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scalesim"
@@ -55,7 +55,7 @@ def test_golden_data_covers_every_dataflow_and_non_square_arrays():
 @pytest.mark.parametrize("row", GOLDEN, ids=lambda r: f"{r['form']}-{r['dataflow']}-{r['rows']}x{r['cols']}-{r['layer_id']}")
 def test_scalesim_convention_matches_compute_report(row):
     layer = _topology(row["form"])[int(row["layer_id"])]
-    mapping = SystolicMapping(layer, row["dataflow"], int(row["rows"]), int(row["cols"]))
+    mapping = array_mapping(layer, row["dataflow"], int(row["rows"]), int(row["cols"]))
     cycles = layer_compute_cycles(mapping, "scalesim")
     assert cycles == int(row["total_cycles"])
     assert int(row["stall_cycles"]) == 0
@@ -81,7 +81,7 @@ def test_grouped_layer_equals_scalesims_per_channel_expansion():
     for row_dataflow in ("os", "ws", "is"):
         rows = [r for r in GOLDEN if r["form"] == "conv" and r["dataflow"] == row_dataflow and r["rows"] == "8"
                 and r["cols"] == "8" and r["layer_id"] in ("4", "5", "6")]
-        mapping = SystolicMapping(depthwise, row_dataflow, 8, 8)
+        mapping = array_mapping(depthwise, row_dataflow, 8, 8)
         assert layer_compute_cycles(mapping, "scalesim") == sum(int(r["total_cycles"]) for r in rows)
 
 

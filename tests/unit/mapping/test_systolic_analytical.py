@@ -13,7 +13,7 @@ from sim.analytical.systolic import (
 )
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
-from sim.mapping.systolic import SystolicMapping, map_systolic
+from sim.mapping.systolic import array_mapping, map_systolic
 from sim.workload.layer import Layer
 
 ENERGY = {key: {"pj": pj, "source": "test"} for key, pj in (
@@ -34,18 +34,19 @@ CONV = Layer("c", ifmap_h=10, ifmap_w=10, in_channels=5, out_channels=20, filter
 
 
 def test_fold_cycle_conventions_on_a_hand_example():
-    mapping = SystolicMapping(Layer.gemm_layer("g", m=5, n=7, k=9), "ws", 4, 3)  # Sr = K = 9, Sc = N = 7, T = 5
+    layer = Layer.gemm_layer("g", m=5, n=7, k=9)
+    mapping = array_mapping(layer, "ws", 4, 3)  # Sr = K = 9, Sc = N = 7, T = 5
     # native: R + r + c + T - 2 with r in (4, 4, 1) and c in (3, 3, 1)
     assert fold_cycles(mapping, "native").tolist() == [14, 14, 11, 14, 14, 11, 12, 12, 9]
     assert fold_cycles(mapping, "scalesim").tolist() == [2 * 4 + 3 + 5 - 2] * 9
     assert layer_compute_cycles(mapping, "scalesim") == 9 * 14 - 1
-    os_mapping = SystolicMapping(mapping.layer, "os", 4, 3)
+    os_mapping = array_mapping(layer, "os", 4, 3)
     assert set(fold_cycles(os_mapping, "scalesim").tolist()) == {4 + 3 + 9 - 2}
 
 
 def test_unknown_convention_is_a_mapping_error():
     with pytest.raises(MappingError, match="unknown cycle convention.*'fast'.*native, scalesim"):
-        fold_cycles(SystolicMapping(CONV, "os", 4, 4), "fast")
+        fold_cycles(array_mapping(CONV, "os", 4, 4), "fast")
 
 
 @pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
@@ -198,6 +199,6 @@ def test_per_operand_dram_port_caps_its_operand():
 
 
 def test_a_mapping_of_another_layer_is_refused():
-    other = SystolicMapping(Layer.gemm_layer("other", m=2, n=2, k=2), "ws", 8, 8)
-    with pytest.raises(MappingError, match="mapping is for layer 'other', not 'c'"):
+    other = array_mapping(Layer.gemm_layer("other", m=2, n=2, k=2), "ws", 8, 8)
+    with pytest.raises(MappingError, match="mapping 'ws' is for another problem than layer 'c'"):
         estimate_systolic(CONV, _hw(), other)

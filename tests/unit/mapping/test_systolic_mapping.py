@@ -1,4 +1,4 @@
-"""SystolicMapping: folds tile the GEMM exactly once, in SCALE-Sim's order, with the right occupancy."""
+"""os / ws / is as mapping records: folds tile the GEMM exactly once, in SCALE-Sim's order, with the right occupancy."""
 import numpy as np
 import pytest
 from hypothesis import given
@@ -6,8 +6,11 @@ from hypothesis import strategies as st
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
-from sim.mapping.systolic import DATAFLOW_AXES, SystolicMapping, map_systolic
+from sim.mapping.systolic import array_mapping, map_systolic
 from sim.workload.layer import Layer
+
+# The documented table (GEMM axis 0 = M, 1 = K, 2 = N on rows, cols, streamed), independent of the records.
+DATAFLOW_AXES = {"os": (0, 2, 1), "ws": (1, 2, 0), "is": (1, 0, 2)}
 
 
 def _hw(**pe_array):
@@ -20,7 +23,7 @@ def _hw(**pe_array):
        st.integers(1, 7), st.integers(1, 7), st.sampled_from(["os", "ws", "is"]))
 def test_folds_cover_every_gemm_point_once(m, k, n, groups, rows, cols, dataflow):
     layer = Layer("g", kind="gemm", ifmap_h=m, in_channels=k * groups, out_channels=n * groups, groups=groups)
-    mapping = SystolicMapping(layer, dataflow, rows, cols)
+    mapping = array_mapping(layer, dataflow, rows, cols)
     covered = np.zeros((groups, m, k, n), dtype=np.int64)
     for g, m0, m1, k0, k1, n0, n1 in mapping.fold_bounds:
         covered[g, m0:m1, k0:k1, n0:n1] += 1
@@ -38,7 +41,7 @@ def test_folds_cover_every_gemm_point_once(m, k, n, groups, rows, cols, dataflow
        st.integers(1, 7), st.integers(1, 7), st.sampled_from(["os", "ws", "is"]))
 def test_fold_bounds_enumerate_groups_then_column_folds_then_row_folds(m, k, n, groups, rows, cols, dataflow):
     layer = Layer("g", kind="gemm", ifmap_h=m, in_channels=k * groups, out_channels=n * groups, groups=groups)
-    mapping = SystolicMapping(layer, dataflow, rows, cols)
+    mapping = array_mapping(layer, dataflow, rows, cols)
     row_axis, col_axis, _ = DATAFLOW_AXES[dataflow]
     dims = (m, k, n)
     expected, used = [], []
@@ -57,7 +60,7 @@ def test_fold_bounds_enumerate_groups_then_column_folds_then_row_folds(m, k, n, 
 
 def test_fold_order_is_groups_then_column_folds_then_row_folds():
     layer = Layer.gemm_layer("g", m=5, n=7, k=9)
-    mapping = SystolicMapping(layer, "ws", 4, 3)  # rows hold K (3 row folds), cols hold N (3 column folds)
+    mapping = array_mapping(layer, "ws", 4, 3)  # rows hold K (3 row folds), cols hold N (3 column folds)
     bounds = mapping.fold_bounds
     assert mapping.row_folds == 3 and mapping.col_folds == 3
     assert bounds[:3, 3].tolist() == [0, 4, 8]  # k0 advances first (row folds inner)
@@ -71,7 +74,7 @@ def test_fold_order_is_groups_then_column_folds_then_row_folds():
                                                             ("ws", "filter", ("ifmap",)),
                                                             ("is", "ifmap", ("filter",))])
 def test_stationary_and_streamed_operands(dataflow, stationary, streamed):
-    mapping = SystolicMapping(Layer.gemm_layer("g", m=2, n=2, k=2), dataflow, 2, 2)
+    mapping = array_mapping(Layer.gemm_layer("g", m=2, n=2, k=2), dataflow, 2, 2)
     assert mapping.stationary == stationary
     assert mapping.streamed == streamed
     row_axis, col_axis, time_axis = DATAFLOW_AXES[dataflow]
@@ -81,7 +84,7 @@ def test_stationary_and_streamed_operands(dataflow, stationary, streamed):
 
 def test_depthwise_layer_maps_one_fold_set_per_group():
     layer = Layer("dw", ifmap_h=5, ifmap_w=5, in_channels=4, out_channels=4, filter_h=3, filter_w=3, groups=4)
-    mapping = SystolicMapping(layer, "os", 4, 4)
+    mapping = array_mapping(layer, "os", 4, 4)
     assert mapping.groups == 4
     assert mapping.gemm_dims == (9, 9, 1)
     assert sorted(set(mapping.fold_bounds[:, 0].tolist())) == [0, 1, 2, 3]

@@ -1,0 +1,283 @@
+"""The one mapping record of a digital PE array: a loop nest over the layer's dimensions (docs/mapping.md).
+
+A `Mapping` is a `Problem` (the layer's dimensions in one of two views) and, per memory level from the
+outermost inward, the loops that walk that level's tiles, outermost first. A loop covers its dimension's
+extent (the tile the enclosing loop on that dimension hands inward, or the whole dimension) either in tiles
+of `size` (the last may be partial) or in `parts` near-equal parts (edges at extent * i // parts); `step`
+is a sliding window's offset when it differs from the tile; a spatial loop spreads its iterations over the
+array's rows, columns or a cluster's units. os / ws / is are named instances (sim.mapping.systolic), MAESTRO
+directives translate into it (sim.mapping.directives), and mappings are files (sim.mapping.mapping_file).
+
+Views: "gemm" is the im2col GEMM per group (G groups of M pixels x K window x N filters), on which the
+systolic models work; "conv" / "dsconv" / "matmul" are MAESTRO's (N, K, C, R, S, Y, X with Y / X padded
+input sizes; M, N, K for a GEMM), on which the directive models work.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from sim.errors import MappingError
+from sim.workload.layer import Layer
+
+SPATIAL_AXES = ("rows", "cols", "cluster")
+VIEWS = ("gemm", "conv", "dsconv", "matmul")
+# The GEMM view's dimensions (order of the tile keys) and the dimensions each operand spans in it.
+GEMM_DIMS = ("G", "M", "K", "N")
+OPERAND_DIMS: dict[str, tuple[str, ...]] = {"ifmap": ("G", "M", "K"), "filter": ("G", "K", "N"),
+                                            "ofmap": ("G", "M", "N")}
+OPERANDS = ("ifmap", "filter", "ofmap")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A layer's dimensions in one view (see the module docstring); `strides` only for the conv views."""
+
+    view: str
+    dims: tuple[tuple[str, int], ...]
+    strides: tuple[tuple[str, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.view not in VIEWS:
+            raise MappingError("unknown problem view", field="problem.view", value=self.view,
+                               allowed=", ".join(VIEWS))
+        for name, size in self.dims:
+            if not isinstance(size, int) or size < 1:
+                raise MappingError("a problem dimension must be a positive integer", field=f"problem.{name}",
+                                   value=size, allowed=">= 1")
+
+    @cached_property
+    def sizes(self) -> dict[str, int]:
+        return dict(self.dims)
+
+
+def gemm_problem(layer: Layer) -> Problem:
+    """The im2col GEMM view of `layer` (what the systolic models tile)."""
+    g = layer.gemm
+    return Problem("gemm", (("G", g.groups), ("M", g.m), ("K", g.k), ("N", g.n)))
+
+
+@dataclass(frozen=True)
+class Loop:
+    """One loop of a level: `size` or `parts` (exactly one), optional `step`, optional spatial axis."""
+
+    dim: str
+    size: int = 0
+    parts: int = 0
+    step: int = 0  # 0: the loop moves by its tile (size)
+    spatial: str = ""  # "": temporal; else one of SPATIAL_AXES
+    units: int = 1  # spatial: the rows / cols / sub-clusters the iterations spread over
+
+    def __post_init__(self) -> None:
+        if (self.size > 0) == (self.parts > 0) or self.size < 0 or self.parts < 0:
+            raise MappingError("a loop needs exactly one of size (tile extent) or parts (near-equal parts)",
+                               field=f"loop {self.dim}", value=(self.size, self.parts),
+                               allowed="size >= 1 or parts >= 1, not both")
+        if self.step < 0:
+            raise MappingError("a loop's step must be >= 0", field=f"loop {self.dim}.step", value=self.step,
+                               allowed=">= 0 (0: the tile size)")
+        if self.spatial and self.spatial not in SPATIAL_AXES:
+            raise MappingError("unknown spatial axis", field=f"loop {self.dim}.spatial", value=self.spatial,
+                               allowed=", ".join(SPATIAL_AXES) + " or empty (temporal)")
+        if self.units < 1 or (not self.spatial and self.units != 1):
+            raise MappingError("units: the spatial units a spatial loop spreads over (1 for a temporal loop)",
+                               field=f"loop {self.dim}.units", value=self.units, allowed=">= 1")
+
+
+@dataclass(frozen=True)
+class LevelLoops:
+    """The loops that walk one memory level's tiles; `whole`: operands held whole there (one tile a layer)."""
+
+    level: str
+    loops: tuple[Loop, ...]
+    whole: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in self.whole:
+            if name not in OPERANDS:
+                raise MappingError("unknown operand held whole", field=f"{self.level}.whole", value=name,
+                                   allowed=", ".join(OPERANDS))
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A loop nest: `levels` from the outermost memory level inward (see the module docstring)."""
+
+    name: str
+    problem: Problem
+    levels: tuple[LevelLoops, ...]
+
+    def __post_init__(self) -> None:
+        sizes = self.problem.sizes
+        for level in self.levels:
+            for loop in level.loops:
+                if loop.dim not in sizes:
+                    raise MappingError("loop over a dimension the problem does not have",
+                                       field=f"{level.level}.{loop.dim}", value=loop.dim, allowed=", ".join(sizes))
+
+    def spatial_loop(self, axis: str) -> Loop | None:
+        """The (first) loop spread over `axis` ("rows" / "cols" / "cluster"), or None."""
+        for level in self.levels:
+            for loop in level.loops:
+                if loop.spatial == axis:
+                    return loop
+        return None
+
+    def level(self, name: str) -> LevelLoops | None:
+        for level in self.levels:
+            if level.level == name:
+                return level
+        return None
+
+    # ---------------------------------------------------------------- a rows x cols array in the gemm view
+    # The systolic models run the family that os / ws / is belong to (sim.mapping.systolic.array_mapping):
+    # level "dram" walks groups, column folds, row folds and `parts` chunks of the streamed dimension T;
+    # level "global_buffer" spreads one fold over the array's rows and cols and streams T one element a cycle.
+
+    @cached_property
+    def axes(self) -> tuple[int, int, int]:
+        """GEMM axes (0 = M, 1 = K, 2 = N) on the array's rows, its cols, and streamed in time (T)."""
+        rows, cols = self.spatial_loop("rows"), self.spatial_loop("cols")
+        if self.problem.view != "gemm" or rows is None or cols is None or rows.dim == cols.dim:
+            raise MappingError(f"mapping '{self.name}' does not put two GEMM dimensions on an array's rows and "
+                               "cols", field="mapping.global_buffer", value=self.problem.view,
+                               allowed="a gemm-view mapping with one spatial loop on rows and one on cols")
+        order = ("M", "K", "N")
+        if rows.dim not in order or cols.dim not in order:
+            raise MappingError("only M, K and N can be spread over the array", field="mapping.global_buffer",
+                               value=(rows.dim, cols.dim), allowed="M, K, N")
+        row_axis, col_axis = order.index(rows.dim), order.index(cols.dim)
+        return row_axis, col_axis, 3 - row_axis - col_axis
+
+    @cached_property
+    def rows(self) -> int:
+        return self.spatial_loop("rows").units
+
+    @cached_property
+    def cols(self) -> int:
+        return self.spatial_loop("cols").units
+
+    @cached_property
+    def dataflow(self) -> str:
+        """"os" / "ws" / "is" by what the array holds (not by the record's name); "custom" otherwise."""
+        return {(0, 2): "os", (1, 2): "ws", (1, 0): "is"}.get(self.axes[:2], "custom")
+
+    @cached_property
+    def dataflow_code(self) -> int:
+        """The integer the numba kernels and vectorized closed forms take (os 0, ws 1, is 2)."""
+        return ("os", "ws", "is").index(self.dataflow)
+
+    @property
+    def temporal_dim(self) -> str:
+        return ("M", "K", "N")[self.axes[2]]
+
+    @cached_property
+    def chunks(self) -> int:
+        """Near-equal chunks each fold's T is split into so that its streamed tiles fit the buffers."""
+        outer = self.levels[0]
+        for loop in outer.loops:
+            if loop.dim == self.temporal_dim:
+                return loop.parts or -(-self.temporal // loop.size)
+        return 1
+
+    @property
+    def whole(self) -> tuple[str, ...]:
+        """Operands the global buffer holds whole for the layer (fetched once)."""
+        return self.levels[0].whole
+
+    @cached_property
+    def gemm_dims(self) -> tuple[int, int, int]:
+        sizes = self.problem.sizes
+        return (sizes["M"], sizes["K"], sizes["N"])
+
+    @property
+    def groups(self) -> int:
+        return self.problem.sizes["G"]
+
+    @property
+    def spatial_rows(self) -> int:
+        """Sr: the GEMM extent laid along the array's rows."""
+        return self.gemm_dims[self.axes[0]]
+
+    @property
+    def spatial_cols(self) -> int:
+        """Sc: the GEMM extent laid along the array's columns."""
+        return self.gemm_dims[self.axes[1]]
+
+    @property
+    def temporal(self) -> int:
+        """T: the GEMM extent streamed through the array, one element per cycle."""
+        return self.gemm_dims[self.axes[2]]
+
+    @property
+    def row_folds(self) -> int:
+        return -(-self.spatial_rows // self.rows)
+
+    @property
+    def col_folds(self) -> int:
+        return -(-self.spatial_cols // self.cols)
+
+    @property
+    def folds(self) -> int:
+        return self.groups * self.row_folds * self.col_folds
+
+    @cached_property
+    def fold_bounds(self) -> np.ndarray:
+        """int64 array (folds, 7): group, m0, m1, k0, k1, n0, n1 — the GEMM sub-block of each fold, in order."""
+        row_axis, col_axis, _ = self.axes
+        dims = self.gemm_dims
+        rows, cols = self.rows, self.cols
+        row_folds, col_folds = self.row_folds, self.col_folds
+        # Indexed (group, column fold, row fold): the fold order, filled by broadcasting along each axis.
+        out = np.empty((self.groups, col_folds, row_folds, 7), dtype=np.int64)
+        out[..., 0] = np.arange(self.groups, dtype=np.int64).reshape(-1, 1, 1)
+        out[..., 1::2] = 0
+        out[..., 2::2] = dims
+        row_lo = np.arange(0, row_folds * rows, rows, dtype=np.int64)
+        out[..., 1 + 2 * row_axis] = row_lo
+        out[..., 2 + 2 * row_axis] = np.minimum(row_lo + rows, dims[row_axis])
+        col_lo = np.arange(0, col_folds * cols, cols, dtype=np.int64).reshape(-1, 1)
+        out[..., 1 + 2 * col_axis] = col_lo
+        out[..., 2 + 2 * col_axis] = np.minimum(col_lo + cols, dims[col_axis])
+        return out.reshape(-1, 7)
+
+    @cached_property
+    def fold_used(self) -> np.ndarray:
+        """int64 array (folds, 2): array rows and columns each fold actually occupies."""
+        row_axis, col_axis, _ = self.axes
+        extent = self.fold_bounds[:, 2::2] - self.fold_bounds[:, 1::2]  # (folds, 3): M, K, N
+        return extent[:, [row_axis, col_axis]]
+
+    @property
+    def stationary(self) -> str:
+        """The operand each PE keeps for the whole fold (os: its ofmap partial sum): the one without T."""
+        return next(name for name in OPERANDS if self.temporal_dim not in OPERAND_DIMS[name])
+
+    @property
+    def streamed(self) -> tuple[str, ...]:
+        """The operands entering the array edges each cycle (from the left into the rows, from the top)."""
+        return {"os": ("ifmap", "filter"), "ws": ("ifmap",), "is": ("filter",)}[self.dataflow]
+
+    @cached_property
+    def fold_row_index(self) -> np.ndarray:
+        """int64 (folds,): which row fold each fold is (ws/is: > 0 means the fold adds to stored partial sums)."""
+        return np.tile(np.arange(self.row_folds, dtype=np.int64), self.groups * self.col_folds)
+
+    @cached_property
+    def fold_mapping_efficiency(self) -> np.ndarray:
+        """float64 (folds,): occupied PEs / all PEs of each fold."""
+        used = self.fold_used
+        return (used[:, 0] * used[:, 1]) / float(self.rows * self.cols)
+
+    @cached_property
+    def mapping_efficiency(self) -> float:
+        """Mean over folds of occupied PEs / all PEs (SCALE-Sim's 'Mapping Efficiency', unweighted)."""
+        # Below 2**53 the float mean of the per-fold counts sums them exactly, so the closed form makes the same
+        # two roundings (/ folds, / PEs) without the fold arrays.
+        occupied = self.groups * self.spatial_rows * self.spatial_cols
+        if occupied < 2**53:
+            return occupied / self.folds / (self.rows * self.cols)
+        used = self.fold_used
+        return float(np.mean(used[:, 0] * used[:, 1]) / (self.rows * self.cols))
