@@ -15,6 +15,8 @@ from sim.api import (
     load_trace,
     map_layer,
     simulate,
+    train,
+    training_trace,
 )
 from sim.errors import ConfigError, MappingError, SimError, TraceError
 from sim.hardware.spec import Hardware
@@ -28,5 +30,5 @@ __version__ = "0.1.0"
 __all__ = [
     "ConfigError", "Hardware", "Layer", "LayerResult", "MappingError", "RunResult", "SimError", "Trace", "TraceError",
     "SweepResult", "SweepSpec", "compare", "estimate", "load_hardware", "load_mapping", "load_sweep_spec", "load_trace",
-    "map_layer", "simulate", "sweep", "infer", "layer_values",
+    "map_layer", "simulate", "sweep", "infer", "layer_values", "train", "training_trace",
 ]

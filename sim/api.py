@@ -166,6 +166,39 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     return _with_hardware_metadata(run, hw)
 
 
+def training_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
+    """One training step of `workload`: per layer its forward, backward-data and weight-gradient operations, as a
+    Trace every model runs (sim.workload.training)."""
+    from sim.workload.training import training_trace as expand
+
+    return expand(_as_trace(workload))
+
+
+def train(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, analytical: bool = False,
+          functional: bool = False, seed: int = 0, mapping: Any = None, write_spec: str | Path | None = None,
+          progress: bool = False) -> RunResult:
+    """One training step on `hw`: the training trace through the engine (or the analytical model); on a ReRAM chip
+    also the crossbar writes every step needs (weight updates and programmed gradients, from `write_spec`, default
+    configs/reram_write.toml), one LayerResult each after the operations."""
+    from sim.workload.training import saved_activation_bytes, training_ops
+
+    trace = _with_dataflow(_as_trace(workload), mapping)
+    steps = training_trace(trace)
+    if analytical:
+        run = estimate(steps, hw)
+    else:
+        run = simulate(steps, hw, functional=functional, seed=seed, progress=progress)
+    metadata = dict(run.metadata)
+    metadata.update(training=True, saved_activation_bytes=saved_activation_bytes(trace))
+    layers = run.layers
+    if hw.kind == "reram":
+        from sim.analytical.weight_update import training_writes
+        from sim.hardware.reram_write import load_reram_write
+
+        layers = layers + training_writes(training_ops(trace), hw, load_reram_write(write_spec))
+    return replace(run, layers=layers, metadata=tuple(metadata.items()))
+
+
 def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None, seed: int = 0):
     """Engine vs analytical model, per layer and field (see sim.compare.Comparison)."""
     from sim.compare import compare_runs

@@ -54,6 +54,8 @@ def run(
     overlap_weight_prefetch: bool = typer.Option(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
+    training: bool = typer.Option(
+        False, "--training", help="one training step: forward, backward-data and weight-gradient per layer"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
@@ -62,14 +64,18 @@ def run(
 
     console = _console(quiet)
     hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
-    if analytical:
-        if functional:
-            raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
+    if analytical and functional:
+        raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
+    if training:
+        result = api.train(layers, hardware, analytical=analytical, functional=functional, seed=seed,
+                           mapping=dataflow, progress=not quiet)
+    elif analytical:
         result = api.estimate(layers, hardware, mapping=dataflow)
     else:
         result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=not quiet,
                               overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
-    out_dir = out or _default_out(trace, hardware.name, "-analytical" if analytical else "")
+    suffix = ("-training" if training else "") + ("-analytical" if analytical else "")
+    out_dir = out or _default_out(trace, hardware.name, suffix)
     write_report(result, out_dir)
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
