@@ -199,6 +199,37 @@ def train(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, analytical
     return replace(run, layers=layers, metadata=tuple(metadata.items()))
 
 
+def load_system(path: str | Path) -> Any:
+    """A system config (TOML): accelerators, links, topology (sim.system.spec.System)."""
+    from sim.system.spec import load_system as load
+
+    return load(path)
+
+
+def simulate_system(workload: Trace | Layer | Iterable[Layer], system: Any, partition: Any = None, *,
+                    training: bool = True, model: str = "engine", batch: int | None = None,
+                    objective: str = "step_time", seed: int = 0) -> Any:
+    """One step of `workload` on a system of accelerators (sim.system): with a Partition, that split; with None,
+    the config's [partition]; with "auto", or when the config has none, the partitioner's best (searched with the
+    analytical model, run with `model`). Returns a sim.records.SystemResult; a search also fills
+    `result.search` via sim.system.partitioner.PartitionSearch (returned as the pair (result, search))."""
+    from sim.system.engine import run_system
+    from sim.system.partition import partition_from_table
+    from sim.system.partitioner import search_partitions
+    from sim.system.spec import raw_partition
+
+    trace = _as_trace(workload)
+    if partition is None and system.source_file:
+        table = raw_partition(system.source_file)
+        partition = partition_from_table(table, system) if table is not None else "auto"
+    if partition is None or partition == "auto":
+        search = search_partitions(trace, system, objective=objective, training=training, batch=batch,
+                                   validate=False)
+        return run_system(trace, system, search.best.partition, training=training, model=model, batch=batch,
+                          seed=seed), search
+    return run_system(trace, system, partition, training=training, model=model, batch=batch, seed=seed), None
+
+
 def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None, seed: int = 0):
     """Engine vs analytical model, per layer and field (see sim.compare.Comparison)."""
     from sim.compare import compare_runs
