@@ -211,8 +211,8 @@ def simulate_system(workload: Trace | Layer | Iterable[Layer], system: Any, part
                     objective: str = "step_time", seed: int = 0) -> Any:
     """One step of `workload` on a system of accelerators (sim.system): with a Partition, that split; with None,
     the config's [partition]; with "auto", or when the config has none, the partitioner's best (searched with the
-    analytical model, run with `model`). Returns a sim.records.SystemResult; a search also fills
-    `result.search` via sim.system.partitioner.PartitionSearch (returned as the pair (result, search))."""
+    analytical model, run with `model`). Returns (SystemResult, PartitionSearch or None when nothing was searched).
+    """
     from sim.system.engine import run_system
     from sim.system.partition import partition_from_table
     from sim.system.partitioner import search_partitions

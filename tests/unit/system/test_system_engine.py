@@ -145,3 +145,29 @@ def test_unknown_topology_lists_the_allowed(tmp_path):
                     '[links]\ntopology = "torus"\nbandwidth_gbytes_per_s = 1.0\n')
     with pytest.raises(ConfigError, match="ring, mesh, switch, list"):
         load_system(path)
+
+
+@pytest.mark.parametrize("topology, links, hops", [("ring", 4, 2), ("mesh", 4, 2), ("switch", 4, 2)])
+def test_topologies_make_their_links_and_shortest_routes(topology, links, hops):
+    s = system(4, {"bandwidth_gbytes_per_s": 1.0}, topology)
+    assert len(s.links) == links
+    route = s.route("a0", "a3" if topology == "mesh" else "a2")
+    assert len(route) == hops
+    assert route[0][1] == "a0"
+
+
+def test_transfers_sharing_a_link_direction_wait_for_each_other():
+    from sim.system.engine import _Clock
+
+    s = system(3, {"bandwidth_gbytes_per_s": 2.0, "latency_ns": 5.0}, "switch")
+    clock = _Clock(s)
+    # a0 -> a2 and a1 -> a2 share the switch -> a2 direction; a2 -> a0 runs the other way, undisturbed
+    first = clock.transfer("a0", "a2", 100, [], "x")
+    second = clock.transfer("a1", "a2", 100, [], "y")
+    back = clock.transfer("a2", "a0", 100, [], "z")
+    ends = {}
+    for name, event in (("first", first), ("second", second), ("back", back)):
+        event.callbacks.append(lambda _e, name=name: ends.__setitem__(name, clock.env.now))
+    clock.env.run()
+    one = 2 * 5.0 + 100 / 2.0
+    assert ends == {"first": one, "second": 2 * one, "back": one}
