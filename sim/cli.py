@@ -274,6 +274,15 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
 
             load_sweep_spec(path)
             return "sweep spec"
+        if suffix == ".toml" and _has_top_key(path, "accelerator"):
+            from sim.system.partition import partition_from_table
+            from sim.system.spec import raw_partition
+
+            machine = api.load_system(path)
+            table = raw_partition(path)
+            if table is not None:
+                partition_from_table(table, machine)
+            return f"system '{machine.name}', {len(machine.accelerators)} accelerators, {len(machine.links)} links"
         if suffix == ".toml" and _is_energy_table(path):
             from sim.hardware.energy_table import check_energy_table
 
@@ -373,6 +382,15 @@ def _is_energy_table(path: Path) -> bool:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return False
     return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
+
+
+def _has_top_key(path: Path, key: str) -> bool:
+    import tomllib
+
+    try:
+        return key in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
 
 
 def _is_sweep_spec(path: Path) -> bool:

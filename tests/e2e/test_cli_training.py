@@ -59,3 +59,9 @@ def test_system_with_a_link_to_a_missing_accelerator_exits_2_without_traceback(t
     assert done.returncode == 2
     assert "ghost" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_check_validates_the_shipped_system_configs():
+    done = sim("check", "systems")
+    assert done.returncode == 0, done.stderr
+    assert "system 'tpu4-ring', 4 accelerators, 4 links" in done.stdout
