@@ -1,6 +1,7 @@
 """What a training step writes into ReRAM crossbars: per-cell write energy, row-by-row write latency, endurance used.
 
-Per forward layer, three sets of cells are programmed every step (PipeLayer's arrangement, Song et al., HPCA 2017):
+Per forward layer, three sets of cells are programmed every step (our arrangement; in-situ training designs such as
+PipeLayer, Song et al., HPCA 2017, likewise keep separate arrays for the backward pass):
 the weights W (updated), the crossbars of the backward-data operation (W transposed, updated likewise), and the
 crossbars of the weight-gradient operation, whose stationary operand (dY for a conv, X for a tconv) is an
 activation of this step. Each cell is written once per step, so the endurance a step consumes is

@@ -72,3 +72,24 @@ def test_unknown_objective_lists_the_allowed():
     system = System("one", (Accelerator("a", HW, 1000.0),))
     with pytest.raises(ConfigError, match="step_time, energy, balance"):
         search_partitions(_trace(), system, objective="speed")
+
+
+def test_mixed_data_parallel_gives_the_faster_chip_more_images():
+    fast = Accelerator("fast", HW, 4000.0)
+    slow = Accelerator("slow", HW, 500.0)
+    links = topology_links(("fast", "slow"), "ring", {"bandwidth_gbytes_per_s": math.inf}, Path("t.toml"))
+    search = search_partitions(_trace(), System("mixed", (fast, slow), links, "ring"), kinds=("data_parallel",),
+                               validate=False)
+    shares = dict(zip(search.best.partition.accelerators, search.best.partition.shares))
+    assert shares["fast"] > shares["slow"] and sum(shares.values()) == 4
+
+
+@pytest.mark.parametrize("objective, key", [("energy", "energy_pj"), ("balance", "balance"),
+                                            ("step_time", "step_ns")])
+def test_the_best_candidate_is_the_minimum_of_its_objective(objective, key):
+    accelerators = tuple(Accelerator(f"a{i}", HW, 1000.0) for i in range(2))
+    links = topology_links(("a0", "a1"), "ring", {"bandwidth_gbytes_per_s": 10.0, "latency_ns": 100.0,
+                                                  "energy_pj_per_byte": 5.0}, Path("t.toml"))
+    search = search_partitions(_trace(), System("pair", accelerators, links, "ring"), objective=objective,
+                               validate=False)
+    assert getattr(search.best, key) == min(getattr(c, key) for c in search.candidates)

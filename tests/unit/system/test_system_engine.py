@@ -171,3 +171,20 @@ def test_transfers_sharing_a_link_direction_wait_for_each_other():
     clock.env.run()
     one = 2 * 5.0 + 100 / 2.0
     assert ends == {"first": one, "second": 2 * one, "back": one}
+
+
+def test_partition_from_the_config_file_runs_and_bad_keys_are_named(tmp_path):
+    hw = (ROOT / "hw_configs" / "scalesim_32x32_ws.toml").as_posix()
+    names = [layer.name for layer in TRACE.layers]
+    head = (f'[[accelerator]]\nname = "a"\nhw = "{hw}"\ncount = 2\n[links]\ntopology = "ring"\n'
+            'bandwidth_gbytes_per_s = 10.0\n')
+    good = tmp_path / "good.toml"
+    good.write_text(head + '[partition]\nkind = "pipeline"\nmicro_batches = 2\n'
+                    f'[[partition.stage]]\naccelerator = "a0"\nlayers = {names[:2]!r}\n'
+                    f'[[partition.stage]]\naccelerator = "a1"\nlayers = {names[2:]!r}\n'.replace("'", '"'))
+    result, search = sim.simulate_system(TRACE, sim.load_system(good), batch=2)
+    assert search is None and result.partition.startswith("pipeline a0:2 | a1:")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(head + '[partition]\nkind = "data_parallel"\nreplicas = 2\n')
+    with pytest.raises(ConfigError, match="partition.replicas"):
+        sim.simulate_system(TRACE, sim.load_system(bad), batch=2)
