@@ -26,11 +26,13 @@ from sim.system.partition import (
     with_batch,
 )
 from sim.system.spec import Accelerator, System
-from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 from sim.workload.training import training_ops, training_trace
 
 MODELS = ("engine", "analytical")
+# A zero-length task that only waits (for the gradients, or the last outputs) before an accelerator's step ends.
+_WAIT = LayerResult(name="wait", kind="gemm", model="system", macs=0, cycles=0, compute_cycles=0, stall_cycles=0,
+                    utilization=0.0, mapping_efficiency=0.0)
 
 
 @dataclass
@@ -272,13 +274,9 @@ def _data_parallel(clock, trace, system, partition, training, model, seed):
                    for layer in reversed(trace.layers)]
         # the step ends when the gradients are reduced: each accelerator's last task (its updates) waits for them
         for queue in queues.values():
-            queue.append(_new_task(clock, "gradients reduced", _empty(queue[-1].result), reduces))
+            queue.append(_new_task(clock, "gradients reduced", _WAIT, reduces))
     return tuple(runs), queues
 
-
-def _empty(like: LayerResult) -> LayerResult:
-    return LayerResult(name="wait", kind=like.kind, model=like.model, macs=0, cycles=0, compute_cycles=0,
-                       stall_cycles=0, utilization=0.0, mapping_efficiency=0.0)
 
 
 def _tensor(clock, trace, system, partition, training, model, seed):
@@ -328,8 +326,7 @@ def _tensor(clock, trace, system, partition, training, model, seed):
             for result in run.layers[3 * live:]:
                 queues[name].append(_new_task(clock, result.name, result))
     for name in ring:
-        queues[name].append(_new_task(clock, "outputs gathered", _empty(runs[0].layers[0]) if runs[0].layers
-                                      else LayerResult("wait", "conv", model, 0, 0, 0, 0, 0.0, 0.0), ready))
+        queues[name].append(_new_task(clock, "outputs gathered", _WAIT, ready))
     return tuple(runs), queues
 
 
