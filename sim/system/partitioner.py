@@ -2,7 +2,7 @@
 
 Candidates, each priced from per-layer analytical costs (sim.estimate on the layer's operations, cached per
 hardware and batch):
-- pipelines over the accelerators in order, for every micro-batch count dividing the batch (up to
+- pipelines over the accelerators in order (and in reverse order for mixed chips), for every micro-batch count dividing the batch (up to
   `max_micro_batches`), with the cut points that minimise the slowest stage (dynamic programming over contiguous
   layers, each stage priced on its own accelerator, so mixed systems get uneven cuts);
 - data parallel, images split so the slowest accelerator is as fast as possible (greedy moves of one image from
@@ -118,9 +118,8 @@ def _accumulate(values):
         yield total
 
 
-def _pipeline_candidates(trace, system, costs, training, max_micro_batches):
+def _pipeline_candidates(trace, system, costs, training, max_micro_batches, accelerators):
     batch = trace_batch(trace)
-    accelerators = system.accelerators
     stages = min(len(accelerators), len(trace.layers))
     out = []
     for m in [d for d in range(1, min(batch, max_micro_batches) + 1) if batch % d == 0]:
@@ -247,7 +246,11 @@ def search_partitions(trace: Trace, system: System, *, objective: str = "step_ti
     costs = _Costs(trace, training)
     candidates: list[Candidate] = []
     if "pipeline" in kinds:
-        candidates += _pipeline_candidates(trace, system, costs, training, max_micro_batches)
+        orders = [system.accelerators]
+        if len({(a.hardware.name, a.hardware.source_file, a.clock_mhz) for a in system.accelerators}) > 1:
+            orders.append(tuple(reversed(system.accelerators)))  # mixed chips: which kind takes the first layers
+        for order in orders:
+            candidates += _pipeline_candidates(trace, system, costs, training, max_micro_batches, order)
     if "data_parallel" in kinds and len(system.accelerators) > 1:
         candidates.append(_data_parallel_candidate(trace, system, costs, training))
     if "tensor" in kinds and len(system.accelerators) > 1:
