@@ -261,7 +261,72 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     return _with_hardware_metadata(run, hw)
 
 
-def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None, seed: int = 0):
+def training_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
+    """One training step of `workload`: per layer its forward, backward-data and weight-gradient operations, as a
+    Trace every model runs (sim.workload.training)."""
+    from sim.workload.training import training_trace as expand
+
+    return expand(_as_trace(workload))
+
+
+def train(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, analytical: bool = False,
+          functional: bool = False, seed: int = 0, mapping: Any = None, write_spec: str | Path | None = None,
+          progress: bool = False) -> RunResult:
+    """One training step on `hw`: the training trace through the engine (or the analytical model); on a ReRAM chip
+    also the crossbar writes every step needs (weight updates and programmed gradients, from `write_spec`, default
+    configs/reram_write.toml), one LayerResult each after the operations."""
+    from sim.workload.training import saved_activation_bytes, training_ops
+
+    trace = _with_mapping(_as_trace(workload), mapping)
+    steps = training_trace(trace)
+    if analytical:
+        run = estimate(steps, hw)
+    else:
+        run = simulate(steps, hw, functional=functional, seed=seed, progress=progress)
+    metadata = dict(run.metadata)
+    metadata.update(training=True, saved_activation_bytes=saved_activation_bytes(trace))
+    layers = run.layers
+    if hw.kind == "reram":
+        from sim.analytical.weight_update import training_writes
+        from sim.hardware.reram_write import load_reram_write
+
+        layers = layers + training_writes(training_ops(trace), hw, load_reram_write(write_spec))
+    return replace(run, layers=layers, metadata=tuple(metadata.items()))
+
+
+def load_system(path: str | Path) -> Any:
+    """A system config (TOML): accelerators, links, topology (sim.system.spec.System)."""
+    from sim.system.spec import load_system as load
+
+    return load(path)
+
+
+def simulate_system(workload: Trace | Layer | Iterable[Layer], system: Any, partition: Any = None, *,
+                    training: bool = True, model: str = "engine", batch: int | None = None,
+                    objective: str = "step_time", seed: int = 0) -> Any:
+    """One step of `workload` on a system of accelerators (sim.system): with a Partition, that split; with None,
+    the config's [partition]; with "auto", or when the config has none, the partitioner's best (searched with the
+    analytical model, run with `model`). Returns (SystemResult, PartitionSearch or None when nothing was searched).
+    """
+    from sim.system.engine import run_system
+    from sim.system.partition import partition_from_table
+    from sim.system.partitioner import search_partitions
+    from sim.system.spec import raw_partition
+
+    trace = _as_trace(workload)
+    if partition is None and system.source_file:
+        table = raw_partition(system.source_file)
+        partition = partition_from_table(table, system) if table is not None else "auto"
+    if partition is None or partition == "auto":
+        search = search_partitions(trace, system, objective=objective, training=training, batch=batch,
+                                   validate=False)
+        return run_system(trace, system, search.best.partition, training=training, model=model, batch=batch,
+                          seed=seed), search
+    return run_system(trace, system, partition, training=training, model=model, batch=batch, seed=seed), None
+
+
+def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None,
+            seed: int = 0):
     """Engine vs analytical model, per layer and field (see sim.compare.Comparison)."""
     from sim.compare import compare_runs
 

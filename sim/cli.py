@@ -75,6 +75,8 @@ def run(
         None, "--dram-trace", help="also write the DRAM requests the engine issued to this file (.req format)"),
     ramulator_trace: bool = typer.Option(
         False, "--ramulator", help="write --dram-trace in Ramulator 2's LoadStoreTrace format instead"),
+    training: bool = typer.Option(
+        False, "--training", help="one training step: forward, backward-data and weight-gradient per layer"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
@@ -89,13 +91,19 @@ def run(
         raise ConfigError("--ramulator chooses the format of --dram-trace; give --dram-trace FILE", field="--ramulator")
     if analytical and dram_trace is not None:
         raise ConfigError("--dram-trace needs the engine; drop --analytical", field="--dram-trace")
-    out_dir = _out_dir(out, _default_out(trace, hardware.name, "-analytical" if analytical else ""))
+    if training and dram_trace is not None:
+        raise ConfigError("--dram-trace records an inference run; drop --training", field="--dram-trace")
+    suffix = ("-training" if training else "") + ("-analytical" if analytical else "")
+    out_dir = _out_dir(out, _default_out(trace, hardware.name, suffix))
     if dram_trace is not None:
         from sim.report.files import check_out_dir
 
         check_out_dir(dram_trace.parent, "--dram-trace")  # its folder must be writable before the run
     dram_requests: list | None = [] if dram_trace is not None else None
-    if analytical:
+    if training:
+        result = api.train(layers, hardware, analytical=analytical, functional=functional, seed=seed,
+                           mapping=dataflow, progress=not quiet)
+    elif analytical:
         result = api.estimate(layers, hardware, mapping=dataflow)
     elif quiet or len(layers.layers) < 2:
         result = api.simulate(layers, hardware, functional=functional, seed=seed,
@@ -400,6 +408,15 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
 
             load_sweep_spec(path)
             return "sweep spec"
+        if suffix == ".toml" and _has_top_key(path, "accelerator"):
+            from sim.system.partition import partition_from_table
+            from sim.system.spec import raw_partition
+
+            machine = api.load_system(path)
+            table = raw_partition(path)
+            if table is not None:
+                partition_from_table(table, machine)
+            return f"system '{machine.name}', {len(machine.accelerators)} accelerators, {len(machine.links)} links"
         if suffix == ".toml" and _is_energy_table(path):
             from sim.hardware.energy_table import check_energy_table
 
@@ -409,6 +426,64 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
         return f"hardware '{hardware.name}', {hardware.kind}"
     trace = api.load_trace(path, batch=batch)
     return f"trace '{trace.name}', {len(trace.layers)} layers"
+
+
+@app.command()
+def system(
+    config: Path = typer.Argument(..., help="a system config (.toml): accelerators, links, optional [partition]"),
+    trace: Path = typer.Option(..., "--trace", help="layers: SCALE-Sim topology .csv, our trace .csv or a MAESTRO .m"),
+    batch: Optional[int] = typer.Option(None, "--batch", help="set every layer's batch (micro-batches split it)"),
+    inference: bool = typer.Option(False, "--inference", help="one forward pass instead of a training step"),
+    search: bool = typer.Option(False, "--search", help="search the partition (default when the config has none)"),
+    objective: str = typer.Option("step_time", "--objective", help="search objective: step_time, energy, balance"),
+    analytical: bool = typer.Option(False, "--analytical", help="time operations with the analytical model"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/<trace>-<system>-system)"),
+    plots: bool = typer.Option(False, "--plots", help="also write the timeline, link-traffic and breakdown plots"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+) -> None:
+    """One training step (or inference) of TRACE on a system of accelerators; per-accelerator busy / waiting time,
+    link traffic; writes system.json, timeline.csv, accelerators.csv, links.csv."""
+    from rich.table import Table
+
+    from sim import api
+    from sim.report.system import plot_system, write_system_report
+
+    console = _console(quiet)
+    machine = api.load_system(config)
+    layers = api.load_trace(trace)
+    out_dir = _out_dir(out, _default_out(trace, Path(config).stem, "-system"))
+    result, found = api.simulate_system(layers, machine, "auto" if search else None, training=not inference,
+                                        model="analytical" if analytical else "engine", batch=batch,
+                                        objective=objective)
+    extra = None
+    if found is not None:
+        extra = {"search": {"objective": found.objective, "search_s": found.search_s, "candidates": [
+            {"partition": c.partition.describe(), "predicted_step_ns": c.step_ns, "energy_pj": c.energy_pj,
+             "balance": c.balance} for c in found.candidates]}}
+    write_system_report(result, out_dir, extra=extra)
+    if plots:
+        plot_system(result, out_dir)
+    table = Table(title=f"{result.trace} on {result.system}: {result.partition}")
+    for column in ("accelerator", "hardware", "busy %", "compute us", "stall us", "comm us", "bubble us",
+                   "idle us"):
+        table.add_column(column, justify="left" if column in ("accelerator", "hardware") else "right")
+    for acc in result.accelerators:
+        table.add_row(acc.name, acc.hardware, f"{100 * acc.busy_ns / result.step_ns:.1f}" if result.step_ns else "-",
+                      *(f"{getattr(acc, key) / 1e3:.1f}" for key in ("compute_ns", "memory_stall_ns",
+                                                                      "communication_ns", "bubble_ns", "idle_ns")))
+    console.print(table)
+    if result.links:
+        links = Table(title="links")
+        for column in ("link", "MB", "utilization %"):
+            links.add_column(column, justify="left" if column == "link" else "right")
+        for link in result.links:
+            links.add_row(link.name, f"{link.bytes / 1e6:.3f}", f"{100 * link.utilization:.1f}")
+        console.print(links)
+    if found is not None:
+        console.print(f"searched {len(found.candidates)} partitions in {found.search_s:.2f} s ({found.objective}); "
+                      f"predicted {found.best.step_ns / 1e3:.1f} us")
+    console.print(f"step {result.step_ns / 1e3:.1f} us, energy {result.energy_pj / 1e6:.3f} uJ; "
+                  f"reports written to {out_dir}/")
 
 
 @app.command()
@@ -440,6 +515,15 @@ def _is_energy_table(path: Path) -> bool:
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
         return False
     return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
+
+
+def _has_top_key(path: Path, key: str) -> bool:
+    import tomllib
+
+    try:
+        return key in tomllib.loads(path.read_text())
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
 
 
 def _is_sweep_spec(path: Path) -> bool:

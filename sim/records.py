@@ -242,3 +242,75 @@ def flatten(record: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def result_fields() -> tuple[str, ...]:
     """Names of LayerResult's fields, in order (used by compare and the CSV writer)."""
     return tuple(f.name for f in fields(LayerResult))
+
+
+# ---------------------------------------------------------------- systems of several accelerators (sim.system)
+@dataclass(frozen=True)
+class AcceleratorTime:
+    """Where one accelerator's step time went (ns): busy = compute + memory_stall; the rest it waited or idled."""
+
+    name: str
+    hardware: str
+    busy_ns: float
+    compute_ns: float
+    memory_stall_ns: float
+    communication_ns: float  # waiting for data on the links
+    bubble_ns: float  # waiting for another accelerator's compute (pipeline fill and drain)
+    idle_ns: float  # after its last operation, until the step ends
+    macs: int
+    energy_pj: float
+
+
+@dataclass(frozen=True)
+class LinkTraffic:
+    """One link over the step: bytes carried (both directions), time held, utilization of its two directions."""
+
+    name: str
+    bytes: int
+    busy_ns: float
+    utilization: float
+    energy_pj: float
+
+
+@dataclass(frozen=True)
+class TimelineSegment:
+    resource: str  # an accelerator, or a link direction "a->b"
+    label: str
+    start_ns: float
+    end_ns: float
+    category: str  # compute | transfer
+
+
+@dataclass(frozen=True)
+class SystemResult:
+    """One step (training or inference) of a trace on a system; per-op numbers stay LayerResults in `runs`."""
+
+    system: str
+    trace: str
+    partition: str
+    model: str  # the per-operation model: engine | analytical
+    step_ns: float
+    accelerators: tuple[AcceleratorTime, ...]
+    links: tuple[LinkTraffic, ...]
+    timeline: tuple[TimelineSegment, ...]
+    runs: tuple[RunResult, ...]  # per accelerator: its operations (one micro-batch / its share), as simulated
+
+    @property
+    def energy_pj(self) -> float:
+        return sum(a.energy_pj for a in self.accelerators) + sum(link.energy_pj for link in self.links)
+
+    def breakdown(self) -> dict[str, float]:
+        """The step time split by compute, memory stall, communication, bubble and idle, averaged over
+        accelerators (each accelerator's parts sum to step_ns)."""
+        n = len(self.accelerators) or 1
+        keys = ("compute_ns", "memory_stall_ns", "communication_ns", "bubble_ns", "idle_ns")
+        return {key: sum(getattr(a, key) for a in self.accelerators) / n for key in keys}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "system": self.system, "trace": self.trace, "partition": self.partition, "model": self.model,
+            "step_ns": self.step_ns, "energy_pj": self.energy_pj, "breakdown": self.breakdown(),
+            "accelerators": [asdict(a) for a in self.accelerators],
+            "links": [asdict(link) for link in self.links],
+            "runs": [run.to_dict() for run in self.runs],
+        }
