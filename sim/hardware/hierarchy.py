@@ -58,13 +58,13 @@ def _field(level: Any, key: str, default: Any = None) -> Any:
     return level.get(key, default) if isinstance(level, dict) else getattr(level, key, default)
 
 
-def plain_levels(levels: Any) -> Any:
-    """Raw [[memory]] tables with their arrays as tuples (what strict Python-mode validation takes)."""
-    if not isinstance(levels, (list, tuple)):
-        return levels
-    return tuple({**level, "operands": tuple(level["operands"])}
-                 if isinstance(level, dict) and isinstance(level.get("operands"), list) else level
-                 for level in levels)
+def arrays_as_tuples(value: Any) -> Any:
+    """Raw tables with every array as a tuple (what strict Python-mode validation takes; the schema has no lists)."""
+    if isinstance(value, dict):
+        return {key: arrays_as_tuples(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return tuple(arrays_as_tuples(item) for item in value)
+    return value
 
 
 def buffers_from_levels(levels: list[Any]) -> dict[str, dict[str, Any]]:

@@ -452,12 +452,15 @@ class Hardware(Spec):
     @classmethod
     def _buffers_from_memory(cls, data: object) -> object:
         """A [pe_array] config that gives its hierarchy as [[memory]] levels gets today's [buffers] from them."""
-        if not isinstance(data, dict) or "memory" not in data:
+        if not isinstance(data, dict):
             return data
-        from sim.hardware.hierarchy import buffers_from_levels, plain_levels
+        from sim.hardware.hierarchy import arrays_as_tuples, buffers_from_levels
 
-        # Validation goes on in Python mode from here: arrays as the tuples the schema declares.
-        data = {**data, "memory": plain_levels(data["memory"])}
+        # With a before-validator, strict validation goes on in Python mode even for JSON input: every array
+        # (the DRAM address mapping, [[memory]] and its operands) as the tuple the schema declares.
+        data = arrays_as_tuples(data)
+        if "memory" not in data:
+            return data
         if data["memory"] and data.get("pe_array") is not None and data.get("buffers") is None:
             data["buffers"] = buffers_from_levels(data["memory"])
         return data
