@@ -1,7 +1,10 @@
 """The `sim` command: parse arguments, call the API, print. User mistakes (SimError) exit with code 2."""
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
@@ -29,14 +32,16 @@ def _default_out(trace_path: Path, hw_name: str, suffix: str = "") -> Path:
 
 
 BATCH_HELP = "batch size for an ONNX model whose batch dimension is dynamic"
+INCLUDE_HELP = "let configs include energy tables from anywhere under DIR (default: the config's own folder tree)"
 
 
-def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path], batch: Optional[int] = None):
+def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path], batch: Optional[int] = None,
+                 include_root: Optional[Path] = None):
     from sim import api
 
     if batch is not None and batch < 1:
         raise ConfigError("must be >= 1", field="--batch", value=batch)
-    hw = api.load_hardware(hw_path)
+    hw = api.load_hardware(hw_path, include_root=include_root)
     trace = api.load_trace(trace_path, batch=batch)
     mapping = api.load_mapping(mapping_path) if mapping_path else None
     return hw, trace, mapping
@@ -55,20 +60,17 @@ def run(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+    include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
     from sim import api
     from sim.report import print_table, write_report
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
-    if analytical:
-        if functional:
-            raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
-        result = api.estimate(layers, hardware, mapping=dataflow)
-    else:
-        result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=not quiet,
-                              overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root)
+    with _located(hw):
+        result = _run_model(api, analytical, functional, layers, hardware, dataflow, seed, quiet,
+                            overlap_weight_prefetch)
     out_dir = out or _default_out(trace, hardware.name, "-analytical" if analytical else "")
     write_report(result, out_dir)
     if analytical and hardware.kind == "directive":
@@ -78,11 +80,39 @@ def run(
     print_table(result, console)
     console.print(f"reports written to {out_dir}/")
     if functional:
-        bad = [r.name for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
+        bad = [r for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
                and hardware.kind == "systolic"]
+        overflowed = [r.name for r in bad if r.functional.accumulator_overflow]
+        if overflowed:
+            bits = hardware.pe_array.accumulator_bits
+            print(f"error: {hw}: pe_array.accumulator_bits: functional check failed: the {bits}-bit accumulator "
+                  f"overflows in {', '.join(overflowed)} (partial sums wrap); allowed: more accumulator bits "
+                  "or narrower operands", file=sys.stderr)
+        rest = [r.name for r in bad if not r.functional.accumulator_overflow]
+        if rest:
+            print(f"error: functional check failed for {', '.join(rest)}", file=sys.stderr)
         if bad:
-            console.print(f"[red]functional check failed for {', '.join(bad)}[/red]")
             raise typer.Exit(1)
+
+
+def _run_model(api, analytical, functional, layers, hardware, dataflow, seed, quiet, overlap_weight_prefetch):
+    if analytical:
+        if functional:
+            raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
+        return api.estimate(layers, hardware, mapping=dataflow)
+    return api.simulate(layers, hardware, functional=functional, seed=seed, progress=not quiet,
+                        overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
+
+
+@contextmanager
+def _located(hw_path: Path):
+    """A refusal raised while simulating (a layer that does not fit the hardware) names the config file."""
+    try:
+        yield
+    except SimError as err:
+        if err.file is None:
+            raise err.with_context(file=hw_path) from None
+        raise
 
 
 @app.command()
@@ -95,6 +125,7 @@ def compare(
         None, "--tolerance", help="exit 1 if any field's relative error exceeds this (e.g. 0.05)"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Engine vs analytical model, per layer and field, with the relative error; writes compare.csv."""
     from rich.table import Table
@@ -102,8 +133,9 @@ def compare(
     from sim import api
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
-    comparison = api.compare(layers, hardware, mapping=dataflow)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root)
+    with _located(hw):
+        comparison = api.compare(layers, hardware, mapping=dataflow)
     out_dir = out or _default_out(trace, hardware.name, "-compare")
     out_dir.mkdir(parents=True, exist_ok=True)
     comparison.write_csv(out_dir / "compare.csv")
@@ -154,9 +186,11 @@ def plot(
 
 def _maestro_file_kind(path: Path) -> str:
     """'network', 'dataflow' (a mapping file) or 'hardware': MAESTRO uses .m for all three."""
+    from sim.inputs import MAX_TRACE_BYTES, read_bytes
+
     try:
-        text = path.read_text(errors="replace")
-    except OSError:
+        text = read_bytes(path, SimError, limit=MAX_TRACE_BYTES).decode(errors="replace")
+    except SimError:
         return "network"  # let the trace loader report the unreadable file
     if "Network" in text or "Layer" in text:
         return "network"
@@ -178,7 +212,7 @@ def _files_to_check(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _check_one(path: Path, batch: Optional[int] = None) -> str:
+def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[Path] = None) -> str:
     """Validate one file; returns what it is, or raises SimError."""
     from sim import api
 
@@ -198,7 +232,7 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
 
             entries = check_energy_table(path)
             return f"energy/area table, {entries} entries"
-        hardware = api.load_hardware(path)
+        hardware = api.load_hardware(path, include_root=include_root)
         return f"hardware '{hardware.name}', {hardware.kind}"
     trace = api.load_trace(path, batch=batch)
     return f"trace '{trace.name}', {len(trace.layers)} layers"
@@ -208,6 +242,7 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
 def check(
     files: list[Path] = typer.Argument(..., help="hardware configs, traces, sweep specs, or folders of them"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
+    include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Validate configs and traces; exit 2 with precise errors if any is invalid."""
     console = _console()
@@ -217,7 +252,7 @@ def check(
             console.print(f"skip  {path}  (documentation)", markup=False)
             continue
         try:
-            console.print(f"ok    {path}  ({_check_one(path, batch)})", markup=False)
+            console.print(f"ok    {path}  ({_check_one(path, batch, include_root)})", markup=False)
         except SimError as err:
             failed += 1
             print(f"error {err}", file=sys.stderr)
@@ -225,32 +260,49 @@ def check(
         raise typer.Exit(2)
 
 
-def _is_energy_table(path: Path) -> bool:
-    """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
-    import tomllib
+def _toml_keys(path: Path) -> set[str]:
+    """Top-level keys of a TOML file, read bounded; empty when it cannot be read (the loader then says why)."""
+    from sim.hardware.toml_loader import parse_toml, read_text
 
     try:
-        keys = set(tomllib.loads(path.read_text()))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
+        return set(parse_toml(read_text(path), path))
+    except SimError:
+        return set()
+
+
+def _is_energy_table(path: Path) -> bool:
+    """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
+    keys = _toml_keys(path)
     return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
 
 
 def _is_sweep_spec(path: Path) -> bool:
-    import tomllib
+    return "sweep" in _toml_keys(path)
 
-    try:
-        return "sweep" in tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
+
+class _Interrupted(BaseException):
+    """Ctrl-C, raised past click (which would turn KeyboardInterrupt into 'Aborted!' and exit 1)."""
 
 
 def main() -> None:
+    main_pid = os.getpid()
+
+    def interrupted(signum, frame):
+        if os.getpid() != main_pid:  # a forked worker keeps the default behaviour
+            raise KeyboardInterrupt
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
         app()
     except SimError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except (_Interrupted, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 _UNSET: Any = object()
+MAX_VALUE_CHARS = 120
 
 
 class SimError(Exception):
@@ -48,7 +49,10 @@ class SimError(Exception):
     def __str__(self) -> str:
         text = self.message
         if self.value is not _UNSET:
-            text += f" (got {self.value!r})"
+            shown = repr(self.value)
+            if len(shown) > MAX_VALUE_CHARS:  # a value read from a hostile file is quoted, never echoed whole
+                shown = f"{shown[:MAX_VALUE_CHARS]}... ({len(shown):,} characters)"
+            text += f" (got {shown})"
         if self.allowed:
             text += f"; allowed: {self.allowed}"
         where = self.where()

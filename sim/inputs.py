@@ -18,7 +18,7 @@ from sim.errors import SimError
 KIB, MIB = 1 << 10, 1 << 20
 # Per-format size limits: a shipped config is a few KiB, a 20,000-layer trace about 2 MiB.
 MAX_CONFIG_BYTES = 1 * MIB  # hardware TOML, energy tables, SCALE-Sim .cfg, MAESTRO hardware, sweep specs
-MAX_TRACE_BYTES = 64 * MIB  # trace CSV, SCALE-Sim topology, MAESTRO network and mapping .m
+MAX_TRACE_BYTES = 8 * MIB  # trace CSV, SCALE-Sim topology, MAESTRO network and mapping .m (~100,000 layers)
 MAX_ONNX_BYTES = 512 * MIB  # weights included (external data is never read)
 MAX_TOML_DEPTH = 16  # nested arrays / inline tables; our schemas need 4
 MAX_TOKEN_CHARS = 128  # a bare key, a dotted-key part or a number
@@ -65,7 +65,7 @@ def read_bytes(path: str | Path, error: type[SimError], *, limit: int, what: str
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} is {_kind(info.st_mode)}", **where, allowed="a regular file")
+            raise error(f"{what} is {_kind(info.st_mode)}, not a file", **where, allowed="a regular file")
         if info.st_size > limit:
             raise error(f"{what} too large ({info.st_size:,} bytes)", **where, allowed=f"at most {_size(limit)}")
         chunks, total = [], 0
@@ -83,6 +83,9 @@ def read_bytes(path: str | Path, error: type[SimError], *, limit: int, what: str
         raise error(f"cannot read the {what}: {err.strerror or err}", **where) from None
     finally:
         os.close(fd)
+
+
+MAX_INTEGER_DIGITS = 18  # every count we read fits in int64 with room to multiply
 
 
 def read_text(path: str | Path, error: type[SimError], *, limit: int, what: str = "file",
