@@ -150,7 +150,9 @@ def _clean_refusal(stderr: str, case: Case) -> bool:
         return False
     if any(len(line) > 1000 for line in lines):
         return False
-    names = {Path(case.target).name, *(Path(n).name for n in case.also_named)}
+    # the fuzzed file, or another file of the command (a layer that does not fit names the hardware config)
+    given = [arg for arg in case.argv[1:] if not arg.startswith("-") and arg != "out"]
+    names = {Path(case.target).name, *(Path(n).name for n in (*case.also_named, *given))}
     return any(name in lines[0] for name in names)
 
 
