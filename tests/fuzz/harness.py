@@ -64,6 +64,12 @@ def preload() -> None:
     import sim.engine  # noqa: F401
     import sim.report  # noqa: F401
     import sim.sweep  # noqa: F401
+    import sim.workload.maestro  # noqa: F401
+
+    try:
+        import onnx  # noqa: F401
+    except ImportError:  # the ONNX cases then check the "needs the onnx package" refusal
+        pass
 
 
 def _materialize(case: Case, root: Path) -> None:
@@ -97,6 +103,9 @@ def _child(case: Case, root: Path, memory_bytes: int, timeout_s: float) -> None:
             target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             os.dup2(target, fd)
             os.close(target)
+        # pytest (and others) replace sys.stdout / sys.stderr: point Python's streams at the files too
+        sys.stdout = open(1, "w", closefd=False)
+        sys.stderr = open(2, "w", closefd=False)
         limit = _vm_size_bytes() + memory_bytes
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         signal.signal(signal.SIGALRM, signal.SIG_DFL)

@@ -15,22 +15,26 @@ def _warm():
     preload()
 
 
-def _check(case) -> None:
+def _contract(case) -> None:
     outcome = run_case(case)
     assert outcome.ok, f"{case.fmt} {case.argv} ({case.note}): {outcome.klass} rc={outcome.rc}\n{outcome.stderr}"
 
 
-_QUICK = settings(max_examples=3, deadline=None, database=None, derandomize=True,
-                  suppress_health_check=list(HealthCheck))
-_SLOW = settings(max_examples=500, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+def _fuzz(fmt: str, examples: int, derandomize: bool) -> None:
+    def check(case) -> None:
+        _contract(case)
+
+    run = settings(max_examples=examples, deadline=None, database=None, derandomize=derandomize,
+                   suppress_health_check=list(HealthCheck))(given(STRATEGIES[fmt])(check))
+    run()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_fuzz_quick(fmt):
-    given(STRATEGIES[fmt])(_QUICK(_check))()
+    _fuzz(fmt, 3, derandomize=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_fuzz_campaign(fmt):
-    given(STRATEGIES[fmt])(_SLOW(_check))()
+    _fuzz(fmt, 500, derandomize=False)
