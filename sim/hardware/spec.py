@@ -49,7 +49,7 @@ def constraint_error(field: str, message: str, value: object, allowed: str) -> P
 # every derived count (cycles, bytes, energies) far inside int64 and every array the models allocate small.
 MAX_ARRAY_DIM = 65_536  # PE rows / cols, crossbar rows / cols
 MAX_CLOCK_MHZ = 100_000.0
-MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-3, 1e6  # bytes (or words) per cycle
+MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-3, 1e12  # bytes (or words) per cycle; the floor keeps cycle counts finite
 MAX_LATENCY_CYCLES = 1_000_000
 MAX_SRAM_KB = 1_048_576.0  # 1 GiB per buffer
 MAX_PJ, MAX_MM2 = 1e9, 1e6
@@ -278,13 +278,16 @@ class DirectiveArraySpec(Spec):
     num_pes: int = Field(ge=1, le=1 << 24)
     l1_size_bytes: int = Field(gt=0, le=1 << 30)
     l2_size_bytes: int = Field(gt=0, le=1 << 40)
-    noc_bandwidth_words_per_cycle: float = Field(ge=MIN_BANDWIDTH, le=MAX_BANDWIDTH)
-    offchip_bandwidth_words_per_cycle: float = Field(ge=MIN_BANDWIDTH, le=MAX_BANDWIDTH)
+    noc_bandwidth_words_per_cycle: float = Field(gt=0, allow_inf_nan=True)  # inf: unlimited
+    offchip_bandwidth_words_per_cycle: float = Field(gt=0, allow_inf_nan=True)
     noc_latency_cycles: int = Field(1, ge=0, le=MAX_LATENCY_CYCLES)  # per hop (MAESTRO's hop latency)
     word_bytes: int = Field(1, ge=1, le=64)
     noc_hops: int = Field(1, ge=1, le=MAX_LATENCY_CYCLES)  # average hops a NoC transfer takes (MAESTRO's default: 1)
     vector_width: int = Field(1, ge=1, le=65_536)  # MACs per PE per cycle (MAESTRO's SIMD lanes)
     double_buffered: bool = True  # L1/L2 double buffering, as MAESTRO assumes
+
+    _bandwidths_bounded = field_validator("noc_bandwidth_words_per_cycle",
+                                          "offchip_bandwidth_words_per_cycle")(bounded_bandwidth)
 
 
 class Hardware(Spec):

@@ -218,7 +218,7 @@ def field_value_problem(path: str, value: Any) -> Problem | None:
             return None  # a dict table (energy.*) or not a field: the whole-config validation decides
     if info is None or node is not None:
         return None
-    bandwidth = path.startswith("dram.") and path.endswith("bandwidth_bytes_per_cycle")  # inf: unlimited
+    bandwidth = path.endswith(("bandwidth_bytes_per_cycle", "bandwidth_words_per_cycle"))  # inf: unlimited
     if isinstance(value, float) and not math.isfinite(value) and not (bandwidth and math.isinf(value)):
         return Problem(path, "wrong type", value, "a finite number")
     try:
