@@ -6,9 +6,7 @@ the key; .cfg: the section.key it came from), all reported in one message and ra
 """
 from __future__ import annotations
 
-import functools
 import json
-import math
 import types
 import typing
 from collections.abc import Callable
@@ -17,10 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic_core import PydanticCustomError
 
 from sim.errors import _UNSET, ConfigError
-from sim.hardware.spec import Hardware, bounded_bandwidth
+from sim.hardware.spec import Hardware
 
 # Maps our dotted field path to (the field name to show the user, the line it is on or None).
 Locator = Callable[[str], tuple[str, int | None]]
@@ -194,50 +191,3 @@ def validate_table(root: Any, raw: Any, prefix: tuple[str, ...], file: str | Pat
             problems.append(Problem(".".join(prefix + (problem.field,)) if problem.field else ".".join(prefix),
                                     problem.message, problem.value, problem.allowed))
         raise config_error(problems, file, locate) from None
-
-
-@functools.lru_cache(maxsize=256)
-def _field_adapter(path: str) -> TypeAdapter:
-    node: Any = Hardware
-    for part in path.split(".")[:-1]:
-        node = _node_type(node.model_fields[part].annotation)
-    info = node.model_fields[path.split(".")[-1]]
-    return TypeAdapter(typing.Annotated[info.annotation, info])
-
-
-def field_value_problem(path: str, value: Any) -> Problem | None:
-    """Whether `value` is allowed in the Hardware field at dotted `path` on its own (type, range, finite),
-    without the cross-field checks of a whole config: what a sweep checks before it generates points."""
-    node: Any = Hardware
-    info = None
-    for part in path.split("."):
-        if isinstance(node, type) and issubclass(node, BaseModel) and part in node.model_fields:
-            info = node.model_fields[part]
-            node = _node_type(info.annotation)
-        else:
-            return None  # a dict table (energy.*) or not a field: the whole-config validation decides
-    if info is None or node is not None:
-        return None
-    bandwidth = path.endswith(("bandwidth_bytes_per_cycle", "bandwidth_words_per_cycle"))  # inf: unlimited
-    if isinstance(value, float) and not math.isfinite(value) and not (bandwidth and math.isinf(value)):
-        return Problem(path, "wrong type", value, "a finite number")
-    try:
-        _field_adapter(path).validate_python(value, strict=False)
-        if bandwidth:
-            bounded_bandwidth(value)
-    except ValidationError as error:
-        item = error.errors(include_url=False)[0]
-        kind, ctx = item["type"], item.get("ctx") or {}
-        if kind == "sim_constraint":
-            return Problem(path, str(ctx["message"]), value, str(ctx["allowed"]))
-        if kind in _BOUNDS:
-            key, sign = _BOUNDS[kind]
-            allowed = _range_of(tuple(path.split(".")), Hardware) or f"{sign} {ctx.get(key)}"
-            return Problem(path, "out of range", value, allowed)
-        if kind == "literal_error":
-            return Problem(path, "not one of the allowed values", value, str(ctx.get("expected", "")))
-        return Problem(path, "wrong type" if kind in _TYPE_WORDS else str(item["msg"]), value,
-                       _TYPE_WORDS.get(kind))
-    except PydanticCustomError as error:  # bounded_bandwidth, called directly
-        return Problem(path, str(error.context["message"]), value, str(error.context["allowed"]))
-    return None

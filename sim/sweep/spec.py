@@ -224,18 +224,6 @@ def _values(raw: Any, where: str, spec_file: Path, text: str) -> tuple[Any, ...]
     raise _fail(spec_file, text, where, "unknown range form", value=sorted(keys), allowed=allowed_forms)
 
 
-def _check_values(path: str, values: tuple[Any, ...], where: str, spec_file: Path, text: str) -> None:
-    """Every value allowed in its hardware field on its own (range, type), before any point is generated."""
-    from sim.hardware.validation import field_value_problem
-
-    if path.startswith("workload."):
-        return
-    for value in dict.fromkeys(values):
-        problem = field_value_problem(path, value)
-        if problem is not None:
-            raise _fail(spec_file, text, where, f"{path}: {problem.message}", value=value, allowed=problem.allowed)
-
-
 def _check_count(count: int, where: str, spec_file: Path, text: str) -> None:
     if count > MAX_GRID_POINTS:
         raise _fail(spec_file, text, where, f"range has {count:,} values", value=count,
@@ -334,10 +322,6 @@ def parse_sweep_spec(raw: dict, spec_file: Path, text: str = "", *, base: Hardwa
     if points > MAX_GRID_POINTS:
         raise _fail(spec_file, text, "sweep.parameters", f"grid has {points:,} points", value=points,
                     allowed=f"at most {MAX_GRID_POINTS:,} points per trace")
-    for parameter in parameters:
-        where = f'sweep.parameters."{parameter.name}"' if "." in parameter.name else f"sweep.parameters.{parameter.name}"
-        for path in parameter.paths:
-            _check_values(path, parameter.values, where, spec_file, text)
 
     raw_constraints = sweep.get("constraints", {})
     if not isinstance(raw_constraints, dict):

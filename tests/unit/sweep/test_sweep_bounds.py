@@ -25,8 +25,6 @@ def _spec(tmp_path: Path, parameters: str) -> Path:
     ('"pe_array.rows" = { start = nan, stop = 8, step = 1 }', "must be a finite number"),
     ('"dram.bandwidth_bytes_per_cycle" = [8.0, nan]', "must be finite"),
     ('"pe_array.rows" = { start = 1, stop = 1e12, step = 1 }', "range has 1,000,000,000,000 values"),
-    ('"pe_array.rows" = [8, 100000]', r"pe_array.rows: out of range \(got 100000\); allowed: >= 1 and <= 65536"),
-    ('"dram.bandwidth_bytes_per_cycle" = [8.0, 1e-300]', "out of range"),
     ('"pe_array.rows" = { start = 1, stop = 8, num = 1000000000000 }', "range has"),
     ('"pe_array.rows" = { start = 1, stop = 1e15, factor = 1.000001 }', "range has"),
     ('"pe_array.rows" = { start = 1, stop = 10000, step = 1 }\n'
