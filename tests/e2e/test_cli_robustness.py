@@ -47,12 +47,22 @@ def test_accumulator_overflow_is_reported_as_overflow(tmp_path):
     assert "16-bit accumulator overflows in wide" in done.stderr and str(hw) in done.stderr
 
 
+def _cpu_seconds(pid: int) -> float:
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     process = subprocess.Popen(
         [sys.executable, "-m", "sim", "run", "--hw", str(ROOT / "hw_configs/scalesim_32x32_ws.toml"),
          "--trace", str(ROOT / "traces/vgg16.csv"), "--functional", "-q", "--out", str(tmp_path / "out")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(3.0)  # past the imports, inside the simulation
+    # Past the imports (about 0.6 s of CPU), inside the simulation, however loaded the machine is.
+    deadline = time.monotonic() + 120
+    while _cpu_seconds(process.pid) < 2.5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
