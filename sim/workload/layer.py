@@ -27,6 +27,10 @@ LAYER_KINDS: tuple[str, ...] = ("conv", "tconv", "gemm")
 MAX_DIMENSION = 1 << 24
 MAX_ELEMENTS = 1 << 40
 MAX_MACS = 1 << 50
+# Filter, stride, dilation and padding: the footprint model's per-axis bitsets cost stride x axis bits.
+MAX_WINDOW = 1 << 12
+WINDOW_FIELDS = ("filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_bottom",
+                 "pad_left", "pad_right", "output_padding_h", "output_padding_w")
 
 
 @dataclass(frozen=True)
@@ -106,6 +110,8 @@ class Layer:
                 self._fail(f.name, "must be >= 0", value)
             if value > MAX_DIMENSION:
                 self._fail(f.name, "too large", value, f"<= {MAX_DIMENSION} (2**24)")
+            if f.name in WINDOW_FIELDS and value > MAX_WINDOW:
+                self._fail(f.name, "too large", value, f"<= {MAX_WINDOW} (2**12)")
         for bits in ("ifmap_bits", "filter_bits"):
             if getattr(self, bits) > 32:
                 self._fail(bits, "operand precision too wide", getattr(self, bits), "1..32")
@@ -161,6 +167,10 @@ class Layer:
         if max(in_h, in_w) > MAX_DIMENSION:
             self._fail("ifmap_h" if in_h > MAX_DIMENSION else "ifmap_w", "padded (or zero-inserted) ifmap too large",
                        (in_h, in_w), f"<= {MAX_DIMENSION} (2**24) per axis")
+        for axis, taps, outputs in (("h", self.filter_h, self.ofmap_hw[0]), ("w", self.filter_w, self.ofmap_hw[1])):
+            if taps * outputs > MAX_DIMENSION:  # the footprint model indexes every (tap, output) pair of an axis
+                self._fail(f"filter_{axis}", f"filter_{axis} x ofmap_{axis} too large", taps * outputs,
+                           f"<= {MAX_DIMENSION} (2**24)")
         for name, count in (("ifmap_elements", self.ifmap_elements), ("filter_elements", self.filter_elements),
                             ("ofmap_elements", self.ofmap_elements)):
             if count > MAX_ELEMENTS:
