@@ -41,11 +41,12 @@ def load_trace(path: str | Path, *, batch: int | None = None) -> Trace:
     return load(path, batch=batch)
 
 
-def load_hardware(path: str | Path) -> Hardware:
-    """A hardware config: our TOML, a SCALE-Sim .cfg, or a MAESTRO hardware .m file."""
+def load_hardware(path: str | Path, *, include_root: str | Path | None = None) -> Hardware:
+    """A hardware config: our TOML, a SCALE-Sim .cfg, or a MAESTRO hardware .m file (`include_root` widens
+    where its `energy_tables` may lie: by default, the config's own folder tree)."""
     from sim.hardware.load import load_hardware as load
 
-    return load(path)
+    return load(path, include_root=include_root)
 
 
 def load_mapping(path: str | Path) -> dict[str, Mapping] | Dataflow:

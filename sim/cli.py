@@ -1,7 +1,10 @@
 """The `sim` command: parse arguments, call the API, print. User mistakes (SimError) exit with code 2."""
 from __future__ import annotations
 
+import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional
 
@@ -44,14 +47,16 @@ def _out_dir(out: Optional[Path], default: Path) -> Path:
 
 
 BATCH_HELP = "batch size for an ONNX model whose batch dimension is dynamic"
+INCLUDE_HELP = "let configs include energy tables from anywhere under DIR (default: the config's own folder tree)"
 
 
-def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path], batch: Optional[int] = None):
+def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path], batch: Optional[int] = None,
+                 include_root: Optional[Path] = None):
     from sim import api
 
     if batch is not None and batch < 1:
         raise ConfigError("must be >= 1", field="--batch", value=batch)
-    hw = api.load_hardware(hw_path)
+    hw = api.load_hardware(hw_path, include_root=include_root)
     trace = api.load_trace(trace_path, batch=batch)
     mapping = api.load_mapping(mapping_path) if mapping_path else None
     return hw, trace, mapping
@@ -78,13 +83,14 @@ def run(
     training: bool = typer.Option(
         False, "--training", help="one training step: forward, backward-data and weight-gradient per layer"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+    include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
     from sim import api
     from sim.report import write_report
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root)
     if analytical and functional:
         raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
     if ramulator_trace and dram_trace is None:
@@ -100,22 +106,23 @@ def run(
 
         check_out_dir(dram_trace.parent, "--dram-trace")  # its folder must be writable before the run
     dram_requests: list | None = [] if dram_trace is not None else None
-    if training:
-        result = api.train(layers, hardware, analytical=analytical, functional=functional, seed=seed,
-                           mapping=dataflow, progress=not quiet)
-    elif analytical:
-        result = api.estimate(layers, hardware, mapping=dataflow)
-    elif quiet or len(layers.layers) < 2:
-        result = api.simulate(layers, hardware, functional=functional, seed=seed,
-                              overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
-                              dram_requests=dram_requests)
-    else:
-        from sim.report.progress import layer_progress
-
-        with layer_progress(f"simulating {layers.name}", len(layers.layers)) as advance:
-            result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=advance,
+    with _located(hw):  # a refusal raised while simulating names the config file
+        if training:
+            result = api.train(layers, hardware, analytical=analytical, functional=functional, seed=seed,
+                               mapping=dataflow, progress=not quiet)
+        elif analytical:
+            result = api.estimate(layers, hardware, mapping=dataflow)
+        elif quiet or len(layers.layers) < 2:
+            result = api.simulate(layers, hardware, functional=functional, seed=seed,
                                   overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
                                   dram_requests=dram_requests)
+        else:
+            from sim.report.progress import layer_progress
+
+            with layer_progress(f"simulating {layers.name}", len(layers.layers)) as advance:
+                result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=advance,
+                                      overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
+                                      dram_requests=dram_requests)
     write_report(result, out_dir)
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
@@ -131,10 +138,18 @@ def run(
     if dram_trace is not None:
         console.print(f"DRAM requests ({len(dram_requests)}) written to {dram_trace}")
     if functional:
-        bad = [r.name for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
+        bad = [r for r in result.layers if r.functional is not None and r.functional.max_abs_error > 0
                and hardware.kind == "systolic"]
+        overflowed = [r.name for r in bad if r.functional.accumulator_overflow]
+        if overflowed:
+            bits = hardware.pe_array.accumulator_bits
+            print(f"error: {hw}: pe_array.accumulator_bits: functional check failed: the {bits}-bit accumulator "
+                  f"overflows in {', '.join(overflowed)} (partial sums wrap); allowed: more accumulator bits "
+                  "or narrower operands", file=sys.stderr)
+        rest = [r.name for r in bad if not r.functional.accumulator_overflow]
+        if rest:
+            print(f"error: functional check failed for {', '.join(rest)}", file=sys.stderr)
         if bad:
-            console.print(f"[red]functional check failed for {', '.join(bad)}[/red]")
             raise typer.Exit(1)
 
 
@@ -220,6 +235,17 @@ def _dram_spec(spec, model: Optional[str], preset: Optional[str], clock_mhz: flo
     return DramSpec(**values)
 
 
+@contextmanager
+def _located(hw_path: Path):
+    """A refusal raised while simulating (a layer that does not fit the hardware) names the config file."""
+    try:
+        yield
+    except SimError as err:
+        if err.file is None:
+            raise err.with_context(file=hw_path) from None
+        raise
+
+
 @app.command()
 def compare(
     hw: Path = typer.Option(..., "--hw"),
@@ -232,15 +258,17 @@ def compare(
         None, "--tolerance", help="exit 1 if any field's relative error exceeds this (e.g. 0.05)"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
+    include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Engine vs analytical model, per layer and field, with the relative error; writes compare.csv."""
     from sim import api
     from sim.report.files import make_out_dir
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root)
     out_dir = _out_dir(out, _default_out(trace, hardware.name, "-compare"))
-    comparison = api.compare(layers, hardware, mapping=dataflow)
+    with _located(hw):
+        comparison = api.compare(layers, hardware, mapping=dataflow)
     comparison.write_csv(make_out_dir(out_dir) / "compare.csv")
     if not quiet:
         from rich.table import Table
@@ -369,9 +397,11 @@ def plot(
 
 def _maestro_file_kind(path: Path) -> str:
     """'network', 'dataflow' (a mapping file) or 'hardware': MAESTRO uses .m for all three."""
+    from sim.inputs import MAX_TRACE_BYTES, read_bytes
+
     try:
-        text = path.read_text(errors="replace")
-    except OSError:
+        text = read_bytes(path, SimError, limit=MAX_TRACE_BYTES).decode(errors="replace")
+    except SimError:
         return "network"  # let the trace loader report the unreadable file
     if "Network" in text or "Layer" in text:
         return "network"
@@ -393,7 +423,7 @@ def _files_to_check(paths: list[Path]) -> list[Path]:
     return out
 
 
-def _check_one(path: Path, batch: Optional[int] = None) -> str:
+def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[Path] = None) -> str:
     """Validate one file; returns what it is, or raises SimError."""
     from sim import api
 
@@ -422,7 +452,7 @@ def _check_one(path: Path, batch: Optional[int] = None) -> str:
 
             entries = check_energy_table(path)
             return f"energy/area table, {entries} entries"
-        hardware = api.load_hardware(path)
+        hardware = api.load_hardware(path, include_root=include_root)
         return f"hardware '{hardware.name}', {hardware.kind}"
     trace = api.load_trace(path, batch=batch)
     return f"trace '{trace.name}', {len(trace.layers)} layers"
@@ -490,6 +520,7 @@ def system(
 def check(
     files: list[Path] = typer.Argument(..., help="hardware configs, traces, sweep specs, or folders of them"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
+    include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Validate configs and traces; exit 2 with precise errors if any is invalid."""
     failed = 0
@@ -498,7 +529,7 @@ def check(
             print(f"skip  {path}  (documentation)")
             continue
         try:
-            print(f"ok    {path}  ({_check_one(path, batch)})")
+            print(f"ok    {path}  ({_check_one(path, batch, include_root)})")
         except SimError as err:
             failed += 1
             print(f"error {err}", file=sys.stderr)
@@ -506,14 +537,19 @@ def check(
         raise typer.Exit(2)
 
 
-def _is_energy_table(path: Path) -> bool:
-    """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
-    import tomllib
+def _toml_keys(path: Path) -> set[str]:
+    """Top-level keys of a TOML file, read bounded; empty when it cannot be read (the loader then says why)."""
+    from sim.hardware.toml_loader import parse_toml, read_text
 
     try:
-        keys = set(tomllib.loads(path.read_text()))
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
+        return set(parse_toml(read_text(path), path))
+    except SimError:
+        return set()
+
+
+def _is_energy_table(path: Path) -> bool:
+    """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
+    keys = _toml_keys(path)
     return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
 
 
@@ -527,20 +563,32 @@ def _has_top_key(path: Path, key: str) -> bool:
 
 
 def _is_sweep_spec(path: Path) -> bool:
-    import tomllib
+    return "sweep" in _toml_keys(path)
 
-    try:
-        return "sweep" in tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
+
+class _Interrupted(BaseException):
+    """Ctrl-C, raised past click (which would turn KeyboardInterrupt into 'Aborted!' and exit 1)."""
 
 
 def main() -> None:
+    main_pid = os.getpid()
+
+    def interrupted(signum, frame):
+        if os.getpid() != main_pid:  # a forked worker keeps the default behaviour
+            raise KeyboardInterrupt
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGINT, interrupted)
     try:
         app()
     except SimError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except (_Interrupted, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,13 @@ from pathlib import Path
 from typing import Any
 
 _UNSET: Any = object()
+# Text read from a file is quoted, never echoed whole: values and fields up to 120 characters, lines of a
+# message up to 500.
+MAX_VALUE_CHARS, MAX_MESSAGE_CHARS = 120, 500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 class SimError(Exception):
@@ -42,13 +49,13 @@ class SimError(Exception):
         elif self.line is not None:
             parts.append(f"line {self.line}")
         if self.field:
-            parts.append(self.field)
+            parts.append(_clip(self.field, MAX_VALUE_CHARS))  # a key read from a hostile file
         return ": ".join(parts)
 
     def __str__(self) -> str:
-        text = self.message
+        text = "\n".join(_clip(line, MAX_MESSAGE_CHARS) for line in self.message.split("\n"))
         if self.value is not _UNSET:
-            text += f" (got {self.value!r})"
+            text += f" (got {_clip(repr(self.value), MAX_VALUE_CHARS)})"
         if self.allowed:
             text += f"; allowed: {self.allowed}"
         where = self.where()

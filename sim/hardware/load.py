@@ -18,19 +18,19 @@ def _allowed() -> str:
     return ", ".join(f"{suffix} ({what})" for suffix, what in FORMATS.items())
 
 
-def _toml(path: Path) -> Hardware:
+def _toml(path: Path, include_root: Path | None = None) -> Hardware:
     from sim.hardware.toml_loader import load_hardware_toml
 
-    return load_hardware_toml(path)
+    return load_hardware_toml(path, include_root)
 
 
-def _cfg(path: Path) -> Hardware:
+def _cfg(path: Path, include_root: Path | None = None) -> Hardware:
     from sim.hardware.scalesim_cfg import load_scalesim_cfg
 
     return load_scalesim_cfg(path)
 
 
-def _maestro(path: Path) -> Hardware:
+def _maestro(path: Path, include_root: Path | None = None) -> Hardware:
     try:  # written by another module owner; imported lazily so the other formats never depend on it
         from sim.hardware.maestro_hw import load_maestro_hardware
     except ImportError as error:
@@ -39,20 +39,22 @@ def _maestro(path: Path) -> Hardware:
     return load_maestro_hardware(path)
 
 
-LOADERS: dict[str, Callable[[Path], Hardware]] = {".toml": _toml, ".cfg": _cfg, ".m": _maestro}
+LOADERS: dict[str, Callable[..., Hardware]] = {".toml": _toml, ".cfg": _cfg, ".m": _maestro}
 
 
-def load_hardware(path: str | Path) -> Hardware:
-    """A validated Hardware from `path` (.toml, .cfg or .m); anything else is a ConfigError listing the formats."""
+def load_hardware(path: str | Path, *, include_root: str | Path | None = None) -> Hardware:
+    """A validated Hardware from `path` (.toml, .cfg or .m); anything else is a ConfigError listing the formats.
+
+    Files a config includes (`energy_tables`) must lie in its folder tree, or in `include_root`'s when given."""
     path = Path(path)
     loader = LOADERS.get(path.suffix.lower())
     if loader is None:
         raise ConfigError("unsupported hardware config format", file=path, value=path.suffix or "(no suffix)",
                           allowed=_allowed())
-    if not path.is_file():
+    if not path.exists() or path.is_dir():  # FIFOs and devices: the bounded reader says what they are
         what = "is a directory, not a file" if path.is_dir() else "not found"
         raise ConfigError(f"hardware config {what}", file=path, allowed=f"an existing file: {_allowed()}")
-    return loader(path)
+    return loader(path, Path(include_root) if include_root is not None else None)
 
 
 def check_hardware(path: str | Path) -> Hardware:

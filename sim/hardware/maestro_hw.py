@@ -55,9 +55,9 @@ def hardware_from_maestro_text(text: str, file: str | Path, *,
                               allowed=", ".join(KEYS))
         if key in values:
             raise ConfigError("key given twice", file=file, line=number, field=key, value=raw)
-        if not raw.isdigit() or int(raw) < 1:
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or int(raw) < 1:
             raise ConfigError("must be a positive integer", file=file, line=number, field=key, value=raw,
-                              allowed="an integer >= 1")
+                              allowed="an integer from 1 to 999999999999999999")
         values[key] = int(raw)
         lines[key] = number
     missing = [key for key, (_, required) in KEYS.items() if required and key not in values]
@@ -71,8 +71,9 @@ def hardware_from_maestro_text(text: str, file: str | Path, *,
         "directive_array": {KEYS[key][0]: value for key, value in values.items()},
     }
     if energy_table is not None:
-        raw_hw["energy_tables"] = [str(Path(energy_table).resolve())]
-        raw_hw = merge_energy_tables(raw_hw, file)
+        table = Path(energy_table).resolve()
+        raw_hw["energy_tables"] = [str(table)]
+        raw_hw = merge_energy_tables(raw_hw, file, include_root=table.parent)  # ours, not the user's
     field_to_key = {f"directive_array.{field}": key for key, (field, _) in KEYS.items()}
 
     def locate(field: str) -> tuple[str, int | None]:

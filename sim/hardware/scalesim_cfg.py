@@ -84,6 +84,9 @@ def cfg_line_of(text: str, section: str, key: str | None = None) -> int | None:
     return None
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
+
+
 class _Cfg:
     """The parsed file with located, typed access to its values (all errors are ConfigError)."""
 
@@ -139,11 +142,13 @@ class _Cfg:
         value = self.raw(section, key, required) if text is None else text
         if value is None:
             return None
-        try:
-            number = int(value)
-        except ValueError:
-            raise ConfigError("not an integer", value=value, allowed=f"an integer >= {minimum}",
-                              **self.where(section, key)) from None
+        if not _INTEGER.fullmatch(value):  # ASCII digits only: int() also takes '1_000', '١٢' and 5,000 digits
+            too_long = _INTEGER.fullmatch(value[:19]) is not None
+            raise ConfigError("integer too long" if too_long else "not an integer",
+                              value=f"{len(value)} digits" if too_long else value,
+                              allowed=f"an integer >= {minimum}" + (" of at most 18 digits" if too_long else ""),
+                              **self.where(section, key))
+        number = int(value)
         if number < minimum:
             raise ConfigError("out of range", value=number, allowed=f"an integer >= {minimum}",
                               **self.where(section, key))
@@ -237,7 +242,7 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
             raise ConfigError("the default energy table for SCALE-Sim configs is missing", file=file,
                               value=str(table), allowed="an existing energy table (see docs/hardware.md)")
         raw["energy_tables"] = [str(table.resolve())]
-        raw = merge_energy_tables(raw, file)
+        raw = merge_energy_tables(raw, file, include_root=table.resolve().parent)  # ours, not the user's
 
     def locate(field: str) -> tuple[str, int | None]:
         section, key = FIELD_ORIGIN.get(field, (None, None))

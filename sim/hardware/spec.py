@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 Dataflow = Literal["os", "ws", "is"]
@@ -34,7 +34,8 @@ class Spec(BaseModel):
     where a number belongs is an error rather than a silent conversion.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, validate_default=True)
+    # NaN and inf mean nothing in a spec; the one field where inf means "unlimited" opts back in.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, validate_default=True, allow_inf_nan=False)
 
 
 def constraint_error(field: str, message: str, value: object, allowed: str) -> PydanticCustomError:
@@ -44,11 +45,30 @@ def constraint_error(field: str, message: str, value: object, allowed: str) -> P
     )
 
 
+# Upper bounds are physical plausibility with a wide margin (docs/hardware.md lists them per field): they keep
+# every derived count (cycles, bytes, energies) far inside int64 and every array the models allocate small.
+MAX_ARRAY_DIM = 65_536  # PE rows / cols, crossbar rows / cols
+MAX_CLOCK_MHZ = 100_000.0
+MIN_BANDWIDTH, MAX_BANDWIDTH = 1e-3, 1e12  # bytes (or words) per cycle; the floor keeps cycle counts finite
+MAX_LATENCY_CYCLES = 1_000_000
+MAX_SRAM_KB = 1_048_576.0  # 1 GiB per buffer
+MAX_PJ, MAX_MM2 = 1e9, 1e6
+MAX_TEXT = 4096  # characters of a name, source or note
+DDR_MAX_TCK = 10_000_000  # any DDR timing, in tCK (tREFI of slow clocks included)
+
+
+def bounded_bandwidth(value: float | None) -> float | None:
+    """inf (unlimited, SCALE-Sim CALC mode) or a number in [MIN_BANDWIDTH, MAX_BANDWIDTH]; NaN is refused."""
+    if value is not None and not math.isinf(value) and not MIN_BANDWIDTH <= value <= MAX_BANDWIDTH:
+        raise constraint_error("", "out of range", value, f"{MIN_BANDWIDTH:g} .. {MAX_BANDWIDTH:g}, or inf (unlimited)")
+    return value
+
+
 class PeArraySpec(Spec):
-    rows: PositiveInt
-    cols: PositiveInt
+    rows: int = Field(ge=1, le=MAX_ARRAY_DIM)
+    cols: int = Field(ge=1, le=MAX_ARRAY_DIM)
     dataflow: Dataflow = "ws"
-    clock_mhz: float = Field(1000.0, gt=0)
+    clock_mhz: float = Field(1000.0, gt=0, le=MAX_CLOCK_MHZ)
     accumulator_bits: int = Field(32, ge=8, le=64)
     cycle_convention: CycleConvention = "native"
 
@@ -60,10 +80,10 @@ class PeArraySpec(Spec):
 class SramSpec(Spec):
     """One operand's on-chip buffer. `size_kb` is KiB of storage in total (both halves when double-buffered)."""
 
-    size_kb: float = Field(gt=0)
-    word_bytes: PositiveInt = 1
-    banks: PositiveInt = 1
-    ports: PositiveInt = 1  # read/write ports per bank
+    size_kb: float = Field(gt=0, le=MAX_SRAM_KB)
+    word_bytes: int = Field(1, ge=1, le=64)
+    banks: int = Field(1, ge=1, le=4096)
+    ports: int = Field(1, ge=1, le=64)  # read/write ports per bank
     double_buffered: bool = True
 
     @model_validator(mode="after")
@@ -100,13 +120,13 @@ class BuffersSpec(Spec):
 class DramTimingSpec(Spec):
     """Bank / row-buffer timings in DRAM-controller cycles of the accelerator clock (a preset's numbers)."""
 
-    channels: PositiveInt = 1
-    banks: PositiveInt = 16
-    row_bytes: PositiveInt = 2048
-    t_rcd_cycles: int = Field(ge=0)
-    t_rp_cycles: int = Field(ge=0)
-    t_cas_cycles: int = Field(ge=0)
-    source: str = ""
+    channels: int = Field(1, ge=1, le=1024)
+    banks: int = Field(16, ge=1, le=1024)
+    row_bytes: int = Field(2048, ge=1, le=1_048_576)
+    t_rcd_cycles: int = Field(ge=0, le=MAX_LATENCY_CYCLES)
+    t_rp_cycles: int = Field(ge=0, le=MAX_LATENCY_CYCLES)
+    t_cas_cycles: int = Field(ge=0, le=MAX_LATENCY_CYCLES)
+    source: str = Field("", max_length=MAX_TEXT)
 
 
 # Address fields of a command-level DRAM, and the default order (high to low bits): RoBaRaCoCh, with the bank group
@@ -126,42 +146,42 @@ class DdrDeviceSpec(Spec):
     (sim.hardware.presets)."""
 
     standard: str = "DDR4"
-    tck_ns: float = Field(gt=0)
-    channels: PositiveInt = 1  # independent channels (HBM2: pseudo channels), each with its own controller
-    ranks: PositiveInt = 1
-    bankgroups: PositiveInt = 1
-    banks_per_group: PositiveInt
-    row_bytes: PositiveInt  # row buffer of one rank (a page across the rank's devices)
-    transaction_bytes: PositiveInt = 64  # one burst on the channel
-    cl_tck: PositiveInt
-    cwl_tck: PositiveInt
-    bl_tck: PositiveInt  # data-bus cycles of one transaction
-    rcd_tck: PositiveInt
-    rp_tck: PositiveInt
-    ras_tck: PositiveInt
-    rc_tck: PositiveInt
-    rtp_tck: PositiveInt
-    wr_tck: PositiveInt
-    ccd_s_tck: PositiveInt
-    ccd_l_tck: PositiveInt
-    rrd_s_tck: PositiveInt
-    rrd_l_tck: PositiveInt
-    faw_tck: PositiveInt
-    wtr_s_tck: PositiveInt
-    wtr_l_tck: PositiveInt
-    rfc_tck: PositiveInt
-    refi_tck: PositiveInt
-    queue_depth: PositiveInt = 32  # read queue and write queue, each, per channel
+    tck_ns: float = Field(gt=0, le=1000)
+    channels: int = Field(1, ge=1, le=64)  # independent channels (HBM2: pseudo channels), each with its own controller
+    ranks: int = Field(1, ge=1, le=16)
+    bankgroups: int = Field(1, ge=1, le=16)
+    banks_per_group: int = Field(ge=1, le=64)
+    row_bytes: int = Field(ge=1, le=1 << 20)  # row buffer of one rank (a page across the rank's devices)
+    transaction_bytes: int = Field(64, ge=1, le=4096)  # one burst on the channel
+    cl_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    cwl_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    bl_tck: int = Field(ge=1, le=DDR_MAX_TCK)  # data-bus cycles of one transaction
+    rcd_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    rp_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    ras_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    rc_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    rtp_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    wr_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    ccd_s_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    ccd_l_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    rrd_s_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    rrd_l_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    faw_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    wtr_s_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    wtr_l_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    rfc_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    refi_tck: int = Field(ge=1, le=DDR_MAX_TCK)
+    queue_depth: int = Field(32, ge=1, le=1024)  # read queue and write queue, each, per channel
     write_high_watermark: float = Field(0.8, gt=0, le=1)  # fraction of the write queue that starts a write drain
     write_low_watermark: float = Field(0.2, ge=0, lt=1)  # ... and below which it ends (reads waiting)
     mapping: tuple[str, ...] = DDR_ADDRESS_FIELDS  # address fields, high to low bits
-    act_pj: float = Field(0, ge=0)  # energy of one ACT and its PRE (one rank)
-    pre_pj: float = Field(0, ge=0)
-    rd_pj: float = Field(0, ge=0)  # one transaction's read burst
-    wr_pj: float = Field(0, ge=0)
-    ref_pj: float = Field(0, ge=0)  # one all-bank refresh of a rank
-    background_mw: float = Field(0, ge=0)  # standby power of one rank
-    source: str = ""
+    act_pj: float = Field(0, ge=0, le=MAX_PJ)  # energy of one ACT and its PRE (one rank)
+    pre_pj: float = Field(0, ge=0, le=MAX_PJ)
+    rd_pj: float = Field(0, ge=0, le=MAX_PJ)  # one transaction's read burst
+    wr_pj: float = Field(0, ge=0, le=MAX_PJ)
+    ref_pj: float = Field(0, ge=0, le=MAX_PJ)  # one all-bank refresh of a rank
+    background_mw: float = Field(0, ge=0, le=1e6)  # standby power of one rank
+    source: str = Field("", max_length=MAX_TEXT)
 
     @model_validator(mode="after")
     def _consistent(self) -> DdrDeviceSpec:
@@ -212,15 +232,19 @@ class DramSpec(Spec):
     (SCALE-Sim USER mode); the shared channel still caps their sum."""
 
     model: Literal["bandwidth", "bank_row", "ddr"] = "bandwidth"
-    bandwidth_bytes_per_cycle: float = Field(gt=0)
-    latency_cycles: int = Field(0, ge=0)
-    burst_bytes: PositiveInt = 64
-    preset: str | None = None  # name of a preset in sim/hardware/dram_presets.toml
+    bandwidth_bytes_per_cycle: float = Field(gt=0, allow_inf_nan=True)
+    latency_cycles: int = Field(0, ge=0, le=MAX_LATENCY_CYCLES)
+    burst_bytes: int = Field(64, ge=1, le=65_536)
+    preset: str | None = Field(None, max_length=MAX_TEXT)  # name of a bank/row preset in sim/hardware/dram_presets.toml
     timing: DramTimingSpec | None = None
     device: DdrDeviceSpec | None = None  # model "ddr": the preset's device (inline keys override it)
-    ifmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
-    filter_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
-    ofmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0)
+    ifmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0, allow_inf_nan=True)
+    filter_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0, allow_inf_nan=True)
+    ofmap_bandwidth_bytes_per_cycle: float | None = Field(None, gt=0, allow_inf_nan=True)
+
+    _bandwidths_bounded = field_validator("bandwidth_bytes_per_cycle", "ifmap_bandwidth_bytes_per_cycle",
+                                          "filter_bandwidth_bytes_per_cycle",
+                                          "ofmap_bandwidth_bytes_per_cycle")(bounded_bandwidth)
 
     @model_validator(mode="after")
     def _bank_row_needs_timing(self) -> DramSpec:
@@ -244,16 +268,16 @@ class DramSpec(Spec):
 class EnergyEntry(Spec):
     """Energy of one action, with where the number comes from."""
 
-    pj: float = Field(ge=0)
-    source: str
-    note: str = ""
+    pj: float = Field(ge=0, le=MAX_PJ)
+    source: str = Field(max_length=MAX_TEXT)
+    note: str = Field("", max_length=MAX_TEXT)
 
 
 class AreaEntry(Spec):
-    mm2: float = Field(ge=0)
-    count: PositiveInt = 1
-    source: str
-    note: str = ""
+    mm2: float = Field(ge=0, le=MAX_MM2)
+    count: int = Field(1, ge=1, le=1_000_000_000)
+    source: str = Field(max_length=MAX_TEXT)
+    note: str = Field("", max_length=MAX_TEXT)
 
 
 class AdcSpec(Spec):
@@ -265,9 +289,9 @@ class AdcSpec(Spec):
     spans [calibrated_min, calibrated_max] x full scale with 2**bits levels.
     """
 
-    bits: PositiveInt | Literal["lossless"] = 8
-    cols_per_adc: PositiveInt = 128
-    sample_rate_gsps: float = Field(1.28, gt=0)
+    bits: Annotated[int, Field(ge=1, le=24)] | Literal["lossless"] = 8
+    cols_per_adc: int = Field(128, ge=1, le=MAX_ARRAY_DIM)
+    sample_rate_gsps: float = Field(1.28, gt=0, le=1000)
     range_policy: Literal["full_scale", "granular", "calibrated"] = "full_scale"
     rounding: Literal["half_even", "half_up", "floor"] = "half_even"
     calibrated_min: float = Field(0.0, ge=0, le=1)  # fraction of the full-scale column sum
@@ -275,7 +299,7 @@ class AdcSpec(Spec):
     column_flip: bool = False  # ISAAC's flipped encoding: one ADC bit fewer
     # How adc.convert energy scales from the table entry (measured at energy_reference_bits) to `bits`.
     energy_law: Literal["table", "linear", "exponential"] = "table"
-    energy_reference_bits: PositiveInt = 8
+    energy_reference_bits: int = Field(8, ge=1, le=24)
     # How the ADC's area (area."ima.adc") scales from energy_reference_bits to the configured bits (TinyADC).
     area_law: Literal["table", "linear", "exponential"] = "table"
 
@@ -289,12 +313,12 @@ class AdcSpec(Spec):
 class NonIdealitySpec(Spec):
     """Device non-idealities; all off by default. Seeded by the run's seed."""
 
-    levels: PositiveInt | None = None  # conductance levels per cell (None: 2**cell_bits, ideal)
-    on_off_ratio: float | None = Field(None, gt=1)  # G_on / G_off; None: ideal (G_off = 0)
-    programming_sigma: float = Field(0.0, ge=0)  # relative std-dev of programmed conductance
+    levels: int | None = Field(None, ge=1, le=65_536)  # conductance levels per cell (None: 2**cell_bits, ideal)
+    on_off_ratio: float | None = Field(None, gt=1, le=1e12)  # G_on / G_off; None: ideal (G_off = 0)
+    programming_sigma: float = Field(0.0, ge=0, le=10)  # relative std-dev of programmed conductance
     stuck_at_on: float = Field(0.0, ge=0, le=1)  # fraction of cells
     stuck_at_off: float = Field(0.0, ge=0, le=1)
-    read_noise_sigma: float = Field(0.0, ge=0)  # relative to one level, per read
+    read_noise_sigma: float = Field(0.0, ge=0, le=1000)  # relative to one level, per read
 
     @property
     def ideal(self) -> bool:
@@ -305,46 +329,46 @@ class NonIdealitySpec(Spec):
 class ReramSpec(Spec):
     """A ReRAM crossbar chip (ISAAC/PUMA-style): crossbar, encoding, ADC, hierarchy, block-circulant mapping."""
 
-    crossbar_rows: PositiveInt = 128
-    crossbar_cols: PositiveInt = 128
-    cell_bits: PositiveInt = 2
-    weight_bits: PositiveInt = 16
-    input_bits: PositiveInt = 16
-    dac_bits: PositiveInt = 1
+    crossbar_rows: int = Field(128, ge=1, le=MAX_ARRAY_DIM)
+    crossbar_cols: int = Field(128, ge=1, le=MAX_ARRAY_DIM)
+    cell_bits: int = Field(2, ge=1, le=8)
+    weight_bits: int = Field(16, ge=1, le=32)
+    input_bits: int = Field(16, ge=1, le=32)
+    dac_bits: int = Field(1, ge=1, le=8)
     signed_inputs: bool = True  # two's complement: the sign bit is one extra read of weight -2**(input_bits-1)
     signed_weights: Literal["offset", "differential", "unit_column"] = "offset"
     slice_placement: Literal["adjacent_columns", "separate_crossbars"] = "adjacent_columns"
     adc: AdcSpec = AdcSpec()
-    read_latency_ns: float = Field(100.0, gt=0)
-    pipeline_stages: PositiveInt = 3
-    crossbars_per_ima: PositiveInt = 8
-    adcs_per_ima: PositiveInt = 8
-    imas_per_tile: PositiveInt = 12
-    tiles: PositiveInt = 168
+    read_latency_ns: float = Field(100.0, gt=0, le=1e9)
+    pipeline_stages: int = Field(3, ge=1, le=1024)
+    crossbars_per_ima: int = Field(8, ge=1, le=4096)
+    adcs_per_ima: int = Field(8, ge=1, le=4096)
+    imas_per_tile: int = Field(12, ge=1, le=4096)
+    tiles: int = Field(168, ge=1, le=1_000_000)
     # chips on the board; "auto": as many as the mapped trace needs (all weights stay resident)
-    chips: PositiveInt | Literal["auto"] = 1
-    tiles_per_router: PositiveInt = 4
-    edram_kb_per_tile: float = Field(64, gt=0)
-    edram_port_bits: PositiveInt = 256
-    bus_bits: PositiveInt = 384
-    noc_flit_bits: PositiveInt = 32
-    offchip_gbytes_per_s: float = Field(6.4, gt=0)
-    clock_mhz: float = Field(1200.0, gt=0)  # digital clock (ISAAC: 1.2 GHz) for the engine's cycle
+    chips: Annotated[int, Field(ge=1, le=1_000_000)] | Literal["auto"] = 1
+    tiles_per_router: int = Field(4, ge=1, le=4096)
+    edram_kb_per_tile: float = Field(64, gt=0, le=MAX_SRAM_KB)
+    edram_port_bits: int = Field(256, ge=1, le=65_536)
+    bus_bits: int = Field(384, ge=1, le=65_536)
+    noc_flit_bits: int = Field(32, ge=1, le=65_536)
+    offchip_gbytes_per_s: float = Field(6.4, gt=0, le=1e6)
+    clock_mhz: float = Field(1200.0, gt=0, le=MAX_CLOCK_MHZ)  # digital clock (ISAAC: 1.2 GHz) for the engine's cycle
     block_circulant: Literal["expanded", "compressed"] = "expanded"
-    duplication: PositiveInt | Literal["auto"] = 1  # ReBoc intra-crossbar weight duplication u
+    duplication: Annotated[int, Field(ge=1, le=MAX_ARRAY_DIM)] | Literal["auto"] = 1  # ReBoc intra-crossbar weight duplication u
     input_slice_reuse: bool = False
     input_tile_sharing: bool = False
     # ReBoc at equal area: crossbars the compressed mapping may fill with block copies (intra- and across
     # crossbars). "none": the duplication setting alone; "expanded": the expanded mapping's crossbars; an
     # integer: that many chips (docs/reram.md §4).
-    circulant_budget: PositiveInt | Literal["none", "expanded"] = "none"
+    circulant_budget: Annotated[int, Field(ge=1, le=1_000_000)] | Literal["none", "expanded"] = "none"
     # ReBoc's intra-layer pipeline: rotation rounds overlap through the S&H/ADC stages (false: each round drains)
     intra_layer_pipeline: bool = True
     # RED: a transposed conv as the zero-inserted convolution, or pixel-wise (each input pixel x the whole
     # kernel, overlap-added; inserted zeros never read)
     deconv: Literal["zero_insertion", "pixel_wise"] = "zero_insertion"
     # TinyADC: at most this many non-zero weights per crossbar column segment (None: no pruning constraint)
-    prune_nonzero: PositiveInt | None = None
+    prune_nonzero: int | None = Field(None, ge=1, le=MAX_ARRAY_DIM)
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
     non_ideal: NonIdealitySpec = NonIdealitySpec()
 
@@ -389,16 +413,18 @@ class MemoryLevelSpec(Spec):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     kind: LevelKind
     operands: tuple[Operand, ...] = Field(min_length=1)
-    size_bytes: int | None = Field(None, gt=0)
-    instances: PositiveInt = 1
-    word_bytes: PositiveInt = 1
-    banks: PositiveInt = 1
-    ports: PositiveInt = 1
-    bandwidth_bytes_per_cycle: float = Field(math.inf, gt=0)
-    latency_cycles: int = Field(0, ge=0)
+    size_bytes: int | None = Field(None, gt=0, le=1 << 40)
+    instances: int = Field(1, ge=1, le=1 << 24)
+    word_bytes: int = Field(1, ge=1, le=65_536)
+    banks: int = Field(1, ge=1, le=65_536)
+    ports: int = Field(1, ge=1, le=1024)
+    bandwidth_bytes_per_cycle: float = Field(math.inf, gt=0, allow_inf_nan=True)  # inf: unlimited
+    latency_cycles: int = Field(0, ge=0, le=MAX_LATENCY_CYCLES)
     double_buffered: bool = False
-    partition_bytes: dict[Operand, int] | None = None
-    source: str = ""
+    partition_bytes: dict[Operand, Annotated[int, Field(ge=0, le=1 << 40)]] | None = None
+    source: str = Field("", max_length=MAX_TEXT)
+
+    _bandwidth_bounded = field_validator("bandwidth_bytes_per_cycle")(bounded_bandwidth)
 
     @model_validator(mode="after")
     def _consistent(self) -> MemoryLevelSpec:
@@ -421,21 +447,24 @@ class MemoryLevelSpec(Spec):
 class DirectiveArraySpec(Spec):
     """A MAESTRO-style PE array: the numbers of MAESTRO's hardware .m file."""
 
-    num_pes: PositiveInt
-    l1_size_bytes: int = Field(gt=0)
-    l2_size_bytes: int = Field(gt=0)
-    noc_bandwidth_words_per_cycle: float = Field(gt=0)
-    offchip_bandwidth_words_per_cycle: float = Field(gt=0)
-    noc_latency_cycles: int = Field(1, ge=0)  # per hop (MAESTRO's hop latency)
-    word_bytes: PositiveInt = 1
-    noc_hops: PositiveInt = 1  # average hops a NoC transfer takes (MAESTRO's default: 1)
-    vector_width: PositiveInt = 1  # MACs per PE per cycle (MAESTRO's SIMD lanes)
+    num_pes: int = Field(ge=1, le=1 << 24)
+    l1_size_bytes: int = Field(gt=0, le=1 << 30)
+    l2_size_bytes: int = Field(gt=0, le=1 << 40)
+    noc_bandwidth_words_per_cycle: float = Field(gt=0, allow_inf_nan=True)  # inf: unlimited
+    offchip_bandwidth_words_per_cycle: float = Field(gt=0, allow_inf_nan=True)
+    noc_latency_cycles: int = Field(1, ge=0, le=MAX_LATENCY_CYCLES)  # per hop (MAESTRO's hop latency)
+    word_bytes: int = Field(1, ge=1, le=64)
+    noc_hops: int = Field(1, ge=1, le=MAX_LATENCY_CYCLES)  # average hops a NoC transfer takes (MAESTRO's default: 1)
+    vector_width: int = Field(1, ge=1, le=65_536)  # MACs per PE per cycle (MAESTRO's SIMD lanes)
     double_buffered: bool = True  # L1/L2 double buffering, as MAESTRO assumes
+
+    _bandwidths_bounded = field_validator("noc_bandwidth_words_per_cycle",
+                                          "offchip_bandwidth_words_per_cycle")(bounded_bandwidth)
 
 
 class Hardware(Spec):
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: str = Field(min_length=1, max_length=128)
+    description: str = Field("", max_length=MAX_TEXT)
     source_file: str = ""  # where it was loaded from (set by the loader)
     pe_array: PeArraySpec | None = None
     buffers: BuffersSpec | None = None

@@ -18,6 +18,8 @@ from typing import Any
 import tomli_w
 
 from sim.errors import ConfigError
+from sim.inputs import MAX_CONFIG_BYTES, check_toml_shape
+from sim.inputs import read_text as read_input_text
 from sim.hardware.presets import ddr_preset_table, resolve_dram_preset
 from sim.hardware.spec import AreaEntry, EnergyEntry, Hardware, PeArraySpec, ReramSpec
 from sim.hardware.validation import Locator, validate_hardware, validate_table
@@ -63,28 +65,56 @@ def _toml_locator(text: str) -> Locator:
 
 
 def parse_toml(text: str, file: str | Path, included_by: str | Path | None = None) -> dict:
-    """tomllib with syntax errors as ConfigError carrying the file and line."""
+    """tomllib with syntax errors as ConfigError carrying the file and line; the text's shape (nesting, key and
+    number lengths) is checked first so a hostile file cannot make the parser recurse or crawl."""
+    suffix = f" (in an energy table included by {included_by})" if included_by is not None else ""
+    try:
+        check_toml_shape(text, file, ConfigError)
+    except ConfigError as error:
+        raise ConfigError(error.message + suffix, file=file, line=error.line, value=error.value,
+                          allowed=error.allowed) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         position = _SYNTAX_POSITION.search(str(error))
-        message = f"TOML syntax error: {_SYNTAX_POSITION.sub('', str(error)).strip()}"
-        if included_by is not None:
-            message += f" (in an energy table included by {included_by})"
+        message = f"TOML syntax error: {_SYNTAX_POSITION.sub('', str(error)).strip()}{suffix}"
         raise ConfigError(message, file=file, line=int(position.group(1)) if position else None) from None
+    except (ValueError, RecursionError) as error:  # e.g. an integer beyond Python's digit limit
+        raise ConfigError(f"TOML value cannot be read: {type(error).__name__}{suffix}", file=file) from None
 
 
 def read_text(path: Path, *, included_by: str | Path | None = None) -> str:
+    """A config file's text, bounded (sim.inputs); for an include the error names the including file too."""
+    if included_by is None:
+        return read_input_text(path, ConfigError, limit=MAX_CONFIG_BYTES, what="config file")
+    return read_input_text(path, ConfigError, limit=MAX_CONFIG_BYTES, what=f"energy table {path.name}",
+                           field="energy_tables", file=included_by)
+
+
+def resolve_include(name: str, file: Path, include_root: Path | None = None) -> Path:
+    """Where an `energy_tables` entry points: relative to the including file, and inside its folder tree (or
+    `include_root`'s, when the user widened it) after symbolic links are followed."""
+    allowed = "a relative path to a file inside the config's folder tree (or pass --include-root DIR)"
+    if any(ord(char) < 32 for char in name):
+        raise ConfigError("include path contains a control character", file=file, field="energy_tables",
+                          allowed=allowed)
+    if len(name) > 1024:
+        raise ConfigError("include path too long", file=file, field="energy_tables",
+                          value=f"{len(name)} characters", allowed="at most 1024 characters")
+    if Path(name).is_absolute() and include_root is None:
+        raise ConfigError("absolute include paths are not allowed", file=file, field="energy_tables",
+                          value=name, allowed=allowed)
+    path = file.parent / name
+    root = (include_root if include_root is not None else file.parent).resolve()
     try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        if included_by is not None:
-            raise ConfigError(f"energy table {path} not found", file=included_by, field="energy_tables",
-                              value=str(path), allowed="a path relative to the config file") from None
-        raise ConfigError("file not found", file=path) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read the file: {error}", file=included_by or path,
-                          field="energy_tables" if included_by else None) from None
+        resolved = path.resolve()
+    except (OSError, RuntimeError):  # a symbolic-link loop
+        raise ConfigError("include path cannot be resolved", file=file, field="energy_tables", value=name,
+                          allowed=allowed) from None
+    if not resolved.is_relative_to(root):
+        raise ConfigError("include path leaves the config's folder tree", file=file, field="energy_tables",
+                          value=name, allowed=allowed)
+    return path
 
 
 def flatten_entries(table: Any, prefix: str = "") -> Any:
@@ -104,16 +134,19 @@ def flatten_entries(table: Any, prefix: str = "") -> Any:
     return flat
 
 
-def _included_tables(raw: dict, file: Path) -> tuple[dict, dict]:
+def _included_tables(raw: dict, file: Path, include_root: Path | None = None) -> tuple[dict, dict]:
     """The merged [energy] and [area] entries of the files `energy_tables` names, in order."""
     names = raw.pop("energy_tables")
     if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
         raise ConfigError("must be an array of paths (strings) relative to the config file", file=file,
                           field="energy_tables", value=names, allowed='e.g. ["energy/horowitz_45nm.toml"]')
+    if len(names) > 64:
+        raise ConfigError("too many energy tables", file=file, field="energy_tables", value=len(names),
+                          allowed="at most 64")
     energy: dict[str, Any] = {}
     area: dict[str, Any] = {}
     for name in names:
-        path = (file.parent / name)
+        path = resolve_include(name, file, include_root)
         text = read_text(path, included_by=file)
         table = parse_toml(text, path, included_by=file)
         unknown = sorted(set(table) - set(ENERGY_TABLE_KEYS))
@@ -177,13 +210,13 @@ def _resolve_ddr_preset(dram: dict, file: Path, text: str) -> None:
     dram["device"] = device
 
 
-def merge_energy_tables(raw: dict, file: str | Path) -> dict:
+def merge_energy_tables(raw: dict, file: str | Path, include_root: Path | None = None) -> dict:
     """`raw` with its `energy_tables` merged under [energy] / [area] (inline entries win) and nested entry
     tables flattened; paths are relative to `file`. Errors in an included file name both files."""
     file = Path(file)
     raw = dict(raw)
     if "energy_tables" in raw:
-        energy, area = _included_tables(raw, file)
+        energy, area = _included_tables(raw, file, include_root)
         for section, merged in (("energy", energy), ("area", area)):
             inline = raw.get(section, {})
             if isinstance(inline, dict):
@@ -195,19 +228,20 @@ def merge_energy_tables(raw: dict, file: str | Path) -> dict:
     return raw
 
 
-def hardware_from_toml_text(text: str, file: str | Path) -> Hardware:
-    """A Hardware from TOML source; `file` locates errors and resolves `energy_tables` paths."""
+def hardware_from_toml_text(text: str, file: str | Path, include_root: Path | None = None) -> Hardware:
+    """A Hardware from TOML source; `file` locates errors and resolves `energy_tables` paths (confined to its
+    folder tree, or to `include_root`)."""
     file = Path(file)
-    raw = merge_energy_tables(parse_toml(text, file), file)
+    raw = merge_energy_tables(parse_toml(text, file), file, include_root)
     _resolve_preset(raw, file, text)
     raw["source_file"] = str(file)
     return validate_hardware(raw, file, _toml_locator(text))
 
 
-def load_hardware_toml(path: str | Path) -> Hardware:
+def load_hardware_toml(path: str | Path, include_root: Path | None = None) -> Hardware:
     """Our hardware TOML file as a validated Hardware (source_file = `path`)."""
     path = Path(path)
-    return hardware_from_toml_text(read_text(path), path)
+    return hardware_from_toml_text(read_text(path), path, include_root)
 
 
 def _plain(value: Any) -> Any:

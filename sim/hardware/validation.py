@@ -87,6 +87,29 @@ def _allowed_keys(parent_loc: tuple, root: Any) -> str:
     return ""
 
 
+def _range_of(loc: tuple, root: Any) -> str | None:
+    """A field's whole allowed range (`>= 1 and <= 65536`) from its schema bounds, for the error message."""
+    node: Any = root
+    info = None
+    for part in loc:
+        if isinstance(node, type) and issubclass(node, BaseModel):
+            info = node.model_fields.get(str(part))
+            if info is None:
+                return None
+            node = _node_type(info.annotation)
+        elif typing.get_origin(node) is dict:
+            info, node = None, _node_type(typing.get_args(node)[1])
+    if info is None:
+        return None
+    bounds = []
+    for item in info.metadata:
+        for attribute, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            limit = getattr(item, attribute, None)
+            if limit is not None:
+                bounds.append(f"{sign} {limit:g}" if isinstance(limit, float) else f"{sign} {limit}")
+    return " and ".join(bounds) or None
+
+
 def problems_of(error: ValidationError, root: Any = Hardware) -> list[Problem]:
     """pydantic's errors as Problems, one per field (a union's per-member errors merged into one).
 
@@ -112,7 +135,7 @@ def problems_of(error: ValidationError, root: Any = Hardware) -> list[Problem]:
             message, allowed = "not one of the allowed values", str(ctx.get("expected", ""))
         elif kind in _BOUNDS:
             key, sign = _BOUNDS[kind]
-            message, allowed = "out of range", f"{sign} {ctx.get(key)}"
+            message, allowed = "out of range", _range_of(loc, root) or f"{sign} {ctx.get(key)}"
         elif kind == "string_too_short":
             message, allowed = "must not be empty", "a non-empty string"
         elif kind in _TYPE_WORDS:

@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,6 +70,10 @@ ENGINE_SELECTIONS = ("front", "all", "none")
 _SWEEP_KEYS = ("name", "description", "trace", "traces", "hardware", "objectives", "parameters", "constraints",
                "validate", "seed", "chunk_points", "batch", "accuracy")
 _VALIDATE_KEYS = ("engine", "top_k", "functional", "tolerance")
+# Largest grid a spec may describe (points per trace), checked before any value is generated (docs/sweep.md).
+MAX_GRID_POINTS = 10_000_000
+
+
 _ACCURACY_KEYS = ("model", "data", "labels", "seeds")
 
 
@@ -179,6 +182,13 @@ def _values(raw: Any, where: str, spec_file: Path, text: str) -> tuple[Any, ...]
     if isinstance(raw, list):
         if not raw:
             raise _fail(spec_file, text, where, "a parameter needs at least one value", value=raw)
+        for value in raw:
+            if isinstance(value, float) and not math.isfinite(value):
+                raise _fail(spec_file, text, where, "values must be finite numbers", value=value,
+                            allowed="finite numbers, strings or booleans")
+            if isinstance(value, (list, dict)):
+                raise _fail(spec_file, text, where, "a value may not be an array or a table", value=value,
+                            allowed="numbers, strings or booleans")
         return tuple(raw)
     if not isinstance(raw, dict):
         raise _fail(spec_file, text, where, "a parameter is a list of values or a range table", value=raw,
@@ -189,6 +199,9 @@ def _values(raw: Any, where: str, spec_file: Path, text: str) -> tuple[Any, ...]
     for key, value in numbers.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise _fail(spec_file, text, f"{where}.{key}", "must be a number", value=value)
+        if not math.isfinite(value) or abs(value) > 1e15:
+            raise _fail(spec_file, text, f"{where}.{key}", "must be a finite number", value=value,
+                        allowed="a number between -1e15 and 1e15")
     start, stop = raw.get("start"), raw.get("stop")
     if start is None or stop is None:
         raise _fail(spec_file, text, where, "a range needs start and stop", value=raw, allowed=allowed_forms)
@@ -200,12 +213,15 @@ def _values(raw: Any, where: str, spec_file: Path, text: str) -> tuple[Any, ...]
         if step <= 0:
             raise _fail(spec_file, text, f"{where}.step", "step must be > 0", value=step, allowed="> 0")
         count = int(math.floor((stop - start) / step + 1e-9)) + 1
+        _check_count(count, where, spec_file, text)
         return tuple(start + i * step if integral else float(start + i * step) for i in range(count))
     if keys == {"start", "stop", "factor"}:
         factor = raw["factor"]
         if factor <= 1 or start <= 0:
             raise _fail(spec_file, text, f"{where}.factor", "a geometric range needs factor > 1 and start > 0",
                         value=factor, allowed="factor > 1, start > 0")
+        _check_count(int(math.log(stop / start) / math.log(factor)) + 1 if stop >= start else 1, where, spec_file,
+                     text)
         values, value = [], start
         while value <= stop * (1 + 1e-12):
             values.append(value)
@@ -215,6 +231,7 @@ def _values(raw: Any, where: str, spec_file: Path, text: str) -> tuple[Any, ...]
         num, scale = raw["num"], raw.get("scale", "linear")
         if not isinstance(num, int) or num < 1:
             raise _fail(spec_file, text, f"{where}.num", "num must be an integer >= 1", value=num, allowed=">= 1")
+        _check_count(num, where, spec_file, text)
         if scale not in ("linear", "log"):
             raise _fail(spec_file, text, f"{where}.scale", "unknown scale", value=scale, allowed="linear, log")
         if scale == "log" and start <= 0:
@@ -230,6 +247,12 @@ def _values(raw: Any, where: str, spec_file: Path, text: str) -> tuple[Any, ...]
             return tuple(dict.fromkeys(int(round(v)) for v in floats))
         return tuple(floats)
     raise _fail(spec_file, text, where, "unknown range form", value=sorted(keys), allowed=allowed_forms)
+
+
+def _check_count(count: int, where: str, spec_file: Path, text: str) -> None:
+    if count > MAX_GRID_POINTS:
+        raise _fail(spec_file, text, where, f"range has {count:,} values", value=count,
+                    allowed=f"at most {MAX_GRID_POINTS:,} points in the whole grid")
 
 
 def _resolve(spec_file: Path, value: Any, where: str, text: str) -> Path:
@@ -323,6 +346,10 @@ def parse_sweep_spec(raw: dict, spec_file: Path, text: str = "", *, base: Hardwa
                 raise _fail(spec_file, text, where, f"sets {path}, already set by '{seen[path]}'", value=name_)
             seen[path] = name_
         parameters.append(Parameter(name_, paths, _values(raw_values, where, spec_file, text)))
+    points = math.prod(len(parameter.values) for parameter in parameters)
+    if points > MAX_GRID_POINTS:
+        raise _fail(spec_file, text, "sweep.parameters", f"grid has {points:,} points", value=points,
+                    allowed=f"at most {MAX_GRID_POINTS:,} points per trace")
 
     raw_constraints = sweep.get("constraints", {})
     if not isinstance(raw_constraints, dict):
@@ -393,17 +420,12 @@ def load_sweep_spec(path: str | Path) -> SweepSpec:
     """The validated spec of a sweep TOML file; also loads the base hardware and the traces to check them."""
     from sim.api import load_hardware, load_trace
 
+    from sim.hardware.toml_loader import parse_toml
+    from sim.inputs import MAX_CONFIG_BYTES, read_text
+
     spec_file = Path(path)
-    try:
-        text = spec_file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError("sweep spec not found", file=spec_file) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise ConfigError(f"cannot read sweep spec: {error}", file=spec_file) from None
-    try:
-        raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"TOML syntax error: {error}", file=spec_file) from None
+    text = read_text(spec_file, ConfigError, limit=MAX_CONFIG_BYTES, what="sweep spec")
+    raw = parse_toml(text, spec_file)
     base = None
     if isinstance(raw.get("sweep"), dict) and isinstance(raw["sweep"].get("hardware"), str):
         hw_path = _resolve(spec_file, raw["sweep"]["hardware"], "sweep.hardware", text)

@@ -22,6 +22,15 @@ from sim.errors import TraceError
 
 LayerKind = Literal["conv", "tconv", "gemm"]
 LAYER_KINDS: tuple[str, ...] = ("conv", "tconv", "gemm")
+# Bounds on a layer (docs/traces.md): a dimension, a lowered input axis, an operand's elements, MACs.
+# Far above any published network, far below what would overflow int64 cycle or byte counts downstream.
+MAX_DIMENSION = 1 << 24
+MAX_ELEMENTS = 1 << 40
+MAX_MACS = 1 << 50
+# Filter, stride, dilation and padding: the footprint model's per-axis bitsets cost stride x axis bits.
+MAX_WINDOW = 1 << 12
+WINDOW_FIELDS = ("filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_bottom",
+                 "pad_left", "pad_right", "output_padding_h", "output_padding_w")
 
 
 @dataclass(frozen=True)
@@ -100,6 +109,10 @@ class Layer:
                 self._fail(f.name, "must be >= 1", value)
             if f.name not in positive and value < 0:
                 self._fail(f.name, "must be >= 0", value)
+            if value > MAX_DIMENSION:
+                self._fail(f.name, "too large", value, f"<= {MAX_DIMENSION} (2**24)")
+            if f.name in WINDOW_FIELDS and value > MAX_WINDOW:
+                self._fail(f.name, "too large", value, f"<= {MAX_WINDOW} (2**12)")
         for bits in ("ifmap_bits", "filter_bits"):
             if getattr(self, bits) > 32:
                 self._fail(bits, "operand precision too wide", getattr(self, bits), "1..32")
@@ -144,11 +157,30 @@ class Layer:
         if eff_w > in_w:
             self._fail("filter_w", "filter (dilated) wider than the padded ifmap", self.filter_w,
                        f"<= {in_w} for this ifmap and padding")
+        self._check_size()
         if self.block_size > 1:
             k = self.block_size
             if (self.in_channels // self.groups) * self.filter_h * self.filter_w % k or (self.out_channels // self.groups) % k:
                 self._fail("block_size", "block size must divide the filter matrix (window and filters)", k,
                            "a common divisor of filter_h*filter_w*in_channels/groups and out_channels/groups")
+
+    def _check_size(self) -> None:
+        """Bounds on what the layer derives, so no count overflows int64 and no model allocates absurd memory."""
+        in_h, in_w = self._lowered_input_hw()
+        if max(in_h, in_w) > MAX_DIMENSION:
+            self._fail("ifmap_h" if in_h > MAX_DIMENSION else "ifmap_w", "padded (or zero-inserted) ifmap too large",
+                       (in_h, in_w), f"<= {MAX_DIMENSION} (2**24) per axis")
+        for axis, taps, outputs in (("h", self.filter_h, self.ofmap_hw[0]), ("w", self.filter_w, self.ofmap_hw[1])):
+            if taps * outputs > MAX_DIMENSION:  # the footprint model indexes every (tap, output) pair of an axis
+                self._fail(f"filter_{axis}", f"filter_{axis} x ofmap_{axis} too large", taps * outputs,
+                           f"<= {MAX_DIMENSION} (2**24)")
+        for name, count in (("ifmap_elements", self.ifmap_elements), ("filter_elements", self.filter_elements),
+                            ("ofmap_elements", self.ofmap_elements)):
+            if count > MAX_ELEMENTS:
+                self._fail(name.split("_")[0], f"layer too large: {name} = {count}", count,
+                           f"<= {MAX_ELEMENTS} (2**40) elements per operand")
+        if self.macs > MAX_MACS:
+            self._fail("macs", "layer too large", self.macs, f"<= {MAX_MACS} (2**50) MACs per layer")
 
     # ---------------------------------------------------------------- derived quantities
     def _lowered_input_hw(self) -> tuple[int, int]:

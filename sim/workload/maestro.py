@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal, Mapping
 
 from sim.errors import SimError, TraceError
+from sim.inputs import MAX_INTEGER_DIGITS, MAX_TRACE_BYTES, read_text
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
@@ -192,9 +193,13 @@ class _Parser:
         tok = self.next(what)
         if tok.text in self.constants:
             return self.constants[tok.text]
-        if not tok.text.isdigit():
+        if not (tok.text.isascii() and tok.text.isdigit()):
             self.pos -= 1
             raise self.fail(f"expected {what}", tok.text, "a non-negative integer or a Constant name")
+        if len(tok.text) > MAX_INTEGER_DIGITS:
+            self.pos -= 1
+            raise self.fail(f"{what}: integer too long", f"{len(tok.text)} digits",
+                            f"at most {MAX_INTEGER_DIGITS} digits")
         return int(tok.text)
 
     def size_expr(self, dims: tuple[str, ...]) -> SizeExpr:
@@ -400,12 +405,7 @@ def parse_dataflow(text: str, dims: tuple[str, ...] = CONV_DIMS + ("M",), file: 
 
 
 def _read(path: str | Path) -> str:
-    try:
-        return Path(path).read_text()
-    except OSError as err:
-        raise TraceError("cannot read file", file=str(path), value=str(err)) from None
-    except UnicodeDecodeError:
-        raise TraceError("not a text file", file=str(path), allowed="a MAESTRO .m text file") from None
+    return read_text(path, TraceError, limit=MAX_TRACE_BYTES, what="MAESTRO file")
 
 
 def load_maestro_network(path: str | Path) -> MaestroNetwork:

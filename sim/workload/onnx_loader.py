@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sim.errors import SimError, TraceError
+from sim.inputs import MAX_ONNX_BYTES, read_bytes
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
@@ -43,15 +44,12 @@ def _import_onnx() -> Any:
 def _read_model(path: Path) -> Any:
     """The parsed ModelProto (local functions inlined), or a TraceError for a missing or non-ONNX file."""
     onnx = _import_onnx()
-    if not path.exists():
-        raise TraceError("trace file not found", file=path)
-    if not path.is_file():
-        raise TraceError("trace path is not a file", file=path)
+    data = read_bytes(path, TraceError, limit=MAX_ONNX_BYTES, what="ONNX model")
     try:
         # weights are not needed, only their shapes: external data stays on disk
-        model = onnx.load(str(path), load_external_data=False)
+        model = onnx.load_model_from_string(data)
     except Exception as err:  # protobuf raises several unrelated types on garbage input
-        raise TraceError(f"not a readable ONNX model: {type(err).__name__}: {err}", file=path,
+        raise TraceError(f"not a readable ONNX model: {type(err).__name__}: {str(err)[:200]}", file=path,
                          allowed="an ONNX ModelProto file (.onnx)") from err
     if not model.HasField("graph") or len(model.graph.node) == 0:
         raise TraceError("ONNX model has no graph nodes", file=path, allowed="an ONNX model with a graph")

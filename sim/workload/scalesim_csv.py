@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import TraceError
+from sim.inputs import MAX_INTEGER_DIGITS, MAX_TRACE_BYTES
+from sim.inputs import read_text as read_input_text
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
@@ -53,21 +55,9 @@ class CsvRow:
 
 
 def read_trace_text(path: str | Path) -> str:
-    """The text of a trace file, or TraceError for a missing, unreadable, non-UTF-8 or empty file."""
-    path = Path(path)
-    if not path.exists():
-        raise TraceError("trace file not found", file=path)
-    if not path.is_file():
-        raise TraceError("trace path is not a file", file=path)
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise TraceError(f"cannot read trace file: {err.strerror or err}", file=path) from err
-    try:
-        text = data.decode("utf-8-sig")  # -sig: spreadsheet exports often start with a byte-order mark
-    except UnicodeDecodeError as err:
-        raise TraceError(f"trace file is not UTF-8 text (byte {err.start})", file=path,
-                         allowed="UTF-8 (or ASCII) text") from err
+    """The text of a trace file, or TraceError for a missing, unreadable, non-regular, oversized, non-UTF-8 or
+    empty file (bounded before anything is parsed: sim.inputs)."""
+    text = read_input_text(path, TraceError, limit=MAX_TRACE_BYTES, what="trace file")
     if not text.strip():
         raise TraceError("trace file is empty", file=path)
     return text
@@ -93,6 +83,9 @@ def parse_int(text: str, *, file: str | Path, line: int, column: str, minimum: i
     if not _INTEGER.fullmatch(text):
         message = "missing value" if text == "" else "not an integer"
         raise TraceError(message, file=file, line=line, field=column, value=text, allowed=allowed)
+    if len(text.lstrip("+-")) > MAX_INTEGER_DIGITS:  # before int(): thousands of digits cost time, then overflow
+        raise TraceError("integer too long", file=file, line=line, field=column, value=f"{len(text)} digits",
+                         allowed=f"{allowed} of at most {MAX_INTEGER_DIGITS} digits")
     value = int(text)
     if value < minimum:
         raise TraceError(f"must be >= {minimum}", file=file, line=line, field=column, value=value, allowed=allowed)

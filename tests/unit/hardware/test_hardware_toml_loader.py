@@ -65,8 +65,8 @@ def test_out_of_range_value_names_field_line_value_and_bound():
     with pytest.raises(ConfigError) as excinfo:
         hardware_from_toml_text(BASE.replace("rows = 4", "rows = 0"), "hw.toml")
     err = excinfo.value
-    assert (err.file, err.line, err.field, err.value, err.allowed) == ("hw.toml", 4, "pe_array.rows", 0, "> 0")
-    assert str(err) == "hw.toml:4: pe_array.rows: out of range (got 0); allowed: > 0"
+    assert (err.file, err.line, err.field, err.value, err.allowed) == ("hw.toml", 4, "pe_array.rows", 0, ">= 1 and <= 65536")
+    assert str(err) == "hw.toml:4: pe_array.rows: out of range (got 0); allowed: >= 1 and <= 65536"
 
 
 def test_unknown_dataflow_lists_the_choices():

@@ -1,0 +1,69 @@
+"""The CLI under hostile input: devices and FIFOs refused, run-time refusals name the config, an accumulator
+overflow says so, Ctrl-C is one line and exit 130."""
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def sim(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim", *args], cwd=cwd, capture_output=True, text=True, timeout=120)
+
+
+def test_check_refuses_fifo_and_device_without_blocking(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.toml")
+    os.symlink("/dev/zero", tmp_path / "zero.csv")
+    done = sim("check", "pipe.toml", "zero.csv", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "pipe.toml" in done.stderr and "FIFO" in done.stderr and "zero.csv" in done.stderr
+
+
+def test_a_refusal_while_mapping_names_the_config(tmp_path):
+    hw = tmp_path / "narrow.toml"
+    hw.write_text('name = "narrow"\n[reram]\nweight_bits = 8\n')
+    trace = tmp_path / "t.csv"
+    trace.write_text("name,type,m,n,k,filter_bits\nfc,gemm,1,8,8,16\n")
+    done = sim("run", "--hw", str(hw), "--trace", str(trace), "--analytical", "-q", "--out", "out", cwd=tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.startswith(f"error: {hw}") and "filter_bits" in done.stderr
+
+
+def test_accumulator_overflow_is_reported_as_overflow(tmp_path):
+    hw = tmp_path / "acc16.toml"
+    hw.write_text((ROOT / "hw_configs/scalesim_32x32_ws.toml").read_text().replace(
+        "accumulator_bits = 32", "accumulator_bits = 16").replace('"energy/', f'"{ROOT}/hw_configs/energy/'))
+    trace = tmp_path / "t.csv"
+    trace.write_text("name,type,m,n,k\nwide,gemm,4,8,512\n")
+    done = sim("run", "--hw", str(hw), "--trace", str(trace), "--functional", "-q", "--out", "out",
+               "--include-root", str(ROOT), cwd=tmp_path)
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "16-bit accumulator overflows in wide" in done.stderr and str(hw) in done.stderr
+
+
+def _cpu_seconds(pid: int) -> float:
+    import os
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sim", "run", "--hw", str(ROOT / "hw_configs/scalesim_32x32_ws.toml"),
+         "--trace", str(ROOT / "traces/vgg16.csv"), "--functional", "-q", "--out", str(tmp_path / "out")],
+        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Past the imports (about 0.6 s of CPU), inside the simulation, however loaded the machine is.
+    deadline = time.monotonic() + 120
+    while _cpu_seconds(process.pid) < 2.5 and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr.strip() == "interrupted" and "Traceback" not in stderr
