@@ -554,12 +554,7 @@ def _is_energy_table(path: Path) -> bool:
 
 
 def _has_top_key(path: Path, key: str) -> bool:
-    import tomllib
-
-    try:
-        return key in tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return False
+    return key in _toml_keys(path)
 
 
 def _is_sweep_spec(path: Path) -> bool:

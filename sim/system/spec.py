@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import math
 import re
-import tomllib
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -197,17 +196,16 @@ def _clock_of(hw: Hardware) -> float | None:
     return None
 
 
+# Accelerators one system config may describe (counts included): the partitioner and the clock scale with it.
+MAX_ACCELERATORS = 4096
+
+
 def load_system(path: str | Path) -> System:
     """A system config (TOML); every problem is a ConfigError naming the file and field."""
     from sim.hardware.load import load_hardware
 
     path = Path(path)
-    try:
-        table = tomllib.loads(path.read_text())
-    except OSError as err:
-        raise ConfigError(f"cannot read the system config: {err.strerror}", file=path) from err
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"not valid TOML: {err}", file=path) from err
+    table = _read_table(path)
     unknown = sorted(set(table) - {"name", "description", "accelerator", "links", "partition"})
     if unknown:
         raise ConfigError("unknown key", file=path, field=unknown[0],
@@ -230,8 +228,9 @@ def load_system(path: str | Path) -> System:
                               allowed="a path relative to the system config")
         hardware = load_hardware(hw_path)
         count = entry.get("count", 1)
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise ConfigError("must be a whole number >= 1", file=path, field=f"{where}.count", value=count)
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_ACCELERATORS:
+            raise ConfigError("must be a whole number", file=path, field=f"{where}.count", value=count,
+                              allowed=f">= 1 and <= {MAX_ACCELERATORS}")
         clock = entry.get("clock_mhz", _clock_of(hardware))
         if clock is None:
             raise ConfigError(f"hardware '{hardware.name}' has no clock: give the accelerator one", file=path,
@@ -263,4 +262,11 @@ def load_system(path: str | Path) -> System:
 
 def raw_partition(path: str | Path) -> Any:
     """The [partition] table of a system config, or None."""
-    return tomllib.loads(Path(path).read_text()).get("partition")
+    return _read_table(Path(path)).get("partition")
+
+
+def _read_table(path: Path) -> dict:
+    """The system config's TOML, read bounded like every config (regular file, size and shape limits)."""
+    from sim.hardware.toml_loader import parse_toml, read_text
+
+    return parse_toml(read_text(path), path)

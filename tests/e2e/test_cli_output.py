@@ -3,6 +3,7 @@ simulating, failed writes leave nothing partial, `sim plot` refuses malformed in
 import errno
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -28,7 +29,8 @@ def sim(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess:
 
 def hardware_named(folder: Path, name: str) -> Path:
     text = HW.read_text().replace('name = "scalesim_32x32_ws"', f"name = {json.dumps(name)}")
-    text = text.replace('energy_tables = ["energy/', f'energy_tables = ["{(ROOT / "hw_configs").as_posix()}/energy/')
+    # Includes stay inside the config's folder tree: the shipped tables travel with the config.
+    shutil.copytree(ROOT / "hw_configs" / "energy", folder / "energy", dirs_exist_ok=True)
     path = folder / "hw.toml"
     path.write_text(text)
     return path
