@@ -14,7 +14,7 @@ import math
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, model_validator
 from pydantic_core import PydanticCustomError
 
 Dataflow = Literal["os", "ws", "is"]
@@ -201,6 +201,22 @@ class NonIdealitySpec(Spec):
                 and self.stuck_at_on == 0 and self.stuck_at_off == 0 and self.read_noise_sigma == 0)
 
 
+class TileNocSpec(Spec):
+    """CANNON's tile network: tiles and chips on one mesh of routers (docs/reram.md §4.4). Off by default."""
+
+    enabled: bool = False
+    # where the layers' tiles sit on the mesh: in order (ISAAC's fill), scattered (a seeded baseline), or
+    # the placement with the least communication energy among the candidates (ours, after CANNON)
+    placement: Literal["sequential", "random", "communication_aware"] = "sequential"
+    mesh_cols: PositiveInt | Literal["auto"] = "auto"  # routers per mesh row on one chip; must divide the routers
+    hop_latency_cycles: NonNegativeInt = 3  # router pipeline + link, per on-chip hop
+    link_bytes_per_cycle: float = Field(4.0, gt=0)  # one on-chip link, each direction
+    chip_hop_latency_cycles: NonNegativeInt = 60  # one hop over a chip-to-chip link
+    chip_link_bytes_per_cycle: float = Field(5.333333333333333, gt=0)
+    partial_sum_bits: PositiveInt = 16  # a row partition's partial sums sent to the tile that adds them
+    seed: NonNegativeInt = 0  # the random placement's draw
+
+
 class ReramSpec(Spec):
     """A ReRAM crossbar chip (ISAAC/PUMA-style): crossbar, encoding, ADC, hierarchy, block-circulant mapping."""
 
@@ -246,6 +262,7 @@ class ReramSpec(Spec):
     prune_nonzero: PositiveInt | None = None
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
     non_ideal: NonIdealitySpec = NonIdealitySpec()
+    tile_noc: TileNocSpec = TileNocSpec()
 
     @model_validator(mode="after")
     def _pruning_needs_zero_cells(self) -> ReramSpec:
