@@ -166,6 +166,17 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     return _with_hardware_metadata(run, hw)
 
 
+def simulate_power(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, grid: tuple[int, int] = (4, 4),
+                   window_cycles: int = 1024, functional: bool = False, seed: int = 0,
+                   overlap_weight_prefetch: bool = False, mapping: Any = None):
+    """`simulate` on a systolic array with its power trace: (RunResult, sim.engine.power.PowerTrace)."""
+    from sim.engine.power import simulate_power as power_run
+
+    run, power = power_run(_with_dataflow(_as_trace(workload), mapping), hw, grid=grid, window_cycles=window_cycles,
+                           functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch)
+    return _with_hardware_metadata(run, hw), power
+
+
 def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: Any = None, seed: int = 0):
     """Engine vs analytical model, per layer and field (see sim.compare.Comparison)."""
     from sim.compare import compare_runs

@@ -55,6 +55,9 @@ def run(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+    power_grid: Optional[str] = typer.Option(
+        None, "--power-grid", help="systolic engine: power per ROWSxCOLS PE regions and window (power_*.csv)"),
+    power_window: int = typer.Option(1024, "--power-window", help="cycles per power window (with --power-grid)"),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
     from sim import api
@@ -62,15 +65,29 @@ def run(
 
     console = _console(quiet)
     hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch)
+    power = None
+    if power_grid is not None and (analytical or hardware.kind != "systolic"):
+        raise ConfigError("--power-grid needs an engine run on a systolic array", field="--power-grid",
+                          value=power_grid, allowed="a [pe_array] hardware config, without --analytical")
     if analytical:
         if functional:
             raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
         result = api.estimate(layers, hardware, mapping=dataflow)
+    elif power_grid is not None:
+        from sim.engine.power import parse_grid
+
+        result, power = api.simulate_power(layers, hardware, grid=parse_grid(power_grid), window_cycles=power_window,
+                                           functional=functional, seed=seed,
+                                           overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
     else:
         result = api.simulate(layers, hardware, functional=functional, seed=seed, progress=not quiet,
                               overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
     out_dir = out or _default_out(trace, hardware.name, "-analytical" if analytical else "")
     write_report(result, out_dir)
+    if power is not None:
+        from sim.report.power import write_power
+
+        write_power(power, out_dir)
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
 

@@ -61,6 +61,7 @@ class LayerTimeline:
     events_processed: int = 0
     dram_row_hits: int = 0
     dram_row_misses: int = 0
+    step_log: list | None = None  # (step, start, cycles) per computed step, only when a power trace asks for it
 
 
 def _check_window(window_cycles: int) -> None:
@@ -208,7 +209,10 @@ class _LayerChain:
 
 
 def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, functional: bool, seed: int,
-              overlap_weight_prefetch: bool, window: int, on_layer=None) -> tuple[list[LayerResult], list[np.ndarray]]:
+              overlap_weight_prefetch: bool, window: int, on_layer=None,
+              observe=None) -> tuple[list[LayerResult], list[np.ndarray]]:
+    """`observe(plans, timelines, transfers)`, when given, also logs every step and sees the run's timeline
+    (sim.engine.power); without it nothing extra is recorded."""
     _check_systolic(hw)
     convention = hw.pe_array.cycle_convention
     plans = []
@@ -231,7 +235,7 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
         return [], []
     env = CountingEnvironment()
     parts = _Components(env, hw, plans[0].slots)
-    timelines = [LayerTimeline() for _ in layers]
+    timelines = [LayerTimeline(step_log=[] if observe is not None else None) for _ in layers]
     wall_marks: list[float] = []
     previous_done: simpy.Event = env.event().succeed()
     previous_start: simpy.Event = previous_done
@@ -256,6 +260,8 @@ def _simulate(layers: list[tuple[Layer, SystolicMapping]], hw: Hardware, *, func
     env.run(until=previous_done)
     post = time.perf_counter()
     transfers = transfer_rows(parts.dram.stats.transfers)
+    if observe is not None:
+        observe(plans, timelines, transfers)
     starts = np.fromiter((timeline.start for timeline in timelines), dtype=np.int64, count=len(timelines))
     ends = np.fromiter((timeline.end for timeline in timelines), dtype=np.int64, count=len(timelines))
     # Every layer's bandwidth windows, peak and busy cycles in one pass over the transfer log.

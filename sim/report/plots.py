@@ -390,9 +390,14 @@ def plot_command(source: Path, out: Path | None) -> list[Path]:
         if not isinstance(report, dict) or "layers" not in report:
             raise ConfigError("not a sim report (no 'layers')", file=source, allowed="report.json of `sim run`")
         try:
-            return plot_report(report, out_dir)
+            written = plot_report(report, out_dir)
         except ConfigError as error:
             raise error.with_context(file=source) from None
+        if (source.parent / "power_trace.csv").is_file():  # written by `sim run --power-grid`
+            from sim.report.power import plot_power
+
+            written += plot_power(source.parent, out_dir)
+        return written
     if source.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         return plot_sweep(source, out_dir)
     raise ConfigError("unsupported file to plot", file=source, value=source.suffix,
