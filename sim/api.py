@@ -131,12 +131,14 @@ def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping
 
         return _with_hardware_metadata(estimate_crossbar_trace(trace, hw), hw)
     else:
+        from sim.analytical.deconv import estimate_zero_skipping, zero_skipping
         from sim.analytical.systolic import estimate_systolic
 
         results = []
         for layer in trace.layers:
             start = time.perf_counter()
-            result = estimate_systolic(layer, hw, map_layer(layer, hw))
+            result = estimate_zero_skipping(layer, hw) if zero_skipping(layer, hw) \
+                else estimate_systolic(layer, hw, map_layer(layer, hw))
             results.append(replace(result, sim_wall_s=time.perf_counter() - start))
     run = RunResult(hardware=hw.name, trace=trace.name, model="analytical", layers=tuple(results), pes=_pes(hw))
     return _with_hardware_metadata(run, hw)

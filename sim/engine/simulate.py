@@ -295,6 +295,9 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: SystolicMapping | None =
     """One layer on `hw`'s systolic array, starting with empty buffers (model="engine")."""
     _check_systolic(hw)
     _check_window(window_cycles)
+    if hw.pe_array.deconv == "zero_skipping" and layer.kind == "tconv":
+        return simulate_trace(Trace(name=layer.name, layers=(layer,)), hw, functional=functional, seed=seed,
+                              window_cycles=window_cycles).layers[0]
     mapping = mapping if mapping is not None else map_systolic(layer, hw)
     results, _ = _simulate([(layer, mapping)], hw, functional=functional, seed=seed, overlap_weight_prefetch=False,
                            window=window_cycles)
@@ -312,6 +315,12 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
     """
     _check_systolic(hw)
     _check_window(window_cycles)
+    if hw.pe_array.deconv == "zero_skipping" and any(layer.kind == "tconv" for layer in trace.layers):
+        from sim.engine.deconv import simulate_zero_skipping  # tconvs as their stride phases, merged back
+
+        return simulate_zero_skipping(trace, hw, lambda expanded: simulate_trace(
+            expanded, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
+            progress=progress, window_cycles=window_cycles))
     layers = [(layer, map_systolic(layer, hw, _dataflow_of(trace, i))) for i, layer in enumerate(trace.layers)]
     if progress and len(layers) > 1:
         from rich.progress import Progress

@@ -51,6 +51,9 @@ class PeArraySpec(Spec):
     clock_mhz: float = Field(1000.0, gt=0)
     accumulator_bits: int = Field(32, ge=8, le=64)
     cycle_convention: CycleConvention = "native"
+    # transposed convs: the zero-inserted convolution (as SCALE-Sim runs them), or its stride phases with the
+    # inserted zeros skipped (sim.mapping.deconv)
+    deconv: Literal["zero_insertion", "zero_skipping"] = "zero_insertion"
 
     @property
     def pes(self) -> int:
