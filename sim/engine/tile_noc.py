@@ -39,7 +39,8 @@ from sim.mapping.crossbar import CrossbarMapping, ceil_div
 from sim.records import ActionCounts, LayerResult
 
 MAX_BATCHES = 128  # the pipeline's batches per layer (as sim.engine.crossbar)
-MAX_MESSAGES = 20000  # router-pair messages per layer and run; beyond it batches are sent in groups
+MAX_MESSAGES = 20000
+REFINE_PASSES = 2  # pairwise-exchange passes after the greedy placement  # router-pair messages per layer and run; beyond it batches are sent in groups
 FLIT_HOP = "tile_noc.flit_hop"
 CHIP_BYTE = "hypertransport.byte"
 
@@ -226,7 +227,41 @@ def place(flows: np.ndarray, mesh: Mesh, costs: np.ndarray, spec: TileNocSpec) -
         cost = np.where(free, cost, np.inf)
         slot[t] = int(np.argmin(cost))
         free[slot[t]] = False
-    return slot if placement_cost(flows, slot, costs) < placement_cost(flows, sequential, costs) else sequential
+    best = refine(slot, both, costs)
+    return best if placement_cost(flows, best, costs) < placement_cost(flows, sequential, costs) else sequential
+
+
+def refine(slot: np.ndarray, both: np.ndarray, costs: np.ndarray, passes: int = REFINE_PASSES) -> np.ndarray:
+    """Pairwise exchange: each tile in turn moves to the slot (free, or another tile's, swapping) that lowers the
+    placement's cost most, for a few passes or until no move helps. `both` is flows + flows.T."""
+    slots = costs.shape[0]
+    tiles = len(slot)
+    # free slots as tiles without traffic, so a move to a free slot is a swap like any other
+    owner = np.concatenate([slot, np.setdiff1d(np.arange(slots), slot)])
+    weights = np.zeros((slots, slots))
+    weights[:tiles, :tiles] = both
+    distance = costs[np.ix_(owner, owner)]  # distance[b, k]: cost per byte between the slots of b and k
+    weighted = (weights * distance).sum(axis=1)
+    for _ in range(passes):
+        moved = False
+        for a in np.flatnonzero(both.any(axis=1)):
+            row = weights[a]
+            # cost change of exchanging the slots of a and b, for every b (the pair's own term does not change)
+            delta = distance @ row - row @ distance[a] - weighted + weights @ distance[a] + 2 * row * distance[a]
+            delta[a] = 0.0
+            b = int(np.argmin(delta))
+            if delta[b] >= -1e-9 * max(1.0, abs(float(row @ distance[a]))):
+                continue
+            before = distance[:, [a, b]].copy()
+            owner[a], owner[b] = owner[b], owner[a]
+            distance[[a, b]] = distance[[b, a]]
+            distance[:, [a, b]] = distance[:, [b, a]]
+            weighted += (weights[:, [a, b]] * (distance[:, [a, b]] - before)).sum(axis=1)
+            weighted[[a, b]] = (weights[[a, b]] * distance[[a, b]]).sum(axis=1)
+            moved = True
+        if not moved:
+            break
+    return owner[:tiles].copy()
 
 
 def placement_cost(flows: np.ndarray, slot: np.ndarray, costs: np.ndarray) -> float:
