@@ -1,11 +1,12 @@
 """CANNON's tile mesh: XY routes, the uncontended transfer time, traffic conservation, bandwidth monotonicity,
 placement cost, and the option off giving today's numbers."""
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.engine.crossbar import _upstream_lag, simulate_crossbar_trace
-from sim.engine.tile_noc import Mesh, MeshNetwork, simulate_tile_noc
+from sim.engine.tile_noc import Mesh, MeshNetwork, placement_cost, refine, simulate_tile_noc
 from sim.errors import ConfigError
 from sim.hardware.spec import AdcSpec, Hardware, ReramSpec, TileNocSpec
 from sim.mapping.crossbar import map_crossbar_trace
@@ -131,3 +132,26 @@ def test_option_off_gives_todays_numbers_exactly():
     assert [layer.to_dict() | {"sim_wall_s": 0} for layer in today.layers] == \
         [layer.to_dict() | {"sim_wall_s": 0} for layer in off.layers]
     assert today.metadata == off.metadata
+
+
+@settings(max_examples=25, deadline=None)
+@given(tiles=st.integers(2, 12), seed=st.integers(0, 1000))
+def test_pairwise_exchange_only_lowers_the_cost_and_ends_in_a_local_optimum(tiles, seed):
+    rng = np.random.default_rng(seed)
+    slots = 12
+    xy = np.array([(i % 4, i // 4) for i in range(slots)])
+    costs = np.abs(xy[:, None, :] - xy[None, :, :]).sum(-1).astype(float)
+    flows = rng.random((tiles, tiles)) * (rng.random((tiles, tiles)) < 0.6)
+    np.fill_diagonal(flows, 0.0)
+    start = rng.permutation(slots)[:tiles]
+    after = refine(start, flows + flows.T, costs, passes=100)
+    cost = placement_cost(flows, after, costs)
+    assert len(set(after.tolist())) == tiles and cost <= placement_cost(flows, start, costs) + 1e-9
+    owner = np.concatenate([after, np.setdiff1d(np.arange(slots), after)])
+    padded = np.zeros((slots, slots))
+    padded[:tiles, :tiles] = flows
+    for a in range(tiles):  # no single exchange (with a tile or a free slot) is cheaper, by brute force
+        for b in range(slots):
+            moved = owner.copy()
+            moved[a], moved[b] = moved[b], moved[a]
+            assert placement_cost(padded, moved, costs) >= cost - 1e-6
