@@ -330,7 +330,8 @@ def simulate_crossbar_trace(trace: Trace, hw: Hardware, *, functional: bool = Fa
                 ("crossbars_used", sum(m.crossbars for m in mappings)),
                 ("crossbars_total", hw.reram.crossbar_capacity(sum(m.crossbars for m in mappings))),
                 ("chips", ceil_div(sum(m.crossbars for m in mappings), hw.reram.crossbars_per_chip)),
-                ("clock_mhz", hw.reram.clock_mhz)) + tuple(item for item in noc_metadata if item[0] != "pipeline_cycles")
+                ("clock_mhz", hw.reram.clock_mhz))
+    metadata += tuple(item for item in noc_metadata if item[0] != "pipeline_cycles")
     return RunResult(hardware=hw.name, trace=trace.name, model="engine", layers=layers, metadata=metadata)
 
 

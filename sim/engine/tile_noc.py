@@ -39,8 +39,8 @@ from sim.mapping.crossbar import CrossbarMapping, ceil_div
 from sim.records import ActionCounts, LayerResult
 
 MAX_BATCHES = 128  # the pipeline's batches per layer (as sim.engine.crossbar)
-MAX_MESSAGES = 20000
-REFINE_PASSES = 2  # pairwise-exchange passes after the greedy placement  # router-pair messages per layer and run; beyond it batches are sent in groups
+MAX_MESSAGES = 20000  # router-pair messages per layer and run; beyond it batches are sent in groups
+REFINE_PASSES = 2  # pairwise-exchange passes after the greedy placement
 FLIT_HOP = "tile_noc.flit_hop"
 CHIP_BYTE = "hypertransport.byte"
 
@@ -64,7 +64,8 @@ class Mesh:
         else:
             cols = int(setting)
             if routers % cols:
-                raise ConfigError("the mesh's columns must divide the routers of a chip", field="reram.tile_noc.mesh_cols",
+                raise ConfigError("the mesh's columns must divide the routers of a chip",
+                                  field="reram.tile_noc.mesh_cols",
                                   value=cols, allowed=f"a divisor of {routers} (tiles / tiles_per_router), or \"auto\"")
         return cls(chips=chips, rows=routers // cols, cols=cols, tiles_per_router=reram.tiles_per_router,
                    tiles_per_chip=reram.tiles)
@@ -78,7 +79,8 @@ class Mesh:
         return self.chips * self.tiles_per_chip
 
     def router_of_slot(self, slot: np.ndarray | int) -> np.ndarray | int:
-        return (slot // self.tiles_per_chip) * self.routers_per_chip + (slot % self.tiles_per_chip) // self.tiles_per_router
+        chip, local = slot // self.tiles_per_chip, slot % self.tiles_per_chip
+        return chip * self.routers_per_chip + local // self.tiles_per_router
 
     def xy(self, router: np.ndarray | int) -> tuple:
         chip, local = router // self.routers_per_chip, router % self.routers_per_chip
@@ -159,7 +161,8 @@ def layer_traffic(mappings: tuple[CrossbarMapping, ...], reram: ReramSpec) -> tu
                 needed[p] += used
         consumer = needed / (m.crossbar_gemm.k * m.groups * m.replication)
         # partial sums: tiles with row partitions > 0 send to the tile of row partition 0 (same replica, group, column)
-        home = {(int(rep), int(g), int(c)): int(t) for rep, g, c, t, f in zip(replica, group, col_part, tile, first) if f}
+        home = {(int(rep), int(g), int(c)): int(t)
+                for rep, g, c, t, f in zip(replica, group, col_part, tile, first) if f}
         vectors = ceil_div(m.vectors, m.replication)
         per_output = m.weight_slices * m.polarity if m.reram.slice_placement == "adjacent_columns" else 1
         flows: dict[tuple[int, int], int] = defaultdict(int)
@@ -352,8 +355,8 @@ def _layer_flows(traffic: tuple[LayerTraffic, ...], router: np.ndarray):
         if i + 1 < len(traffic):
             nxt = traffic[i + 1]
             share = t.output_bytes * np.outer(t.producer_share, nxt.consumer_share)
-            pairs = {(int(a), int(b)): float(share[x, y]) for x, a in enumerate(t.tiles) for y, b in enumerate(nxt.tiles)
-                     if a != b and share[x, y] > 0}
+            pairs = {(int(a), int(b)): float(share[x, y])
+                     for x, a in enumerate(t.tiles) for y, b in enumerate(nxt.tiles) if a != b and share[x, y] > 0}
             outputs = _router_flows(pairs, router)
         out.append((psums, outputs))
     return out
@@ -488,5 +491,5 @@ def simulate_tile_noc(results: tuple[LayerResult, ...], mappings: tuple[Crossbar
     return TileNocResult(layers=tuple(layers), run=run, metadata=metadata)
 
 
-__all__ = ["LayerTraffic", "Mesh", "MeshNetwork", "Message", "TileNocResult", "TileNocRun", "byte_costs",
+__all__ = ["LayerTraffic", "Mesh", "MeshNetwork", "Message", "TileNocResult", "TileNocRun", "byte_costs", "refine",
            "layer_traffic", "place", "placement_cost", "run_pipeline", "simulate_tile_noc", "tile_flows"]
