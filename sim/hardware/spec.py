@@ -274,6 +274,15 @@ class ReramSpec(Spec):
                              "signed_weights = \"differential\" (an offset stores 2**(weight_bits-1) for a zero)")
         return self
 
+    @model_validator(mode="after")
+    def _mesh_columns_divide_the_routers(self) -> ReramSpec:
+        routers = -(-self.tiles // self.tiles_per_router)
+        columns = self.tile_noc.mesh_cols
+        if columns != "auto" and routers % columns:
+            raise constraint_error("tile_noc.mesh_cols", "the mesh's columns must divide the routers of a chip",
+                                   columns, f"a divisor of {routers} (tiles / tiles_per_router), or \"auto\"")
+        return self
+
     @property
     def crossbars_per_chip(self) -> int:
         return self.tiles * self.imas_per_tile * self.crossbars_per_ima

@@ -1,5 +1,8 @@
 """CANNON's tile mesh: XY routes, the uncontended transfer time, traffic conservation, bandwidth monotonicity,
 placement cost, and the option off giving today's numbers."""
+import shutil
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -8,6 +11,7 @@ from hypothesis import strategies as st
 from sim.engine.crossbar import _upstream_lag, simulate_crossbar_trace
 from sim.engine.tile_noc import Mesh, MeshNetwork, placement_cost, refine, simulate_tile_noc
 from sim.errors import ConfigError
+from sim.hardware.load import load_hardware
 from sim.hardware.spec import AdcSpec, Hardware, ReramSpec, TileNocSpec
 from sim.mapping.crossbar import map_crossbar_trace
 from sim.workload.layer import Layer
@@ -39,9 +43,14 @@ def test_mesh_auto_columns_and_xy_route():
     assert len(crossing) == 1 and mesh.is_chip_link(crossing[0])
 
 
-def test_mesh_columns_must_divide_the_routers():
-    with pytest.raises(ConfigError, match="mesh_cols"):
-        Mesh.of(small_hw({"mesh_cols": 3}).reram, chips=1)
+def test_mesh_columns_must_divide_the_routers(tmp_path):
+    root = Path(__file__).resolve().parents[2] / "hw_configs"
+    shutil.copytree(root / "energy", tmp_path / "energy")
+    text = (root / "cannon.toml").read_text().replace('mesh_cols = "auto"', "mesh_cols = 5")
+    (tmp_path / "bad.toml").write_text(text)
+    with pytest.raises(ConfigError, match="mesh_cols") as error:
+        load_hardware(tmp_path / "bad.toml")
+    assert "divisor of 42" in str(error.value) and "bad.toml" in str(error.value)
 
 
 @settings(max_examples=60, deadline=None)
