@@ -223,6 +223,18 @@ def simulate_power(trace: Trace, hw: Hardware, *, grid: tuple[int, int] = (4, 4)
     _check_systolic(hw)
     _check_window(window_cycles)
     check_grid(tuple(grid), hw)
+    if hw.pe_array.deconv == "zero_skipping" and any(layer.kind == "tconv" for layer in trace.layers):
+        from sim.engine.deconv import simulate_zero_skipping  # the phases run (and draw power); records merge
+
+        kept: dict = {}
+
+        def run_expanded(expanded: Trace) -> RunResult:
+            run, kept["power"] = simulate_power(expanded, hw, grid=grid, window_cycles=window_cycles,
+                                                functional=functional, seed=seed,
+                                                overlap_weight_prefetch=overlap_weight_prefetch)
+            return run
+
+        return simulate_zero_skipping(trace, hw, run_expanded), kept["power"]
     layers = [(layer, map_systolic(layer, hw, _dataflow_of(trace, i))) for i, layer in enumerate(trace.layers)]
     seen: dict = {}
 

@@ -98,3 +98,15 @@ def test_grid_errors_name_the_field():
         parse_grid("4by4")
     with pytest.raises(ConfigError, match="power.grid"):
         simulate_power(Trace(name="t", layers=(Layer.gemm_layer("g", m=2, n=2, k=2),)), make_hw(), grid=(5, 1))
+
+
+def test_zero_skipping_tconvs_draw_the_power_of_their_phases():
+    tconv = Layer(name="up", kind="tconv", ifmap_h=4, ifmap_w=4, in_channels=4, out_channels=4, filter_h=4,
+                  filter_w=4, stride_h=2, stride_w=2, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1)
+    hw = make_hw()
+    skipping = hw.model_copy(update={"pe_array": hw.pe_array.model_copy(update={"deconv": "zero_skipping"})})
+    run, power = simulate_power(Trace(name="t", layers=(tconv,)), skipping, grid=(2, 2), window_cycles=16)
+    assert [layer.name for layer in run.layers] == ["up"] and dict(run.layers[0].extra)["deconv.phases"] == 4
+    assert power.chip_pj.sum() == pytest.approx(dynamic_energy_pj(run), rel=1e-12)
+    _, inserted = simulate_power(Trace(name="t", layers=(tconv,)), hw, grid=(2, 2), window_cycles=16)
+    assert power.dynamic_energy_pj < inserted.dynamic_energy_pj

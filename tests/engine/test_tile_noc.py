@@ -165,3 +165,15 @@ def test_pairwise_exchange_only_lowers_the_cost_and_ends_in_a_local_optimum(tile
             moved = owner.copy()
             moved[a], moved[b] = moved[b], moved[a]
             assert placement_cost(padded, moved, costs) >= cost - 1e-6
+
+
+def test_shipped_cannon_config_runs_through_the_api():
+    import sim
+
+    hw = load_hardware(Path(__file__).resolve().parents[2] / "hw_configs" / "cannon.toml")
+    layers = tuple(Layer.gemm_layer(f"fc{i}", m=2, n=n, k=k) for i, (k, n) in enumerate([(1024, 512), (512, 256)]))
+    run = sim.simulate(Trace(name="mlp", layers=layers), hw)
+    meta = dict(run.metadata)
+    assert meta["tile_noc.placement"] == "communication_aware" and meta["tile_noc.mesh"] == "1 chips x 6 x 7 routers"
+    assert meta["tile_noc.bytes_sent"] == meta["tile_noc.bytes_received"]
+    assert all("tile_noc.energy_pj" in dict(layer.extra) for layer in run.layers)
