@@ -165,8 +165,12 @@ def _estimate_crossbar(trace: Trace, hw: Hardware) -> RunResult:
 
 
 def _estimate_systolic_layer(layer: Layer, hw: Hardware, mapping: Mapping) -> LayerResult:
+    from sim.analytical.deconv import estimate_zero_skipping, zero_skipping
     from sim.analytical.systolic import estimate_systolic
 
+    # A transposed conv under `pe_array.deconv = "zero_skipping"` runs as its stride phases (sim.mapping.deconv).
+    if zero_skipping(layer, hw):
+        return estimate_zero_skipping(layer, hw)
     return estimate_systolic(layer, hw, mapping)
 
 
@@ -324,6 +328,17 @@ def simulate_system(workload: Trace | Layer | Iterable[Layer], system: Any, part
         return run_system(trace, system, search.best.partition, training=training, model=model, batch=batch,
                           seed=seed), search
     return run_system(trace, system, partition, training=training, model=model, batch=batch, seed=seed), None
+
+
+def simulate_power(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, grid: tuple[int, int] = (4, 4),
+                   window_cycles: int = 1024, functional: bool = False, seed: int = 0,
+                   overlap_weight_prefetch: bool = False, mapping: Any = None):
+    """`simulate` on a systolic array with its power trace: (RunResult, sim.engine.power.PowerTrace)."""
+    from sim.engine.power import simulate_power as power_run
+
+    run, power = power_run(_with_mapping(_as_trace(workload), mapping), hw, grid=grid, window_cycles=window_cycles,
+                           functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch)
+    return _with_hardware_metadata(run, hw), power
 
 
 def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None,

@@ -84,6 +84,9 @@ def run(
         False, "--training", help="one training step: forward, backward-data and weight-gradient per layer"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
     include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
+    power_grid: Optional[str] = typer.Option(
+        None, "--power-grid", help="systolic engine: power per ROWSxCOLS PE regions and window (power_*.csv)"),
+    power_window: int = typer.Option(1024, "--power-window", help="cycles per power window (with --power-grid)"),
 ) -> None:
     """Simulate every layer of TRACE on HW; print a per-layer table; write report.json and report.csv."""
     from sim import api
@@ -97,6 +100,11 @@ def run(
         raise ConfigError("--ramulator chooses the format of --dram-trace; give --dram-trace FILE", field="--ramulator")
     if analytical and dram_trace is not None:
         raise ConfigError("--dram-trace needs the engine; drop --analytical", field="--dram-trace")
+    if power_grid is not None and (analytical or training or hardware.kind != "systolic"):
+        raise ConfigError("--power-grid needs an engine run on a systolic array", field="--power-grid",
+                          value=power_grid, allowed="a [pe_array] hardware config, without --analytical or --training")
+    if power_grid is not None and dram_trace is not None:
+        raise ConfigError("--power-grid and --dram-trace are separate runs; give one", field="--power-grid")
     if training and dram_trace is not None:
         raise ConfigError("--dram-trace records an inference run; drop --training", field="--dram-trace")
     suffix = ("-training" if training else "") + ("-analytical" if analytical else "")
@@ -106,12 +114,23 @@ def run(
 
         check_out_dir(dram_trace.parent, "--dram-trace")  # its folder must be writable before the run
     dram_requests: list | None = [] if dram_trace is not None else None
+    power = None
+    if power_grid is not None:
+        from sim.engine.power import parse_grid
+
+        grid = parse_grid(power_grid)
+    else:
+        grid = None
     with _located(hw):  # a refusal raised while simulating names the config file
         if training:
             result = api.train(layers, hardware, analytical=analytical, functional=functional, seed=seed,
                                mapping=dataflow, progress=not quiet)
         elif analytical:
             result = api.estimate(layers, hardware, mapping=dataflow)
+        elif grid is not None:
+            result, power = api.simulate_power(layers, hardware, grid=grid,
+                                               window_cycles=power_window, functional=functional, seed=seed,
+                                               overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow)
         elif quiet or len(layers.layers) < 2:
             result = api.simulate(layers, hardware, functional=functional, seed=seed,
                                   overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
@@ -124,6 +143,10 @@ def run(
                                       overlap_weight_prefetch=overlap_weight_prefetch, mapping=dataflow,
                                       dram_requests=dram_requests)
     write_report(result, out_dir)
+    if power is not None:
+        from sim.report.power import write_power
+
+        write_power(power, out_dir)
     if analytical and hardware.kind == "directive":
         from sim.report.maestro_csv import write_maestro_csv
 

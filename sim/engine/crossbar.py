@@ -32,6 +32,7 @@ from sim.analytical.crossbar import (
 from sim.hardware.spec import Hardware
 from sim.kernels.circulant import compressed_mvm, expand
 from sim.kernels.crossbar import crossbar_mvm
+from sim.engine.tile_noc import simulate_tile_noc
 from sim.mapping.crossbar import (
     CrossbarMapping,
     ceil_div,
@@ -315,15 +316,22 @@ def simulate_crossbar_trace(trace: Trace, hw: Hardware, *, functional: bool = Fa
     results = tuple(simulate_crossbar_layer(layer, hw, mapping, functional=functional, seed=seed + i)
                     for i, (layer, mapping) in enumerate(zip(trace.layers, mappings)))
     lags = tuple(_upstream_lag(layer) for layer in trace.layers)
-    makespan, spans = pipeline_schedule(results, lags)
-    layers = tuple(result.with_extra({"pipeline_start": start, "pipeline_finish": finish})
-                   for result, (start, finish) in zip(results, spans))
+    noc_metadata: tuple = ()
+    if hw.reram.tile_noc.enabled:  # CANNON: the pipeline's traffic on the tile mesh (sim.engine.tile_noc)
+        on_mesh = simulate_tile_noc(results, mappings, lags, hw)
+        layers, noc_metadata = on_mesh.layers, on_mesh.metadata
+        makespan = on_mesh.run.makespan
+    else:
+        makespan, spans = pipeline_schedule(results, lags)
+        layers = tuple(result.with_extra({"pipeline_start": start, "pipeline_finish": finish})
+                       for result, (start, finish) in zip(results, spans))
     metadata = (("pipeline_cycles", makespan),
                 ("pipeline_interval_cycles", max((r.cycles for r in results), default=0)),
                 ("crossbars_used", sum(m.crossbars for m in mappings)),
                 ("crossbars_total", hw.reram.crossbar_capacity(sum(m.crossbars for m in mappings))),
                 ("chips", ceil_div(sum(m.crossbars for m in mappings), hw.reram.crossbars_per_chip)),
                 ("clock_mhz", hw.reram.clock_mhz))
+    metadata += tuple(item for item in noc_metadata if item[0] != "pipeline_cycles")
     return RunResult(hardware=hw.name, trace=trace.name, model="engine", layers=layers, metadata=metadata)
 
 

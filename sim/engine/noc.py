@@ -12,6 +12,9 @@ Contract (`Noc.transfer(words, kind, fanout=1) -> simpy.Event`):
   ceil(words / bandwidth) cycles from when the channel falls free, and its event fires `latency_cycles`
   after its last word left (so the queue is kept as the cycle each channel next falls free, one event each);
 - the NoC counts its own actions in `stats`.
+
+`Link` is one such channel on its own: a directed link of a tile mesh (`sim.engine.tile_noc`), where a
+message's head passes after the link's hop latency and its body holds the link ceil(bytes / bandwidth) cycles.
 """
 from __future__ import annotations
 
@@ -55,9 +58,7 @@ class Noc:
         self.stats = NocStats()
 
     def hold_cycles(self, words: int) -> int:
-        if words <= 0 or math.isinf(self.bandwidth):
-            return 0
-        return math.ceil(words / self.bandwidth)
+        return hold_cycles(words, self.bandwidth)
 
     def transfer(self, words: int, kind: str, fanout: int = 1) -> simpy.Event:
         if kind not in TRANSFER_KINDS:
@@ -84,3 +85,31 @@ class Noc:
             s.deliveries += words * (fanout if kind == "multicast" else 1)
         done = start + hold + self.latency_cycles
         return self.env.timeout(done - now, value=done)
+
+
+def hold_cycles(size: float, bandwidth: float) -> int:
+    """Cycles a FIFO channel of `bandwidth` units a cycle is held by `size` units (0 when unlimited)."""
+    if size <= 0 or math.isinf(bandwidth):
+        return 0
+    return math.ceil(size / bandwidth)
+
+
+@dataclass
+class Link:
+    """One directed link of a mesh: a FIFO server with deterministic service, kept as the cycle it next falls
+    free (like a `Noc` channel); counts the bytes it carried and its busy cycles."""
+
+    bytes_per_cycle: float
+    latency_cycles: int
+    free_at: int = 0
+    carried_bytes: int = 0
+    busy_cycles: int = 0
+
+    def reserve(self, head_at: int, size_bytes: int) -> tuple[int, int]:
+        """The message's head reaches the link at `head_at`; returns (cycle it enters, cycles it holds it)."""
+        start = max(head_at, self.free_at)
+        hold = hold_cycles(size_bytes, self.bytes_per_cycle)
+        self.free_at = start + hold
+        self.carried_bytes += size_bytes
+        self.busy_cycles += hold
+        return start, hold

@@ -119,6 +119,8 @@ class _LayerSteps:
             timeline.counters.stall_total += now - self.could_start
             cycles = cycles_of[position]
             if cycles:
+                if timeline.step_log is not None:
+                    timeline.step_log.append((position, now, cycles))
                 env.call_at(cycles, self._computed)
                 return
             # A step of zero cycles (a chunk's share rounding to 0) ends at once.

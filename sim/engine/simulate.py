@@ -65,6 +65,7 @@ class LayerTimeline:
     dram_row_hits: int = 0
     dram_row_misses: int = 0
     dram_energy_pj: float | None = None  # a DRAM model that prices its commands (ddr): its energy in this layer
+    step_log: list | None = None  # (step, start, cycles) per computed step, only when a power trace asks for it
 
 
 def _check_window(window_cycles: int) -> None:
@@ -231,8 +232,12 @@ class _Run:
     one LayerResult and one row of bandwidth windows per layer."""
 
     def __init__(self, layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool,
-                 window: int, on_layer=None, dram_requests: list | None = None) -> None:
+                 window: int, on_layer=None, dram_requests: list | None = None, observe=None) -> None:
         self.layers, self.hw = layers, hw
+        # observe(plans, timelines, transfers) after the run (sim.engine.power): it needs every layer's step log
+        # and the whole transfer log, so an observed run keeps them (opt-in; memory then grows with the layers).
+        self.observe = observe
+        self.observed: tuple[list, list] = ([], [])
         self.functional, self.seed, self.overlap = functional, seed, overlap_weight_prefetch
         self.window, self.on_layer = window, on_layer
         self.convention = hw.pe_array.cycle_convention
@@ -277,7 +282,10 @@ class _Run:
         (layer, mapping), plan, schedule, plan_stats, plan_wall = self.first if index == 0 else self._plan(index)
         self.first = None
         env = self.env
-        timeline = LayerTimeline()
+        timeline = LayerTimeline(step_log=[] if self.observe is not None else None)
+        if self.observe is not None:
+            self.observed[0].append(plan)
+            self.observed[1].append(timeline)
         started, filters_issued, pe = env.event(), env.event(), env.event()
         finished = self.all_done if index == len(self.layers) - 1 else env.event()
         # With overlap a layer's weights may stream in while the previous layer computes, once that layer has
@@ -310,7 +318,7 @@ class _Run:
         ends = np.fromiter((timeline.end for _, timeline, _ in finished), dtype=np.int64, count=len(finished))
         stats = bandwidth_windows(log, starts, ends, self.window)
         last_end = int(ends[-1])
-        if len(log):
+        if len(log) and self.observe is None:
             keep = np.flatnonzero((log[:, 1] > last_end) | (log[:, 0] >= last_end))
             if keep.size < len(log):
                 self.transfers[:] = [self.transfers[i] for i in keep.tolist()]
@@ -337,17 +345,21 @@ class _Run:
         self.set_up(0)
         self.mark = time.perf_counter()
         self.env.run(until=self.all_done)
+        if self.observe is not None:
+            self.observe(*self.observed, transfer_rows(self.transfers))
         return self.results, self.windows
 
 
 def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
-              on_layer=None, dram_requests: list | None = None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
-    """Run `layers` (a sequence of (Layer, Mapping)) in order; `on_layer(done)` after each layer's record."""
+              on_layer=None, dram_requests: list | None = None,
+              observe=None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
+    """Run `layers` (a sequence of (Layer, Mapping)) in order; `on_layer(done)` after each layer's record;
+    `observe(plans, timelines, transfers)`, when given, logs every step and sees the whole timeline (power)."""
     _check_systolic(hw)
     if not len(layers):
         return [], []
     return _Run(layers, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
-                window=window, on_layer=on_layer, dram_requests=dram_requests).run()
+                window=window, on_layer=on_layer, dram_requests=dram_requests, observe=observe).run()
 
 
 def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *, functional: bool = False,
@@ -355,6 +367,9 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *
     """One layer on `hw`'s systolic array, starting with empty buffers (model="engine")."""
     _check_systolic(hw)
     _check_window(window_cycles)
+    if hw.pe_array.deconv == "zero_skipping" and layer.kind == "tconv":
+        return simulate_trace(Trace(name=layer.name, layers=(layer,)), hw, functional=functional, seed=seed,
+                              window_cycles=window_cycles).layers[0]
     mapping = mapping if mapping is not None else map_systolic(layer, hw)
     results, _ = _simulate([(layer, mapping)], hw, functional=functional, seed=seed, overlap_weight_prefetch=False,
                            window=window_cycles)
@@ -373,6 +388,12 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
     """
     _check_systolic(hw)
     _check_window(window_cycles)
+    if hw.pe_array.deconv == "zero_skipping" and any(layer.kind == "tconv" for layer in trace.layers):
+        from sim.engine.deconv import simulate_zero_skipping  # tconvs as their stride phases, merged back
+
+        return simulate_zero_skipping(trace, hw, lambda expanded: simulate_trace(
+            expanded, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
+            progress=progress, window_cycles=window_cycles, dram_requests=dram_requests))
     layers = [(layer, _mapping_of(trace, i, hw)) for i, layer in enumerate(trace.layers)]
     if callable(progress):
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,

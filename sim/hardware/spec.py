@@ -71,6 +71,9 @@ class PeArraySpec(Spec):
     clock_mhz: float = Field(1000.0, gt=0, le=MAX_CLOCK_MHZ)
     accumulator_bits: int = Field(32, ge=8, le=64)
     cycle_convention: CycleConvention = "native"
+    # transposed convs: the zero-inserted convolution (as SCALE-Sim runs them), or its stride phases with the
+    # inserted zeros skipped (sim.mapping.deconv)
+    deconv: Literal["zero_insertion", "zero_skipping"] = "zero_insertion"
 
     @property
     def pes(self) -> int:
@@ -326,6 +329,22 @@ class NonIdealitySpec(Spec):
                 and self.stuck_at_on == 0 and self.stuck_at_off == 0 and self.read_noise_sigma == 0)
 
 
+class TileNocSpec(Spec):
+    """CANNON's tile network: tiles and chips on one mesh of routers (docs/reram.md §4.4). Off by default."""
+
+    enabled: bool = False
+    # where the layers' tiles sit on the mesh: in order (ISAAC's fill), scattered (a seeded baseline), or
+    # the placement with the least communication energy among the candidates (ours, after CANNON)
+    placement: Literal["sequential", "random", "communication_aware"] = "sequential"
+    mesh_cols: Annotated[int, Field(ge=1, le=MAX_ARRAY_DIM)] | Literal["auto"] = "auto"  # routers per mesh row on one chip; must divide the routers
+    hop_latency_cycles: int = Field(3, ge=0, le=MAX_LATENCY_CYCLES)  # router pipeline + link, per on-chip hop
+    link_bytes_per_cycle: float = Field(4.0, gt=0, le=MAX_BANDWIDTH)  # one on-chip link, each direction
+    chip_hop_latency_cycles: int = Field(60, ge=0, le=MAX_LATENCY_CYCLES)  # one hop over a chip-to-chip link
+    chip_link_bytes_per_cycle: float = Field(5.333333333333333, gt=0, le=MAX_BANDWIDTH)
+    partial_sum_bits: int = Field(16, ge=1, le=64)  # a row partition's partial sums sent to the tile that adds them
+    seed: int = Field(0, ge=0, le=2**63 - 1)  # the random placement's draw
+
+
 class ReramSpec(Spec):
     """A ReRAM crossbar chip (ISAAC/PUMA-style): crossbar, encoding, ADC, hierarchy, block-circulant mapping."""
 
@@ -371,12 +390,22 @@ class ReramSpec(Spec):
     prune_nonzero: int | None = Field(None, ge=1, le=MAX_ARRAY_DIM)
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
     non_ideal: NonIdealitySpec = NonIdealitySpec()
+    tile_noc: TileNocSpec = TileNocSpec()
 
     @model_validator(mode="after")
     def _pruning_needs_zero_cells(self) -> ReramSpec:
         if self.prune_nonzero is not None and self.signed_weights != "differential":
             raise ValueError("prune_nonzero (TinyADC) needs pruned weights to store zero cells: "
                              "signed_weights = \"differential\" (an offset stores 2**(weight_bits-1) for a zero)")
+        return self
+
+    @model_validator(mode="after")
+    def _mesh_columns_divide_the_routers(self) -> ReramSpec:
+        routers = -(-self.tiles // self.tiles_per_router)
+        columns = self.tile_noc.mesh_cols
+        if columns != "auto" and routers % columns:
+            raise constraint_error("tile_noc.mesh_cols", "the mesh's columns must divide the routers of a chip",
+                                   columns, f"a divisor of {routers} (tiles / tiles_per_router), or \"auto\"")
         return self
 
     @property

@@ -400,12 +400,17 @@ def plot_command(source: Path, out: Path | None) -> list[Path]:
         if not isinstance(report, dict) or "layers" not in report:
             raise ConfigError("not a sim report (no 'layers')", file=source, allowed="report.json of `sim run`")
         try:
-            return plot_report(report, out_dir)
+            written = plot_report(report, out_dir)
         except ConfigError as error:
             raise error.with_context(file=source) from None
         except MALFORMED as error:
             raise ConfigError(f"malformed report ({type(error).__name__}: {error})", file=source,
                               allowed="report.json as `sim run` writes it") from None
+        if (source.parent / "power_trace.csv").is_file():  # written by `sim run --power-grid`
+            from sim.report.power import plot_power
+
+            written += plot_power(source.parent, out_dir)
+        return written
     if source.suffix.lower() in (".sqlite", ".db", ".sqlite3"):
         try:
             return plot_sweep(source, out_dir)
