@@ -3,6 +3,8 @@
 The reference applies the chain rule directly: for every (input position, output position, filter tap) the forward
 pass multiplies, y[out] += x[in] w[tap], so dx[in] += dy[out] w[tap] and dw[tap] += dy[out] x[in].
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import assume, given
@@ -154,7 +156,7 @@ def test_each_backward_op_does_the_forward_useful_macs(layer):
 
 @given(st.lists(st.one_of(conv_layers("conv"), gemm_layers()), min_size=1, max_size=4))
 def test_training_step_is_three_forward_passes_of_macs(layers):
-    layers = [Layer(**{**layer.__dict__, "name": f"l{i}"}) for i, layer in enumerate(layers)]
+    layers = [replace(layer, name=f"l{i}") for i, layer in enumerate(layers)]
     trace = Trace("t", tuple(layers))
     train = training_trace(trace)
     # Useful products: a strided conv's input gradient, lowered to a transposed conv, also multiplies the zeros
