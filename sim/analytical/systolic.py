@@ -10,7 +10,9 @@ Timing conventions (docs/systolic.md):
 
 SRAM traffic per fold: every operand element enters the array once per fold and is forwarded PE to PE,
 so reads are the fold's operand block sizes (im2col duplicates count, as in SCALE-Sim). ws/is folds after
-the first row fold read back and rewrite the partial sums of their outputs.
+the first row fold read back and rewrite the partial sums of their outputs. Partial sums that go to DRAM and
+back move at accumulator precision (`psum_bits`), finished outputs at output precision (`ofmap_bits`); the
+ofmap buffer's elements are the wider of the two.
 
 DRAM traffic (elements) follows the engine's static tile plan (sim/engine/tiling.py, docs/systolic.md) in
 closed form, without running it: an operand whose whole tensor fits one slot of its buffer (half of it when
@@ -35,8 +37,8 @@ from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
-from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, check_mapping,
-                                  chunking, map_systolic, operand_totals, slot_elements)
+from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, buffer_bits,
+                                  check_mapping, chunking, map_systolic, operand_totals, slot_elements)
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
@@ -258,11 +260,14 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
-    bits = layer.operand_bits
+    bits = {**layer.operand_bits, "psum": layer.partial_sum_bits}
     element_bytes = {name: _element_bytes(size) for name, size in bits.items()}
+    # Every ofmap read is a partial sum read back, drained once before: as many partial-sum writes, at accumulator
+    # precision; the other writes are finished outputs, at output precision.
+    dram_final_writes = dram_ofmap_writes - dram_ofmap_reads
     dram_read_bytes = (dram_ifmap * element_bytes["ifmap"] + dram_filter * element_bytes["filter"]
-                       + dram_ofmap_reads * element_bytes["ofmap"])
-    dram_write_bytes = dram_ofmap_writes * element_bytes["ofmap"]
+                       + dram_ofmap_reads * element_bytes["psum"])
+    dram_write_bytes = dram_final_writes * element_bytes["ofmap"] + dram_ofmap_reads * element_bytes["psum"]
 
     # Timing lower bounds on the engine's timeline, in packed bytes (tiles move ceil(elements * bits / 8) bytes).
     def packed(elements, name):
@@ -270,7 +275,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
 
     ifmap_bytes = packed(dram_ifmap, "ifmap")
     filter_bytes = packed(dram_filter, "filter")
-    ofmap_bytes = packed(dram_ofmap_reads, "ofmap") + packed(dram_ofmap_writes, "ofmap")
+    ofmap_bytes = 2 * packed(dram_ofmap_reads, "psum") + packed(dram_final_writes, "ofmap")
     # The channel carries all bytes; an operand's own port (if any) caps that operand's bytes.
     memory_cycles = _maximum(_maximum(_hold_cycles(ifmap_bytes + filter_bytes + ofmap_bytes, bandwidth),
                                       _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
@@ -352,7 +357,7 @@ def estimate_systolic_grid(
     if dataflow.size and (dataflow.min() < 0 or dataflow.max() > 2):
         raise MappingError("unknown dataflow code", field="pe_array.dataflow", value=int(dataflow.max()),
                            allowed="0 (os), 1 (ws), 2 (is)")
-    bits = layer.operand_bits
+    bits = buffer_bits(layer)
 
     def capacity(kb, name):
         kb = np.asarray(kb, dtype=np.float64)

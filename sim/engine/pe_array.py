@@ -59,10 +59,12 @@ class PeArray:
 
     def run_layer(self, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
                   keys: dict[str, list[object]], ready: dict[str, list[Marker]], drained: list[Marker], timeline,
-                  layer_start: simpy.Event, ofmap_bits: int, done: simpy.Event) -> None:
+                  layer_start: simpy.Event, ofmap_bits: int, done: simpy.Event, psum_bits: int = 0) -> None:
         """The layer's steps in order, from when `layer_start` fires; `done` succeeds when every ofmap tile has been
-        drained to DRAM. `keys` and `ready` are each operand's tile keys and ready markers, by tile index."""
-        steps = _LayerSteps(self.env, plan, schedule, buffers, keys, ready, drained, timeline, ofmap_bits, done)
+        drained to DRAM (finished outputs at `ofmap_bits`, partial sums at `psum_bits`, 0: `ofmap_bits`). `keys` and
+        `ready` are each operand's tile keys and ready markers, by tile index."""
+        steps = _LayerSteps(self.env, plan, schedule, buffers, keys, ready, drained, timeline, ofmap_bits, done,
+                            psum_bits or ofmap_bits)
         on(layer_start, steps.begin)
 
 
@@ -73,8 +75,9 @@ class _LayerSteps:
 
     def __init__(self, env: CountingEnvironment, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
                  keys: dict[str, list[object]], ready: dict[str, list[Marker]], drained: list[Marker], timeline,
-                 ofmap_bits: int, done: simpy.Event) -> None:
+                 ofmap_bits: int, done: simpy.Event, psum_bits: int) -> None:
         self.env = env
+        self.psum_bits = psum_bits
         self.schedule = schedule
         self.buffers = buffers
         self.keys = keys
@@ -146,8 +149,8 @@ class _LayerSteps:
             tile = schedule.ofmap_tile[position]
             tile_plan = self.ofmap_tiles[tile]
             timeline.dram_write_elements += tile_plan.elements
-            buffers["ofmap"].drain(keys["ofmap"][tile], tile_plan.elements, tile_plan.address, self.ofmap_bits,
-                                   self.drained[tile])
+            buffers["ofmap"].drain(keys["ofmap"][tile], tile_plan.elements, tile_plan.address,
+                                   self.psum_bits if tile_plan.partial else self.ofmap_bits, self.drained[tile])
         if schedule.ifmap_last[position]:
             buffers["ifmap"].release(keys["ifmap"][schedule.ifmap_tile[position]])
         if schedule.filter_last[position]:

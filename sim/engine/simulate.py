@@ -165,9 +165,11 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
              read_elements, layer_start)
     _InOrder(env, buffers["filter"], "filter", plan.tiles["filter"], keys["filter"], ready["filter"], bits["filter"],
              read_elements, filter_start, filters_issued)
-    _InOrder(env, buffers["ofmap"], "ofmap", plan.tiles["ofmap"], keys["ofmap"], ready["ofmap"], bits["ofmap"],
-             read_elements, layer_start, drained=drained)
-    parts.pe_array.run_layer(plan, schedule, buffers, keys, ready, drained, timeline, layer_start, bits["ofmap"], done)
+    # The ofmap allocator only reads partial sums back: at accumulator precision.
+    _InOrder(env, buffers["ofmap"], "ofmap", plan.tiles["ofmap"], keys["ofmap"], ready["ofmap"],
+             layer.partial_sum_bits, read_elements, layer_start, drained=drained)
+    parts.pe_array.run_layer(plan, schedule, buffers, keys, ready, drained, timeline, layer_start, bits["ofmap"], done,
+                             layer.partial_sum_bits)
 
 
 def _functional(layer: Layer, hw: Hardware, mapping: Mapping, seed: int) -> FunctionalCheck:
@@ -321,7 +323,7 @@ class _Run:
             layer, mapping, plan, by_widths, plan_wall = self.pending.pop(index)
             self.windows.append(tuple(stats.of(position).tolist()))
             # Layers sharing a plan and operand widths share one PlanStats.
-            key = (mapping, layer.gemm, layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits)
+            key = (mapping, layer.gemm, layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits, layer.partial_sum_bits)
             plan_stats = by_widths.get(key)
             if plan_stats is None:
                 plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)
