@@ -22,7 +22,9 @@ counts the distinct stored ifmap elements its im2col block touches (sim.mapping.
 drain at every change and are read back when drained before. Per operand this equals the engine exactly.
 Cycles are a lower bound of the engine's timeline (docs/systolic.md):
 cycles = max(compute + first-tile fetch + read latency + last drain, ceil(DRAM bytes / shared bandwidth),
-ceil(operand bytes / operand port bandwidth)).
+ceil(operand bytes / operand port bandwidth)). The last drain is the last ofmap tile, or, for a whole-held ofmap,
+the whole ofmap; with buffers.ofmap.drain_finished the whole-held ofmap is written block by block as outputs
+finish, so the last drain is the last step's block.
 """
 from __future__ import annotations
 
@@ -167,7 +169,7 @@ def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) ->
     return int(blocks.sum()), int(blocks[0, 0])
 
 
-def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None) -> dict:
+def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None, drain_finished=False) -> dict:
     """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
 
     A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
@@ -210,7 +212,8 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
         "dram_ofmap_reads": readback, "dram_ofmap_writes": fetched["ofmap"],
         "first_ifmap_tile": _where(whole["ifmap"], totals["ifmap"], ifmap_first),
         "first_filter_tile": _where(whole["filter"], totals["filter"], first_k * first_n),
-        "last_ofmap_tile": _where(whole["ofmap"], totals["ofmap"], last_m * last_n),
+        # A whole ofmap drained as it finishes (buffers.ofmap.drain_finished) ends with the last step's block.
+        "last_ofmap_tile": _where(_where(drain_finished, False, whole["ofmap"]), totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
     }
 
@@ -235,7 +238,7 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
-                 geometry=None):
+                 geometry=None, drain_finished=False):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
@@ -257,7 +260,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
                                                                                 col_folds, is_os, is_ws)
 
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry)
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
     bits = {**layer.operand_bits, "psum": layer.partial_sum_bits}
@@ -326,6 +329,7 @@ def estimate_systolic_grid(
     double_buffered: np.ndarray | bool = True,
     convention: str = "native",
     latency_cycles: np.ndarray | int = 0,
+    drain_finished: np.ndarray | bool = False,
 ) -> dict[str, np.ndarray]:
     """The closed forms of `estimate_systolic`, vectorized over hardware parameters (design-space sweeps).
 
@@ -333,7 +337,7 @@ def estimate_systolic_grid(
     `dataflow` (a name "os"/"ws"/"is" or an int array of their DATAFLOW_NAMES index: os=0, ws=1, is=2), buffer sizes
     in KiB (np.inf: unlimited), the shared DRAM bandwidth in bytes per cycle (np.inf: no stalls) and optional
     per-operand port bandwidths (np.inf: only the shared channel limits; the smaller applies), `double_buffered`
-    (half of each buffer usable) and the cycle `convention`. Returns arrays of the broadcast shape:
+    (half of each buffer usable), `drain_finished` (buffers.ofmap.drain_finished) and the cycle `convention`. Returns arrays of the broadcast shape:
     folds, row_folds, col_folds, compute_cycles, memory_cycles, cycles, stall_cycles (int64), utilization,
     mapping_efficiency (float64), sram_{ifmap,filter,ofmap}_reads, sram_ofmap_writes,
     dram_{ifmap,filter,ofmap}_reads, dram_ofmap_writes (elements), dram_read_bytes, dram_write_bytes, chunks
@@ -374,7 +378,7 @@ def estimate_systolic_grid(
         np.asarray(ifmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(filter_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
-        np.asarray(latency_cycles, dtype=np.int64),
+        np.asarray(latency_cycles, dtype=np.int64), drain_finished=np.asarray(drain_finished, dtype=bool),
     )
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
@@ -417,7 +421,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         layer, mapping.rows, mapping.cols, mapping.dataflow_code, convention == "scalesim", capacity,
         hw.dram.bandwidth_bytes_per_cycle,
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
-        hw.dram.latency_cycles, geometry=geometry,
+        hw.dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}

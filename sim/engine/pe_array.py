@@ -85,6 +85,8 @@ class _LayerSteps:
         self.timeline = timeline
         self.ofmap_bits = ofmap_bits
         self.ofmap_tiles = plan.tiles["ofmap"]
+        self.finished_drains = plan.drains  # per step: finished outputs written while compute goes on
+        self.writes: list[Marker] = []
         self.done = done
         # Per operand, in the order a step checks them: name, markers by tile, each step's tile.
         self.checks = tuple((name, ready[name], tiles) for name, tiles in
@@ -145,7 +147,9 @@ class _LayerSteps:
         schedule, position, keys, buffers = self.schedule, self.position, self.keys, self.buffers
         timeline = self.timeline
         timeline.counters.steps += 1
-        if schedule.ofmap_last[position]:
+        if self.finished_drains:
+            self._drain_finished(position)
+        elif schedule.ofmap_last[position]:
             tile = schedule.ofmap_tile[position]
             tile_plan = self.ofmap_tiles[tile]
             timeline.dram_write_elements += tile_plan.elements
@@ -163,10 +167,24 @@ class _LayerSteps:
         self.operand = 0
         return True
 
+    def _drain_finished(self, position: int) -> None:
+        """Write the outputs step `position` finished (a whole-held ofmap drained as it goes); after the last step
+        the slot is free for the next layer and the layer's drained marker waits for these writes."""
+        elements, address = self.finished_drains[position]
+        if elements:
+            self.timeline.dram_write_elements += elements
+            written = Marker()
+            self.writes.append(written)
+            self.buffers["ofmap"].write_out(elements, address, self.ofmap_bits, written.set)
+        if self.schedule.ofmap_last[position]:
+            tile = self.schedule.ofmap_tile[position]
+            self.buffers["ofmap"].release(self.keys["ofmap"][tile])
+            self.drained[tile].set()
+
     def _finish(self) -> None:
-        """After the last step: the layer is done when every ofmap tile has reached DRAM."""
+        """After the last step: the layer is done when every ofmap tile (or finished block) has reached DRAM."""
         self.timeline.last_compute_end = self.env._now
-        pending = [marker for marker in self.drained if not marker.is_set]
+        pending = [marker for marker in (*self.drained, *self.writes) if not marker.is_set]
         self.undrained = len(pending)
         if not pending:
             self.done.succeed()

@@ -71,6 +71,9 @@ class LayerPlan:
     slots: dict[str, int]
     slot_elements: dict[str, int]
     whole: dict[str, bool]  # operand held for the whole layer in one tile
+    # A whole-held ofmap drained as it finishes (buffers.ofmap.drain_finished): per step, the (elements, address)
+    # of the outputs the step finishes (its block at the last chunk of K), written after it; () otherwise.
+    drains: tuple[tuple[int, int], ...] = ()
 
     @property
     def compute_cycles(self) -> int:
@@ -185,10 +188,17 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
             tiles[name] = tuple(ofmap)
     steps = np.empty((len(blocks), 5), dtype=np.int64)
     steps.T[:] = columns  # one conversion of the five columns, straight into the row-major steps
+    drains: tuple[tuple[int, int], ...] = ()
+    if whole["ofmap"] and buffers.ofmap.drain_finished:
+        # A step whose block reaches the end of K finishes its outputs: every output exactly once, in step order.
+        base, size = REGION_BASE["ofmap"], elem_bytes["ofmap"]
+        drains = tuple(((m1 - m0) * (n1 - n0), base + ((group * m_total + m0) * n_total + n0) * size)
+                       if k1 == k_total else (0, 0) for group, m0, m1, _, k1, n0, n1 in blocks)
     return LayerPlan(
         steps=steps,
         tiles=tiles,
         slots=slots,
         slot_elements=slot,
         whole=whole,
+        drains=drains,
     )

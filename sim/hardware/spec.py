@@ -65,6 +65,9 @@ class SramSpec(Spec):
     banks: PositiveInt = 1
     ports: PositiveInt = 1  # read/write ports per bank
     double_buffered: bool = True
+    # ofmap only: a whole-held ofmap writes each block of finished outputs to DRAM as it completes, while compute
+    # goes on (issue 12, schedule realism); false: the whole ofmap is written after the layer's last step.
+    drain_finished: bool = False
 
     @model_validator(mode="after")
     def _whole_words(self) -> SramSpec:
@@ -95,6 +98,14 @@ class BuffersSpec(Spec):
     ifmap: SramSpec
     filter: SramSpec
     ofmap: SramSpec
+
+    @model_validator(mode="after")
+    def _drain_only_outputs(self) -> BuffersSpec:
+        for name in ("ifmap", "filter"):
+            if getattr(self, name).drain_finished:
+                raise constraint_error(f"{name}.drain_finished", "only the ofmap buffer drains outputs", True,
+                                       "false (set buffers.ofmap.drain_finished)")
+        return self
 
 
 class DramTimingSpec(Spec):
