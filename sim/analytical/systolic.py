@@ -54,21 +54,45 @@ def _check_convention(convention: str) -> None:
                            allowed=", ".join(CONVENTIONS))
 
 
-def fold_cycles(mapping: Mapping, convention: str) -> np.ndarray:
-    """int64 (folds,): compute cycles of each fold, in fold order, under `convention` ("native"/"scalesim")."""
+def fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
+    """int64 (folds,): compute cycles of each fold, in fold order, under `convention` ("native"/"scalesim").
+
+    With `double_buffered_stationary` (pe_array option; ws and is only) a fold's preload of its stationary operand,
+    the R (= rows) cycles of its count, runs during the previous fold: a fold after the first is shorter by
+    min(R, the previous fold's cycles after its own preload)."""
     _check_convention(convention)
     used = mapping.fold_used
     rows, cols, temporal = mapping.rows, mapping.cols, mapping.temporal
     if convention == "native":
-        return (rows + used[:, 0] + used[:, 1] + temporal - 2).astype(np.int64)
-    per_fold = (rows if mapping.dataflow == "os" else 2 * rows) + cols + temporal - 2
-    return np.full(mapping.folds, per_fold, dtype=np.int64)
+        cycles = (rows + used[:, 0] + used[:, 1] + temporal - 2).astype(np.int64)
+    else:
+        per_fold = (rows if mapping.dataflow == "os" else 2 * rows) + cols + temporal - 2
+        cycles = np.full(mapping.folds, per_fold, dtype=np.int64)
+    if double_buffered_stationary and mapping.dataflow != "os" and cycles.size > 1:
+        cycles[1:] -= np.minimum(rows, cycles[:-1] - rows)
+    return cycles
 
 
-def layer_compute_cycles(mapping: Mapping, convention: str) -> int:
+def layer_compute_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> int:
     """The layer's compute cycles: the sum of fold_cycles; "scalesim" subtracts SCALE-Sim's -1 per group."""
-    total = int(fold_cycles(mapping, convention).sum())
+    total = int(fold_cycles(mapping, convention, double_buffered_stationary).sum())
     return total - mapping.groups if convention == "scalesim" else total
+
+
+def _hidden_preloads(rows, cols, row_folds, col_folds, last_row, last_col, temporal, groups, convention_scalesim):
+    """Cycles of stationary preloads hidden under the previous fold (double_buffered_stationary), summed over a
+    layer's folds in closed form: sum over every fold but the last of min(R, r + c + T - 2) (native; a fold's cycles
+    after its preload), R per fold but the first under "scalesim" (its R + C + T - 2 always covers R). Folds use
+    (R or the last row fold's r) x (C or the last column fold's c)."""
+    def hidden(r, c):
+        return _minimum(rows, r + c + temporal - 2)
+
+    full_rows, full_cols = row_folds - 1, col_folds - 1
+    native = (groups * (full_rows * full_cols * hidden(rows, cols) + full_cols * hidden(last_row, cols)
+                        + full_rows * hidden(rows, last_col) + hidden(last_row, last_col))
+              - hidden(last_row, last_col))
+    scalesim = rows * (groups * row_folds * col_folds - 1)
+    return _where(convention_scalesim, scalesim, native)
 
 
 def fold_sram_counts(mapping: Mapping) -> np.ndarray:
@@ -238,7 +262,7 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
-                 geometry=None, drain_finished=False):
+                 geometry=None, drain_finished=False, double_buffered_stationary=False):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
@@ -255,6 +279,9 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     native = groups * (folds_per_group * (rows + temporal - 2) + col_folds * spatial_rows + row_folds * spatial_cols)
     scalesim = folds * (_where(is_os, rows, 2 * rows) + cols + temporal - 2) - groups
     compute = _where(convention_scalesim, scalesim, native)
+    hidden = _hidden_preloads(rows, cols, row_folds, col_folds, spatial_rows - rows * (row_folds - 1),
+                              spatial_cols - cols * (col_folds - 1), temporal, groups, convention_scalesim)
+    compute = compute - _where(_where(is_os, False, double_buffered_stationary), hidden, 0)
     mapping_efficiency = (spatial_rows * spatial_cols) / (folds_per_group * rows * cols)
 
     sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
@@ -330,6 +357,7 @@ def estimate_systolic_grid(
     convention: str = "native",
     latency_cycles: np.ndarray | int = 0,
     drain_finished: np.ndarray | bool = False,
+    double_buffered_stationary: np.ndarray | bool = False,
 ) -> dict[str, np.ndarray]:
     """The closed forms of `estimate_systolic`, vectorized over hardware parameters (design-space sweeps).
 
@@ -337,7 +365,8 @@ def estimate_systolic_grid(
     `dataflow` (a name "os"/"ws"/"is" or an int array of their DATAFLOW_NAMES index: os=0, ws=1, is=2), buffer sizes
     in KiB (np.inf: unlimited), the shared DRAM bandwidth in bytes per cycle (np.inf: no stalls) and optional
     per-operand port bandwidths (np.inf: only the shared channel limits; the smaller applies), `double_buffered`
-    (half of each buffer usable), `drain_finished` (buffers.ofmap.drain_finished) and the cycle `convention`. Returns arrays of the broadcast shape:
+    (half of each buffer usable), `drain_finished` (buffers.ofmap.drain_finished), `double_buffered_stationary`
+    (pe_array option) and the cycle `convention`. Returns arrays of the broadcast shape:
     folds, row_folds, col_folds, compute_cycles, memory_cycles, cycles, stall_cycles (int64), utilization,
     mapping_efficiency (float64), sram_{ifmap,filter,ofmap}_reads, sram_ofmap_writes,
     dram_{ifmap,filter,ofmap}_reads, dram_ofmap_writes (elements), dram_read_bytes, dram_write_bytes, chunks
@@ -379,6 +408,7 @@ def estimate_systolic_grid(
         np.asarray(filter_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(latency_cycles, dtype=np.int64), drain_finished=np.asarray(drain_finished, dtype=bool),
+        double_buffered_stationary=np.asarray(double_buffered_stationary, dtype=bool),
     )
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
@@ -422,6 +452,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         hw.dram.bandwidth_bytes_per_cycle,
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
         hw.dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
+        double_buffered_stationary=hw.pe_array.double_buffered_stationary,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}

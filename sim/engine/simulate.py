@@ -83,10 +83,10 @@ def _check_systolic(hw: Hardware) -> None:
 _layer_shape = attrgetter(*(f.name for f in fields(Layer) if f.name != "name"))
 
 
-def layer_fold_cycles(mapping: Mapping, convention: str) -> np.ndarray:
+def layer_fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
     """Compute cycles per fold; under "scalesim" the last fold of each group is one shorter, so the layer's sum
     equals SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
-    cycles = fold_cycles(mapping, convention).copy()
+    cycles = fold_cycles(mapping, convention, double_buffered_stationary).copy()
     if convention == "scalesim" and cycles.size:
         per_group = cycles.size // mapping.groups
         cycles[per_group - 1::per_group] -= 1
@@ -264,7 +264,8 @@ class _Run:
         key = (_layer_shape(layer), mapping)
         cached = self.plans.get(key)
         if cached is None:
-            plan = plan_layer(layer, self.hw.buffers, mapping, layer_fold_cycles(mapping, self.convention))
+            cycles = layer_fold_cycles(mapping, self.convention, self.hw.pe_array.double_buffered_stationary)
+            plan = plan_layer(layer, self.hw.buffers, mapping, cycles)
             cached = self.plans[key] = (plan, step_schedule(plan), {})
             if len(self.plans) > PLAN_CACHE_SIZE:
                 self.plans.popitem(last=False)

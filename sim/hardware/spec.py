@@ -51,6 +51,9 @@ class PeArraySpec(Spec):
     clock_mhz: float = Field(1000.0, gt=0)
     accumulator_bits: int = Field(32, ge=8, le=64)
     cycle_convention: CycleConvention = "native"
+    # ws / is: the stationary operand's PE registers are double-buffered, so the next fold's preload (the R cycles
+    # of a fold) overlaps the current fold (issue 12; a TPU-like array); false: folds do not overlap.
+    double_buffered_stationary: bool = False
 
     @property
     def pes(self) -> int:
