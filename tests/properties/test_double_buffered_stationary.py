@@ -91,3 +91,22 @@ def test_a_ws_fold_hides_its_weight_preload_under_the_previous_fold():
     off = systolic_hw("ws", 16, 8, [1 << 20] * 3, "native", double=False)
     assert estimate_systolic(layer, off).compute_cycles == 4 * 138
     assert estimate_systolic(layer, hw).compute_cycles == simulate_layer(layer, hw).compute_cycles == 4 * 138 - 3 * 16
+
+
+@SETTINGS
+@given(layers(), hardware, st.sampled_from([8, 16]), st.sampled_from([0, 16, 24]), st.booleans())
+def test_all_schedule_options_together_keep_engine_equal_to_the_closed_form(layer, point, out_bits, psum_bits, drain):
+    """psum precision, finished-output drains and double-buffered stationary registers at once, ideal memory."""
+    layer = replace(layer, ofmap_bits=out_bits, psum_bits=psum_bits)
+    dataflow, rows, cols, sizes, convention = point
+    hw = systolic_hw(*point, double=True)
+    hw = hw.model_copy(update={"buffers": hw.buffers.model_copy(update={
+        "ofmap": hw.buffers.ofmap.model_copy(update={"drain_finished": drain})})})
+    try:
+        mapping = fit_mapping(layer, dataflow, rows, cols, hw.buffers)
+    except MappingError:
+        return
+    engine, model = simulate_layer(layer, hw, mapping), estimate_systolic(layer, hw, mapping)
+    assert (engine.cycles, engine.dram_reads, engine.dram_writes, engine.actions) == (
+        model.cycles, model.dram_reads, model.dram_writes, model.actions)
+    assert engine.energy.total_pj == model.energy.total_pj
