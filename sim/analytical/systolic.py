@@ -10,7 +10,9 @@ Timing conventions (docs/systolic.md):
 
 SRAM traffic per fold: every operand element enters the array once per fold and is forwarded PE to PE,
 so reads are the fold's operand block sizes (im2col duplicates count, as in SCALE-Sim). ws/is folds after
-the first row fold read back and rewrite the partial sums of their outputs.
+the first row fold read back and rewrite the partial sums of their outputs. Partial sums that go to DRAM and
+back move at accumulator precision (`psum_bits`), finished outputs at output precision (`ofmap_bits`); the
+ofmap buffer's elements are the wider of the two.
 
 DRAM traffic (elements) follows the engine's static tile plan (sim/engine/tiling.py, docs/systolic.md) in
 closed form, without running it: an operand whose whole tensor fits one slot of its buffer (half of it when
@@ -20,7 +22,9 @@ counts the distinct stored ifmap elements its im2col block touches (sim.mapping.
 drain at every change and are read back when drained before. Per operand this equals the engine exactly.
 Cycles are a lower bound of the engine's timeline (docs/systolic.md):
 cycles = max(compute + first-tile fetch + read latency + last drain, ceil(DRAM bytes / shared bandwidth),
-ceil(operand bytes / operand port bandwidth)).
+ceil(operand bytes / operand port bandwidth)). The last drain is the last ofmap tile, or, for a whole-held ofmap,
+the whole ofmap; with buffers.ofmap.drain_finished the whole-held ofmap is written block by block as outputs
+finish, so the last drain is the last step's block.
 """
 from __future__ import annotations
 
@@ -35,8 +39,8 @@ from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
-from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, check_mapping,
-                                  chunking, map_systolic, operand_totals, slot_elements)
+from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, buffer_bits,
+                                  check_mapping, chunking, map_systolic, operand_totals, slot_elements)
 from sim.records import ActionCounts, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
@@ -50,21 +54,45 @@ def _check_convention(convention: str) -> None:
                            allowed=", ".join(CONVENTIONS))
 
 
-def fold_cycles(mapping: Mapping, convention: str) -> np.ndarray:
-    """int64 (folds,): compute cycles of each fold, in fold order, under `convention` ("native"/"scalesim")."""
+def fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
+    """int64 (folds,): compute cycles of each fold, in fold order, under `convention` ("native"/"scalesim").
+
+    With `double_buffered_stationary` (pe_array option; ws and is only) a fold's preload of its stationary operand,
+    the R (= rows) cycles of its count, runs during the previous fold: a fold after the first is shorter by
+    min(R, the previous fold's cycles after its own preload)."""
     _check_convention(convention)
     used = mapping.fold_used
     rows, cols, temporal = mapping.rows, mapping.cols, mapping.temporal
     if convention == "native":
-        return (rows + used[:, 0] + used[:, 1] + temporal - 2).astype(np.int64)
-    per_fold = (rows if mapping.dataflow == "os" else 2 * rows) + cols + temporal - 2
-    return np.full(mapping.folds, per_fold, dtype=np.int64)
+        cycles = (rows + used[:, 0] + used[:, 1] + temporal - 2).astype(np.int64)
+    else:
+        per_fold = (rows if mapping.dataflow == "os" else 2 * rows) + cols + temporal - 2
+        cycles = np.full(mapping.folds, per_fold, dtype=np.int64)
+    if double_buffered_stationary and mapping.dataflow != "os" and cycles.size > 1:
+        cycles[1:] -= np.minimum(rows, cycles[:-1] - rows)
+    return cycles
 
 
-def layer_compute_cycles(mapping: Mapping, convention: str) -> int:
+def layer_compute_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> int:
     """The layer's compute cycles: the sum of fold_cycles; "scalesim" subtracts SCALE-Sim's -1 per group."""
-    total = int(fold_cycles(mapping, convention).sum())
+    total = int(fold_cycles(mapping, convention, double_buffered_stationary).sum())
     return total - mapping.groups if convention == "scalesim" else total
+
+
+def _hidden_preloads(rows, cols, row_folds, col_folds, last_row, last_col, temporal, groups, convention_scalesim):
+    """Cycles of stationary preloads hidden under the previous fold (double_buffered_stationary), summed over a
+    layer's folds in closed form: sum over every fold but the last of min(R, r + c + T - 2) (native; a fold's cycles
+    after its preload), R per fold but the first under "scalesim" (its R + C + T - 2 always covers R). Folds use
+    (R or the last row fold's r) x (C or the last column fold's c)."""
+    def hidden(r, c):
+        return _minimum(rows, r + c + temporal - 2)
+
+    full_rows, full_cols = row_folds - 1, col_folds - 1
+    native = (groups * (full_rows * full_cols * hidden(rows, cols) + full_cols * hidden(last_row, cols)
+                        + full_rows * hidden(rows, last_col) + hidden(last_row, last_col))
+              - hidden(last_row, last_col))
+    scalesim = rows * (groups * row_folds * col_folds - 1)
+    return _where(convention_scalesim, scalesim, native)
 
 
 def fold_sram_counts(mapping: Mapping) -> np.ndarray:
@@ -165,7 +193,7 @@ def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) ->
     return int(blocks.sum()), int(blocks[0, 0])
 
 
-def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None) -> dict:
+def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None, drain_finished=False) -> dict:
     """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
 
     A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
@@ -208,7 +236,8 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
         "dram_ofmap_reads": readback, "dram_ofmap_writes": fetched["ofmap"],
         "first_ifmap_tile": _where(whole["ifmap"], totals["ifmap"], ifmap_first),
         "first_filter_tile": _where(whole["filter"], totals["filter"], first_k * first_n),
-        "last_ofmap_tile": _where(whole["ofmap"], totals["ofmap"], last_m * last_n),
+        # A whole ofmap drained as it finishes (buffers.ofmap.drain_finished) ends with the last step's block.
+        "last_ofmap_tile": _where(_where(drain_finished, False, whole["ofmap"]), totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
     }
 
@@ -233,7 +262,7 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
-                 geometry=None):
+                 geometry=None, drain_finished=False, double_buffered_stationary=False):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
@@ -250,19 +279,25 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     native = groups * (folds_per_group * (rows + temporal - 2) + col_folds * spatial_rows + row_folds * spatial_cols)
     scalesim = folds * (_where(is_os, rows, 2 * rows) + cols + temporal - 2) - groups
     compute = _where(convention_scalesim, scalesim, native)
+    hidden = _hidden_preloads(rows, cols, row_folds, col_folds, spatial_rows - rows * (row_folds - 1),
+                              spatial_cols - cols * (col_folds - 1), temporal, groups, convention_scalesim)
+    compute = compute - _where(_where(is_os, False, double_buffered_stationary), hidden, 0)
     mapping_efficiency = (spatial_rows * spatial_cols) / (folds_per_group * rows * cols)
 
     sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
                                                                                 col_folds, is_os, is_ws)
 
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry)
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
-    bits = layer.operand_bits
+    bits = {**layer.operand_bits, "psum": layer.partial_sum_bits}
     element_bytes = {name: _element_bytes(size) for name, size in bits.items()}
+    # Every ofmap read is a partial sum read back, drained once before: as many partial-sum writes, at accumulator
+    # precision; the other writes are finished outputs, at output precision.
+    dram_final_writes = dram_ofmap_writes - dram_ofmap_reads
     dram_read_bytes = (dram_ifmap * element_bytes["ifmap"] + dram_filter * element_bytes["filter"]
-                       + dram_ofmap_reads * element_bytes["ofmap"])
-    dram_write_bytes = dram_ofmap_writes * element_bytes["ofmap"]
+                       + dram_ofmap_reads * element_bytes["psum"])
+    dram_write_bytes = dram_final_writes * element_bytes["ofmap"] + dram_ofmap_reads * element_bytes["psum"]
 
     # Timing lower bounds on the engine's timeline, in packed bytes (tiles move ceil(elements * bits / 8) bytes).
     def packed(elements, name):
@@ -270,7 +305,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
 
     ifmap_bytes = packed(dram_ifmap, "ifmap")
     filter_bytes = packed(dram_filter, "filter")
-    ofmap_bytes = packed(dram_ofmap_reads, "ofmap") + packed(dram_ofmap_writes, "ofmap")
+    ofmap_bytes = 2 * packed(dram_ofmap_reads, "psum") + packed(dram_final_writes, "ofmap")
     # The channel carries all bytes; an operand's own port (if any) caps that operand's bytes.
     memory_cycles = _maximum(_maximum(_hold_cycles(ifmap_bytes + filter_bytes + ofmap_bytes, bandwidth),
                                       _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
@@ -321,6 +356,8 @@ def estimate_systolic_grid(
     double_buffered: np.ndarray | bool = True,
     convention: str = "native",
     latency_cycles: np.ndarray | int = 0,
+    drain_finished: np.ndarray | bool = False,
+    double_buffered_stationary: np.ndarray | bool = False,
 ) -> dict[str, np.ndarray]:
     """The closed forms of `estimate_systolic`, vectorized over hardware parameters (design-space sweeps).
 
@@ -328,7 +365,8 @@ def estimate_systolic_grid(
     `dataflow` (a name "os"/"ws"/"is" or an int array of their DATAFLOW_NAMES index: os=0, ws=1, is=2), buffer sizes
     in KiB (np.inf: unlimited), the shared DRAM bandwidth in bytes per cycle (np.inf: no stalls) and optional
     per-operand port bandwidths (np.inf: only the shared channel limits; the smaller applies), `double_buffered`
-    (half of each buffer usable) and the cycle `convention`. Returns arrays of the broadcast shape:
+    (half of each buffer usable), `drain_finished` (buffers.ofmap.drain_finished), `double_buffered_stationary`
+    (pe_array option) and the cycle `convention`. Returns arrays of the broadcast shape:
     folds, row_folds, col_folds, compute_cycles, memory_cycles, cycles, stall_cycles (int64), utilization,
     mapping_efficiency (float64), sram_{ifmap,filter,ofmap}_reads, sram_ofmap_writes,
     dram_{ifmap,filter,ofmap}_reads, dram_ofmap_writes (elements), dram_read_bytes, dram_write_bytes, chunks
@@ -352,7 +390,7 @@ def estimate_systolic_grid(
     if dataflow.size and (dataflow.min() < 0 or dataflow.max() > 2):
         raise MappingError("unknown dataflow code", field="pe_array.dataflow", value=int(dataflow.max()),
                            allowed="0 (os), 1 (ws), 2 (is)")
-    bits = layer.operand_bits
+    bits = buffer_bits(layer)
 
     def capacity(kb, name):
         kb = np.asarray(kb, dtype=np.float64)
@@ -369,7 +407,8 @@ def estimate_systolic_grid(
         np.asarray(ifmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(filter_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
-        np.asarray(latency_cycles, dtype=np.int64),
+        np.asarray(latency_cycles, dtype=np.int64), drain_finished=np.asarray(drain_finished, dtype=bool),
+        double_buffered_stationary=np.asarray(double_buffered_stationary, dtype=bool),
     )
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
@@ -412,7 +451,8 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         layer, mapping.rows, mapping.cols, mapping.dataflow_code, convention == "scalesim", capacity,
         hw.dram.bandwidth_bytes_per_cycle,
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
-        hw.dram.latency_cycles, geometry=geometry,
+        hw.dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
+        double_buffered_stationary=hw.pe_array.double_buffered_stationary,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}

@@ -139,18 +139,22 @@ class Buffer:
 
     def drain(self, tile: object, elements: int, address: int, bits: int | None, done: Marker) -> None:
         """Write `elements` of the ofmap tile to DRAM; when written, free its slot and set `done`."""
+
+        def written() -> None:
+            self.release(tile)
+            done.set()
+
+        self.write_out(elements, address, bits, written)
+
+    def write_out(self, elements: int, address: int, bits: int | None, then: Callable[[], None]) -> None:
+        """Write `elements` of a held tile to DRAM (the slot stays taken); call `then()` once written."""
         size = packed_bytes(elements, bits or self.element_bits)
         s = self.stats
         s.drains += 1
         s.drained_elements += elements
         s.drained_bytes += size
-
-        def written(_call: object = None) -> None:
-            self.release(tile)
-            done.set()
-
         if elements:
             # A call, not a process: the write needs no waiting of its own, only its completion.
-            self.dram.request_call("write", address, size, self.name, written)
+            self.dram.request_call("write", address, size, self.name, lambda _call: then())
         else:
-            written()
+            then()

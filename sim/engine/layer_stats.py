@@ -238,6 +238,7 @@ class PlanStats:
     sram_reads: OperandCounts
     sram_ofmap_writes: int
     element_bytes: tuple[int, int, int]  # per operand, in OPERANDS order
+    psum_bytes: int  # a partial sum's bytes in DRAM (it leaves the array at accumulator precision)
     extra: dict[str, Any]  # the buffers' statistics (capacity, tiles, whole-layer residency)
 
     @classmethod
@@ -252,7 +253,8 @@ class PlanStats:
         return cls(macs=layer.gemm.macs, layer_macs=layer.macs, compute_cycles=plan.compute_cycles,
                    folds=mapping.folds, mapping_efficiency=mapping.mapping_efficiency,
                    sram_reads=OperandCounts(ifmap_reads, filter_reads, ofmap_reads), sram_ofmap_writes=ofmap_writes,
-                   element_bytes=tuple(-(-b // 8) for b in bits), extra=extra)
+                   element_bytes=tuple(-(-b // 8) for b in bits), psum_bytes=-(-layer.partial_sum_bits // 8),
+                   extra=extra)
 
 
 def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes: int,
@@ -270,8 +272,10 @@ def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes
     dram_writes = OperandCounts(0, 0, timeline.dram_write_elements)
     ifmap_bytes, filter_bytes, ofmap_bytes = stats.element_bytes
     # The same sum, in the same order, as sum(reads x element bytes over OPERANDS).
-    read_bytes = 0 + dram_reads.ifmap * ifmap_bytes + dram_reads.filter * filter_bytes + dram_reads.ofmap * ofmap_bytes
-    write_bytes = dram_writes.ofmap * ofmap_bytes
+    # ofmap reads are partial sums read back, each drained once before: as many partial writes, the rest finished.
+    psum_bytes = stats.psum_bytes
+    read_bytes = 0 + dram_reads.ifmap * ifmap_bytes + dram_reads.filter * filter_bytes + dram_reads.ofmap * psum_bytes
+    write_bytes = (dram_writes.ofmap - dram_reads.ofmap) * ofmap_bytes + dram_reads.ofmap * psum_bytes
     sram_reads = stats.sram_reads
     # SRAM writes: fills from DRAM for ifmap/filter, partial sums and outputs for ofmap (as the analytical model).
     sram_writes = OperandCounts(dram_reads.ifmap, dram_reads.filter, stats.sram_ofmap_writes)

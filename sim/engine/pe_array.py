@@ -59,10 +59,12 @@ class PeArray:
 
     def run_layer(self, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
                   keys: dict[str, list[object]], ready: dict[str, list[Marker]], drained: list[Marker], timeline,
-                  layer_start: simpy.Event, ofmap_bits: int, done: simpy.Event) -> None:
+                  layer_start: simpy.Event, ofmap_bits: int, done: simpy.Event, psum_bits: int = 0) -> None:
         """The layer's steps in order, from when `layer_start` fires; `done` succeeds when every ofmap tile has been
-        drained to DRAM. `keys` and `ready` are each operand's tile keys and ready markers, by tile index."""
-        steps = _LayerSteps(self.env, plan, schedule, buffers, keys, ready, drained, timeline, ofmap_bits, done)
+        drained to DRAM (finished outputs at `ofmap_bits`, partial sums at `psum_bits`, 0: `ofmap_bits`). `keys` and
+        `ready` are each operand's tile keys and ready markers, by tile index."""
+        steps = _LayerSteps(self.env, plan, schedule, buffers, keys, ready, drained, timeline, ofmap_bits, done,
+                            psum_bits or ofmap_bits)
         on(layer_start, steps.begin)
 
 
@@ -73,8 +75,9 @@ class _LayerSteps:
 
     def __init__(self, env: CountingEnvironment, plan: LayerPlan, schedule: StepSchedule, buffers: dict[str, Buffer],
                  keys: dict[str, list[object]], ready: dict[str, list[Marker]], drained: list[Marker], timeline,
-                 ofmap_bits: int, done: simpy.Event) -> None:
+                 ofmap_bits: int, done: simpy.Event, psum_bits: int) -> None:
         self.env = env
+        self.psum_bits = psum_bits
         self.schedule = schedule
         self.buffers = buffers
         self.keys = keys
@@ -82,6 +85,8 @@ class _LayerSteps:
         self.timeline = timeline
         self.ofmap_bits = ofmap_bits
         self.ofmap_tiles = plan.tiles["ofmap"]
+        self.finished_drains = plan.drains  # per step: finished outputs written while compute goes on
+        self.writes: list[Marker] = []
         self.done = done
         # Per operand, in the order a step checks them: name, markers by tile, each step's tile.
         self.checks = tuple((name, ready[name], tiles) for name, tiles in
@@ -144,12 +149,14 @@ class _LayerSteps:
         schedule, position, keys, buffers = self.schedule, self.position, self.keys, self.buffers
         timeline = self.timeline
         timeline.counters.steps += 1
-        if schedule.ofmap_last[position]:
+        if self.finished_drains:
+            self._drain_finished(position)
+        elif schedule.ofmap_last[position]:
             tile = schedule.ofmap_tile[position]
             tile_plan = self.ofmap_tiles[tile]
             timeline.dram_write_elements += tile_plan.elements
-            buffers["ofmap"].drain(keys["ofmap"][tile], tile_plan.elements, tile_plan.address, self.ofmap_bits,
-                                   self.drained[tile])
+            buffers["ofmap"].drain(keys["ofmap"][tile], tile_plan.elements, tile_plan.address,
+                                   self.psum_bits if tile_plan.partial else self.ofmap_bits, self.drained[tile])
         if schedule.ifmap_last[position]:
             buffers["ifmap"].release(keys["ifmap"][schedule.ifmap_tile[position]])
         if schedule.filter_last[position]:
@@ -162,10 +169,24 @@ class _LayerSteps:
         self.operand = 0
         return True
 
+    def _drain_finished(self, position: int) -> None:
+        """Write the outputs step `position` finished (a whole-held ofmap drained as it goes); after the last step
+        the slot is free for the next layer and the layer's drained marker waits for these writes."""
+        elements, address = self.finished_drains[position]
+        if elements:
+            self.timeline.dram_write_elements += elements
+            written = Marker()
+            self.writes.append(written)
+            self.buffers["ofmap"].write_out(elements, address, self.ofmap_bits, written.set)
+        if self.schedule.ofmap_last[position]:
+            tile = self.schedule.ofmap_tile[position]
+            self.buffers["ofmap"].release(self.keys["ofmap"][tile])
+            self.drained[tile].set()
+
     def _finish(self) -> None:
-        """After the last step: the layer is done when every ofmap tile has reached DRAM."""
+        """After the last step: the layer is done when every ofmap tile (or finished block) has reached DRAM."""
         self.timeline.last_compute_end = self.env._now
-        pending = [marker for marker in self.drained if not marker.is_set]
+        pending = [marker for marker in (*self.drained, *self.writes) if not marker.is_set]
         self.undrained = len(pending)
         if not pending:
             self.done.succeed()

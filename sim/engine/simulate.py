@@ -84,10 +84,10 @@ def _check_systolic(hw: Hardware) -> None:
 _layer_shape = attrgetter(*(f.name for f in fields(Layer) if f.name != "name"))
 
 
-def layer_fold_cycles(mapping: Mapping, convention: str) -> np.ndarray:
+def layer_fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
     """Compute cycles per fold; under "scalesim" the last fold of each group is one shorter, so the layer's sum
     equals SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
-    cycles = fold_cycles(mapping, convention).copy()
+    cycles = fold_cycles(mapping, convention, double_buffered_stationary).copy()
     if convention == "scalesim" and cycles.size:
         per_group = cycles.size // mapping.groups
         cycles[per_group - 1::per_group] -= 1
@@ -166,9 +166,11 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
              read_elements, layer_start)
     _InOrder(env, buffers["filter"], "filter", plan.tiles["filter"], keys["filter"], ready["filter"], bits["filter"],
              read_elements, filter_start, filters_issued)
-    _InOrder(env, buffers["ofmap"], "ofmap", plan.tiles["ofmap"], keys["ofmap"], ready["ofmap"], bits["ofmap"],
-             read_elements, layer_start, drained=drained)
-    parts.pe_array.run_layer(plan, schedule, buffers, keys, ready, drained, timeline, layer_start, bits["ofmap"], done)
+    # The ofmap allocator only reads partial sums back: at accumulator precision.
+    _InOrder(env, buffers["ofmap"], "ofmap", plan.tiles["ofmap"], keys["ofmap"], ready["ofmap"],
+             layer.partial_sum_bits, read_elements, layer_start, drained=drained)
+    parts.pe_array.run_layer(plan, schedule, buffers, keys, ready, drained, timeline, layer_start, bits["ofmap"], done,
+                             layer.partial_sum_bits)
 
 
 def _functional(layer: Layer, hw: Hardware, mapping: Mapping, seed: int) -> FunctionalCheck:
@@ -267,7 +269,8 @@ class _Run:
         key = (_layer_shape(layer), mapping)
         cached = self.plans.get(key)
         if cached is None:
-            plan = plan_layer(layer, self.hw.buffers, mapping, layer_fold_cycles(mapping, self.convention))
+            cycles = layer_fold_cycles(mapping, self.convention, self.hw.pe_array.double_buffered_stationary)
+            plan = plan_layer(layer, self.hw.buffers, mapping, cycles)
             cached = self.plans[key] = (plan, step_schedule(plan), {})
             if len(self.plans) > PLAN_CACHE_SIZE:
                 self.plans.popitem(last=False)
@@ -329,7 +332,7 @@ class _Run:
             layer, mapping, plan, by_widths, plan_wall = self.pending.pop(index)
             self.windows.append(tuple(stats.of(position).tolist()))
             # Layers sharing a plan and operand widths share one PlanStats.
-            key = (mapping, layer.gemm, layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits)
+            key = (mapping, layer.gemm, layer.ifmap_bits, layer.filter_bits, layer.ofmap_bits, layer.partial_sum_bits)
             plan_stats = by_widths.get(key)
             if plan_stats is None:
                 plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)

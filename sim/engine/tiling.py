@@ -9,7 +9,8 @@ proportion (they still sum to the fold's cycles exactly). Each step names one ti
   equal its unique size: the ifmap elements the layer reads, the expanded filter matrix a digital array
   stores, block-circulant or not, every ofmap element);
 - ofmap tiles that receive partial sums (a row fold after the first on ws / is) are read back from DRAM
-  when they were drained before.
+  when they were drained before; such partial sums move at accumulator precision (`Layer.partial_sum_bits`),
+  finished outputs at output precision (`ofmap_bits`).
 
 Tile sizes are unique elements: an ifmap tile is the set of distinct (unpadded, non-inserted) ifmap pixels x
 channels its im2col block (rows m0:m1, columns k0:k1; K ordered (r, s, c) with c fastest, as
@@ -43,9 +44,10 @@ class Tile:
     key: tuple[int, ...]
     readback_elements: int = 0  # ofmap only: partial sums read back from DRAM before the step
     previous: int = -1  # ofmap only: index of the earlier tile with the same key (its drain precedes the read)
+    partial: bool = False  # ofmap only: drained as partial sums (a later tile reads them back), at psum precision
 
     def __init__(self, elements: int, address: int, key: tuple[int, ...], readback_elements: int = 0,
-                 previous: int = -1) -> None:
+                 previous: int = -1, partial: bool = False) -> None:
         # Fills the instance dict directly (a plan makes a tile per step; the frozen __init__'s five
         # object.__setattr__ calls cost twice as much); assignment afterwards still raises FrozenInstanceError.
         values = self.__dict__
@@ -54,6 +56,7 @@ class Tile:
         values["key"] = key
         values["readback_elements"] = readback_elements
         values["previous"] = previous
+        values["partial"] = partial
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,9 @@ class LayerPlan:
     slots: dict[str, int]
     slot_elements: dict[str, int]
     whole: dict[str, bool]  # operand held for the whole layer in one tile
+    # A whole-held ofmap drained as it finishes (buffers.ofmap.drain_finished): per step, the (elements, address)
+    # of the outputs the step finishes (its block at the last chunk of K), written after it; () otherwise.
+    drains: tuple[tuple[int, int], ...] = ()
 
     @property
     def compute_cycles(self) -> int:
@@ -165,23 +171,34 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
             tiles[name] = tuple(Tile((k1 - k0) * (n1 - n0), base + ((group * k_total + k0) * n_total + n0) * size, key)
                                 for key, (group, k0, k1, n0, n1) in zip(keys, keys))
         else:
-            ofmap: list[Tile] = []
             last_of_key: dict[tuple[int, ...], int] = {}
+            previous_of = []
             for position, key in enumerate(keys):
+                previous_of.append(last_of_key.get(key, -1))
+                last_of_key[key] = position
+            # A drain is partial sums when a later tile of the same block reads them back.
+            read_back = set(previous_of)
+            ofmap: list[Tile] = []
+            for position, (key, previous) in enumerate(zip(keys, previous_of)):
                 group, m0, m1, n0, n1 = key
                 elements = (m1 - m0) * (n1 - n0)
-                previous = last_of_key.get(key, -1)
-                last_of_key[key] = position
                 # Partial sums wait in DRAM only when an earlier row fold drained this same block.
                 ofmap.append(Tile(elements, base + ((group * m_total + m0) * n_total + n0) * size, key,
-                                  elements if previous >= 0 else 0, previous))
+                                  elements if previous >= 0 else 0, previous, position in read_back))
             tiles[name] = tuple(ofmap)
     steps = np.empty((len(blocks), 5), dtype=np.int64)
     steps.T[:] = columns  # one conversion of the five columns, straight into the row-major steps
+    drains: tuple[tuple[int, int], ...] = ()
+    if whole["ofmap"] and buffers.ofmap.drain_finished:
+        # A step whose block reaches the end of K finishes its outputs: every output exactly once, in step order.
+        base, size = REGION_BASE["ofmap"], elem_bytes["ofmap"]
+        drains = tuple(((m1 - m0) * (n1 - n0), base + ((group * m_total + m0) * n_total + n0) * size)
+                       if k1 == k_total else (0, 0) for group, m0, m1, _, k1, n0, n1 in blocks)
     return LayerPlan(
         steps=steps,
         tiles=tiles,
         slots=slots,
         slot_elements=slot,
         whole=whole,
+        drains=drains,
     )

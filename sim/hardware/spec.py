@@ -74,6 +74,9 @@ class PeArraySpec(Spec):
     # transposed convs: the zero-inserted convolution (as SCALE-Sim runs them), or its stride phases with the
     # inserted zeros skipped (sim.mapping.deconv)
     deconv: Literal["zero_insertion", "zero_skipping"] = "zero_insertion"
+    # ws / is: the stationary operand's PE registers are double-buffered, so the next fold's preload (the R cycles
+    # of a fold) overlaps the current fold (issue 12; a TPU-like array); false: folds do not overlap.
+    double_buffered_stationary: bool = False
 
     @property
     def pes(self) -> int:
@@ -88,6 +91,9 @@ class SramSpec(Spec):
     banks: int = Field(1, ge=1, le=4096)
     ports: int = Field(1, ge=1, le=64)  # read/write ports per bank
     double_buffered: bool = True
+    # ofmap only: a whole-held ofmap writes each block of finished outputs to DRAM as it completes, while compute
+    # goes on (issue 12, schedule realism); false: the whole ofmap is written after the layer's last step.
+    drain_finished: bool = False
 
     @model_validator(mode="after")
     def _whole_words(self) -> SramSpec:
@@ -118,6 +124,14 @@ class BuffersSpec(Spec):
     ifmap: SramSpec
     filter: SramSpec
     ofmap: SramSpec
+
+    @model_validator(mode="after")
+    def _drain_only_outputs(self) -> BuffersSpec:
+        for name in ("ifmap", "filter"):
+            if getattr(self, name).drain_finished:
+                raise constraint_error(f"{name}.drain_finished", "only the ofmap buffer drains outputs", True,
+                                       "false (set buffers.ofmap.drain_finished)")
+        return self
 
 
 class DramTimingSpec(Spec):

@@ -98,9 +98,16 @@ def slot_elements(size_bytes, element_bytes, double_buffered):
     return usable // element_bytes
 
 
-def buffer_slots(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
-    """(slots, elements per slot) of each operand's buffer for `layer`'s element widths."""
+def buffer_bits(layer: Layer) -> dict[str, int]:
+    """Bits an element of each operand takes in its buffer: the ofmap buffer holds partial sums as well as finished
+    outputs, so its elements are the wider of the two (issue 12, precision)."""
     bits = layer.operand_bits
+    return {**bits, "ofmap": max(bits["ofmap"], layer.partial_sum_bits)}
+
+
+def buffer_slots(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
+    """(slots, elements per slot) of each operand's buffer for `layer`'s element widths (`buffer_bits`)."""
+    bits = buffer_bits(layer)
     slots, slot = {}, {}
     for name in OPERANDS:
         spec = getattr(buffers, name)
@@ -188,10 +195,6 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
         raise MappingError("the systolic models run os, ws and is loop nests only", field="mapping.global_buffer",
                            value=mapping.axes, allowed="rows/cols over M/N (os), K/N (ws) or K/M (is)")
     _check_loop_order(mapping)
-    if layer.partial_sum_bits != layer.ofmap_bits:
-        raise MappingError("partial sums at a precision other than the outputs' are not run by the systolic models "
-                           "yet (issue 12, precision)", field=f"{layer.name}.psum_bits", value=layer.psum_bits,
-                           allowed=f"0 or ofmap_bits ({layer.ofmap_bits})")
     _, capacity = buffer_slots(buffers, layer)
     totals = operand_totals(layer)
     whole = {name: name in mapping.whole for name in OPERANDS}

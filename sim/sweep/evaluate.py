@@ -453,7 +453,9 @@ def _screen_grid(context: SweepContext, indices: np.ndarray) -> ScreenedRows:
     macs = 0
     for layer in context.trace.layers:
         grid = estimate_systolic_grid(layer, rows, cols, dataflow, double_buffered=base.buffers.ifmap.double_buffered,
-                                      convention=base.pe_array.cycle_convention, **kwargs)
+                                      convention=base.pe_array.cycle_convention,
+                                      drain_finished=base.buffers.ofmap.drain_finished,
+                                      double_buffered_stationary=base.pe_array.double_buffered_stationary, **kwargs)
         cycles += grid["cycles"]
         # A point where some fold's tile cannot fit its buffer is refused, as estimate_systolic and the engine do.
         unfit = np.broadcast_to(~np.asarray(grid["fits"], dtype=bool), indices.shape) & ~failed

@@ -1,5 +1,6 @@
 """Tile planning: footprints equal a brute-force im2col count; chunks fit their slots; cycles are conserved; plans
 equal the step-by-step reference below (the planner before it was rewritten for speed) field by field."""
+import dataclasses
 import math
 from itertools import pairwise
 
@@ -170,6 +171,8 @@ def reference_plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping,
             previous = last_of_key.get(key, -1)
             tile = Tile(elements, base + ((group * m_total + m0) * n_total + n0) * elem_bytes[name], key,
                         elements if previous >= 0 else 0, previous)
+            if previous >= 0:  # the earlier drain of this block was partial sums, read back now
+                tiles[name][previous] = dataclasses.replace(tiles[name][previous], partial=True)
             last_of_key[key] = len(tiles[name])
         tiles[name].append(tile)
         current[name] = key
