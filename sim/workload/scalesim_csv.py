@@ -10,6 +10,7 @@ Reading follows SCALE-Sim 3.0.0's meaning of each column (see docs/traces.md):
   `Num Filter` filters each; we load it as one Layer with groups = in_channels = Channels and
   out_channels = Channels * Num Filter (the same MACs, cycles semantics per group).
 - GEMM form `Layer, M, N, K,`: M output rows, K reduction, N output columns -> `Layer.gemm_layer`.
+- every operand is SCALE-Sim's 1-byte word: ifmap, filter and ofmap bits are 8 (our default ofmap is 32).
 - an optional last column `N:M` is SCALE-Sim's structured sparsity; only dense ratios (`1:1`, any `n:n`) are
   accepted, since sparsity is not modelled.
 
@@ -40,7 +41,10 @@ GEMM_HEADER = ", ".join(GEMM_COLUMNS) + ","
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _RATIO = re.compile(r"([0-9]+)\s*:\s*([0-9]+)")
-_DEFAULT_BITS = {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32}
+# SCALE-Sim's word is 1 byte for every operand, ofmap (and the partial sums it writes out) included.
+SCALESIM_BITS = {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 8}
+# Precisions the writer accepts: SCALE-Sim's own words, or our defaults (SCALE-Sim then counts 1-byte outputs).
+_WRITABLE_BITS = (SCALESIM_BITS, {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32})
 
 
 # ---------------------------------------------------------------------------------------------- shared reading
@@ -202,7 +206,7 @@ def _conv_row(cells: tuple[str, ...], file: str | Path, line: int) -> Layer:
             in_channels=channels, out_channels=channels * filters if depthwise else filters,
             groups=channels if depthwise else 1, stride_h=stride, stride_w=stride,
             # SCALE-Sim's ceil((H-R+S)/S) output == floor((H+pad-R)/S)+1 with this bottom/right padding
-            pad_bottom=(-(h - r)) % stride, pad_right=(-(w - s)) % stride,
+            pad_bottom=(-(h - r)) % stride, pad_right=(-(w - s)) % stride, **SCALESIM_BITS,
         )
     except TraceError as err:
         raise relocate(err, name, file=file, line=line, columns=_CONV_FIELD_COLUMNS) from err
@@ -213,7 +217,7 @@ def _gemm_row(cells: tuple[str, ...], file: str | Path, line: int) -> Layer:
     m, n, k = (parse_int(cell, file=file, line=line, column=column, minimum=1)
                for cell, column in zip(cells[1:4], GEMM_COLUMNS[1:4]))
     try:
-        return Layer.gemm_layer(name, m=m, n=n, k=k)
+        return Layer.gemm_layer(name, m=m, n=n, k=k, **SCALESIM_BITS)
     except TraceError as err:
         raise relocate(err, name, file=file, line=line) from err
 
@@ -282,9 +286,11 @@ def _check_writable(layer: Layer, form: str) -> None:
         raise TraceError(f"layer {layer.name!r} cannot be written as a SCALE-Sim {form} topology: {why}",
                          field=f"{layer.name}.{field_name}", value=value, allowed=allowed)
 
-    for bits, default in _DEFAULT_BITS.items():
-        if getattr(layer, bits) != default:
-            refuse(bits, "SCALE-Sim has no operand precisions", getattr(layer, bits), f"{default} (our default)")
+    bits = {name: getattr(layer, name) for name in SCALESIM_BITS}
+    if bits not in _WRITABLE_BITS or layer.psum_bits not in (0, layer.ofmap_bits):
+        wrong = next((name for name in bits if all(bits[name] != ok[name] for ok in _WRITABLE_BITS)), "psum_bits")
+        refuse(wrong, "SCALE-Sim has no operand precisions (1-byte words)", getattr(layer, wrong),
+               "ifmap/filter 8 bits, ofmap 8 (SCALE-Sim's word) or 32 (our default), psum 0")
     if layer.batch != 1:
         refuse("batch", "SCALE-Sim has no batch", layer.batch, "1")
     if layer.block_size != 1:
