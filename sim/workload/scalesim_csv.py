@@ -11,8 +11,8 @@ Reading follows SCALE-Sim 3.0.0's meaning of each column (see docs/traces.md):
   out_channels = Channels * Num Filter (the same MACs, cycles semantics per group).
 - GEMM form `Layer, M, N, K,`: M output rows, K reduction, N output columns -> `Layer.gemm_layer`.
 - every operand is SCALE-Sim's 1-byte word: ifmap, filter and ofmap bits are 8 (our default ofmap is 32).
-- an optional last column `N:M` is SCALE-Sim's structured sparsity; only dense ratios (`1:1`, any `n:n`) are
-  accepted, since sparsity is not modelled.
+- an optional last column `N:M` is SCALE-Sim's structured weight sparsity (Layer.sparsity_n / sparsity_m;
+  any `n:n` is dense and read as 1:1).
 
 We are stricter-but-kinder than SCALE-Sim: rows without the trailing comma are accepted, blank lines and
 lines starting with `#` are skipped, and every error names the file, line, column, value and what is allowed.
@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sim.errors import TraceError
-from sim.workload.layer import Layer
+from sim.workload.layer import MAX_SPARSITY_M, Layer
 from sim.workload.trace import Trace
 
 SCALESIM_FORMS: tuple[str, ...] = ("conv", "gemm")
@@ -147,9 +147,9 @@ def parse_scalesim_csv(text: str, *, form: str = "conv", file: str | Path = "<st
                              value=len(cells),
                              allowed=f"{len(columns)} ({', '.join(columns)}) plus an optional {SPARSITY_COLUMN}, "
                                      "each line ending with a comma")
-        if len(cells) == len(columns) + 1:
-            _check_dense(cells[-1], file=file, line=row.line)
-        layers.append(_conv_row(cells, file, row.line) if form == "conv" else _gemm_row(cells, file, row.line))
+        sparsity = _sparsity(cells[-1], file=file, line=row.line) if len(cells) == len(columns) + 1 else {}
+        layer = _conv_row(cells, file, row.line) if form == "conv" else _gemm_row(cells, file, row.line)
+        layers.append(replace(layer, **sparsity) if sparsity else layer)
     if not layers:
         raise TraceError("trace has no layers (only a header)", file=file)
     return tuple(layers)
@@ -171,13 +171,20 @@ def load_scalesim_csv(path: str | Path, *, form: str | None = None) -> Trace:
     return Trace(name=Path(path).stem, layers=layers, source_file=str(path))
 
 
-def _check_dense(cell: str, *, file: str | Path, line: int) -> None:
+def _sparsity(cell: str, *, file: str | Path, line: int) -> dict[str, int]:
+    """Layer fields for an `N:M` cell: {} when empty or dense (n:n)."""
     if cell == "":
-        return
+        return {}
     match = _RATIO.fullmatch(cell)
-    if not match or int(match.group(1)) != int(match.group(2)) or int(match.group(1)) == 0:
-        raise TraceError("N:M sparsity is not modelled; only dense layers can be loaded", file=file, line=line,
-                         field=SPARSITY_COLUMN, value=cell, allowed="1:1 (or any n:n), or no sparsity column")
+    allowed = f"N:M with 1 <= N <= M <= {MAX_SPARSITY_M} (1:1 dense), or an empty cell"
+    if not match:
+        raise TraceError("not an N:M sparsity ratio", file=file, line=line, field=SPARSITY_COLUMN, value=cell,
+                         allowed=allowed)
+    n, m = int(match.group(1)), int(match.group(2))
+    if not 1 <= n <= m <= MAX_SPARSITY_M:
+        raise TraceError("N:M sparsity out of range", file=file, line=line, field=SPARSITY_COLUMN, value=cell,
+                         allowed=allowed)
+    return {} if n == m else {"sparsity_n": n, "sparsity_m": m}
 
 
 def _name(cell: str, column: str, file: str | Path, line: int) -> str:
@@ -239,7 +246,10 @@ def format_scalesim_csv(layers: Iterable[Layer], form: str = "conv") -> str:
     if form not in SCALESIM_FORMS:
         raise TraceError("unknown SCALE-Sim topology form", field="form", value=form,
                          allowed=", ".join(SCALESIM_FORMS))
-    lines = [CONV_HEADER if form == "conv" else GEMM_HEADER]
+    layers = tuple(layers)
+    sparse = any(layer.is_sparse for layer in layers)
+    header = CONV_HEADER if form == "conv" else GEMM_HEADER
+    lines = [header + f" {SPARSITY_COLUMN}," if sparse else header]
     for layer in layers:
         _check_writable(layer, form)
         if form == "gemm":
@@ -250,6 +260,8 @@ def format_scalesim_csv(layers: Iterable[Layer], form: str = "conv") -> str:
             cells = [layer.name, _scalesim_extent(layer, "h"), _scalesim_extent(layer, "w"), layer.filter_h,
                      layer.filter_w, layer.in_channels,
                      layer.out_channels // layer.in_channels if depthwise else layer.out_channels, layer.stride_h]
+        if sparse:
+            cells.append(f"{layer.sparsity_n}:{layer.sparsity_m}")
         lines.append(", ".join(str(cell) for cell in cells) + ",")
     if len(lines) == 1:
         raise TraceError("no layers to write")
