@@ -17,35 +17,45 @@ from collections import defaultdict
 from pathlib import Path
 
 import sim
-from sim.report.writer import (BANDWIDTH_HEADER, COMPUTE_HEADER, DETAILED_HEADER, bandwidth_report_rows,
-                               compute_report_rows, detailed_access_rows)
+from sim.report.writer import (COMPUTE_HEADER, DETAILED_HEADER, SPARSE_HEADER, bandwidth_header,
+                               bandwidth_report_rows, compute_report_rows, detailed_access_rows, is_sparse_run,
+                               sparse_report_rows)
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "scalesim"
 RESULTS = ROOT / "benchmarks" / "results"
 TOPOLOGIES = {"conv": "conv_small.csv", "gemm": "gemm_small.csv"}
-REPORTS = (("COMPUTE_REPORT", COMPUTE_HEADER, compute_report_rows),
-           ("BANDWIDTH_REPORT", BANDWIDTH_HEADER, bandwidth_report_rows),
-           ("DETAILED_ACCESS_REPORT", DETAILED_HEADER, detailed_access_rows))
+REPORTS = (("COMPUTE_REPORT", lambda run: COMPUTE_HEADER, compute_report_rows),
+           ("BANDWIDTH_REPORT", bandwidth_header, bandwidth_report_rows),
+           ("DETAILED_ACCESS_REPORT", lambda run: DETAILED_HEADER, detailed_access_rows),
+           ("SPARSE_REPORT", lambda run: SPARSE_HEADER if is_sparse_run(run) else (), sparse_report_rows))
+GOLDEN_FILES = {"dense": "golden_reports.csv", "sparse": "golden_sparse.csv"}
 
 
-def golden_runs() -> dict[tuple[str, str, str, str], list[dict[str, str]]]:
-    """Golden rows grouped by (form, dataflow, rows, cols), in layer order."""
+def golden_runs(kind: str = "dense") -> dict[tuple[str, ...], list[dict[str, str]]]:
+    """Golden rows grouped by run: (cfg stem, topology file), in layer order."""
     runs: dict[tuple, list] = defaultdict(list)
-    with open(DATA / "golden_reports.csv", newline="") as handle:
+    with open(DATA / GOLDEN_FILES[kind], newline="") as handle:
         for row in csv.DictReader(handle):
-            runs[(row["form"], row["dataflow"], row["rows"], row["cols"])].append(row)
+            stem = f"{row['dataflow']}_{row['rows']}x{row['cols']}"
+            if row.get("sparse_rep"):
+                runs[(f"{stem}_sparse_{row['sparse_rep']}", "conv_sparse.csv")].append(row)
+            else:
+                runs[(stem, TOPOLOGIES[row["form"]])].append(row)
     return runs
 
 
-def our_rows(form: str, dataflow: str, rows: str, cols: str, model: str) -> list[dict[str, str]]:
-    """Our SCALE-Sim report values per SCALE-Sim layer row (depthwise layers: the per-channel rows they stand
-    for are compared with our one layer only when SCALE-Sim has one row)."""
-    hw = sim.load_hardware(DATA / "cfg" / f"{dataflow}_{rows}x{cols}.cfg")
-    trace = sim.load_trace(DATA / "topology" / TOPOLOGIES[form])
+def our_rows(cfg: str, topology: str, model: str) -> list[dict[str, str]]:
+    """Our SCALE-Sim report values per SCALE-Sim layer row (a depthwise layer, which SCALE-Sim expands into one
+    row per channel, is left empty: never a match)."""
+    hw = sim.load_hardware(DATA / "cfg" / f"{cfg}.cfg")
+    trace = sim.load_trace(DATA / "topology" / topology)
     run = sim.simulate(trace, hw) if model == "engine" else sim.estimate(trace, hw)
     out: list[dict[str, str]] = [{} for _ in run.layers]
-    for report, header, make in REPORTS:
+    for report, header_of, make in REPORTS:
+        header = header_of(run)
+        if not header:
+            continue
         for index, values in enumerate(make(run)):
             for column, value in zip(header[1:], values[1:]):
                 out[index][f"{report}:{column}"] = str(value)
@@ -67,17 +77,18 @@ def equal(ours: str | None, theirs: str) -> bool:
     return math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-9)
 
 
-def measure(model: str) -> dict[str, dict[str, int]]:
+def measure(model: str, kind: str = "dense") -> dict[str, dict[str, int]]:
     matches: dict[str, int] = defaultdict(int)
     total = 0
-    for (form, dataflow, rows, cols), golden in golden_runs().items():
-        ours = our_rows(form, dataflow, rows, cols, model)
+    runs = golden_runs(kind)
+    for (cfg, topology), golden in runs.items():
+        ours = our_rows(cfg, topology, model)
         for theirs, mine in zip(golden, ours):
             total += 1
             for column, value in theirs.items():
                 if ":" in column:
                     matches[column] += equal(mine.get(column), value)
-    columns = [c for c in next(iter(golden_runs().values()))[0] if ":" in c]
+    columns = [c for c in next(iter(runs.values()))[0] if ":" in c]
     return {"layers": total, "matches": {column: matches[column] for column in columns}}
 
 
@@ -86,13 +97,14 @@ def main() -> None:
     parser.add_argument("--label", default="current")
     parser.add_argument("--model", choices=("engine", "analytical"), default="engine")
     args = parser.parse_args()
-    result = measure(args.model)
-    print(f"{'column':70s} exact matches / {result['layers']} ({args.model}, {args.label})")
-    for column, count in result["matches"].items():
-        print(f"{column:70s} {count:4d}")
+    results = {kind: measure(args.model, kind) for kind in GOLDEN_FILES}
+    for kind, result in results.items():
+        print(f"{kind + ' column':70s} exact matches / {result['layers']} ({args.model}, {args.label})")
+        for column, count in result["matches"].items():
+            print(f"{column:70s} {count:4d}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"bench_scalesim_columns_{args.model}_{args.label}.json"
-    path.write_text(json.dumps({"label": args.label, "model": args.model, **result}, indent=2) + "\n")
+    path.write_text(json.dumps({"label": args.label, "model": args.model, **results}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

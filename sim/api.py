@@ -232,13 +232,28 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
         metadata.setdefault("dram_bandwidth_bytes_per_cycle", hw.dram.bandwidth_bytes_per_cycle)
     if hw.pe_array is not None:
         metadata.setdefault("clock_mhz", hw.pe_array.clock_mhz)
+    if hw.sparsity is not None:
+        metadata.setdefault("sparse_representation", hw.sparsity.representation)
     return replace(run, pes=run.pes or _pes(hw), metadata=tuple(metadata.items()))
+
+
+def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
+    """Sparse layers (or a sparsity-aware array) get their filter storage, metadata and dense MACs as extras."""
+    from sim.mapping.sparsity import sparsity_extras
+
+    representation = hw.sparsity.representation if hw.sparsity is not None else None
+    if len(run.layers) != len(trace.layers) or (representation is None and not any(
+            layer.is_sparse for layer in trace.layers)):
+        return run
+    layers = tuple(result.with_extra(sparsity_extras(layer, representation)) if representation is not None
+                   or layer.is_sparse else result for layer, result in zip(trace.layers, run.layers))
+    return replace(run, layers=layers)
 
 
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None) -> RunResult:
     """The analytical model for every layer (microseconds per layer) on each layer's mapping."""
     trace = _with_mapping(_as_trace(workload), mapping)
-    return _with_hardware_metadata(_MODELS[hw.kind].estimate(trace, hw), hw)
+    return _with_hardware_metadata(_with_sparsity(_MODELS[hw.kind].estimate(trace, hw), trace, hw), hw)
 
 
 def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
@@ -258,7 +273,7 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     trace = _with_mapping(_as_trace(workload), mapping)
     run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
                                     overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
-    return _with_hardware_metadata(run, hw)
+    return _with_hardware_metadata(_with_sparsity(run, trace, hw), hw)
 
 
 def training_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:

@@ -26,6 +26,10 @@ COMPUTE_HEADER = ("LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "S
                   "Mapping Efficiency %", "Compute Util %")
 BANDWIDTH_HEADER = ("LayerID", "Avg IFMAP SRAM BW", "Avg FILTER SRAM BW", "Avg OFMAP SRAM BW", "Avg IFMAP DRAM BW",
                     "Avg FILTER DRAM BW", "Avg OFMAP DRAM BW")
+# With sparsity SCALE-Sim inserts the metadata column after the filter SRAM column.
+METADATA_BW_COLUMN = "Avg FILTER Metadata SRAM BW"
+SPARSE_HEADER = ("LayerID", "Sparsity Representation", "Original Filter Storage", "New Storage (Filter+Metadata)",
+                 "Filter Metadata Storage", METADATA_BW_COLUMN)
 DETAILED_HEADER = ("LayerID",
                    "SRAM IFMAP Start Cycle", "SRAM IFMAP Stop Cycle", "SRAM IFMAP Reads",
                    "SRAM Filter Start Cycle", "SRAM Filter Stop Cycle", "SRAM Filter Reads",
@@ -76,22 +80,61 @@ def compute_report_rows(run: RunResult) -> list[tuple]:
         total = layer.cycles - _prefetch(layer)
         stall = max(total - layer.compute_cycles, 0)
         pes = run.pes or 1
-        overall = 100.0 * layer.macs / (total * pes) if total else 0.0
+        # SCALE-Sim's Overall Util counts the dense layer's MACs, also for an N:M-sparse one
+        overall = 100.0 * _extra(layer).get("dense_macs", layer.macs) / (total * pes) if total else 0.0
         compute = 100.0 * layer.macs / (layer.compute_cycles * pes) if layer.compute_cycles else 0.0
         rows.append((index, layer.cycles, total, stall, _fmt(overall), _fmt(100.0 * layer.mapping_efficiency),
                      _fmt(compute)))
     return rows
 
 
+def is_sparse_run(run: RunResult) -> bool:
+    """True when the run has sparsity extras (a sparse layer or a sparsity-aware array): SCALE-Sim then writes
+    SPARSE_REPORT.csv and a metadata column in BANDWIDTH_REPORT.csv."""
+    return any("sparsity.metadata_words" in _extra(layer) for layer in run.layers)
+
+
+def bandwidth_header(run: RunResult) -> tuple[str, ...]:
+    if not is_sparse_run(run):
+        return BANDWIDTH_HEADER
+    return (*BANDWIDTH_HEADER[:3], METADATA_BW_COLUMN, *BANDWIDTH_HEADER[3:])
+
+
+def _metadata_bw(layer: LayerResult) -> float:
+    return _extra(layer).get("sparsity.metadata_sram_reads", 0.0) / max(layer.cycles - _prefetch(layer), 1)
+
+
 def bandwidth_report_rows(run: RunResult) -> list[tuple]:
-    """BANDWIDTH_REPORT.csv rows: average words per cycle over the layer's Total Cycles."""
+    """BANDWIDTH_REPORT.csv rows: average words per cycle over the layer's Total Cycles (with the filter
+    metadata column when the run is sparse, see `bandwidth_header`)."""
+    sparse = is_sparse_run(run)
     rows = []
     for index, layer in enumerate(run.layers):
         cycles = max(layer.cycles - _prefetch(layer), 1)
         values = (layer.sram_reads.ifmap, layer.sram_reads.filter, layer.sram_writes.ofmap,
                   layer.dram_reads.ifmap, layer.dram_reads.filter, layer.dram_writes.ofmap)
-        rows.append((index, *(_fmt(v / cycles) for v in values)))
+        cells = [_fmt(v / cycles) for v in values]
+        if sparse:
+            cells.insert(2, _fmt(_metadata_bw(layer)))
+        rows.append((index, *cells))
     return rows
+
+
+def sparse_report_rows(run: RunResult) -> list[tuple]:
+    """SPARSE_REPORT.csv rows (sparse runs): representation, dense filter words, stored + metadata words,
+    metadata words and the metadata SRAM bandwidth."""
+    rows = []
+    for index, layer in enumerate(run.layers):
+        extra = _extra(layer)
+        metadata = extra.get("sparsity.metadata_words", 0.0)
+        rows.append((index, run_sparse_representation(run), int(extra.get("sparsity.original_filter_words", 0)),
+                     _fmt(extra.get("sparsity.stored_filter_words", 0) + metadata), _fmt(metadata),
+                     _fmt(_metadata_bw(layer))))
+    return rows
+
+
+def run_sparse_representation(run: RunResult) -> str:
+    return str(dict(run.metadata).get("sparse_representation", "ellpack_block"))
 
 
 def detailed_access_rows(run: RunResult) -> list[tuple]:
@@ -162,9 +205,12 @@ def _write_staged(run: RunResult, out: Path, staging: Path, *, scalesim_reports:
     names.append("report.csv")
     if scalesim_reports:
         _write_scalesim(staging / "COMPUTE_REPORT.csv", COMPUTE_HEADER, compute_report_rows(run))
-        _write_scalesim(staging / "BANDWIDTH_REPORT.csv", BANDWIDTH_HEADER, bandwidth_report_rows(run))
+        _write_scalesim(staging / "BANDWIDTH_REPORT.csv", bandwidth_header(run), bandwidth_report_rows(run))
         _write_scalesim(staging / "DETAILED_ACCESS_REPORT.csv", DETAILED_HEADER, detailed_access_rows(run))
         names += ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+        if is_sparse_run(run):
+            _write_scalesim(staging / "SPARSE_REPORT.csv", SPARSE_HEADER, sparse_report_rows(run))
+            names.append("SPARSE_REPORT.csv")
     if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
         names.append("bandwidth_trace.csv.gz")
     with (staging / "report.json").open("w") as handle:
