@@ -90,13 +90,31 @@ def prune_n_of_m(weights: np.ndarray, n: int, m: int) -> np.ndarray:
     return np.where(keep.reshape(blocks * m, -1)[:k], weights, 0).astype(weights.dtype)
 
 
-def compress_n_of_m(weights: np.ndarray, n: int, m: int) -> np.ndarray:
-    """The compressed filter (ceil(K/m)*n x N) of N:M-pruned `weights`: the kept weights of each block in row
-    order, zero-padded where a block holds fewer than n non-zeros."""
+def compress_n_of_m(weights: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The compressed filter of N:M-pruned `weights` (K x N): (values, rows), each ceil(K/m)*n x N, the kept
+    weights of every block in row order with their dense row index (a block's unused slots: value 0, and a row
+    index that may lie in the zero padding below K)."""
     k, cols = weights.shape
     blocks = -(-k // m)
     padded = np.zeros((blocks * m, cols), dtype=weights.dtype)
     padded[:k] = prune_n_of_m(weights, n, m)
     grouped = padded.reshape(blocks, m, cols)
-    nonzero_first = np.argsort(grouped == 0, axis=1, kind="stable")[:, :n, :]
-    return np.take_along_axis(grouped, nonzero_first, axis=1).reshape(blocks * n, cols)
+    slots = np.argsort(grouped == 0, axis=1, kind="stable")[:, :n, :]  # non-zeros first, in row order
+    values = np.take_along_axis(grouped, slots, axis=1).reshape(blocks * n, cols)
+    rows = (slots + (np.arange(blocks) * m)[:, None, None]).reshape(blocks * n, cols)
+    return values, rows
+
+
+def sparse_gemm_exact(a: np.ndarray, b: np.ndarray, n: int, m: int, chunk: int = 64) -> np.ndarray:
+    """a (M x K) times the N:M-compressed b (K x N) as the sparse array computes it: each column's stored
+    weights meet the activations their metadata selects; exact int64 (M x N)."""
+    values, rows = compress_n_of_m(b, n, m)
+    k = a.shape[1]
+    padded = np.zeros((a.shape[0], -(-k // m) * m), dtype=np.int64)
+    padded[:, :k] = a
+    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)
+    for start in range(0, b.shape[1], chunk):  # bounded memory: M x K_c x chunk gathered activations
+        part = slice(start, start + chunk)
+        gathered = padded[:, rows[:, part]]  # (M, K_c, chunk)
+        out[:, part] = np.einsum("mkc,kc->mc", gathered, values[:, part].astype(np.int64))
+    return out
