@@ -74,7 +74,8 @@ def _prefetch(layer: LayerResult) -> int:
 
 def compute_report_rows(run: RunResult) -> list[tuple]:
     """COMPUTE_REPORT.csv rows. Total Cycles excludes the initial prefetch (as SCALE-Sim); Compute Util % is MACs
-    over compute cycles x PEs (SCALE-Sim's own ws/is figure uses a fold length C-1 too long)."""
+    over compute cycles x PEs, or under the scalesim convention SCALE-Sim's own definition (whose ws/is fold
+    length is C-1 too long; sim/report/scalesim_windows.py)."""
     rows = []
     for index, layer in enumerate(run.layers):
         total = layer.cycles - _prefetch(layer)
@@ -83,9 +84,16 @@ def compute_report_rows(run: RunResult) -> list[tuple]:
         # SCALE-Sim's Overall Util counts the dense layer's MACs, also for an N:M-sparse one
         overall = 100.0 * _extra(layer).get("dense_macs", layer.macs) / (total * pes) if total else 0.0
         compute = 100.0 * layer.macs / (layer.compute_cycles * pes) if layer.compute_cycles else 0.0
+        compute = _extra(layer).get("scalesim.compute_util_pct", compute)  # SCALE-Sim's own, under its convention
         rows.append((index, layer.cycles, total, stall, _fmt(overall), _fmt(100.0 * layer.mapping_efficiency),
                      _fmt(compute)))
     return rows
+
+
+def _sram_ofmap_writes(layer: LayerResult) -> int:
+    """SRAM ofmap writes as the reports count them: under the scalesim convention with SCALE-Sim's extra R + C per
+    os fold (its issue #166); the LayerResult (and energy) keep the real writes."""
+    return layer.sram_writes.ofmap + int(_extra(layer).get("scalesim.sram.ofmap.extra_writes", 0))
 
 
 def is_sparse_run(run: RunResult) -> bool:
@@ -111,7 +119,7 @@ def bandwidth_report_rows(run: RunResult) -> list[tuple]:
     rows = []
     for index, layer in enumerate(run.layers):
         cycles = max(layer.cycles - _prefetch(layer), 1)
-        values = (layer.sram_reads.ifmap, layer.sram_reads.filter, layer.sram_writes.ofmap,
+        values = (layer.sram_reads.ifmap, layer.sram_reads.filter, _sram_ofmap_writes(layer),
                   layer.dram_reads.ifmap, layer.dram_reads.filter, layer.dram_writes.ofmap)
         cells = [_fmt(v / cycles) for v in values]
         if sparse:
@@ -147,8 +155,13 @@ def detailed_access_rows(run: RunResult) -> list[tuple]:
         compute_end = max(layer.cycles - int(extra.get("drain_cycles", 0)) - 1, prefetch)
         sram = (prefetch, compute_end)
         dram = (0, max(layer.cycles - 1, 0))
+        # under the scalesim convention: SCALE-Sim's own per-operand SRAM windows (sim/report/scalesim_windows.py)
+        ifmap_w, filter_w, ofmap_w = (tuple(int(extra.get(f"scalesim.sram.{op}.{end}", default))
+                                            for end, default in (("start", sram[0]), ("stop", sram[1])))
+                                      for op in ("ifmap", "filter", "ofmap"))
         rows.append((index,
-                     *sram, layer.sram_reads.ifmap, *sram, layer.sram_reads.filter, *sram, layer.sram_writes.ofmap,
+                     *ifmap_w, layer.sram_reads.ifmap, *filter_w, layer.sram_reads.filter, *ofmap_w,
+                     _sram_ofmap_writes(layer),
                      *dram, layer.dram_reads.ifmap, *dram, layer.dram_reads.filter, *dram, layer.dram_writes.ofmap))
     return rows
 

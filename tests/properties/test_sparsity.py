@@ -1,7 +1,6 @@
 """N:M structured weight sparsity: compressed GEMM, MACs, functional values against numpy on the pruned
-weights, engine = analytical for every dataflow, 1:1 = dense, and SCALE-Sim 3.0.0's sparse reports."""
-import csv
-from collections import defaultdict
+weights, engine = analytical for every dataflow, 1:1 = dense (SCALE-Sim's sparse reports:
+test_scalesim_reports.py)."""
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,8 +15,6 @@ from sim.kernels.systolic_fast import run_layer_functional
 from sim.mapping.operands import filter_matrix, ifmap_matrix, ofmap_from_matrix, random_operands
 from sim.mapping.sparsity import compress_n_of_m, prune_n_of_m, sparse_storage
 from sim.mapping.systolic import map_systolic
-from sim.report.writer import (COMPUTE_HEADER, DETAILED_HEADER, SPARSE_HEADER, bandwidth_header,
-                               bandwidth_report_rows, compute_report_rows, detailed_access_rows, sparse_report_rows)
 from sim.workload.layer import Layer
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "scalesim"
@@ -123,63 +120,3 @@ def test_our_toml_takes_a_sparsity_section(tmp_path) -> None:
                   sparsity_n=2, sparsity_m=4)
     extra = dict(sim.simulate([layer], hw).layers[0].extra)
     assert extra["sparsity.metadata_words"] == sparse_storage(layer, "csc").metadata_words == 9 + 144
-
-
-# ---------------------------------------------------------------------------------------------- SCALE-Sim golden
-def _golden() -> dict[str, list[dict[str, str]]]:
-    runs: dict[str, list] = defaultdict(list)
-    with open(DATA / "golden_sparse.csv", newline="") as handle:
-        for row in csv.DictReader(handle):
-            runs[f"ws_{row['rows']}x{row['cols']}_sparse_{row['sparse_rep']}"].append(row)
-    return runs
-
-
-GOLDEN = _golden()
-COLUMNS = [column for column in next(iter(GOLDEN.values()))[0] if ":" in column]
-
-
-def _ours(cfg: str) -> list[dict[str, str]]:
-    run = sim.simulate(sim.load_trace(DATA / "topology" / "conv_sparse.csv"), sim.load_hardware(DATA / "cfg" / f"{cfg}.cfg"))
-    out: list[dict[str, str]] = [{} for _ in run.layers]
-    for report, header, rows in (("COMPUTE_REPORT", COMPUTE_HEADER, compute_report_rows(run)),
-                                 ("BANDWIDTH_REPORT", bandwidth_header(run), bandwidth_report_rows(run)),
-                                 ("DETAILED_ACCESS_REPORT", DETAILED_HEADER, detailed_access_rows(run)),
-                                 ("SPARSE_REPORT", SPARSE_HEADER, sparse_report_rows(run))):
-        for index, values in enumerate(rows):
-            out[index].update({f"{report}:{c}": str(v) for c, v in zip(header[1:], values[1:])})
-    return out
-
-
-OURS = {cfg: _ours(cfg) for cfg in GOLDEN}
-
-
-def _equal(ours: str, theirs: str) -> bool:
-    try:
-        return bool(np.isclose(float(ours), float(theirs), rtol=1e-5, atol=1e-9))
-    except ValueError:
-        return ours == theirs
-
-
-# Columns where our model and SCALE-Sim 3.0.0 differ, each with the reason (strict: a fix must remove it).
-_IFMAP = ("SCALE-Sim streams the dense window (ceil(K/M)*M ifmap reads per output and column fold) and selects "
-          "with the metadata; our sparse array reads only the N selected activations per block")
-_MEMORY = "SCALE-Sim's memory model (fetch windows, drain timing) is not reproduced (issue 17 item 3, not done)"
-_COMPUTE_UTIL = "SCALE-Sim's Compute Util uses a fold length C-1 longer than its cycles (scalesim_compat.md #3)"
-KNOWN = {
-    "BANDWIDTH_REPORT:Avg IFMAP SRAM BW": _IFMAP, "DETAILED_ACCESS_REPORT:SRAM IFMAP Reads": _IFMAP,
-    "COMPUTE_REPORT:Compute Util %": _COMPUTE_UTIL,
-    "COMPUTE_REPORT:Total Cycles (incl. prefetch)": _MEMORY,
-    "DETAILED_ACCESS_REPORT:DRAM IFMAP Reads": "SCALE-Sim re-fetches ifmap rows for sparse layers' padded window; "
-                                               "we fetch each element once",
-    "DETAILED_ACCESS_REPORT:DRAM OFMAP Writes": "SCALE-Sim writes partial sums of every row fold to DRAM; we "
-                                                "accumulate in SRAM and write each output once",
-    **{c: _MEMORY for c in COLUMNS if "Start Cycle" in c or "Stop Cycle" in c or "DRAM BW" in c},
-}
-
-
-@pytest.mark.parametrize("column", [pytest.param(c, marks=pytest.mark.xfail(strict=True, reason=KNOWN[c]))
-                                    if c in KNOWN else c for c in COLUMNS])
-def test_sparse_reports_equal_scalesim_per_column(column: str) -> None:
-    for cfg, golden in GOLDEN.items():
-        for layer, (theirs, ours) in enumerate(zip(golden, OURS[cfg])):
-            assert _equal(ours[column], theirs[column]), (cfg, layer, ours[column], theirs[column])
