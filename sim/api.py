@@ -237,13 +237,46 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
         metadata.setdefault("dram_bandwidth_bytes_per_cycle", hw.dram.bandwidth_bytes_per_cycle)
     if hw.pe_array is not None:
         metadata.setdefault("clock_mhz", hw.pe_array.clock_mhz)
+    if hw.sparsity is not None:
+        metadata.setdefault("sparse_representation", hw.sparsity.representation)
     return replace(run, pes=run.pes or _pes(hw), metadata=tuple(metadata.items()))
+
+
+def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
+    """Under the scalesim cycle convention, SCALE-Sim's per-operand SRAM start / stop cycles as extras."""
+    if hw.pe_array is None or hw.pe_array.cycle_convention != "scalesim" or len(run.layers) != len(trace.layers):
+        return run
+    from sim.report.scalesim_windows import scalesim_window_extras
+
+    layers = []
+    for index, (layer, result) in enumerate(zip(trace.layers, run.layers)):
+        dataflow = trace.dataflow_of(index) or hw.pe_array.dataflow
+        if dataflow not in ("os", "ws", "is"):  # a mapping record or MAESTRO dataflow: not SCALE-Sim's schedule
+            layers.append(result)
+            continue
+        layers.append(result.with_extra(scalesim_window_extras(layer, dataflow, hw.pe_array.rows, hw.pe_array.cols)))
+    layers = tuple(layers)
+    return replace(run, layers=layers)
+
+
+def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
+    """Sparse layers (or a sparsity-aware array) get their filter storage, metadata and dense MACs as extras."""
+    from sim.mapping.sparsity import sparsity_extras
+
+    representation = hw.sparsity.representation if hw.sparsity is not None else None
+    if len(run.layers) != len(trace.layers) or (representation is None and not any(
+            layer.is_sparse for layer in trace.layers)):
+        return run
+    layers = tuple(result.with_extra(sparsity_extras(layer, representation)) if representation is not None
+                   or layer.is_sparse else result for layer, result in zip(trace.layers, run.layers))
+    return replace(run, layers=layers)
 
 
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None) -> RunResult:
     """The analytical model for every layer (microseconds per layer) on each layer's mapping."""
     trace = _with_mapping(_as_trace(workload), mapping)
-    return _with_hardware_metadata(_MODELS[hw.kind].estimate(trace, hw), hw)
+    run = _with_scalesim_windows(_with_sparsity(_MODELS[hw.kind].estimate(trace, hw), trace, hw), trace, hw)
+    return _with_hardware_metadata(run, hw)
 
 
 def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functional: bool = False, seed: int = 0,
@@ -263,7 +296,7 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     trace = _with_mapping(_as_trace(workload), mapping)
     run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
                                     overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
-    return _with_hardware_metadata(run, hw)
+    return _with_hardware_metadata(_with_scalesim_windows(_with_sparsity(run, trace, hw), trace, hw), hw)
 
 
 def training_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:

@@ -4,7 +4,9 @@ What each key becomes is in docs/hardware.md. In short: array size and dataflow 
 KiB of 1-byte words (SCALE-Sim's hard-wired word), `InterfaceBandwidth = CALC` (SCALE-Sim estimates the
 bandwidth that never stalls) becomes an unlimited DRAM, `USER` becomes per-operand DRAM ports, and the
 compute-cycle convention is SCALE-Sim's. Where SCALE-Sim would silently do something else (an unknown dataflow
-runs as os) or a feature is not modelled here (sparsity, Ramulator traces, custom layouts), we raise.
+runs as os) or a feature is not modelled here (the optimized sparse mapping, Ramulator traces, custom layouts),
+we raise. `SparsitySupport = true` becomes a [sparsity] section (SparseRep, BlockSize, seed); the N:M ratio of
+each layer comes from the topology.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import ConfigError
-from sim.hardware.spec import DATAFLOWS, Hardware
+from sim.hardware.spec import DATAFLOWS, SPARSE_REPRESENTATIONS, Hardware
 from sim.hardware.toml_loader import merge_energy_tables, read_text
 from sim.hardware.validation import validate_hardware
 
@@ -44,7 +46,8 @@ REQUIRED_SECTIONS = ("general", "architecture_presets", "run_presets")
 INTERFACE_MODES = ("CALC", "USER")
 # Features SCALE-Sim has and we do not model: on, they are an error rather than a silently different result.
 UNMODELLED_SWITCHES = {
-    ("sparsity", "SparsitySupport"): "sparsity is not modelled",
+    ("sparsity", "OptimizedMapping"): "SCALE-Sim's row-wise optimized sparse mapping (random N per column) is "
+                                      "not modelled; layers take their N:M from the topology",
     ("run_presets", "UseRamulatorTrace"): "Ramulator latency traces are not read; use our TOML with "
                                           "[dram] model = \"bank_row\" for a bank/row DRAM",
     ("layout", "IfmapCustomLayout"): "custom SRAM layouts (bank conflicts) are not modelled",
@@ -236,6 +239,12 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
                     for operand, size in sizes.items()},
         "dram": _dram(cfg),
     }
+    if cfg.boolean("sparsity", "SparsitySupport"):
+        raw["sparsity"] = {
+            "representation": cfg.choice("sparsity", "SparseRep", SPARSE_REPRESENTATIONS),
+            "block_size": cfg.integer("sparsity", "BlockSize", required=False) or 8,
+            "seed": cfg.integer("sparsity", "RandomNumberGeneratorSeed", minimum=0, required=False) or 0,
+        }
     if energy_table is not None:
         table = Path(energy_table)
         if not table.is_file():

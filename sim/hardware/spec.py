@@ -505,6 +505,19 @@ class DirectiveArraySpec(Spec):
                                           "offchip_bandwidth_words_per_cycle")(bounded_bandwidth)
 
 
+SPARSE_REPRESENTATIONS: tuple[str, ...] = ("csr", "csc", "ellpack_block")
+
+
+class SparsitySpec(Spec):
+    """Sparse weight support (SCALE-Sim 3's [sparsity]): how an N:M-sparse filter's metadata is stored.
+
+    The N:M ratio itself is per layer (Layer.sparsity_n / sparsity_m); this section prices its metadata."""
+
+    representation: Literal["csr", "csc", "ellpack_block"] = "ellpack_block"
+    block_size: PositiveInt = 8  # SCALE-Sim's BlockSize (the M of its row-wise optimized mapping)
+    seed: int = 40  # SCALE-Sim's RandomNumberGeneratorSeed (its optimized mapping's random N per column)
+
+
 class Hardware(Spec):
     name: str = Field(min_length=1, max_length=128)
     description: str = Field("", max_length=MAX_TEXT)
@@ -514,6 +527,7 @@ class Hardware(Spec):
     dram: DramSpec | None = None
     reram: ReramSpec | None = None
     directive_array: DirectiveArraySpec | None = None
+    sparsity: SparsitySpec | None = None  # sparse weight support; None: sparse layers keep ellpack_block metadata
     # The memory hierarchy from the PEs outward; empty: derived from [buffers] / [dram] / [directive_array]
     # (see `hierarchy`). Given with a [pe_array] and no [buffers], [buffers] is derived from it.
     memory: tuple[MemoryLevelSpec, ...] = ()

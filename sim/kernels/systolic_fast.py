@@ -114,7 +114,13 @@ def run_layer_functional(layer: Layer, mapping: Mapping, ifmap: np.ndarray, filt
                            field="mapping.problem", value=mapping.problem.sizes)
     a = ifmap_matrix(layer, ifmap)
     b = filter_matrix(layer, filters)
-    exact = gemm_exact(a, b, exact_sum_bound(layer, ifmap, filters))
+    if layer.is_sparse:  # the array holds the compressed filter: N of every M, selecting activations by metadata
+        from sim.mapping.sparsity import sparse_gemm_exact
+
+        exact = np.stack([sparse_gemm_exact(a[g].astype(np.int64), b[g], layer.sparsity_n, layer.sparsity_m)
+                          for g in range(a.shape[0])])
+    else:
+        exact = gemm_exact(a, b, exact_sum_bound(layer, ifmap, filters))
     low, high = signed_range(accumulator_bits)
     overflow = bool(exact.size) and bool(exact.min() < low or exact.max() > high)
     values = _wrap(exact, accumulator_bits) if overflow else exact

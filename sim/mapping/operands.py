@@ -56,10 +56,17 @@ def _random_signed(rng: np.random.Generator, bits: int, shape: tuple[int, ...]) 
 def random_operands(layer: Layer, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Seeded random (ifmap, filters) spanning the full signed range of layer.ifmap_bits / filter_bits.
 
-    A block-circulant layer gets filters whose filter matrix is made of circulant k x k blocks.
+    A block-circulant layer gets filters whose filter matrix is made of circulant k x k blocks; an N:M-sparse
+    layer filters with at most N non-zeros in every M window elements of each filter.
     """
     rng = np.random.default_rng(seed)
     ifmap = _random_signed(rng, layer.ifmap_bits, ifmap_shape(layer))
+    if layer.is_sparse:  # N:M-sparse weights: random, then pruned to the N largest of every M
+        from sim.mapping.sparsity import prune_n_of_m
+
+        dense = filter_matrix(layer, _random_signed(rng, layer.filter_bits, filter_shape(layer)))
+        pruned = np.stack([prune_n_of_m(group, layer.sparsity_n, layer.sparsity_m) for group in dense])
+        return ifmap, _filters_from_matrix(layer, pruned)
     if layer.block_size == 1:
         return ifmap, _random_signed(rng, layer.filter_bits, filter_shape(layer))
     g = layer.gemm
@@ -74,7 +81,7 @@ def random_operands(layer: Layer, seed: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _filters_from_matrix(layer: Layer, matrix: np.ndarray) -> np.ndarray:
     """Inverse of filter_matrix: (groups, K, N) -> filters (O, R, S, C/g)."""
-    g = layer.gemm
+    g = layer.dense_gemm
     window = matrix.transpose(0, 2, 1).reshape(g.groups * g.n, layer.filter_h, layer.filter_w,
                                                layer.in_channels // layer.groups)
     if layer.kind == "tconv":
@@ -117,7 +124,7 @@ def ifmap_matrix(layer: Layer, ifmap: np.ndarray) -> np.ndarray:
         strides=(b[0], b[1] * stride_h, b[2] * stride_w, b[1] * layer.dilation_h, b[2] * layer.dilation_w, b[3]),
         writeable=False,
     )
-    g = layer.gemm
+    g = layer.dense_gemm  # the dense window: an N:M-sparse array selects from it with the filter's metadata
     per_group = layer.in_channels // layer.groups
     windows = windows.reshape(layer.batch, e, f, layer.filter_h, layer.filter_w, g.groups, per_group)
     return np.ascontiguousarray(windows.transpose(5, 0, 1, 2, 3, 4, 6)).reshape(g.groups, g.m, g.k)
@@ -127,7 +134,7 @@ def filter_matrix(layer: Layer, filters: np.ndarray) -> np.ndarray:
     """(groups, K, N): column n of group g is filter g*N + n flattened in (r, s, c) order (flipped for tconv)."""
     _check_shape(layer, "filters", filters, filter_shape(layer))
     window = filters[:, ::-1, ::-1, :] if layer.kind == "tconv" else filters
-    g = layer.gemm
+    g = layer.dense_gemm
     return np.ascontiguousarray(window.reshape(g.groups, g.n, g.k).transpose(0, 2, 1))
 
 

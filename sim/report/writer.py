@@ -26,6 +26,10 @@ COMPUTE_HEADER = ("LayerID", "Total Cycles (incl. prefetch)", "Total Cycles", "S
                   "Mapping Efficiency %", "Compute Util %")
 BANDWIDTH_HEADER = ("LayerID", "Avg IFMAP SRAM BW", "Avg FILTER SRAM BW", "Avg OFMAP SRAM BW", "Avg IFMAP DRAM BW",
                     "Avg FILTER DRAM BW", "Avg OFMAP DRAM BW")
+# With sparsity SCALE-Sim inserts the metadata column after the filter SRAM column.
+METADATA_BW_COLUMN = "Avg FILTER Metadata SRAM BW"
+SPARSE_HEADER = ("LayerID", "Sparsity Representation", "Original Filter Storage", "New Storage (Filter+Metadata)",
+                 "Filter Metadata Storage", METADATA_BW_COLUMN)
 DETAILED_HEADER = ("LayerID",
                    "SRAM IFMAP Start Cycle", "SRAM IFMAP Stop Cycle", "SRAM IFMAP Reads",
                    "SRAM Filter Start Cycle", "SRAM Filter Stop Cycle", "SRAM Filter Reads",
@@ -70,28 +74,75 @@ def _prefetch(layer: LayerResult) -> int:
 
 def compute_report_rows(run: RunResult) -> list[tuple]:
     """COMPUTE_REPORT.csv rows. Total Cycles excludes the initial prefetch (as SCALE-Sim); Compute Util % is MACs
-    over compute cycles x PEs (SCALE-Sim's own ws/is figure uses a fold length C-1 too long)."""
+    over compute cycles x PEs, or under the scalesim convention SCALE-Sim's own definition (whose ws/is fold
+    length is C-1 too long; sim/report/scalesim_windows.py)."""
     rows = []
     for index, layer in enumerate(run.layers):
         total = layer.cycles - _prefetch(layer)
         stall = max(total - layer.compute_cycles, 0)
         pes = run.pes or 1
-        overall = 100.0 * layer.macs / (total * pes) if total else 0.0
+        # SCALE-Sim's Overall Util counts the dense layer's MACs, also for an N:M-sparse one
+        overall = 100.0 * _extra(layer).get("dense_macs", layer.macs) / (total * pes) if total else 0.0
         compute = 100.0 * layer.macs / (layer.compute_cycles * pes) if layer.compute_cycles else 0.0
+        compute = _extra(layer).get("scalesim.compute_util_pct", compute)  # SCALE-Sim's own, under its convention
         rows.append((index, layer.cycles, total, stall, _fmt(overall), _fmt(100.0 * layer.mapping_efficiency),
                      _fmt(compute)))
     return rows
 
 
+def _sram_ofmap_writes(layer: LayerResult) -> int:
+    """SRAM ofmap writes as the reports count them: under the scalesim convention with SCALE-Sim's extra R + C per
+    os fold (its issue #166); the LayerResult (and energy) keep the real writes."""
+    return layer.sram_writes.ofmap + int(_extra(layer).get("scalesim.sram.ofmap.extra_writes", 0))
+
+
+def is_sparse_run(run: RunResult) -> bool:
+    """True when the run has sparsity extras (a sparse layer or a sparsity-aware array): SCALE-Sim then writes
+    SPARSE_REPORT.csv and a metadata column in BANDWIDTH_REPORT.csv."""
+    return any("sparsity.metadata_words" in _extra(layer) for layer in run.layers)
+
+
+def bandwidth_header(run: RunResult) -> tuple[str, ...]:
+    if not is_sparse_run(run):
+        return BANDWIDTH_HEADER
+    return (*BANDWIDTH_HEADER[:3], METADATA_BW_COLUMN, *BANDWIDTH_HEADER[3:])
+
+
+def _metadata_bw(layer: LayerResult) -> float:
+    return _extra(layer).get("sparsity.metadata_sram_reads", 0.0) / max(layer.cycles - _prefetch(layer), 1)
+
+
 def bandwidth_report_rows(run: RunResult) -> list[tuple]:
-    """BANDWIDTH_REPORT.csv rows: average words per cycle over the layer's Total Cycles."""
+    """BANDWIDTH_REPORT.csv rows: average words per cycle over the layer's Total Cycles (with the filter
+    metadata column when the run is sparse, see `bandwidth_header`)."""
+    sparse = is_sparse_run(run)
     rows = []
     for index, layer in enumerate(run.layers):
         cycles = max(layer.cycles - _prefetch(layer), 1)
-        values = (layer.sram_reads.ifmap, layer.sram_reads.filter, layer.sram_writes.ofmap,
+        values = (layer.sram_reads.ifmap, layer.sram_reads.filter, _sram_ofmap_writes(layer),
                   layer.dram_reads.ifmap, layer.dram_reads.filter, layer.dram_writes.ofmap)
-        rows.append((index, *(_fmt(v / cycles) for v in values)))
+        cells = [_fmt(v / cycles) for v in values]
+        if sparse:
+            cells.insert(2, _fmt(_metadata_bw(layer)))
+        rows.append((index, *cells))
     return rows
+
+
+def sparse_report_rows(run: RunResult) -> list[tuple]:
+    """SPARSE_REPORT.csv rows (sparse runs): representation, dense filter words, stored + metadata words,
+    metadata words and the metadata SRAM bandwidth."""
+    rows = []
+    for index, layer in enumerate(run.layers):
+        extra = _extra(layer)
+        metadata = extra.get("sparsity.metadata_words", 0.0)
+        rows.append((index, run_sparse_representation(run), int(extra.get("sparsity.original_filter_words", 0)),
+                     _fmt(extra.get("sparsity.stored_filter_words", 0) + metadata), _fmt(metadata),
+                     _fmt(_metadata_bw(layer))))
+    return rows
+
+
+def run_sparse_representation(run: RunResult) -> str:
+    return str(dict(run.metadata).get("sparse_representation", "ellpack_block"))
 
 
 def detailed_access_rows(run: RunResult) -> list[tuple]:
@@ -104,8 +155,13 @@ def detailed_access_rows(run: RunResult) -> list[tuple]:
         compute_end = max(layer.cycles - int(extra.get("drain_cycles", 0)) - 1, prefetch)
         sram = (prefetch, compute_end)
         dram = (0, max(layer.cycles - 1, 0))
+        # under the scalesim convention: SCALE-Sim's own per-operand SRAM windows (sim/report/scalesim_windows.py)
+        ifmap_w, filter_w, ofmap_w = (tuple(int(extra.get(f"scalesim.sram.{op}.{end}", default))
+                                            for end, default in (("start", sram[0]), ("stop", sram[1])))
+                                      for op in ("ifmap", "filter", "ofmap"))
         rows.append((index,
-                     *sram, layer.sram_reads.ifmap, *sram, layer.sram_reads.filter, *sram, layer.sram_writes.ofmap,
+                     *ifmap_w, layer.sram_reads.ifmap, *filter_w, layer.sram_reads.filter, *ofmap_w,
+                     _sram_ofmap_writes(layer),
                      *dram, layer.dram_reads.ifmap, *dram, layer.dram_reads.filter, *dram, layer.dram_writes.ofmap))
     return rows
 
@@ -162,9 +218,12 @@ def _write_staged(run: RunResult, out: Path, staging: Path, *, scalesim_reports:
     names.append("report.csv")
     if scalesim_reports:
         _write_scalesim(staging / "COMPUTE_REPORT.csv", COMPUTE_HEADER, compute_report_rows(run))
-        _write_scalesim(staging / "BANDWIDTH_REPORT.csv", BANDWIDTH_HEADER, bandwidth_report_rows(run))
+        _write_scalesim(staging / "BANDWIDTH_REPORT.csv", bandwidth_header(run), bandwidth_report_rows(run))
         _write_scalesim(staging / "DETAILED_ACCESS_REPORT.csv", DETAILED_HEADER, detailed_access_rows(run))
         names += ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
+        if is_sparse_run(run):
+            _write_scalesim(staging / "SPARSE_REPORT.csv", SPARSE_HEADER, sparse_report_rows(run))
+            names.append("SPARSE_REPORT.csv")
     if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
         names.append("bandwidth_trace.csv.gz")
     with (staging / "report.json").open("w") as handle:

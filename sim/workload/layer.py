@@ -11,6 +11,9 @@ Conventions
   over the zero-inserted input (`stride - 1` zeros between pixels, `dilation*(filter-1) - pad` border).
 - Depthwise = `groups == in_channels`; the lowered GEMM is then `groups` independent GEMMs.
 - Block-circulant (`block_size > 1`): the filter matrix consists of k x k circulant blocks (CirCNN).
+- N:M structured weight sparsity (`sparsity_n < sparsity_m`): at most N non-zero weights in every M consecutive
+  window (K) elements of each filter column; the array holds the filter compressed to N of every M, so the
+  lowered GEMM's K is ceil(K/M)*N (SCALE-Sim 3's compression) and `dense_gemm` keeps the uncompressed one.
 """
 from __future__ import annotations
 
@@ -31,6 +34,7 @@ MAX_MACS = 1 << 50
 MAX_WINDOW = 1 << 12
 WINDOW_FIELDS = ("filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_bottom",
                  "pad_left", "pad_right", "output_padding_h", "output_padding_w")
+MAX_SPARSITY_M = 64  # longest N:M block we accept (SCALE-Sim's BlockSize is 8 in its shipped configs)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class Layer:
     filter_bits: int = 8
     ofmap_bits: int = 32  # output precision (and, by default, the partial sums')
     psum_bits: int = 0  # partial sums (accumulator) leaving the array; 0: ofmap_bits, as before precision per operand
+    sparsity_n: int = 1  # N:M structured weight sparsity: N non-zeros kept in every M window elements; 1:1 dense
+    sparsity_m: int = 1
 
     def __post_init__(self) -> None:
         self._validate()
@@ -98,7 +104,7 @@ class Layer:
             self._fail("kind", "unknown layer type", self.kind, ", ".join(LAYER_KINDS))
         positive = ("ifmap_h", "ifmap_w", "in_channels", "out_channels", "filter_h", "filter_w", "stride_h",
                     "stride_w", "dilation_h", "dilation_w", "groups", "batch", "block_size", "ifmap_bits",
-                    "filter_bits", "ofmap_bits")
+                    "filter_bits", "ofmap_bits", "sparsity_n", "sparsity_m")
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in ("name", "kind"):
@@ -120,6 +126,14 @@ class Layer:
             self._fail("ofmap_bits", "accumulator precision too wide", self.ofmap_bits, "1..64")
         if self.psum_bits > 64:
             self._fail("psum_bits", "partial-sum precision too wide", self.psum_bits, "0 (= ofmap_bits) or 1..64")
+        if self.sparsity_m > MAX_SPARSITY_M:
+            self._fail("sparsity_m", "sparsity block too long", self.sparsity_m, f"1..{MAX_SPARSITY_M}")
+        if self.sparsity_n > self.sparsity_m:
+            self._fail("sparsity_n", "N of N:M sparsity exceeds M", f"{self.sparsity_n}:{self.sparsity_m}",
+                       f"1..{self.sparsity_m} (N <= M)")
+        if self.is_sparse and self.block_size > 1:
+            self._fail("sparsity_n", "N:M sparsity and block-circulant filters cannot be combined",
+                       f"{self.sparsity_n}:{self.sparsity_m}", "1:1 with block_size > 1")
         if self.in_channels % self.groups:
             self._fail("groups", "groups must divide in_channels", self.groups, f"a divisor of {self.in_channels}")
         if self.out_channels % self.groups:
@@ -235,9 +249,14 @@ class Layer:
     def ofmap_w(self) -> int:
         return self.ofmap_hw[1]
 
+    @property
+    def is_sparse(self) -> bool:
+        """True for N:M weight sparsity with N < M (1:1, or any n:n, is dense)."""
+        return self.sparsity_n < self.sparsity_m
+
     @cached_property
-    def gemm(self) -> GemmShape:
-        """The lowered GEMM (im2col): per group, M = batch*E*F pixels, K = R*S*C/g, N = filters/g."""
+    def dense_gemm(self) -> GemmShape:
+        """The lowered GEMM (im2col) before sparse compression: per group, M = batch*E*F, K = R*S*C/g, N = filters/g."""
         e, f = self.ofmap_hw
         return GemmShape(
             m=self.batch * e * f,
@@ -245,6 +264,19 @@ class Layer:
             n=self.out_channels // self.groups,
             groups=self.groups,
         )
+
+    @cached_property
+    def gemm(self) -> GemmShape:
+        """The GEMM the array runs: `dense_gemm`, with K compressed to ceil(K/M)*N under N:M sparsity."""
+        dense = self.dense_gemm
+        if not self.is_sparse:
+            return dense
+        return GemmShape(m=dense.m, k=-(-dense.k // self.sparsity_m) * self.sparsity_n, n=dense.n, groups=dense.groups)
+
+    @property
+    def dense_macs(self) -> int:
+        """MACs of the dense layer (SCALE-Sim's utilisation counts these for sparse layers too)."""
+        return self.dense_gemm.macs
 
     @property
     def macs(self) -> int:
@@ -270,6 +302,8 @@ class Layer:
     @cached_property
     def filter_elements(self) -> int:
         """Unique weights stored (block-circulant: one vector per k x k block, so 1/k of the dense count)."""
+        if self.is_sparse:  # the non-zeros of the compressed filter (metadata is counted apart, sim.mapping.sparsity)
+            return self.groups * self.gemm.k * self.gemm.n
         dense = self.filter_h * self.filter_w * (self.in_channels // self.groups) * self.out_channels
         return dense // self.block_size
 

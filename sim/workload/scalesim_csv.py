@@ -10,8 +10,9 @@ Reading follows SCALE-Sim 3.0.0's meaning of each column (see docs/traces.md):
   `Num Filter` filters each; we load it as one Layer with groups = in_channels = Channels and
   out_channels = Channels * Num Filter (the same MACs, cycles semantics per group).
 - GEMM form `Layer, M, N, K,`: M output rows, K reduction, N output columns -> `Layer.gemm_layer`.
-- an optional last column `N:M` is SCALE-Sim's structured sparsity; only dense ratios (`1:1`, any `n:n`) are
-  accepted, since sparsity is not modelled.
+- every operand is SCALE-Sim's 1-byte word: ifmap, filter and ofmap bits are 8 (our default ofmap is 32).
+- an optional last column `N:M` is SCALE-Sim's structured weight sparsity (Layer.sparsity_n / sparsity_m;
+  any `n:n` is dense and read as 1:1).
 
 We are stricter-but-kinder than SCALE-Sim: rows without the trailing comma are accepted, blank lines and
 lines starting with `#` are skipped, and every error names the file, line, column, value and what is allowed.
@@ -21,13 +22,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sim.errors import TraceError
 from sim.inputs import MAX_INTEGER_DIGITS, MAX_TRACE_BYTES
 from sim.inputs import read_text as read_input_text
-from sim.workload.layer import Layer
+from sim.workload.layer import MAX_SPARSITY_M, Layer
 from sim.workload.trace import Trace
 
 SCALESIM_FORMS: tuple[str, ...] = ("conv", "gemm")
@@ -42,7 +43,10 @@ GEMM_HEADER = ", ".join(GEMM_COLUMNS) + ","
 
 _INTEGER = re.compile(r"[+-]?[0-9]+")
 _RATIO = re.compile(r"([0-9]+)\s*:\s*([0-9]+)")
-_DEFAULT_BITS = {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32}
+# SCALE-Sim's word is 1 byte for every operand, ofmap (and the partial sums it writes out) included.
+SCALESIM_BITS = {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 8}
+# Precisions the writer accepts: SCALE-Sim's own words, or our defaults (SCALE-Sim then counts 1-byte outputs).
+_WRITABLE_BITS = (SCALESIM_BITS, {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32})
 
 
 # ---------------------------------------------------------------------------------------------- shared reading
@@ -136,9 +140,9 @@ def parse_scalesim_csv(text: str, *, form: str = "conv", file: str | Path = "<st
                              value=len(cells),
                              allowed=f"{len(columns)} ({', '.join(columns)}) plus an optional {SPARSITY_COLUMN}, "
                                      "each line ending with a comma")
-        if len(cells) == len(columns) + 1:
-            _check_dense(cells[-1], file=file, line=row.line)
-        layers.append(_conv_row(cells, file, row.line) if form == "conv" else _gemm_row(cells, file, row.line))
+        sparsity = _sparsity(cells[-1], file=file, line=row.line) if len(cells) == len(columns) + 1 else {}
+        layer = _conv_row(cells, file, row.line) if form == "conv" else _gemm_row(cells, file, row.line)
+        layers.append(replace(layer, **sparsity) if sparsity else layer)
     if not layers:
         raise TraceError("trace has no layers (only a header)", file=file)
     return tuple(layers)
@@ -160,13 +164,20 @@ def load_scalesim_csv(path: str | Path, *, form: str | None = None) -> Trace:
     return Trace(name=Path(path).stem, layers=layers, source_file=str(path))
 
 
-def _check_dense(cell: str, *, file: str | Path, line: int) -> None:
+def _sparsity(cell: str, *, file: str | Path, line: int) -> dict[str, int]:
+    """Layer fields for an `N:M` cell: {} when empty or dense (n:n)."""
     if cell == "":
-        return
+        return {}
     match = _RATIO.fullmatch(cell)
-    if not match or int(match.group(1)) != int(match.group(2)) or int(match.group(1)) == 0:
-        raise TraceError("N:M sparsity is not modelled; only dense layers can be loaded", file=file, line=line,
-                         field=SPARSITY_COLUMN, value=cell, allowed="1:1 (or any n:n), or no sparsity column")
+    allowed = f"N:M with 1 <= N <= M <= {MAX_SPARSITY_M} (1:1 dense), or an empty cell"
+    if not match:
+        raise TraceError("not an N:M sparsity ratio", file=file, line=line, field=SPARSITY_COLUMN, value=cell,
+                         allowed=allowed)
+    n, m = int(match.group(1)), int(match.group(2))
+    if not 1 <= n <= m <= MAX_SPARSITY_M:
+        raise TraceError("N:M sparsity out of range", file=file, line=line, field=SPARSITY_COLUMN, value=cell,
+                         allowed=allowed)
+    return {} if n == m else {"sparsity_n": n, "sparsity_m": m}
 
 
 def _name(cell: str, column: str, file: str | Path, line: int) -> str:
@@ -195,7 +206,7 @@ def _conv_row(cells: tuple[str, ...], file: str | Path, line: int) -> Layer:
             in_channels=channels, out_channels=channels * filters if depthwise else filters,
             groups=channels if depthwise else 1, stride_h=stride, stride_w=stride,
             # SCALE-Sim's ceil((H-R+S)/S) output == floor((H+pad-R)/S)+1 with this bottom/right padding
-            pad_bottom=(-(h - r)) % stride, pad_right=(-(w - s)) % stride,
+            pad_bottom=(-(h - r)) % stride, pad_right=(-(w - s)) % stride, **SCALESIM_BITS,
         )
     except TraceError as err:
         raise relocate(err, name, file=file, line=line, columns=_CONV_FIELD_COLUMNS) from err
@@ -206,7 +217,7 @@ def _gemm_row(cells: tuple[str, ...], file: str | Path, line: int) -> Layer:
     m, n, k = (parse_int(cell, file=file, line=line, column=column, minimum=1)
                for cell, column in zip(cells[1:4], GEMM_COLUMNS[1:4]))
     try:
-        return Layer.gemm_layer(name, m=m, n=n, k=k)
+        return Layer.gemm_layer(name, m=m, n=n, k=k, **SCALESIM_BITS)
     except TraceError as err:
         raise relocate(err, name, file=file, line=line) from err
 
@@ -228,7 +239,10 @@ def format_scalesim_csv(layers: Iterable[Layer], form: str = "conv") -> str:
     if form not in SCALESIM_FORMS:
         raise TraceError("unknown SCALE-Sim topology form", field="form", value=form,
                          allowed=", ".join(SCALESIM_FORMS))
-    lines = [CONV_HEADER if form == "conv" else GEMM_HEADER]
+    layers = tuple(layers)
+    sparse = any(layer.is_sparse for layer in layers)
+    header = CONV_HEADER if form == "conv" else GEMM_HEADER
+    lines = [header + f" {SPARSITY_COLUMN}," if sparse else header]
     for layer in layers:
         _check_writable(layer, form)
         if form == "gemm":
@@ -239,6 +253,8 @@ def format_scalesim_csv(layers: Iterable[Layer], form: str = "conv") -> str:
             cells = [layer.name, _scalesim_extent(layer, "h"), _scalesim_extent(layer, "w"), layer.filter_h,
                      layer.filter_w, layer.in_channels,
                      layer.out_channels // layer.in_channels if depthwise else layer.out_channels, layer.stride_h]
+        if sparse:
+            cells.append(f"{layer.sparsity_n}:{layer.sparsity_m}")
         lines.append(", ".join(str(cell) for cell in cells) + ",")
     if len(lines) == 1:
         raise TraceError("no layers to write")
@@ -275,9 +291,11 @@ def _check_writable(layer: Layer, form: str) -> None:
         raise TraceError(f"layer {layer.name!r} cannot be written as a SCALE-Sim {form} topology: {why}",
                          field=f"{layer.name}.{field_name}", value=value, allowed=allowed)
 
-    for bits, default in _DEFAULT_BITS.items():
-        if getattr(layer, bits) != default:
-            refuse(bits, "SCALE-Sim has no operand precisions", getattr(layer, bits), f"{default} (our default)")
+    bits = {name: getattr(layer, name) for name in SCALESIM_BITS}
+    if bits not in _WRITABLE_BITS or layer.psum_bits not in (0, layer.ofmap_bits):
+        wrong = next((name for name in bits if all(bits[name] != ok[name] for ok in _WRITABLE_BITS)), "psum_bits")
+        refuse(wrong, "SCALE-Sim has no operand precisions (1-byte words)", getattr(layer, wrong),
+               "ifmap/filter 8 bits, ofmap 8 (SCALE-Sim's word) or 32 (our default), psum 0")
     if layer.batch != 1:
         refuse("batch", "SCALE-Sim has no batch", layer.batch, "1")
     if layer.block_size != 1:

@@ -104,3 +104,19 @@ def test_python_dash_m_and_help():
     assert done.returncode == 0
     for command in ("run", "compare", "sweep", "check", "plot"):
         assert command in done.stdout
+
+
+def test_run_sparse_scalesim_cfg_writes_scalesims_sparse_report(tmp_path):
+    """A SCALE-Sim sparse run (SparsitySupport on, N:M topology column) as a SCALE-Sim user runs it: the
+    SPARSE_REPORT.csv and metadata bandwidth column equal SCALE-Sim 3.0.0's (tests/data/scalesim/golden_sparse.csv)."""
+    data = ROOT / "tests" / "data" / "scalesim"
+    out = tmp_path / "run"
+    done = sim("run", "--hw", str(data / "cfg" / "ws_8x8_sparse_csr.cfg"), "--trace",
+               str(data / "topology" / "conv_sparse.csv"), "--out", str(out), "--quiet", "--functional")
+    assert done.returncode == 0, done.stderr
+    lines = (out / "SPARSE_REPORT.csv").read_text().splitlines()
+    assert lines[0].startswith("LayerID, Sparsity Representation, Original Filter Storage,")
+    assert lines[1].split(", ")[:5] == ["0", "csr", "288", "325", "181"]  # SCALE-Sim: 288, 325, 181
+    assert "Avg FILTER Metadata SRAM BW" in (out / "BANDWIDTH_REPORT.csv").read_text().splitlines()[0]
+    report = json.loads((out / "report.json").read_text())
+    assert all(layer["functional"]["max_abs_error"] == 0 for layer in report["layers"])

@@ -117,7 +117,7 @@ def corruptions(draw):
         key = draw(st.text("abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=8).map(lambda s: "zz" + s))
         return text.replace(f"[{section}]\n", f"[{section}]\n{key} = 1\n"), f"{section}.{key}"
     if kind == "unmodelled":
-        section, key = draw(st.sampled_from([("sparsity", "SparsitySupport"), ("run_presets", "UseRamulatorTrace"),
+        section, key = draw(st.sampled_from([("sparsity", "OptimizedMapping"), ("run_presets", "UseRamulatorTrace"),
                                              ("layout", "FilterCustomLayout")]))
         return _replace_value(text, key, draw(st.sampled_from(["true", "True", "yes", "1"]))), f"{section}.{key}"
     lines = text.splitlines()

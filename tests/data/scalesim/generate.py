@@ -3,8 +3,11 @@
 Run with any Python; it calls SCALE-Sim from its own virtual environment (numpy<2 there):
     python tests/data/scalesim/generate.py --scalesim-python scalesim-venv/bin/python
 (or set SCALESIM_PYTHON; see docs/scalesim_compat.md for the install line).
-It writes one cfg per (dataflow, array) under cfg/, the topologies under topology/, and golden.csv with
-SCALE-Sim's COMPUTE_REPORT numbers per layer. CALC mode, header-only layout CSV, no sparsity.
+It writes one cfg per (dataflow, array) under cfg/, the topologies under topology/, golden.csv with
+SCALE-Sim's COMPUTE_REPORT numbers per layer, and golden_reports.csv with every column of its three reports
+(COMPUTE, BANDWIDTH, DETAILED_ACCESS) per layer. CALC mode, header-only layout CSV.
+Sparse runs (ws arrays, `SparsitySupport: true`, an N:M topology column, each SparseRep) add
+golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer.
 """
 from __future__ import annotations
 
@@ -20,6 +23,16 @@ HERE = Path(__file__).resolve().parent
 ARRAYS = ((4, 4), (8, 8), (8, 4), (3, 5), (16, 16))
 DATAFLOWS = ("os", "ws", "is")
 TOPOLOGIES = {"conv": "conv_small.csv", "gemm": "gemm_small.csv"}
+SPARSE_TOPOLOGY = "conv_sparse.csv"
+SPARSE_ARRAYS = ((8, 8), (4, 4), (8, 4))
+SPARSE_REPS = ("ellpack_block", "csr", "csc")
+SPARSE_TEXT = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, Sparsity,
+conv3x3_24, 8, 8, 3, 3, 4, 8, 1, 2:4,
+conv1x1_14, 7, 7, 1, 1, 16, 12, 1, 1:4,
+conv_wide_48, 6, 10, 2, 5, 6, 20, 1, 4:8,
+conv3x3_s2_11, 9, 9, 3, 3, 3, 5, 2, 1:1,
+conv1x1_28, 5, 5, 1, 1, 32, 6, 1, 2:8,
+"""
 
 CFG = """[general]
 run_name = {name}
@@ -50,8 +63,8 @@ FilterSRAMBankNum : 1
 FilterSRAMBankPort : 2
 
 [sparsity]
-SparsitySupport : false
-SparseRep : ellpack_block
+SparsitySupport : {sparse}
+SparseRep : {rep}
 OptimizedMapping : false
 BlockSize : 8
 RandomNumberGeneratorSeed : 40
@@ -62,26 +75,61 @@ UseRamulatorTrace : False
 """
 
 
-def run_one(python: str, dataflow: str, rows: int, cols: int, form: str) -> list[dict[str, str]]:
-    name = f"{dataflow}_{rows}x{cols}"
-    cfg = HERE / "cfg" / f"{name}.cfg"
-    topology = HERE / "topology" / TOPOLOGIES[form]
+def _report(path: Path) -> list[list[str]]:
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    table = [[x.strip() for x in line.split(",")] for line in lines]
+    return [row[:-1] if row and row[-1] == "" else row for row in table]
+
+
+def run_scalesim(python: str, cfg: Path, topology: Path, name: str, form: str) -> dict[str, list[list[str]]]:
+    """SCALE-Sim's reports (header row first) for one cfg and topology."""
     with tempfile.TemporaryDirectory() as tmp:
         layout = Path(tmp) / "layout.csv"
         layout.write_text("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intraline Factor,\n")
         subprocess.run([python, "-m", "scalesim.scale", "-c", str(cfg), "-t", str(topology), "-l", str(layout),
                         "-p", tmp, "-i", form], check=True, capture_output=True, cwd=tmp)
-        report = Path(tmp) / name / "COMPUTE_REPORT.csv"
-        lines = [line for line in report.read_text().splitlines() if line.strip()]
+        return {path.stem: _report(path) for path in sorted((Path(tmp) / name).glob("*_REPORT.csv"))}
+
+
+def _all_columns(reports: dict[str, list[list[str]]], key: dict[str, str]) -> list[dict[str, str]]:
+    """One dict per layer: `key` plus `<REPORT>:<column>` for every column of every report."""
+    rows = [dict(key) for _ in reports["COMPUTE_REPORT"][1:]]
+    for report, table in reports.items():
+        header = table[0]
+        for row, values in zip(rows, table[1:]):
+            for column, value in zip(header, values):
+                row["layer_id" if column == "LayerID" else f"{report}:{column}"] = value
+    return rows
+
+
+def run_one(python: str, dataflow: str, rows: int, cols: int, form: str) -> tuple[list, list]:
+    name = f"{dataflow}_{rows}x{cols}"
+    reports = run_scalesim(python, HERE / "cfg" / f"{name}.cfg", HERE / "topology" / TOPOLOGIES[form], name, form)
     rows_out = []
-    for line in lines[1:]:
-        fields = [x.strip() for x in line.split(",")]
+    for fields in reports["COMPUTE_REPORT"][1:]:
         rows_out.append({
             "form": form, "dataflow": dataflow, "rows": str(rows), "cols": str(cols), "layer_id": fields[0],
             "total_cycles_incl_prefetch": fields[1], "total_cycles": fields[2], "stall_cycles": fields[3],
             "overall_util_pct": fields[4], "mapping_efficiency_pct": fields[5], "compute_util_pct": fields[6],
         })
-    return rows_out
+    key = {"form": form, "dataflow": dataflow, "rows": str(rows), "cols": str(cols)}
+    return rows_out, _all_columns(reports, key)
+
+
+def run_sparse(python: str, rows: int, cols: int, rep: str) -> list[dict[str, str]]:
+    name = f"ws_{rows}x{cols}_sparse_{rep}"
+    cfg = HERE / "cfg" / f"{name}.cfg"
+    reports = run_scalesim(python, cfg, HERE / "topology" / SPARSE_TOPOLOGY, name, "conv")
+    key = {"form": "conv", "dataflow": "ws", "rows": str(rows), "cols": str(cols), "sparse_rep": rep}
+    return _all_columns(reports, key)
+
+
+def _write(path: Path, rows: list[dict[str, str]]) -> None:
+    fields = list(dict.fromkeys(key for row in rows for key in row))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def main() -> None:
@@ -95,16 +143,22 @@ def main() -> None:
     for dataflow in DATAFLOWS:
         for rows, cols in ARRAYS:
             name = f"{dataflow}_{rows}x{cols}"
-            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow))
+            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+                                                                 sparse="false", rep="ellpack_block"))
+    for rows, cols in SPARSE_ARRAYS:
+        for rep in SPARSE_REPS:
+            name = f"ws_{rows}x{cols}_sparse_{rep}"
+            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow="ws",
+                                                                 sparse="true", rep=rep))
+    (HERE / "topology" / SPARSE_TOPOLOGY).write_text(SPARSE_TEXT)
     jobs = [(d, r, c, form) for d in DATAFLOWS for r, c in ARRAYS for form in TOPOLOGIES]
+    sparse_jobs = [(r, c, rep) for r, c in SPARSE_ARRAYS for rep in SPARSE_REPS]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda job: run_one(args.scalesim_python, *job), jobs))
-    with open(HERE / "golden.csv", "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(results[0][0]))
-        writer.writeheader()
-        for rows_out in results:
-            writer.writerows(rows_out)
-
+        sparse = list(pool.map(lambda job: run_sparse(args.scalesim_python, *job), sparse_jobs))
+    _write(HERE / "golden.csv", [row for compute, _ in results for row in compute])
+    _write(HERE / "golden_reports.csv", [row for _, every in results for row in every])
+    _write(HERE / "golden_sparse.csv", [row for rows_out in sparse for row in rows_out])
 
 if __name__ == "__main__":
     main()

@@ -132,7 +132,7 @@ def test_missing_section_is_named():
 
 
 @pytest.mark.parametrize("old,new,field", [
-    ("SparsitySupport : false", "SparsitySupport : true", "sparsity.SparsitySupport"),
+    ("OptimizedMapping : false", "OptimizedMapping : true", "sparsity.OptimizedMapping"),
     ("UseRamulatorTrace: False", "UseRamulatorTrace: True", "run_presets.UseRamulatorTrace"),
     ("IfmapCustomLayout: False", "IfmapCustomLayout: True", "layout.IfmapCustomLayout"),
 ])
@@ -181,3 +181,14 @@ def test_energy_table_can_be_replaced_or_left_out(tmp_path):
     assert DEFAULT_ENERGY_TABLE.is_file()
     with pytest.raises(ConfigError, match="default energy table"):
         hardware_from_cfg_text(CFG, "x.cfg", energy_table=tmp_path / "none.toml")
+
+
+@pytest.mark.parametrize("rep", ["csr", "csc", "ellpack_block"])
+def test_sparsity_support_becomes_a_sparsity_section(rep):
+    text = CFG.replace("SparsitySupport : false", "SparsitySupport : true").replace(
+        "SparseRep : ellpack_block", f"SparseRep : {rep}")
+    hw = hardware_from_cfg_text(text, "x.cfg")
+    assert (hw.sparsity.representation, hw.sparsity.block_size, hw.sparsity.seed) == (rep, 8, 40)
+    assert hardware_from_cfg_text(CFG, "x.cfg").sparsity is None
+    with pytest.raises(ConfigError, match="SparseRep"):
+        hardware_from_cfg_text(text.replace(f"SparseRep : {rep}", "SparseRep : coo"), "x.cfg")

@@ -1,5 +1,6 @@
 """SCALE-Sim topology CSV: reading both forms, the error messages, and what the writer refuses."""
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -56,8 +57,9 @@ def test_kinder_than_scalesim_no_trailing_comma_comments_blank_lines_and_dense_s
     ("A, 5, 2, 3, 3, 1, 1, 1,", r"t\.csv:2: Filter Width: .*allowed: <= IFMAP Width \(2\)"),
     ("A, 5, 5, 3, 3, 1, 1,", r"t\.csv:2: wrong number of columns .*\(got 7\); allowed: 8 \(Layer name, IFMAP Height"),
     ("A, 5, 5, 3, 3, 1, 1, 1, 1:1, 3,", r"t\.csv:2: wrong number of columns .*\(got 10\)"),
-    ("A, 5, 5, 3, 3, 1, 1, 1, 2:4,", r"t\.csv:2: N:M sparsity: N:M sparsity is not modelled.*\(got '2:4'\); "
-                                     r"allowed: 1:1"),
+    ("A, 5, 5, 3, 3, 1, 1, 1, 4:2,", r"t\.csv:2: N:M sparsity: N:M sparsity out of range \(got '4:2'\); "
+                                     r"allowed: N:M with 1 <= N <= M"),
+    ("A, 5, 5, 3, 3, 1, 1, 1, half,", r"t\.csv:2: N:M sparsity: not an N:M sparsity ratio \(got 'half'\)"),
     (", 5, 5, 3, 3, 1, 1, 1,", r"t\.csv:2: Layer name: missing layer name"),
 ])
 def test_conv_errors_name_file_line_column_value_and_allowed(row: str, pattern: str) -> None:
@@ -115,7 +117,7 @@ def test_writer_keeps_depthwise_dp_layers() -> None:
     layer = Layer(name="L_DP", ifmap_h=6, ifmap_w=6, filter_h=3, filter_w=3, in_channels=4, out_channels=8, groups=4)
     text = format_scalesim_csv([layer])
     assert text.splitlines()[1] == "L_DP, 6, 6, 3, 3, 4, 2, 1,"
-    assert parse_scalesim_csv(text) == (layer,)
+    assert parse_scalesim_csv(text) == (replace(layer, ofmap_bits=8),)  # SCALE-Sim's 1-byte ofmap words
 
 
 def test_a_missing_header_is_not_silently_skipped() -> None:
@@ -128,3 +130,14 @@ def test_comment_only_file_is_a_trace_error(tmp_path) -> None:
     path.write_text("# nothing here\n")
     with pytest.raises(TraceError, match="only comments"):
         load_scalesim_csv(path)
+
+
+def test_nm_sparsity_column_compresses_k_and_round_trips() -> None:
+    layers = parse_scalesim_csv(conv("A, 8, 8, 3, 3, 4, 8, 1, 2:4,\nB, 6, 10, 2, 5, 6, 20, 1, 4:8,\nC, 5, 5, 1, 1, 3, 2, 1, 3:3,"))
+    assert [(layer.sparsity_n, layer.sparsity_m) for layer in layers] == [(2, 4), (4, 8), (1, 1)]
+    assert layers[0].gemm.k == 18 and layers[0].dense_gemm.k == 36  # SCALE-Sim's compressed filter rows
+    assert layers[1].gemm.k == 32  # ceil(60 / 8) blocks of 4 kept
+    assert layers[0].macs * 2 == layers[0].dense_macs
+    text = format_scalesim_csv(layers)
+    assert text.splitlines()[1] == "A, 8, 8, 3, 3, 4, 8, 1, 2:4,"
+    assert parse_scalesim_csv(text) == layers

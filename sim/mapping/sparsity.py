@@ -1,0 +1,120 @@
+"""N:M structured weight sparsity: the compressed filter's storage, its metadata, and the pruning itself.
+
+A layer with `sparsity_n < sparsity_m` keeps N non-zero weights in every M consecutive window (K) elements of
+each filter column (K x N filter matrix, per group); the array holds the compressed filter of ceil(K/M)*N rows
+(Layer.gemm). Metadata per representation, in 1-byte words, as SCALE-Sim 3.0.0's SPARSE_REPORT counts it
+(measured on real runs, tests/data/scalesim/golden_sparse.csv):
+
+- csr: one row pointer per dense filter row plus one (K + 1) and one column index per stored weight;
+- csc: one column pointer per filter plus one (N + 1) and one row index per stored weight;
+- ellpack_block: ceil(log2 M) bits of position per stored weight, 32 bits to a metadata word; none when dense.
+
+Storage = stored weights + metadata; the metadata is read from SRAM once per layer (SCALE-Sim's "Avg FILTER
+Metadata SRAM BW" = metadata / Total Cycles).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.workload.layer import Layer
+
+DEFAULT_REPRESENTATION = "ellpack_block"
+ELLPACK_WORD_BITS = 32  # bits of position metadata per ellpack_block metadata word (SCALE-Sim 3.0.0, measured)
+
+
+@dataclass(frozen=True)
+class SparseStorage:
+    """A layer's filter storage in words: dense, stored (the non-zeros of the compressed filter) and metadata."""
+
+    representation: str
+    original_words: int  # the dense filter, K x N per group
+    stored_words: int  # the compressed filter's weights (padding of a last partial block included)
+    metadata_words: float
+
+    @property
+    def total_words(self) -> float:
+        return self.stored_words + self.metadata_words
+
+
+def sparse_storage(layer: Layer, representation: str = DEFAULT_REPRESENTATION) -> SparseStorage:
+    """The filter storage of `layer` under `representation` (csr, csc or ellpack_block)."""
+    dense, stored = layer.dense_gemm, layer.gemm
+    groups = dense.groups
+    original = groups * dense.k * dense.n
+    nonzero = groups * stored.k * stored.n
+    if representation == "csr":
+        metadata: float = groups * (dense.k + 1) + nonzero
+    elif representation == "csc":
+        metadata = groups * (dense.n + 1) + nonzero
+    elif representation == "ellpack_block":
+        position_bits = math.ceil(math.log2(layer.sparsity_m)) if layer.is_sparse else 0
+        metadata = nonzero * position_bits / ELLPACK_WORD_BITS
+    else:
+        raise ValueError(f"unknown sparse representation {representation!r}")
+    return SparseStorage(representation, original, nonzero, metadata)
+
+
+def sparsity_extras(layer: Layer, representation: str | None) -> dict[str, float]:
+    """LayerResult extras for a sparse layer or a sparsity-aware array: storage, metadata reads and dense MACs."""
+    if representation is None and not layer.is_sparse:
+        return {}
+    storage = sparse_storage(layer, representation or DEFAULT_REPRESENTATION)
+    return {
+        "sparsity.n": layer.sparsity_n,
+        "sparsity.m": layer.sparsity_m,
+        "sparsity.original_filter_words": storage.original_words,
+        "sparsity.stored_filter_words": storage.stored_words,
+        "sparsity.metadata_words": storage.metadata_words,
+        "sparsity.metadata_sram_reads": storage.metadata_words,
+        "dense_macs": layer.dense_macs,
+    }
+
+
+def prune_n_of_m(weights: np.ndarray, n: int, m: int) -> np.ndarray:
+    """`weights` (K x N) with all but the n largest-magnitude of every m consecutive rows of each column zeroed
+    (ties: the lower row); the last block may be short."""
+    if n >= m:
+        return weights.copy()
+    k = weights.shape[0]
+    blocks = -(-k // m)
+    padded = np.zeros((blocks * m, weights.shape[1]), dtype=weights.dtype)
+    padded[:k] = weights
+    grouped = np.abs(padded.reshape(blocks, m, -1).astype(np.float64))
+    # stable sort of -|w| keeps the lower row first among equals
+    order = np.argsort(-grouped, axis=1, kind="stable")
+    keep = np.zeros_like(grouped, dtype=bool)
+    np.put_along_axis(keep, order[:, :n, :], True, axis=1)
+    return np.where(keep.reshape(blocks * m, -1)[:k], weights, 0).astype(weights.dtype)
+
+
+def compress_n_of_m(weights: np.ndarray, n: int, m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The compressed filter of N:M-pruned `weights` (K x N): (values, rows), each ceil(K/m)*n x N, the kept
+    weights of every block in row order with their dense row index (a block's unused slots: value 0, and a row
+    index that may lie in the zero padding below K)."""
+    k, cols = weights.shape
+    blocks = -(-k // m)
+    padded = np.zeros((blocks * m, cols), dtype=weights.dtype)
+    padded[:k] = prune_n_of_m(weights, n, m)
+    grouped = padded.reshape(blocks, m, cols)
+    slots = np.argsort(grouped == 0, axis=1, kind="stable")[:, :n, :]  # non-zeros first, in row order
+    values = np.take_along_axis(grouped, slots, axis=1).reshape(blocks * n, cols)
+    rows = (slots + (np.arange(blocks) * m)[:, None, None]).reshape(blocks * n, cols)
+    return values, rows
+
+
+def sparse_gemm_exact(a: np.ndarray, b: np.ndarray, n: int, m: int, chunk: int = 64) -> np.ndarray:
+    """a (M x K) times the N:M-compressed b (K x N) as the sparse array computes it: each column's stored
+    weights meet the activations their metadata selects; exact int64 (M x N)."""
+    values, rows = compress_n_of_m(b, n, m)
+    k = a.shape[1]
+    padded = np.zeros((a.shape[0], -(-k // m) * m), dtype=np.int64)
+    padded[:, :k] = a
+    out = np.zeros((a.shape[0], b.shape[1]), dtype=np.int64)
+    for start in range(0, b.shape[1], chunk):  # bounded memory: M x K_c x chunk gathered activations
+        part = slice(start, start + chunk)
+        gathered = padded[:, rows[:, part]]  # (M, K_c, chunk)
+        out[:, part] = np.einsum("mkc,kc->mc", gathered, values[:, part].astype(np.int64))
+    return out
