@@ -306,9 +306,10 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     layers_out: list[LayerSearch] = []
     complete = True
     cache = cache if cache is not None else MapperCache()  # repeated layer shapes are searched once
+    hw_key = hw.model_dump_json()  # the config's content: a pydantic model with tables does not hash
     try:
         for layer in trace.layers:
-            key = (replace(layer, name="layer"), hw, objective, budget, seed, top_k, time_limit_s)
+            key = (replace(layer, name="layer"), hw_key, objective, budget, seed, top_k, time_limit_s)
             if cache is not None and key in cache.entries:
                 layers_out.append(replace(cache.entries[key], layer=layer.name, cached=True))
                 continue
