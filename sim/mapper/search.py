@@ -221,16 +221,22 @@ def _merged(parts) -> tuple[Candidates, np.ndarray]:
 
 def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: float, engine_pj: float,
                   memory_cycles: int, compute_cycles: int) -> str:
+    """"" when the two models agree within AGREEMENT, else the differences and why they part."""
     reasons = []
     for what, a, e in (("cycles", analytical_cycles, engine_cycles), ("energy", analytical_pj, engine_pj)):
         if e and abs(a - e) / e > AGREEMENT:
             reasons.append(f"{what}: analytical {a:,.0f} vs engine {e:,.0f} ({(a - e) / e:+.1%})")
     if not reasons:
         return ""
-    why = ("DRAM-bound: the closed form takes max(compute, memory) where the engine serialises tile fetches "
-           "with the folds that wait for them" if memory_cycles >= compute_cycles else
-           "compute-bound: the engine's per-tile fetch stalls are not in the closed form's lower bound")
-    return "; ".join(reasons) + f" ({why})"
+    bound = (f"DRAM-bound ({memory_cycles:,} memory vs {compute_cycles:,} compute cycles)"
+             if memory_cycles >= compute_cycles else
+             f"compute-bound ({compute_cycles:,} compute vs {memory_cycles:,} memory cycles)")
+    if engine_cycles >= analytical_cycles:
+        why = ("the closed form is a lower bound of the engine's timeline (docs/systolic.md): the engine's folds "
+               "wait for tile fetches the bound overlaps; energy follows through leakage per cycle")
+    else:
+        why = "the engine overlaps more than the closed form's prologue and epilogue assume"
+    return "; ".join(reasons) + f" ({bound}: {why})"
 
 
 def _validate(layer: Layer, hw: Hardware, scored: list[Scored], seed: int) -> list[Scored]:
@@ -272,10 +278,10 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     if top_k > 0:
         scored = _validate(layer, hw, scored, seed)
         for n, item in enumerate(scored):
-            extra = dict(estimate_systolic(layer, hw, item.mapping).extra)
+            analytical = estimate_systolic(layer, hw, item.mapping)
             scored[n] = replace(item, disagreement=_disagreement(
                 item.cycles, item.engine_cycles, item.energy_pj, item.engine_energy_pj,
-                int(extra.get("memory_cycles", 0)), item.cycles - 0))
+                int(dict(analytical.extra).get("memory_cycles", 0)), int(analytical.compute_cycles)))
 
     def value(item: Scored) -> float:
         if item.engine_cycles is not None:
