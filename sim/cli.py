@@ -376,6 +376,9 @@ def sweep(
     dask: Optional[str] = typer.Option(
         None, "--dask", help="Dask scheduler address; 'local' starts a LocalCluster"),
     workers: Optional[int] = typer.Option(None, "--workers", help="local pool size (default: CPU count)"),
+    mapping: Optional[str] = typer.Option(
+        None, "--mapping", help="'auto': judge every point with its best per-layer mappings (hardware-mapping "
+                                "co-search; each layer searched once per hardware point)"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Design-space exploration: screen with the analytical model, validate the Pareto front with the engine."""
@@ -383,7 +386,7 @@ def sweep(
     from sim.sweep import run_sweep_command
 
     out_dir = _out_dir(out, Path("out") / safe_name(f"sweep-{spec.stem}"))
-    run_sweep_command(spec, out_dir, dask=dask, workers=workers, console=_console(quiet))
+    run_sweep_command(spec, out_dir, dask=dask, workers=workers, console=_console(quiet), mapping=mapping)
 
 
 @app.command()

@@ -233,3 +233,35 @@ def test_mapping_auto_in_compare_agrees_with_the_mapper(eyeriss):
     mapped = sim.map(trace, eyeriss, top_k=0)
     assert [layer.cycles for layer in run.layers] == [s.best.cycles for s in mapped.layers]
     assert sim.compare(trace, eyeriss, mapping="auto") is not None
+
+
+def test_sweep_mapping_auto_judges_each_point_by_its_best_mappings(tmp_path):
+    import json
+    import sqlite3
+
+    import tomli_w
+
+    from sim.sweep import load_sweep_spec, sweep
+    from sim.sweep.evaluate import hardware_variant
+
+    (tmp_path / "gemm.csv").write_text("name,type,m,n,k\ng1,gemm,24,20,18\ng2,gemm,9,30,12\n")
+    base_path = ROOT / "hw_configs" / "scalesim_32x32_ws.toml"
+    spec_path = tmp_path / "spec.toml"
+    spec_path.write_text(tomli_w.dumps({"sweep": {
+        "name": "auto", "trace": "gemm.csv", "hardware": str(base_path), "objectives": ["latency", "energy"],
+        "validate": {"engine": "none"}, "parameters": {"pe_array.rows": [4, 12]}}}))
+    spec = replace(load_sweep_spec(spec_path), mapping="auto")
+    result = sweep(spec, tmp_path / "out", workers=0)
+    assert result.ok == 2
+    connection = sqlite3.connect(result.database)
+    points = connection.execute("SELECT params, cycles FROM points ORDER BY params").fetchall()
+    connection.close()
+    base = sim.load_hardware(base_path)
+    trace = sim.load_trace(tmp_path / "gemm.csv")
+    for params, cycles in points:
+        hw = hardware_variant(base, json.loads(params))
+        auto = sum(layer.cycles for layer in sim.estimate(trace, hw, mapping="auto").layers)
+        fixed = min(sum(layer.cycles for layer in sim.estimate(trace, hw, mapping={
+            layer.name: sim.map_layer(layer, hw, dataflow=flow) for layer in trace.layers}).layers)
+            for flow in ("os", "ws", "is"))
+        assert cycles == auto <= fixed
