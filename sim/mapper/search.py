@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
-from sim.mapper.space import Candidates, Space, _concat, layer_space
+from sim.mapper.space import Candidates, Space, concat_families, layer_space
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping
 from sim.workload.layer import Layer
@@ -145,7 +145,7 @@ def _named(layer: Layer, hw: Hardware) -> dict[str, Mapping]:
 
 def _as_candidates(records: list[Mapping]) -> Candidates:
     if not records:
-        return _concat([])
+        return concat_families([])
     return Candidates(np.array([DATAFLOW_NAMES.index(r.dataflow) for r in records], dtype=np.int64),
                       np.array([r.chunks for r in records], dtype=np.int64),
                       tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS))
@@ -176,7 +176,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
 
     run(named)
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
-    run(_concat([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
+    run(concat_families([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
     # Zoom: around the best candidates, the chunk counts between their neighbours on the ladder, finer each round.
     families = {(f.dataflow, f.whole): f for f in space.families}
     for _ in range(8):
@@ -194,7 +194,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
             low, high = max(int(family.counts[0]), c - span), min(int(family.counts[-1]), c + span)
             zoom.append((family, _ladder(low, high, steps)))
         before = len(seen)
-        run(_concat(zoom))
+        run(concat_families(zoom))
         if len(seen) == before:
             break
     # Seeded random samples with what is left.
@@ -205,7 +205,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
                                                              space.families[p].counts[-1] + 1)]))
                   for p in picks.tolist()]
         before = len(seen)
-        run(_concat(sample))
+        run(concat_families(sample))
         if len(seen) == before:
             break
     batch, score = _merged(parts)

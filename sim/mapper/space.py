@@ -70,10 +70,11 @@ class Space:
         return int(sum(f.counts.size for f in self.families))
 
     def all(self) -> Candidates:
-        return _concat([(f, f.counts) for f in self.families])
+        return concat_families([(f, f.counts) for f in self.families])
 
 
-def _concat(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
+def concat_families(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
+    """One batch of the given chunk counts of each family."""
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Candidates(empty, empty, (empty.astype(bool),) * 3)
