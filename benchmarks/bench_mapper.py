@@ -121,17 +121,18 @@ def main() -> None:
                 rows.append(network_row(network, trace, hw, "latency", top_k=0))
     rates = [scoring_rate(hws["eyeriss-like"], Layer.gemm_layer("gemm", m=512, n=768, k=3072)),
              scoring_rate(hws["eyeriss-like"], resnet18.layers[16])]
-    print(f"{'network':<18}{'hardware':<16}{'objective':<9}{'model':<11}{'config':>14}{'best fixed':>16}"
-          f"{'named/layer':>14}{'mapper':>14}{'gain':>8}{'wins':>7}{'search s':>9}")
+    # Energy rows in pJ, cycles rows in cycles.
+    print(f"{'network':<18}{'hardware':<18}{'objective':<10}{'model':<11}{'config':>16}{'best fixed':>20}"
+          f"{'named/layer':>16}{'mapper':>16}{'gain':>8}{'wins':>8}{'search s':>9}")
     for r in rows:
         key = "cycles" if r["objective"] == "latency" else "energy_pj"
         config = r[f"config_{key}"] or float("nan")
         fixed = r[f"best_fixed_{key}"]
         per_layer = r[f"best_named_per_layer_{key}"]
         mapper = r[f"mapper_{key}"]
-        print(f"{r['network']:<18}{r['hardware']:<16}{r['objective']:<9}{r['model']:<11}{config:>14,.0f}"
-              f"{fixed:>12,.0f} {r['best_fixed']:<3}{per_layer:>14,.0f}{mapper:>14,.0f}{1 - mapper / fixed:>8.1%}"
-              f"{r['layers_at_least_as_good_as_best_named']:>4}/{r['layers']:<3}{r['search_s']:>8.1f}")
+        print(f"{r['network']:<18}{r['hardware']:<18}{r['objective']:<10}{r['model']:<11}{config:>16,.0f}"
+              f"{fixed:>16,.0f} {r['best_fixed']:<3}{per_layer:>16,.0f}{mapper:>16,.0f}{1 - mapper / fixed:>8.1%}"
+              f"{r['layers_at_least_as_good_as_best_named']:>5}/{r['layers']:<3}{r['search_s']:>8.1f}")
         for line in r["disagreements_over_5pct"]:
             print("    > 5 %:", line)
     for r in rates:
