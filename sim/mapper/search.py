@@ -307,6 +307,11 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     """Search every layer of `trace` on `hw`. A Ctrl-C stops the search and returns what was found, marked
     incomplete (`complete=False`, the layers not searched in `missing`)."""
     check_settings(objective, budget, time_limit_s, top_k)
+    names = [layer.name for layer in trace.layers]
+    if len(set(names)) != len(names):  # the answer is a mapping per layer name (a mapping file)
+        raise MappingError("the mapper answers a mapping per layer name, and this trace repeats a name",
+                           field="layers", value=next(n for n in names if names.count(n) > 1),
+                           allowed="distinct layer names")
     start = time.perf_counter()
     deadline = start + time_limit_s if time_limit_s is not None else float("inf")
     layers_out: list[LayerSearch] = []

@@ -268,3 +268,9 @@ def test_sweep_mapping_auto_judges_each_point_by_its_best_mappings(tmp_path):
             layer.name: sim.map_layer(layer, hw, dataflow=flow) for layer in trace.layers}).layers)
             for flow in ("os", "ws", "is"))
         assert cycles == auto <= fixed
+
+
+def test_repeated_layer_names_are_refused(eyeriss):
+    layer = Layer.gemm_layer("same", m=8, n=8, k=8)
+    with pytest.raises(MappingError, match="repeats a name"):
+        sim.map(Trace(name="t", layers=(layer, layer)), eyeriss, top_k=0)
