@@ -36,8 +36,8 @@ def write_map_outputs(result: MapResult, out_dir: Path) -> tuple[Path, Path]:
     make_out_dir(out_dir, "--out")
     text = mappings_text(result.mappings())
     if not result.complete:
-        text = ("# INCOMPLETE: the search was stopped; layers not searched: " + ", ".join(result.missing) + "\n"
-                + text)
+        text = ("# INCOMPLETE: the search was stopped; layers not searched (mapped as the config's dataflow): "
+                + ", ".join(result.missing) + "\n" + text)
     mapping_path, report_path = out_dir / "mappings.toml", out_dir / "map_report.json"
     atomic_write_text(mapping_path, text)
     atomic_write_text(report_path, json.dumps(result_dict(result), indent=2) + "\n")

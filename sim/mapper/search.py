@@ -18,7 +18,7 @@ from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
 from sim.mapper.space import Candidates, Space, concat_families, layer_space
 from sim.mapping.record import OPERANDS, Mapping
-from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping
+from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping, map_systolic
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 
@@ -72,9 +72,12 @@ class MapResult:
     budget: int = DEFAULT_BUDGET
     missing: tuple[str, ...] = ()  # layers not searched (an interrupted search)
     search_s: float = 0.0
+    # An interrupted search: the config's own mapping of each layer not searched, so the file still runs.
+    fallback: tuple[tuple[str, Mapping], ...] = ()
 
     def mappings(self) -> dict[str, Mapping]:
-        return {search.layer: search.best.mapping for search in self.layers}
+        found = {search.layer: search.best.mapping for search in self.layers}
+        return {**found, **dict(self.fallback)}
 
     @property
     def evaluated(self) -> int:
@@ -332,6 +335,12 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     except KeyboardInterrupt:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
+    fallback = []
+    for layer in trace.layers[len(layers_out):]:
+        try:
+            fallback.append((layer.name, map_systolic(layer, hw)))
+        except MappingError:
+            continue  # no mapping of the config's dataflow fits: left out of the file, listed as not searched
     return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
                      complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
-                     search_s=time.perf_counter() - start)
+                     search_s=time.perf_counter() - start, fallback=tuple(fallback))
