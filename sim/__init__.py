@@ -1,6 +1,6 @@
 """sim: a cycle-level simulator for DNN accelerators (systolic / directive PE arrays and ReRAM crossbars).
 
-The API (see sim.api): load_trace, load_hardware, load_mapping, write_mappings, map_layer, simulate, estimate,
+The API (see sim.api): load_trace, load_hardware, load_mapping, write_mappings, map_layer, map (the mapper), simulate, estimate,
 compare, layer_values and infer (functional simulation with your tensors and ONNX models), training_trace and
 train (one training step), load_system and simulate_system (several accelerators),
 and sweep (design-space exploration, sim.sweep.run). Note: `sim.sweep` is the sweep package, callable as the
@@ -20,7 +20,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "compare": "sim.api", "estimate": "sim.api", "infer": "sim.api", "layer_values": "sim.api",
     "load_hardware": "sim.api", "load_mapping": "sim.api",
-    "load_trace": "sim.api", "map_layer": "sim.api", "simulate": "sim.api", "write_mappings": "sim.api",
+    "load_trace": "sim.api", "map": "sim.api", "map_layer": "sim.api", "simulate": "sim.api", "write_mappings": "sim.api",
     "training_trace": "sim.api", "train": "sim.api", "load_system": "sim.api", "simulate_system": "sim.api",
     "ConfigError": "sim.errors", "MappingError": "sim.errors", "SimError": "sim.errors", "TraceError": "sim.errors",
     "Hardware": "sim.hardware.spec", "LayerResult": "sim.records", "RunResult": "sim.records",
@@ -47,7 +47,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from sim.api import (compare, estimate, infer, layer_values, load_hardware, load_mapping, load_trace, map_layer,
+    from sim.api import (compare, estimate, infer, layer_values, load_hardware, load_mapping, load_trace, map,
+                         map_layer,
                          load_system, simulate, simulate_system, train, training_trace, write_mappings)
     from sim.errors import ConfigError, MappingError, SimError, TraceError
     from sim.hardware.spec import Hardware

@@ -49,9 +49,11 @@ def load_hardware(path: str | Path, *, include_root: str | Path | None = None) -
     return load(path, include_root=include_root)
 
 
-def load_mapping(path: str | Path) -> dict[str, Mapping] | Dataflow:
+def load_mapping(path: str | Path) -> dict[str, Mapping] | Dataflow | str:
     """A mapping given apart from the trace: a mapping file (TOML, sim.mapping.mapping_file: one record per layer
-    name) or a MAESTRO dataflow (.m) to apply to every layer."""
+    name), a MAESTRO dataflow (.m) to apply to every layer, or "auto" (the mapper's best per layer, see `map`)."""
+    if str(path) == "auto":
+        return "auto"
     if Path(path).suffix.lower() == ".toml":
         from sim.mapping.mapping_file import read_mappings
 
@@ -91,6 +93,27 @@ def _as_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:
         return Trace(name=workload.name, layers=(workload,))
     layers = tuple(workload)
     return Trace(name="layers", layers=layers)
+
+
+def map(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, objective: str = "latency",
+        budget: int | None = None, time_limit_s: float | None = None, seed: int = 0, top_k: int = 3,
+        cache: Any = None) -> Any:
+    """The mapper (sim.mapper): per layer, the best mapping of `hw`'s space for `objective` ("latency", "energy",
+    "edp"), `budget` candidates scored per layer with the analytical model (exhaustive when the space is smaller),
+    the top-`top_k` run through the engine and picked by its numbers (0: analytical only). Returns a
+    sim.mapper.search.MapResult; `.mappings()` is what `mapping=` and mapping files take. `cache`: a
+    sim.mapper.search.MapperCache shared between calls (sweeps)."""
+    from sim.mapper.search import map_trace
+
+    return map_trace(_as_trace(workload), hw, objective=objective, budget=budget, time_limit_s=time_limit_s,
+                     seed=seed, top_k=top_k, cache=cache)
+
+
+def _resolve_auto(trace: Trace, hw: Hardware, mapping: Any, cache: Any = None) -> Any:
+    """mapping="auto": each layer's best latency mapping by the analytical model (the mapper, no engine runs)."""
+    if not (isinstance(mapping, str) and mapping == "auto"):
+        return mapping
+    return map(trace, hw, top_k=0, cache=cache).mappings()
 
 
 def _with_mapping(trace: Trace, mapping: MappingArgument) -> Trace:
@@ -273,8 +296,9 @@ def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
 
 
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None) -> RunResult:
-    """The analytical model for every layer (microseconds per layer) on each layer's mapping."""
-    trace = _with_mapping(_as_trace(workload), mapping)
+    """The analytical model for every layer (microseconds per layer) on each layer's mapping ("auto": the mapper's)."""
+    trace = _as_trace(workload)
+    trace = _with_mapping(trace, _resolve_auto(trace, hw, mapping))
     run = _with_scalesim_windows(_with_sparsity(_MODELS[hw.kind].estimate(trace, hw), trace, hw), trace, hw)
     return _with_hardware_metadata(run, hw)
 
@@ -293,7 +317,8 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     if dram_requests is not None and hw.kind != "systolic":
         raise ConfigError("a DRAM request trace needs a systolic array (the crossbar and directive engines keep "
                           "no request-level DRAM)", field="--dram-trace", allowed="a config with [pe_array]")
-    trace = _with_mapping(_as_trace(workload), mapping)
+    trace = _as_trace(workload)
+    trace = _with_mapping(trace, _resolve_auto(trace, hw, mapping))
     run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
                                     overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
     return _with_hardware_metadata(_with_scalesim_windows(_with_sparsity(run, trace, hw), trace, hw), hw)
@@ -380,6 +405,7 @@ def compare(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping:
     from sim.compare import compare_runs
 
     trace = _as_trace(workload)
+    mapping = _resolve_auto(trace, hw, mapping)  # searched once for both models
     engine = simulate(trace, hw, seed=seed, mapping=mapping)
     analytical = estimate(trace, hw, mapping=mapping)
     return compare_runs(engine, analytical)

@@ -71,8 +71,8 @@ def run(
     seed: int = typer.Option(0, "--seed", help="seed of the random operands and non-idealities"),
     analytical: bool = typer.Option(False, "--analytical", help="use the analytical model instead of the engine"),
     mapping: Optional[Path] = typer.Option(
-        None, "--mapping", help="a mapping file (.toml, one record per layer: docs/mapping.md) or a MAESTRO "
-                                "dataflow .m applied to every layer"),
+        None, "--mapping", help="a mapping file (.toml, one record per layer: docs/mapping.md), a MAESTRO "
+                                "dataflow .m applied to every layer, or 'auto' (the mapper's best per layer)"),
     overlap_weight_prefetch: bool = typer.Option(
         False, "--overlap-weight-prefetch", help="prefetch a layer's weights during the previous layer"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
@@ -176,6 +176,38 @@ def run(
             raise typer.Exit(1)
 
 
+@app.command(name="map")
+def map_command(
+    hw: Path = typer.Option(..., "--hw", help="hardware config with a [pe_array] (systolic array)"),
+    trace: Path = typer.Option(..., "--trace", help="layers: SCALE-Sim topology .csv, our trace .csv or an ONNX model"),
+    objective: str = typer.Option("latency", "--objective", help="latency, energy or edp"),
+    budget: Optional[int] = typer.Option(None, "--budget", help="candidates scored per layer (default 512)"),
+    time_limit: Optional[float] = typer.Option(None, "--time", help="stop searching after this many seconds"),
+    top_k: int = typer.Option(3, "--top-k", help="candidates per layer validated by the engine (0: none)"),
+    seed: int = typer.Option(0, "--seed", help="seed of the heuristic search"),
+    out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/<trace>-<hw>-map)"),
+    batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
+    quiet: bool = typer.Option(False, "--quiet", "-q"),
+) -> None:
+    """Search the best mapping of every layer; write mappings.toml (for `sim run --mapping`) and map_report.json."""
+    from sim import api
+    from sim.mapper.report import print_map_table, write_map_outputs
+    from sim.mapper.search import check_settings
+
+    console = _console(quiet)
+    check_settings(objective, budget, time_limit, top_k)  # bad settings fail before anything is loaded or searched
+    hardware, layers, _ = _load_inputs(hw, trace, None, batch)
+    out_dir = _out_dir(out, _default_out(trace, hardware.name, "-map"))
+    result = api.map(layers, hardware, objective=objective, budget=budget, time_limit_s=time_limit, seed=seed,
+                     top_k=top_k)
+    mapping_path, _ = write_map_outputs(result, out_dir)
+    if not quiet:
+        print_map_table(result, console)
+    console.print(f"mappings written to {mapping_path} (sim run --mapping {mapping_path})")
+    if not result.complete:
+        raise typer.Exit(130)
+
+
 def _write_dram_trace(path: Path, requests: list, hardware, ramulator: bool) -> None:
     from sim.workload.dram_trace import engine_requests_trace, format_dram_trace, format_ramulator_trace
 
@@ -275,8 +307,8 @@ def compare(
     trace: Path = typer.Option(..., "--trace"),
     out: Optional[Path] = typer.Option(None, "--out", help="output folder for compare.csv"),
     mapping: Optional[Path] = typer.Option(
-        None, "--mapping", help="a mapping file (.toml, one record per layer: docs/mapping.md) or a MAESTRO "
-                                "dataflow .m applied to every layer"),
+        None, "--mapping", help="a mapping file (.toml, one record per layer: docs/mapping.md), a MAESTRO "
+                                "dataflow .m applied to every layer, or 'auto' (the mapper's best per layer)"),
     tolerance: Optional[float] = typer.Option(
         None, "--tolerance", help="exit 1 if any field's relative error exceeds this (e.g. 0.05)"),
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
@@ -395,6 +427,9 @@ def sweep(
     dask: Optional[str] = typer.Option(
         None, "--dask", help="Dask scheduler address; 'local' starts a LocalCluster"),
     workers: Optional[int] = typer.Option(None, "--workers", help="local pool size (default: CPU count)"),
+    mapping: Optional[str] = typer.Option(
+        None, "--mapping", help="'auto': judge every point with its best per-layer mappings (hardware-mapping "
+                                "co-search; each layer searched once per hardware point)"),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
 ) -> None:
     """Design-space exploration: screen with the analytical model, validate the Pareto front with the engine."""
@@ -402,7 +437,7 @@ def sweep(
     from sim.sweep import run_sweep_command
 
     out_dir = _out_dir(out, Path("out") / safe_name(f"sweep-{spec.stem}"))
-    run_sweep_command(spec, out_dir, dask=dask, workers=workers, console=_console(quiet))
+    run_sweep_command(spec, out_dir, dask=dask, workers=workers, console=_console(quiet), mapping=mapping)
 
 
 @app.command()

@@ -488,3 +488,44 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         extra=tuple(sorted(extra.items())),
         sim_wall_s=time.perf_counter() - start,
     )
+
+
+def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,
+                               whole: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
+    candidates): per candidate its dataflow code, chunks of T and which operands are held whole (bool arrays).
+    Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
+    numbers equal estimate_systolic on its record exactly."""
+    from sim.mapping.systolic import buffer_slots
+
+    g = layer.gemm
+    _, capacity = buffer_slots(hw.buffers, layer)
+    totals = operand_totals(layer)
+    dataflow = np.asarray(dataflow, dtype=np.int64)
+    chunks = np.asarray(chunks, dtype=np.int64)
+    geometry = chunking(hw.pe_array.rows, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
+                        {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
+    valid = (geometry["misfit"] == "") & (chunks >= geometry["chunks"]) & (chunks <= np.maximum(geometry["temporal"], 1))
+    geometry["chunks"] = np.where(valid, chunks, 1)
+    dram = hw.dram
+    values = _closed_form(layer, hw.pe_array.rows, hw.pe_array.cols, dataflow,
+                          hw.pe_array.cycle_convention == "scalesim", capacity, dram.bandwidth_bytes_per_cycle,
+                          dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"),
+                          dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry)
+    values.pop("misfit")
+    shape = dataflow.shape
+    values = {key: np.broadcast_to(value, shape) for key, value in values.items()}
+    energy = np.zeros(shape, dtype=np.float64)
+    actions = systolic_actions(
+        layer.macs, sram_reads=OperandCounts(values["sram_ifmap_reads"], values["sram_filter_reads"],
+                                             values["sram_ofmap_reads"]),
+        sram_writes=OperandCounts(values["dram_ifmap_reads"], values["dram_filter_reads"], values["sram_ofmap_writes"]),
+        dram_read_bytes=values["dram_read_bytes"], dram_write_bytes=values["dram_write_bytes"],
+        cycles=values["cycles"])
+    for action, count in actions.items():
+        entry = hw.energy.get(action)
+        if entry is not None:
+            energy = energy + np.asarray(count, dtype=np.float64) * entry.pj
+    values["energy_pj"] = energy
+    values["valid"] = np.asarray(valid, dtype=bool)
+    return values

@@ -65,6 +65,8 @@ class SweepContext:
     # (parameter index, value index, reason) of values the base config rejects (vectorized path only).
     invalid_values: tuple[tuple[int, int, str], ...] = ()
     accuracy: Any = None  # the spec's AccuracyStudy: engine-validated points also measure top-1 accuracy
+    mapping: str = ""  # "auto": each point's layers on the mapper's best mappings (searched once per layer, hardware)
+    mapper_cache: Any = None  # the sim.mapper.search.MapperCache of this process's tasks
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -359,7 +361,7 @@ def _plain(value: Any) -> float | None:
 def grid_vectorizable(context: SweepContext) -> bool:
     """Whether the closed-form grid covers this sweep (a systolic base and only GRID_PATHS swept)."""
     base = context.base
-    if base.kind != "systolic" or base.buffers is None:
+    if base.kind != "systolic" or base.buffers is None or context.mapping:
         return False
     doubles = {base.buffers.ifmap.double_buffered, base.buffers.filter.double_buffered,
                base.buffers.ofmap.double_buffered}
@@ -500,7 +502,11 @@ def evaluate_point(context: SweepContext, point: Mapping[str, Any], *, engine: b
 
     hw = hardware_variant(context.base, point, context.spec_file)
     trace = workload_variant(context.trace, point)
-    run = api.simulate(trace, hw, functional=functional, seed=seed) if engine else api.estimate(trace, hw)
+    mapping = None
+    if context.mapping == "auto":
+        mapping = api.map(trace, hw, top_k=0, cache=context.mapper_cache).mappings()
+    run = (api.simulate(trace, hw, functional=functional, seed=seed, mapping=mapping) if engine
+           else api.estimate(trace, hw, mapping=mapping))
     metrics = run_metrics(run, hw, context.base, point)
     errors = [layer.crossbar.output_error for layer in run.layers
               if layer.crossbar is not None and layer.crossbar.output_error is not None]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from sim.errors import ConfigError
 from sim.sweep import store
 from sim.sweep.evaluate import (
     METRICS,
@@ -87,15 +88,24 @@ def versions() -> str:
             f"numba={numba.__version__} pydantic={pydantic.__version__}")
 
 
+def _mapper_cache(spec: SweepSpec) -> Any:
+    if spec.mapping != "auto":
+        return None
+    from sim.mapper.search import MapperCache
+
+    return MapperCache()  # one per sweep (and per worker process it is pickled to): a layer is searched once there
+
+
 def _contexts(spec: SweepSpec) -> list[SweepContext]:
     from sim.api import load_hardware, load_trace
 
     base = load_hardware(spec.hardware)
-    base_id = file_id(spec.hardware)
+    base_id = file_id(spec.hardware) + ("|mapping=auto" if spec.mapping == "auto" else "")
     stamp = versions()
     contexts = [SweepContext(spec_file=spec.source_file, trace=load_trace(path, batch=spec.batch),
                              trace_id=file_id(path), base=base, base_id=base_id, parameters=spec.parameters,
-                             constraints=spec.constraints, versions=stamp, accuracy=spec.accuracy)
+                             constraints=spec.constraints, versions=stamp, accuracy=spec.accuracy,
+                             mapping=spec.mapping, mapper_cache=_mapper_cache(spec))
                 for path in spec.traces]
     if contexts and grid_vectorizable(contexts[0]):
         invalid = invalid_values(contexts[0])
@@ -376,11 +386,16 @@ def _write_summary(result: SweepResult) -> None:
 
 
 def run_sweep_command(spec_path: str | Path, out_dir: str | Path, *, dask: str | None = None,
-                      workers: int | None = None, console: Any = None) -> SweepResult:
+                      workers: int | None = None, console: Any = None, mapping: str | None = None) -> SweepResult:
     """What `sim sweep SPEC` does: run or resume the sweep, print a summary, write the Pareto plot."""
     from rich.table import Table
 
     spec = load_sweep_spec(spec_path)
+    if mapping is not None:
+        if mapping != "auto":
+            raise ConfigError("a sweep takes --mapping auto (each point's best mappings) or no --mapping",
+                              field="--mapping", value=mapping, allowed="auto")
+        spec = replace(spec, mapping="auto")
     if console is not None:
         console.print(f"sweep '{spec.name}': {spec.points_per_trace} points x {len(spec.traces)} trace(s)")
     result = sweep(spec, out_dir, workers=workers, dask=dask, console=console)

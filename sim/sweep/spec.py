@@ -129,6 +129,7 @@ class SweepSpec:
     description: str = ""
     batch: int | None = None  # fills a dynamic batch dimension of ONNX traces
     accuracy: AccuracyStudy | None = None
+    mapping: str = ""  # "auto": every point judged with its best per-layer mappings (sim.mapper), `sim sweep --mapping`
 
     @property
     def points_per_trace(self) -> int:

@@ -1,0 +1,346 @@
+"""The search: per layer, score the space's candidates in batches with the vectorized analytical model, keep the
+best, validate the top-k with the engine and pick by the engine's numbers (docs/mapper.md).
+
+Strategy per layer: exhaustive when the capacity-pruned space has at most `budget` candidates; otherwise a seeded
+heuristic: a geometric ladder of chunk counts in every family, then zooms between ladder steps around the best
+candidates, then seeded random samples, until the budget (or the time limit) is spent. The named os / ws / is
+mappings fitted to the buffers are always scored and validated, so the result is never worse than the best of
+them by the numbers it is picked by.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from sim.errors import ConfigError, MappingError
+from sim.hardware.spec import Hardware
+from sim.mapper.space import Candidates, Space, concat_families, layer_space
+from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping, map_systolic
+from sim.workload.layer import Layer
+from sim.workload.trace import Trace
+
+OBJECTIVES = ("latency", "energy", "edp")
+DEFAULT_BUDGET = 512  # candidates scored per layer
+AGREEMENT = 0.05  # analytical vs engine: a larger relative difference is listed with its reason
+LADDER = 16  # chunk counts per family on the heuristic's first pass
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One candidate's numbers: analytical, and the engine's when validated."""
+
+    mapping: Mapping
+    cycles: int
+    energy_pj: float
+    engine_cycles: int | None = None
+    engine_energy_pj: float | None = None
+    disagreement: str = ""  # "" or why analytical and engine differ by more than AGREEMENT
+
+
+@dataclass(frozen=True)
+class LayerSearch:
+    """The search of one layer: the chosen mapping with its numbers, the validated candidates, the counts."""
+
+    layer: str
+    best: Scored
+    validated: tuple[Scored, ...]
+    baselines: tuple[tuple[str, float], ...]  # named dataflow -> its objective by the picking numbers
+    evaluated: int
+    space_size: int
+    raw_size: int
+    pruned: tuple[tuple[str, int], ...]
+    strategy: str  # "exhaustive" | "heuristic"
+    search_s: float
+    utilization: float = 0.0
+    dram_bytes: int = 0
+    cached: bool = False
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """The mapper's answer for a trace on one hardware."""
+
+    hardware: str
+    trace: str
+    objective: str
+    layers: tuple[LayerSearch, ...]
+    complete: bool = True
+    seed: int = 0
+    budget: int = DEFAULT_BUDGET
+    missing: tuple[str, ...] = ()  # layers not searched (an interrupted search)
+    search_s: float = 0.0
+    # An interrupted search: the config's own mapping of each layer not searched, so the file still runs.
+    fallback: tuple[tuple[str, Mapping], ...] = ()
+
+    def mappings(self) -> dict[str, Mapping]:
+        found = {search.layer: search.best.mapping for search in self.layers}
+        return {**found, **dict(self.fallback)}
+
+    @property
+    def evaluated(self) -> int:
+        return sum(s.evaluated for s in self.layers)
+
+
+@dataclass
+class MapperCache:
+    """Searches already done, per (layer shape, hardware, search settings): a sweep or a network with repeated
+    layers does not search the same thing twice. Owned by the caller; nothing is kept between calls otherwise."""
+
+    entries: dict = field(default_factory=dict)
+
+
+def objective_of(objective: str, cycles, energy_pj):
+    if objective == "latency":
+        return np.asarray(cycles, dtype=np.float64)
+    if objective == "energy":
+        return np.asarray(energy_pj, dtype=np.float64)
+    return np.asarray(cycles, dtype=np.float64) * np.asarray(energy_pj, dtype=np.float64)
+
+
+def check_settings(objective: str, budget: int | None, time_limit_s: float | None, top_k: int) -> None:
+    if objective not in OBJECTIVES:
+        raise ConfigError("unknown objective", field="--objective", value=objective, allowed=", ".join(OBJECTIVES))
+    if budget is not None and (not isinstance(budget, int) or isinstance(budget, bool) or budget < 1):
+        raise ConfigError("the budget is the number of candidates scored per layer", field="--budget", value=budget,
+                          allowed="an integer >= 1")
+    if time_limit_s is not None and not time_limit_s > 0:
+        raise ConfigError("the time limit is the search's wall-clock seconds", field="--time", value=time_limit_s,
+                          allowed="> 0")
+    if not isinstance(top_k, int) or top_k < 0:
+        raise ConfigError("top-k: the candidates per layer the engine validates", field="--top-k", value=top_k,
+                          allowed="an integer >= 0 (0: no engine validation)")
+
+
+def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
+    from sim.analytical.systolic import estimate_systolic_mappings
+
+    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict())
+    score = objective_of(objective, values["cycles"], values["energy_pj"])
+    score = np.where(values["valid"], score, np.inf)
+    return score, values
+
+
+def _order(batch: Candidates, score: np.ndarray) -> np.ndarray:
+    """Candidates best first; ties broken by dataflow, chunks, whole flags (deterministic)."""
+    keys = [batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow, score]
+    return np.lexsort(keys)
+
+
+def _ladder(low: int, high: int, steps: int) -> np.ndarray:
+    if high - low + 1 <= steps:
+        return np.arange(low, high + 1, dtype=np.int64)
+    points = np.geomspace(low, high, steps)
+    return np.unique(np.concatenate([[low, high], np.round(points).astype(np.int64)]))
+
+
+def _named(layer: Layer, hw: Hardware) -> dict[str, Mapping]:
+    named = {}
+    for flow in DATAFLOW_NAMES:
+        try:
+            named[flow] = fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers)
+        except MappingError:
+            continue
+    return named
+
+
+def _as_candidates(records: list[Mapping]) -> Candidates:
+    if not records:
+        return concat_families([])
+    return Candidates(np.array([DATAFLOW_NAMES.index(r.dataflow) for r in records], dtype=np.int64),
+                      np.array([r.chunks for r in records], dtype=np.int64),
+                      tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS))
+
+
+def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
+                       deadline: float) -> tuple[Candidates, np.ndarray, dict, str]:
+    """(scored candidates, their scores, their values, strategy)."""
+    named = _as_candidates(list(_named(layer, hw).values()))
+    if space.size <= budget:
+        batch = space.all()
+        score, values = _score(layer, hw, batch, objective)
+        return batch, score, values, "exhaustive"
+    rng = np.random.default_rng(seed)
+    seen: set[tuple] = set()
+    parts: list[tuple[Candidates, np.ndarray, dict]] = []
+
+    def run(batch: Candidates) -> None:
+        keep = []
+        for i in range(len(batch)):
+            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole))
+            if key not in seen and len(seen) < budget:
+                seen.add(key)
+                keep.append(i)
+        if keep:
+            sub = batch.take(np.array(keep, dtype=np.int64))
+            parts.append((sub, *_score(layer, hw, sub, objective)))
+
+    run(named)
+    steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
+    run(concat_families([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
+    # Zoom: around the best candidates, the chunk counts between their neighbours on the ladder, finer each round.
+    families = {(f.dataflow, f.whole): f for f in space.families}
+    for _ in range(8):
+        if len(seen) >= budget or time.perf_counter() > deadline:
+            break
+        batch, score = _merged(parts)
+        best = _order(batch, score)[:4]
+        zoom = []
+        for i in best:
+            if not np.isfinite(score[i]):
+                continue
+            family = families[(int(batch.dataflow[i]), tuple(bool(w[i]) for w in batch.whole))]
+            c = int(batch.chunks[i])
+            span = max(1, c // 4)
+            low, high = max(int(family.counts[0]), c - span), min(int(family.counts[-1]), c + span)
+            zoom.append((family, _ladder(low, high, steps)))
+        before = len(seen)
+        run(concat_families(zoom))
+        if len(seen) == before:
+            break
+    # Seeded random samples with what is left.
+    while len(seen) < budget and time.perf_counter() <= deadline:
+        left = budget - len(seen)
+        picks = rng.integers(0, len(space.families), size=min(left, 1024))
+        sample = [(space.families[p], np.array([rng.integers(space.families[p].counts[0],
+                                                             space.families[p].counts[-1] + 1)]))
+                  for p in picks.tolist()]
+        before = len(seen)
+        run(concat_families(sample))
+        if len(seen) == before:
+            break
+    batch, score = _merged(parts)
+    values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
+    return batch, score, values, "heuristic"
+
+
+def _merged(parts) -> tuple[Candidates, np.ndarray]:
+    batch = Candidates(np.concatenate([p[0].dataflow for p in parts]), np.concatenate([p[0].chunks for p in parts]),
+                       tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)))
+    return batch, np.concatenate([p[1] for p in parts])
+
+
+def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: float, engine_pj: float,
+                  memory_cycles: int, compute_cycles: int) -> str:
+    """"" when the two models agree within AGREEMENT, else the differences and why they part."""
+    reasons = []
+    for what, a, e in (("cycles", analytical_cycles, engine_cycles), ("energy", analytical_pj, engine_pj)):
+        if e and abs(a - e) / e > AGREEMENT:
+            reasons.append(f"{what}: analytical {a:,.0f} vs engine {e:,.0f} ({(a - e) / e:+.1%})")
+    if not reasons:
+        return ""
+    bound = (f"DRAM-bound ({memory_cycles:,} memory vs {compute_cycles:,} compute cycles)"
+             if memory_cycles >= compute_cycles else
+             f"compute-bound ({compute_cycles:,} compute vs {memory_cycles:,} memory cycles)")
+    if engine_cycles >= analytical_cycles:
+        why = ("the closed form is a lower bound of the engine's timeline (docs/systolic.md): the engine's folds "
+               "wait for tile fetches the bound overlaps; energy follows through leakage per cycle")
+    else:
+        why = "the engine overlaps more than the closed form's prologue and epilogue assume"
+    return "; ".join(reasons) + f" ({bound}: {why})"
+
+
+def _validate(layer: Layer, hw: Hardware, scored: list[Scored], seed: int) -> list[Scored]:
+    from sim.api import simulate
+
+    out = []
+    for item in scored:
+        run = simulate(Trace(name=layer.name, layers=(layer,)), hw, mapping=item.mapping, seed=seed).layers[0]
+        out.append(replace(item, engine_cycles=int(run.cycles), engine_energy_pj=float(run.energy.total_pj)))
+    return out
+
+
+def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
+                 seed: int = 0, top_k: int = 3, deadline: float = float("inf")) -> LayerSearch:
+    """The best mapping of `layer` on `hw` for `objective` (see the module docstring)."""
+    from sim.analytical.systolic import estimate_systolic
+
+    start = time.perf_counter()
+    budget = budget or DEFAULT_BUDGET
+    space = layer_space(layer, hw)
+    if not space.families:
+        raise MappingError(f"layer '{layer.name}': no mapping of the space fits the hardware "
+                           f"({space.refusal})", field=f"{layer.name}", value=hw.name,
+                           allowed="buffers large enough for one fold's tiles")
+    batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline)
+    order = _order(batch, score)
+    finite = order[np.isfinite(score[order])]
+    named = _named(layer, hw)
+    picked: list[Mapping] = []
+    for i in finite[:max(top_k, 1)].tolist():
+        picked.append(batch.record(layer, hw, i))
+    for record in named.values():  # the baselines: always scored the same way as the winners
+        if record not in picked:
+            picked.append(record)
+    scored = []
+    for record in picked:
+        result = estimate_systolic(layer, hw, record)
+        scored.append(Scored(record, int(result.cycles), float(result.energy.total_pj)))
+    if top_k > 0:
+        scored = _validate(layer, hw, scored, seed)
+        for n, item in enumerate(scored):
+            analytical = estimate_systolic(layer, hw, item.mapping)
+            scored[n] = replace(item, disagreement=_disagreement(
+                item.cycles, item.engine_cycles, item.energy_pj, item.engine_energy_pj,
+                int(dict(analytical.extra).get("memory_cycles", 0)), int(analytical.compute_cycles)))
+
+    def value(item: Scored) -> float:
+        if item.engine_cycles is not None:
+            return float(objective_of(objective, item.engine_cycles, item.engine_energy_pj))
+        return float(objective_of(objective, item.cycles, item.energy_pj))
+
+    ranked = sorted(range(len(scored)), key=lambda n: (value(scored[n]), n))
+    best = scored[ranked[0]]
+    baselines = tuple((name, value(next(s for s in scored if s.mapping == record))) for name, record in named.items())
+    final = estimate_systolic(layer, hw, best.mapping)
+    dram = final.dram_reads.total + final.dram_writes.total if hasattr(final.dram_reads, "total") else 0
+    extra = dict(final.extra)
+    return LayerSearch(layer=layer.name, best=best, validated=tuple(s for s in scored if s.engine_cycles is not None),
+                       baselines=baselines, evaluated=len(batch), space_size=space.size, raw_size=space.raw_size,
+                       pruned=space.pruned, strategy=strategy, search_s=time.perf_counter() - start,
+                       utilization=float(final.utilization),
+                       dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)))
+
+
+def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
+              time_limit_s: float | None = None, seed: int = 0, top_k: int = 3,
+              cache: MapperCache | None = None) -> MapResult:
+    """Search every layer of `trace` on `hw`. A Ctrl-C stops the search and returns what was found, marked
+    incomplete (`complete=False`, the layers not searched in `missing`)."""
+    check_settings(objective, budget, time_limit_s, top_k)
+    names = [layer.name for layer in trace.layers]
+    if len(set(names)) != len(names):  # the answer is a mapping per layer name (a mapping file)
+        raise MappingError("the mapper answers a mapping per layer name, and this trace repeats a name",
+                           field="layers", value=next(n for n in names if names.count(n) > 1),
+                           allowed="distinct layer names")
+    start = time.perf_counter()
+    deadline = start + time_limit_s if time_limit_s is not None else float("inf")
+    layers_out: list[LayerSearch] = []
+    complete = True
+    cache = cache if cache is not None else MapperCache()  # repeated layer shapes are searched once
+    hw_key = hw.model_dump_json()  # the config's content: a pydantic model with tables does not hash
+    try:
+        for layer in trace.layers:
+            key = (replace(layer, name="layer"), hw_key, objective, budget, seed, top_k, time_limit_s)
+            if cache is not None and key in cache.entries:
+                layers_out.append(replace(cache.entries[key], layer=layer.name, cached=True))
+                continue
+            found = search_layer(layer, hw, objective=objective, budget=budget, seed=seed, top_k=top_k,
+                                 deadline=deadline)
+            if cache is not None:
+                cache.entries[key] = found
+            layers_out.append(found)
+    except KeyboardInterrupt:
+        complete = False
+    missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
+    fallback = []
+    for layer in trace.layers[len(layers_out):]:
+        try:
+            fallback.append((layer.name, map_systolic(layer, hw)))
+        except MappingError:
+            continue  # no mapping of the config's dataflow fits: left out of the file, listed as not searched
+    return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
+                     complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
+                     search_s=time.perf_counter() - start, fallback=tuple(fallback))

@@ -1,0 +1,136 @@
+"""The candidate generator: the mapping space of one layer on one hardware, as arrays of candidates.
+
+The one place that says what the mapper may choose; it grows as the models run more of the record (issue 12).
+Today a systolic array runs the named loop nests (sim.mapping.systolic): per dataflow os / ws / is (which GEMM
+dimensions go on the rows and the columns: the spatial unrolling), which operands are held whole in the global
+buffer, and into how many chunks each fold's streamed dimension T is cut (the tile size of level dram). The loop
+order at level dram is fixed by the models (G, column folds, row folds, chunks) and is not a choice yet.
+
+Pruning: capacity pruning removes, before anything is evaluated, every candidate the buffers refuse (a whole
+operand that does not fit a slot, fewer chunks than the streamed tiles need); they are counted, not scored.
+A family's chunk counts (low..T) are all kept here; the search decides which it scores (sim.mapper.search).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import MappingError
+from sim.hardware.spec import Hardware
+from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.systolic import (DATAFLOW_NAMES, array_mapping, buffer_slots, chunking, operand_totals)
+from sim.workload.layer import Layer
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """A batch of candidates of one layer: column arrays, one entry per candidate."""
+
+    dataflow: np.ndarray  # int64 code, DATAFLOW_NAMES index
+    chunks: np.ndarray  # int64, parts of T at level dram
+    whole: tuple[np.ndarray, np.ndarray, np.ndarray]  # bool, per OPERANDS
+
+    def __len__(self) -> int:
+        return int(self.dataflow.size)
+
+    def whole_dict(self) -> dict[str, np.ndarray]:
+        return dict(zip(OPERANDS, self.whole))
+
+    def take(self, index: np.ndarray) -> "Candidates":
+        return Candidates(self.dataflow[index], self.chunks[index], tuple(w[index] for w in self.whole))
+
+    def record(self, layer: Layer, hw: Hardware, i: int) -> Mapping:
+        """Candidate `i` as the mapping record the models and mapping files take."""
+        held = tuple(name for name, flags in zip(OPERANDS, self.whole) if flags[i])
+        return array_mapping(layer, DATAFLOW_NAMES[int(self.dataflow[i])], hw.pe_array.rows, hw.pe_array.cols,
+                             chunks=int(self.chunks[i]), whole=held)
+
+
+@dataclass(frozen=True)
+class Family:
+    """The chunk counts of one (dataflow, whole) choice the buffers allow: the fewest that fit .. T."""
+
+    dataflow: int
+    whole: tuple[bool, bool, bool]
+    counts: np.ndarray  # int64, ascending
+
+
+@dataclass(frozen=True)
+class Space:
+    """A layer's mapping space: the families left after pruning, and how large the raw space was."""
+
+    families: tuple[Family, ...]
+    raw_size: int  # dataflows x whole subsets x chunk counts 1..T, before any pruning
+    pruned: tuple[tuple[str, int], ...]  # (reason, candidates removed)
+    refusal: str  # why nothing is valid ("" when the space is not empty)
+
+    @property
+    def size(self) -> int:
+        return int(sum(f.counts.size for f in self.families))
+
+    def all(self) -> Candidates:
+        return concat_families([(f, f.counts) for f in self.families])
+
+
+def concat_families(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
+    """One batch of the given chunk counts of each family."""
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return Candidates(empty, empty, (empty.astype(bool),) * 3)
+    flows = np.concatenate([np.full(c.size, f.dataflow, dtype=np.int64) for f, c in parts])
+    chunks = np.concatenate([c for _, c in parts]).astype(np.int64)
+    whole = tuple(np.concatenate([np.full(c.size, f.whole[i], dtype=bool) for f, c in parts]) for i in range(3))
+    return Candidates(flows, chunks, whole)
+
+
+def systolic_space(layer: Layer, hw: Hardware) -> Space:
+    """The capacity-pruned space of `layer` on `hw`'s systolic array (see the module docstring)."""
+    rows, cols = hw.pe_array.rows, hw.pe_array.cols
+    _, capacity = buffer_slots(hw.buffers, layer)
+    totals = operand_totals(layer)
+    g = layer.gemm
+    families, raw, capacity_pruned = [], 0, 0
+    refusal = ""
+    for code in range(len(DATAFLOW_NAMES)):
+        for bits in range(8):
+            whole = tuple(bool(bits >> i & 1) for i in range(3))
+            geometry = chunking(rows, cols, code, g.m, g.k, g.n, totals, capacity, dict(zip(OPERANDS, whole)))
+            temporal = max(int(geometry["temporal"]), 1)
+            raw += temporal
+            if geometry["misfit"]:
+                capacity_pruned += temporal
+                if not refusal:
+                    refusal = _misfit_text(layer, hw, DATAFLOW_NAMES[code], geometry["misfit"], whole, capacity,
+                                           totals)
+                continue
+            low = int(geometry["chunks"])
+            capacity_pruned += low - 1
+            families.append(Family(code, whole, np.arange(low, temporal + 1, dtype=np.int64)))
+    return Space(tuple(families), raw, (("capacity", capacity_pruned),), "" if families else refusal)
+
+
+def _misfit_text(layer: Layer, hw: Hardware, flow: str, name: str, whole: tuple[bool, ...], capacity: dict,
+                 totals: dict) -> str:
+    from sim.mapping.systolic import raise_misfit
+
+    held = tuple(n for n, w in zip(OPERANDS, whole) if w)
+    try:
+        raise_misfit(name, array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, whole=held), capacity,
+                     totals)
+    except MappingError as error:
+        return str(error)
+    return f"buffers.{name}.size_kb: the {name} tile does not fit"
+
+
+def layer_space(layer: Layer, hw: Hardware) -> Space:
+    """The mapping space of `layer` on `hw`; MappingError for hardware the mapper does not search yet."""
+    if hw.kind != "systolic" or hw.buffers is None or hw.dram is None:
+        raise MappingError("the mapper searches systolic arrays ([pe_array] with [buffers] and [dram]) today; "
+                           "directive arrays take a MAESTRO mapping (--mapping FILE)", field="hardware",
+                           value=hw.kind, allowed="a [pe_array] config")
+    if layer.partial_sum_bits != layer.ofmap_bits:
+        raise MappingError(f"layer '{layer.name}': partial sums at their own precision are not run by the systolic "
+                           "models yet", field=f"{layer.name}.psum_bits", value=layer.psum_bits,
+                           allowed=f"0 or ofmap_bits ({layer.ofmap_bits})")
+    return systolic_space(layer, hw)
