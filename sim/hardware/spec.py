@@ -514,8 +514,8 @@ class SparsitySpec(Spec):
     The N:M ratio itself is per layer (Layer.sparsity_n / sparsity_m); this section prices its metadata."""
 
     representation: Literal["csr", "csc", "ellpack_block"] = "ellpack_block"
-    block_size: PositiveInt = 8  # SCALE-Sim's BlockSize (the M of its row-wise optimized mapping)
-    seed: int = 40  # SCALE-Sim's RandomNumberGeneratorSeed (its optimized mapping's random N per column)
+    block_size: int = Field(8, ge=1, le=64)  # SCALE-Sim's BlockSize (the M of its row-wise optimized mapping)
+    seed: int = Field(40, ge=0, le=2**32 - 1)  # SCALE-Sim's RandomNumberGeneratorSeed (its optimized mapping's random N per column)
 
 
 class Hardware(Spec):
