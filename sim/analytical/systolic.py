@@ -39,6 +39,9 @@ from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
+# Scalar-or-array helpers shared with the mapping's chunking: plain Python for scalars (one point), numpy for the
+# grid, where numpy on 0-d arrays would cost ~1 us a call.
+from sim.mapping.systolic import _ceil_div, _maximum, _minimum, _where
 from sim.mapping.systolic import (DATAFLOW_NAMES, ROWS_AND_COLS, ROWS_AND_TIME, SPAN_KIND, buffer_bits,
                                   check_mapping, chunking, map_systolic, operand_totals, slot_elements)
 from sim.records import ActionCounts, LayerResult, OperandCounts
@@ -109,30 +112,6 @@ def fold_sram_counts(mapping: Mapping) -> np.ndarray:
         # The K split across row folds leaves partial sums in the ofmap SRAM; later row folds add to them.
         out[:, 2] = np.where(mapping.fold_row_index > 0, m * n, 0)
     return out
-
-
-def _ceil_div(a, b):
-    return -(-a // b)
-
-
-# The closed forms below run on numpy arrays (the grid) and on Python scalars (one point, estimate_systolic):
-# these three pick the plain Python operation for scalars, where numpy on 0-d arrays costs ~1 us a call.
-def _where(condition, yes, no):
-    if isinstance(condition, bool):
-        return yes if condition else no
-    return np.where(condition, yes, no)
-
-
-def _maximum(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.maximum(a, b)
-    return max(a, b)
-
-
-def _minimum(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.minimum(a, b)
-    return min(a, b)
 
 
 def _hold_cycles(size_bytes, bandwidth):
