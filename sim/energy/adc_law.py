@@ -20,20 +20,20 @@ ADC_ENERGY_LAWS: dict[str, Callable[[float, int, int], float]] = {
 
 def adc_energy_pj(pj: float, bits: int, reference_bits: int, law: str) -> float:
     """Energy of one conversion at `bits`, from the table's `pj` measured at `reference_bits`."""
-    scale = ADC_ENERGY_LAWS.get(law)
-    if scale is None:
-        raise ConfigError("unknown ADC energy law", field="reram.adc.energy_law", value=law,
-                          allowed=", ".join(ADC_ENERGY_LAWS))
-    return scale(pj, bits, reference_bits)
+    return _scaled(pj, bits, reference_bits, law, "energy")
 
 
 def adc_area_mm2(mm2: float, bits: int, reference_bits: int, law: str) -> float:
     """Area of one ADC at `bits` from the table's `mm2` at `reference_bits` (same laws as the energy)."""
+    return _scaled(mm2, bits, reference_bits, law, "area")
+
+
+def _scaled(value: float, bits: int, reference_bits: int, law: str, what: str) -> float:
     scale = ADC_ENERGY_LAWS.get(law)
     if scale is None:
-        raise ConfigError("unknown ADC area law", field="reram.adc.area_law", value=law,
+        raise ConfigError(f"unknown ADC {what} law", field=f"reram.adc.{what}_law", value=law,
                           allowed=", ".join(ADC_ENERGY_LAWS))
-    return scale(mm2, bits, reference_bits)
+    return scale(value, bits, reference_bits)
 
 
 def reram_energy_table(hw: Hardware, adc_bits: int) -> Mapping[str, EnergyEntry]:

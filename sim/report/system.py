@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
 import shutil
 import tempfile
@@ -16,20 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from sim.records import SystemResult
+from sim.report.writer import _finite  # strict JSON: inf/NaN written as null, as in report.json
 
 BREAKDOWN = ("compute_ns", "memory_stall_ns", "communication_ns", "bubble_ns", "idle_ns")
 _COLORS = {"compute_ns": "#4878d0", "memory_stall_ns": "#ee854a", "communication_ns": "#d65f5f",
            "bubble_ns": "#aaaaaa", "idle_ns": "#dddddd"}
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> None:
