@@ -3,8 +3,8 @@
 A systolic array's [buffers] become one global buffer per operand (`ifmap_sram`, `filter_sram`, `ofmap_sram`:
 the names its energy table already prices) and its [dram] the DRAM level; a directive array's l1 / l2
 become a per-PE `l1` and a shared `l2` (MAESTRO's energy keys) and its off-chip bandwidth the DRAM level.
-The models run exactly these hierarchies today: an explicit `[[memory]]` list must describe one of them
-(issue 12 item 4 extends the models to register files, shared buffers and second on-chip levels).
+An explicit `[[memory]]` list for a systolic array may add per-PE register files, buffers shared by several
+operands and further on-chip levels (priced by sim.analytical.levels); a directive array runs only its own.
 """
 from __future__ import annotations
 
@@ -67,30 +67,75 @@ def arrays_as_tuples(value: Any) -> Any:
     return value
 
 
+def staging_level(levels: Any, operand: str) -> int | None:
+    """Index of the level the systolic models tile `operand` in: the innermost on-chip level above the register
+    files that holds it; None when only register files (and DRAM) hold it."""
+    for index, level in enumerate(levels):
+        if operand in tuple(_field(level, "operands", ()) or ()) and _field(level, "kind") in ("l1", "global_buffer"):
+            return index
+    return None
+
+
+def _share_bytes(level: Any, operand: str) -> int:
+    """Bytes of `level` the tile planner gives `operand`: its static partition, or (shared dynamically) an even
+    split, so that the operands' tiles always fit together (the sum is what the level must hold)."""
+    partition = _field(level, "partition_bytes")
+    if partition and operand in partition:
+        return int(partition[operand])
+    operands = tuple(_field(level, "operands", ()) or ())
+    return int(_field(level, "size_bytes")) // len(operands)
+
+
 def buffers_from_levels(levels: list[Any]) -> dict[str, dict[str, Any]]:
-    """[buffers] (raw tables) from the per-operand global buffers of a hierarchy; the hierarchy check then
-    refuses any level the systolic models do not run."""
+    """[buffers] (raw tables) from a hierarchy: each operand's buffer is its staging level (its share of it when
+    shared), or, when only per-PE register files hold it, those registers together (filled straight from DRAM)."""
     buffers: dict[str, dict[str, Any]] = {}
     for index, level in enumerate(levels):
-        operands = tuple(_field(level, "operands", ()) or ())
-        if _field(level, "kind") != "global_buffer" or len(operands) != 1 or operands[0] in buffers:
-            continue
         size = _field(level, "size_bytes")
-        if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
-            raise constraint_error(f"memory.{index}.size_bytes", "a global buffer needs a size", size, "an integer > 0")
-        buffers[operands[0]] = {"size_kb": size / 1024, "word_bytes": _field(level, "word_bytes", 1),
-                                "banks": _field(level, "banks", 1), "ports": _field(level, "ports", 1),
-                                "double_buffered": _field(level, "double_buffered", False)}
-    missing = [name for name in OPERANDS if name not in buffers]
-    if missing:
-        raise constraint_error("memory", f"a [pe_array] needs a global buffer of its own for {missing[0]}",
-                               None, "one kind = \"global_buffer\" level per operand (ifmap, filter, ofmap)")
+        if _field(level, "kind") != "dram" and (not isinstance(size, int) or isinstance(size, bool) or size <= 0):
+            raise constraint_error(f"memory.{index}.size_bytes", "an on-chip level needs a size", size,
+                                   "an integer > 0")
+    for name in OPERANDS:
+        index = staging_level(levels, name)
+        if index is not None:
+            level = levels[index]
+            size = _share_bytes(level, name)
+            if size <= 0:
+                raise constraint_error(f"memory.{index}.partition_bytes.{name}", f"the level holds {name} but its "
+                                       "partition gives it no bytes", size, "> 0 bytes")
+            double = _field(level, "double_buffered", False)
+            # A level of its own keeps its word, banks and ports (today's [buffers]); a shared one's word is priced
+            # by sim.analytical.levels, and the planner sees its share in bytes.
+            alone = len(tuple(_field(level, "operands", ()) or ())) == 1
+            layout = {key: _field(level, key, 1) if alone else 1 for key in ("word_bytes", "banks", "ports")}
+        else:
+            registers = [level for level in levels if _field(level, "kind") == "register_file"
+                         and name in tuple(_field(level, "operands", ()) or ())]
+            if not registers:
+                raise constraint_error("memory", f"a [pe_array] needs a global buffer of its own for {name}", None,
+                                       f"a kind = \"global_buffer\" (or l1, or register_file) level holding {name}")
+            size = _share_bytes(registers[0], name) * int(_field(registers[0], "instances", 1))
+            double = _field(registers[0], "double_buffered", False)
+            layout = {"word_bytes": 1, "banks": 1, "ports": 1}
+        buffers[name] = {"size_kb": size / 1024, **layout, "double_buffered": double}
     return buffers
+
+
+def is_today(hw: Hardware) -> bool:
+    """True when `hw`'s hierarchy is the one its other sections describe (one SRAM per operand, DRAM): the models
+    then run exactly as before the hierarchy existed; otherwise sim.analytical.levels prices every level."""
+    if not hw.memory:
+        return True
+    expected = levels_of(hw.model_copy(update={"memory": ()}))
+    return len(expected) == len(hw.memory) and all(
+        level.model_copy(update={"source": ""}) == want.model_copy(update={"source": ""})
+        for level, want in zip(hw.memory, expected))
 
 
 def check_levels(hw: Hardware) -> None:
     """An explicit hierarchy: levels ordered from the PEs outward, ending at DRAM, names unique, every operand
-    reaching DRAM; and (until the models run richer ones) equal to the hierarchy the other sections describe."""
+    reaching DRAM; a [directive_array] runs only the hierarchy its section describes; a [pe_array] may add
+    per-PE register files, buffers shared by several operands and further on-chip levels, each priced by name."""
     levels = hw.memory
     names = [level.name for level in levels]
     for index, level in enumerate(levels):
@@ -111,17 +156,24 @@ def check_levels(hw: Hardware) -> None:
     if not expected:
         raise constraint_error("memory", "a crossbar chip's memories are part of [reram]", len(levels),
                                "no [[memory]] with [reram]")
+    if hw.pe_array is not None:
+        dram, want = levels[-1], expected[-1]
+        for key in ("bandwidth_bytes_per_cycle", "latency_cycles"):
+            if getattr(dram, key) != getattr(want, key):
+                raise constraint_error(f"memory.{len(levels) - 1}.{key}", "the DRAM level is the [dram] section",
+                                       getattr(dram, key), f"{getattr(want, key)} (as [dram])")
+        return
     for index, (level, want) in enumerate(zip(levels, expected)):
         if level.model_copy(update={"source": ""}) != want.model_copy(update={"source": ""}):
             diff = [key for key in type(level).model_fields if key != "source"
                     and getattr(level, key) != getattr(want, key)]
             raise constraint_error(f"memory.{index}.{diff[0] if diff else 'name'}",
-                                   "the models run the hierarchy the other sections describe; this level differs "
-                                   "from it", getattr(level, diff[0]) if diff else level.name,
+                                   "the directive models run the hierarchy the other sections describe; this level "
+                                   "differs from it", getattr(level, diff[0]) if diff else level.name,
                                    f"{getattr(want, diff[0]) if diff else want.name} (as the derived level "
                                    f"'{want.name}')")
     if len(levels) != len(expected):
-        raise constraint_error("memory", "the models run the hierarchy the other sections describe",
+        raise constraint_error("memory", "the directive models run the hierarchy the other sections describe",
                                names, ", ".join(level.name for level in expected))
 
 

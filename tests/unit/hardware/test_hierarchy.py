@@ -26,7 +26,7 @@ def test_every_shipped_config_has_a_hierarchy_from_the_pes_out_priced_by_its_lev
     for level in levels[:-1]:
         assert level.size_bytes and set(level_energy(hw, level)) == {"read", "write"}, level.name
         assert all(entry.source for entry in level_energy(hw, level).values())
-    if hw.kind == "systolic":
+    if hw.kind == "systolic" and not hw.memory:
         assert [level.name for level in levels] == ["ifmap_sram", "filter_sram", "ofmap_sram", "dram"]
         for level in levels[:-1]:
             sram = getattr(hw.buffers, level.operands[0])
@@ -90,9 +90,14 @@ BASE = (ROOT / "hw_configs" / "scalesim_32x32_ws_ddr4.toml")
     (lambda t: t.replace('name = "ifmap_sram"\nkind = "global_buffer"', 'name = "ifmap_sram"\nkind = "dram"'),
      "memory", "a \\[pe_array\\] needs a global buffer of its own for ifmap"),
     (lambda t: t.replace('kind = "dram"', 'kind = "dram"\nsize_bytes = 64'), "memory.3.size_bytes", "DRAM has none"),
+    (lambda t: t.replace('bandwidth_bytes_per_cycle = 19.2\nlatency_cycles = 0', 'bandwidth_bytes_per_cycle = 19.2\n'
+                         'latency_cycles = 7'),
+     "memory.3.latency_cycles", "the DRAM level is the \\[dram\\] section"),
     (lambda t: t.replace('[[memory]]\nname = "ifmap_sram"', '[[memory]]\nname = "rf"\nkind = "register_file"\n'
-                         'operands = ["filter"]\nsize_bytes = 2\n\n[[memory]]\nname = "ifmap_sram"'),
-     "memory.0.name", "the models run the hierarchy the other sections describe"),
+                         'operands = ["filter"]\nsize_bytes = 2\n\n[[memory]]\nname = "ifmap_sram"')
+     .replace('name = "ifmap_sram"\nkind = "global_buffer"\noperands = ["ifmap"]',
+              'name = "ifmap_sram"\nkind = "global_buffer"\noperands = ["ifmap"]\npartition_bytes = { ifmap = 0 }'),
+     "memory.1.partition_bytes.ifmap", "gives it no bytes"),
     (lambda t: t.replace('"ifmap", "filter", "ofmap"]', '"ifmap", "filter", "ofmap", "ofmap"]'), "memory.3.operands",
      "an operand listed twice"),
     (lambda t: t.replace('operands = ["ofmap"]', 'operands = ["ofmap"]\npartition_bytes = { ifmap = 8 }'),
