@@ -122,6 +122,20 @@ class FunctionalCheck:
 
 
 @dataclass(frozen=True)
+class LevelCounts:
+    """One operand's accesses at one memory level (sim.analytical.levels): `reads` / `writes` in words of the
+    level (a partial word counts its fraction; DRAM's words are bytes), the bytes they move, and their energy."""
+
+    level: str
+    operand: str
+    reads: float
+    writes: float
+    read_bytes: float
+    write_bytes: float
+    energy_pj: float
+
+
+@dataclass(frozen=True)
 class LayerResult:
     """One layer's numbers; produced by `sim.engine` and by `sim.analytical` alike."""
 
@@ -146,6 +160,9 @@ class LayerResult:
     functional: FunctionalCheck | None = None
     # Model-specific statistics (per-component busy/idle cycles, MAESTRO's statistics ...): name -> number.
     extra: tuple[tuple[str, float], ...] = ()
+    # Per memory level and operand, outermost last; empty unless the hardware gives a [[memory]] hierarchy beyond
+    # one SRAM per operand (then its actions are keyed by level name).
+    levels: tuple[LevelCounts, ...] = ()
 
     def with_extra(self, values: Mapping[str, float]) -> "LayerResult":
         merged = dict(self.extra)
@@ -179,6 +196,8 @@ class LayerResult:
             out["functional"] = asdict(self.functional)
         if self.extra:
             out["extra"] = dict(self.extra)
+        if self.levels:
+            out["levels"] = [asdict(counts) for counts in self.levels]
         return out
 
 

@@ -34,8 +34,10 @@ from typing import Any
 
 import numpy as np
 
+from sim.analytical.levels import misfit_error, price_levels, timeline_hardware
 from sim.energy.tables import apply
 from sim.errors import MappingError
+from sim.hardware.hierarchy import is_today
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
@@ -422,15 +424,20 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
     if mapping is None:
         mapping = map_systolic(layer, hw)
-    geometry = check_mapping(layer, hw.buffers, mapping)
+    plain = is_today(hw)
+    try:
+        geometry = check_mapping(layer, hw.buffers, mapping)
+    except MappingError as error:
+        raise error if plain else misfit_error(hw, error) from None
     convention = hw.pe_array.cycle_convention
     capacity = geometry["capacity"]
     # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.
+    dram = hw.dram if plain else timeline_hardware(hw).dram
     values = _closed_form(
         layer, mapping.rows, mapping.cols, mapping.dataflow_code, convention == "scalesim", capacity,
-        hw.dram.bandwidth_bytes_per_cycle,
-        hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
-        hw.dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
+        dram.bandwidth_bytes_per_cycle,
+        dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"), dram.operand_bandwidth("ofmap"),
+        dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
         double_buffered_stationary=hw.pe_array.double_buffered_stationary,
     )
     values.pop("misfit")
@@ -447,7 +454,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
     extra = {key: v[key] for key in ("row_folds", "col_folds", "memory_cycles", "chunks", "dram_read_bytes",
                                      "dram_write_bytes")}
     # Built once, with its extra in LayerResult.with_extra's sorted form, rather than copied twice by replace().
-    return LayerResult(
+    result = LayerResult(
         name=layer.name,
         kind=layer.kind,
         model="analytical",
@@ -467,6 +474,8 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         extra=tuple(sorted(extra.items())),
         sim_wall_s=time.perf_counter() - start,
     )
+    # A hierarchy beyond one SRAM per operand: every level priced from these counts (the engine does the same).
+    return result if plain else price_levels(layer, hw, mapping, result)
 
 
 def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,

@@ -23,6 +23,7 @@ from operator import attrgetter
 import numpy as np
 import simpy
 
+from sim.analytical.levels import misfit_error, price_levels, timeline_hardware
 from sim.analytical.systolic import fold_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
@@ -37,6 +38,7 @@ from sim.engine.layer_stats import (
 )
 from sim.engine.pe_array import PeArray, StepCounters, StepSchedule, step_schedule
 from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
+from sim.hardware.hierarchy import is_today
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.record import Mapping
@@ -245,6 +247,7 @@ class _Run:
         self.convention = hw.pe_array.cycle_convention
         self.pes = hw.pe_array.pes
         self.priced = prices(SYSTOLIC_ACTIONS, hw.energy)
+        self.plain = is_today(hw)  # one SRAM per operand; else every level is priced by sim.analytical.levels
         self.plans: OrderedDict[tuple, tuple[LayerPlan, StepSchedule, dict]] = OrderedDict()
         self.results: list[LayerResult] = []
         self.windows: list[tuple[float, ...]] = []
@@ -252,7 +255,7 @@ class _Run:
         self.ended: list[tuple] = []  # (index, timeline, wall time on the clock) of ended, unreduced layers
         first = self._plan(0)
         self.env = CountingEnvironment()
-        self.parts = _Components(self.env, hw, first[1].slots, dram_requests)
+        self.parts = _Components(self.env, hw if self.plain else timeline_hardware(hw), first[1].slots, dram_requests)
         self.transfers = self.parts.dram.stats.transfers
         self.previous_done: simpy.Event = self.env.event().succeed()
         self.previous_start: simpy.Event = self.previous_done
@@ -270,7 +273,10 @@ class _Run:
         cached = self.plans.get(key)
         if cached is None:
             cycles = layer_fold_cycles(mapping, self.convention, self.hw.pe_array.double_buffered_stationary)
-            plan = plan_layer(layer, self.hw.buffers, mapping, cycles)
+            try:
+                plan = plan_layer(layer, self.hw.buffers, mapping, cycles)
+            except MappingError as error:
+                raise error if self.plain else misfit_error(self.hw, error) from None
             cached = self.plans[key] = (plan, step_schedule(plan), {})
             if len(self.plans) > PLAN_CACHE_SIZE:
                 self.plans.popitem(last=False)
@@ -336,12 +342,13 @@ class _Run:
             plan_stats = by_widths.get(key)
             if plan_stats is None:
                 plan_stats = by_widths[key] = PlanStats.of(layer, mapping, plan)
-            self.results.append(layer_result(
+            result = layer_result(
                 layer, plan_stats, timeline, pes=self.pes, table=self.hw.energy, priced=self.priced,
                 busy_cycles=int(stats.busy_cycles[position]),
                 peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[position]), window=self.window,
                 wall_s=plan_wall + clock_wall + shared_wall, post_start=own,
-                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None))
+                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None)
+            self.results.append(result if self.plain else price_levels(layer, self.hw, mapping, result))
         self.mark = time.perf_counter()
 
     def run(self) -> tuple[list[LayerResult], list[tuple[float, ...]]]:

@@ -1,0 +1,210 @@
+"""Per-level, per-operand access counts and energy of a systolic layer on an explicit memory hierarchy.
+
+A pure function of (layer, hardware, mapping, the systolic model's counts), called by the closed form and by
+the engine alike, so the two agree on every level exactly whenever their operand-buffer and DRAM counts agree
+(ideal memory). Conventions (Timeloop's and ZigZag's; docs/mapping.md, "Memory hierarchy"):
+- the staging level of an operand (its innermost l1 / global buffer) is the buffer the systolic models tile:
+  its reads are the elements entering the array (forwarded PE to PE), its fills the DRAM (or outer level) reads;
+- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write), and filled with
+  what the level above reads for it; without a staging level it is filled straight from DRAM;
+- an outer on-chip level (between the staging level and DRAM) passes the staging level's DRAM traffic through,
+  and fetches an operand from DRAM only once when the whole of it fits its share;
+- a level's accesses are words of `word_bytes`, a partial word counting its fraction (ZigZag prices per access of
+  up to its port width); bytes follow each operand's precision (partial sums at accumulator precision);
+- cycles are the model's, or the time the busiest on-chip level needs at its bandwidth when that is longer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from sim.energy.tables import apply
+from sim.errors import MappingError
+from sim.hardware.hierarchy import staging_level
+from sim.hardware.spec import Hardware, MemoryLevelSpec
+from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.systolic import operand_totals
+from sim.records import ActionCounts, LayerResult, LevelCounts, OperandCounts
+from sim.workload.layer import Layer
+
+
+def _share_bytes(level: MemoryLevelSpec, operand: str) -> int:
+    """The bytes of `level` an operand may use: its partition, or (shared dynamically) an even split."""
+    if level.partition_bytes and operand in level.partition_bytes:
+        return level.partition_bytes[operand]
+    return level.size_bytes // len(level.operands)
+
+
+def _bytes(layer: Layer) -> dict[str, int]:
+    return {"ifmap": -(-layer.ifmap_bits // 8), "filter": -(-layer.filter_bits // 8),
+            "ofmap": -(-layer.ofmap_bits // 8), "psum": -(-layer.partial_sum_bits // 8)}
+
+
+def check_registers(layer: Layer, hw: Hardware) -> None:
+    """MappingError unless every per-PE register file holds the one element per operand a PE works on."""
+    widths = _bytes(layer)
+    for index, level in enumerate(hw.hierarchy):
+        if level.kind != "register_file":
+            continue
+        for operand in level.operands:
+            need = widths["psum"] if operand == "ofmap" else widths[operand]
+            if _share_bytes(level, operand) < need:
+                raise MappingError(f"level '{level.name}' cannot hold one {operand} element ({need} bytes) per PE",
+                                   field=f"memory.{index}.size_bytes", value=_share_bytes(level, operand),
+                                   allowed=f">= {need} bytes for {operand}")
+
+
+def misfit_error(hw: Hardware, error: MappingError) -> MappingError:
+    """A buffer misfit of the systolic models (field buffers.<operand>.size_kb) named by the hierarchy level that
+    stages the operand, so a user of [[memory]] sees the level and the operand."""
+    field = error.field or ""
+    if not (field.startswith("buffers.") and field.endswith(".size_kb")):
+        return error
+    operand = field.split(".")[1]
+    index = staging_level(hw.hierarchy, operand)
+    if index is None:
+        index = next(i for i, level in enumerate(hw.hierarchy) if operand in level.operands)
+    level = hw.hierarchy[index]
+    return MappingError(f"level '{level.name}', operand {operand}: {error.message}", field=f"memory.{index}.size_bytes",
+                        value=error.value, allowed=error.allowed)
+
+
+def timeline_hardware(hw: Hardware) -> Hardware:
+    """The hardware the systolic timeline runs on: an operand whose staging level has an on-chip level above it
+    moves its tiles at that level's bandwidth (a port of its own); the others share DRAM's. The shared channel is
+    then DRAM's bandwidth plus those levels' (each operand's port caps it). Unchanged without such levels."""
+    levels = hw.hierarchy
+    ports: dict[str, float] = {}
+    for operand in OPERANDS:
+        stage = staging_level(levels, operand)
+        above = [level for level in levels[(stage if stage is not None else 0) + 1:-1]
+                 if operand in level.operands and level.kind != "register_file"] if stage is not None else []
+        if above:
+            ports[operand] = above[0].bandwidth_bytes_per_cycle
+    if not ports:
+        return hw
+    dram = hw.dram
+    shared = dram.bandwidth_bytes_per_cycle + sum(set(ports.values()))
+    update = {f"{operand}_bandwidth_bytes_per_cycle": ports.get(operand, dram.operand_bandwidth(operand))
+              for operand in OPERANDS}
+    return hw.model_copy(update={"dram": dram.model_copy(update={"bandwidth_bytes_per_cycle": shared, **update})})
+
+
+class _Tally:
+    """Bytes read from and written to each (level, operand)."""
+
+    def __init__(self) -> None:
+        self.reads: dict[tuple[str, str], float] = {}
+        self.writes: dict[tuple[str, str], float] = {}
+
+    def add(self, level: str, operand: str, read_bytes: float = 0, write_bytes: float = 0) -> None:
+        key = (level, operand)
+        self.reads[key] = self.reads.get(key, 0) + read_bytes
+        self.writes[key] = self.writes.get(key, 0) + write_bytes
+
+
+def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult) -> LayerResult:
+    """`base` (the systolic model's result on `hw`'s staging buffers) with every level of `hw.hierarchy` priced:
+    per-level counts in `levels`, actions keyed by level name, energy, DRAM counts after outer levels, cycles."""
+    check_registers(layer, hw)
+    levels = hw.hierarchy
+    width = _bytes(layer)
+    macs = base.macs
+    outputs = mapping.groups * mapping.gemm_dims[0] * mapping.gemm_dims[2]
+    totals = operand_totals(layer)
+    tally = _Tally()
+    dram_reads = {"ifmap": base.dram_reads.ifmap, "filter": base.dram_reads.filter, "ofmap": base.dram_reads.ofmap}
+    dram_write_elements = base.dram_writes.ofmap
+    for operand in OPERANDS:
+        chain = [level for level in levels[:-1] if operand in level.operands]
+        registers = [level for level in chain if level.kind == "register_file"]
+        stage_index = staging_level(levels, operand)
+        stage = levels[stage_index] if stage_index is not None else None
+        outer = [level for level in chain if level.kind != "register_file" and level is not stage]
+        if operand != "ofmap":
+            size = width[operand]
+            fills = base.sram_reads.ifmap if operand == "ifmap" else base.sram_reads.filter
+            from_dram = dram_reads[operand]
+            if stage is None:
+                fills = from_dram  # the registers are filled straight from DRAM
+            # Each MAC reads its operand from the innermost register; each register is filled by the one outside it.
+            for position, level in enumerate(registers):
+                reads = macs if position == 0 else fills
+                tally.add(level.name, operand, read_bytes=reads * size, write_bytes=fills * size)
+            if stage is not None:
+                tally.add(stage.name, operand, read_bytes=fills * size, write_bytes=from_dram * size)
+            for level in outer:
+                once = totals[operand] if totals[operand] * size <= _share_bytes(level, operand) else from_dram
+                tally.add(level.name, operand, read_bytes=from_dram * size, write_bytes=once * size)
+                from_dram = once
+            dram_reads[operand] = from_dram
+            continue
+        # Partial sums: `written` chains leave the array into the staging level, `read_back` of them return to it.
+        written, read_back = base.sram_writes.ofmap, base.sram_reads.ofmap
+        for level in registers:
+            psum_bytes = (macs + read_back) * width["psum"]
+            tally.add(level.name, operand, read_bytes=psum_bytes, write_bytes=psum_bytes)
+        # What leaves / returns to the staging level from outside: drained partial sums, finished outputs.
+        drained_psums, finished = dram_reads["ofmap"], dram_write_elements - dram_reads["ofmap"]
+        up_bytes = drained_psums * width["psum"] + finished * width["ofmap"]
+        down_bytes = dram_reads["ofmap"] * width["psum"]
+        if stage is not None:
+            array_bytes = (written - outputs) * width["psum"] + outputs * width["ofmap"]
+            tally.add(stage.name, operand, read_bytes=read_back * width["psum"] + up_bytes,
+                      write_bytes=array_bytes + down_bytes)
+        for level in outer:
+            if totals["ofmap"] * width["psum"] <= _share_bytes(level, operand):
+                # Holds every partial sum: they return from here, only finished outputs go on to DRAM.
+                tally.add(level.name, operand, read_bytes=down_bytes + outputs * width["ofmap"], write_bytes=up_bytes)
+                dram_reads["ofmap"], dram_write_elements = 0, outputs
+                up_bytes, down_bytes = outputs * width["ofmap"], 0
+            else:
+                tally.add(level.name, operand, read_bytes=down_bytes + up_bytes, write_bytes=up_bytes + down_bytes)
+    read_bytes = (dram_reads["ifmap"] * width["ifmap"] + dram_reads["filter"] * width["filter"]
+                  + dram_reads["ofmap"] * width["psum"])
+    write_bytes = (dram_write_elements - dram_reads["ofmap"]) * width["ofmap"] + dram_reads["ofmap"] * width["psum"]
+    # Cycles: the busiest on-chip level at its bandwidth, when that takes longer than the model's timeline.
+    busy = {}
+    for level in levels[:-1]:
+        if level.kind == "register_file" or not math.isfinite(level.bandwidth_bytes_per_cycle):
+            continue
+        moved = sum(tally.reads.get((level.name, o), 0) + tally.writes.get((level.name, o), 0) for o in OPERANDS)
+        busy[level.name] = math.ceil(moved / level.bandwidth_bytes_per_cycle)
+    cycles = max([base.cycles, *busy.values()])
+    counts = []
+    actions: dict[str, float] = {"mac": base.actions.get("mac", macs)}
+    for level in levels[:-1]:
+        for operand in level.operands:
+            key = (level.name, operand)
+            if key not in tally.reads:
+                continue
+            reads, writes = tally.reads[key] / level.word_bytes, tally.writes[key] / level.word_bytes
+            actions[f"{level.name}.read"] = actions.get(f"{level.name}.read", 0) + reads
+            actions[f"{level.name}.write"] = actions.get(f"{level.name}.write", 0) + writes
+            read_pj, write_pj = hw.energy.get(f"{level.name}.read"), hw.energy.get(f"{level.name}.write")
+            energy = (reads * read_pj.pj if read_pj else 0.0) + (writes * write_pj.pj if write_pj else 0.0)
+            counts.append(LevelCounts(level.name, operand, reads, writes, tally.reads[key], tally.writes[key], energy))
+    actions["dram.read_byte"] = read_bytes
+    actions["dram.write_byte"] = write_bytes
+    actions["leakage.cycle"] = cycles
+    action_counts = ActionCounts.of(actions)
+    dram_entry_r, dram_entry_w = hw.energy.get("dram.read_byte"), hw.energy.get("dram.write_byte")
+    by_operand_read = {"ifmap": dram_reads["ifmap"] * width["ifmap"], "filter": dram_reads["filter"] * width["filter"],
+                       "ofmap": dram_reads["ofmap"] * width["psum"]}
+    for operand in OPERANDS:
+        written = write_bytes if operand == "ofmap" else 0
+        energy = (by_operand_read[operand] * (dram_entry_r.pj if dram_entry_r else 0.0)
+                  + written * (dram_entry_w.pj if dram_entry_w else 0.0))
+        # DRAM is priced per byte: its accesses are bytes.
+        counts.append(LevelCounts(levels[-1].name, operand, by_operand_read[operand], written,
+                                  by_operand_read[operand], written, energy))
+    extra = dict(base.extra)
+    extra.update({f"{name}.busy_cycles": value for name, value in busy.items()})
+    extra.update({"dram.read_bytes": read_bytes, "dram.write_bytes": write_bytes})
+    pes = hw.pe_array.pes
+    return replace(
+        base, cycles=cycles, stall_cycles=cycles - base.compute_cycles,
+        utilization=base.macs / (pes * cycles) if cycles else 0.0,
+        dram_reads=OperandCounts(dram_reads["ifmap"], dram_reads["filter"], dram_reads["ofmap"]),
+        dram_writes=OperandCounts(0, 0, dram_write_elements), actions=action_counts,
+        energy=apply(action_counts, hw.energy), levels=tuple(counts), extra=tuple(sorted(extra.items())))
