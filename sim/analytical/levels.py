@@ -54,21 +54,6 @@ def check_registers(layer: Layer, hw: Hardware) -> None:
                                    allowed=f">= {need} bytes for {operand}")
 
 
-def misfit_error(hw: Hardware, error: MappingError) -> MappingError:
-    """A buffer misfit of the systolic models (field buffers.<operand>.size_kb) named by the hierarchy level that
-    stages the operand, so a user of [[memory]] sees the level and the operand."""
-    field = error.field or ""
-    if not (field.startswith("buffers.") and field.endswith(".size_kb")):
-        return error
-    operand = field.split(".")[1]
-    index = staging_level(hw.hierarchy, operand)
-    if index is None:
-        index = next(i for i, level in enumerate(hw.hierarchy) if operand in level.operands)
-    level = hw.hierarchy[index]
-    return MappingError(f"level '{level.name}', operand {operand}: {error.message}", field=f"memory.{index}.size_bytes",
-                        value=error.value, allowed=error.allowed)
-
-
 def timeline_hardware(hw: Hardware) -> Hardware:
     """The hardware the systolic timeline runs on: an operand whose staging level has an on-chip level above it
     moves its tiles at that level's bandwidth (a port of its own); the others share DRAM's. The shared channel is

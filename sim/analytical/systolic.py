@@ -34,10 +34,10 @@ from typing import Any
 
 import numpy as np
 
-from sim.analytical.levels import misfit_error, price_levels, timeline_hardware
+from sim.analytical.levels import price_levels, timeline_hardware
 from sim.energy.tables import apply
 from sim.errors import MappingError
-from sim.hardware.hierarchy import is_today
+from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping

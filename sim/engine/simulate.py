@@ -23,7 +23,7 @@ from operator import attrgetter
 import numpy as np
 import simpy
 
-from sim.analytical.levels import misfit_error, price_levels, timeline_hardware
+from sim.analytical.levels import price_levels, timeline_hardware
 from sim.analytical.systolic import fold_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
@@ -38,7 +38,7 @@ from sim.engine.layer_stats import (
 )
 from sim.engine.pe_array import PeArray, StepCounters, StepSchedule, step_schedule
 from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
-from sim.hardware.hierarchy import is_today
+from sim.hardware.hierarchy import is_today, misfit_error
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.record import Mapping

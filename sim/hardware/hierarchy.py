@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sim.errors import MappingError
 from sim.hardware.spec import LEVEL_KINDS, Hardware, MemoryLevelSpec, constraint_error
 
 OPERANDS = ("ifmap", "filter", "ofmap")
@@ -175,6 +176,21 @@ def check_levels(hw: Hardware) -> None:
     if len(levels) != len(expected):
         raise constraint_error("memory", "the directive models run the hierarchy the other sections describe",
                                names, ", ".join(level.name for level in expected))
+
+
+def misfit_error(hw: Hardware, error: MappingError) -> MappingError:
+    """A buffer misfit of the systolic models (field buffers.<operand>.size_kb) named by the hierarchy level that
+    stages the operand, so a user of [[memory]] sees the level and the operand."""
+    field = error.field or ""
+    if not (field.startswith("buffers.") and field.endswith(".size_kb")):
+        return error
+    operand = field.split(".")[1]
+    index = staging_level(hw.hierarchy, operand)
+    if index is None:
+        index = next(i for i, level in enumerate(hw.hierarchy) if operand in level.operands)
+    level = hw.hierarchy[index]
+    return MappingError(f"level '{level.name}', operand {operand}: {error.message}", field=f"memory.{index}.size_bytes",
+                        value=error.value, allowed=error.allowed)
 
 
 def level_energy(hw: Hardware, level: MemoryLevelSpec) -> dict[str, Any]:

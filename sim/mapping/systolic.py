@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from sim.errors import MappingError
+from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import BuffersSpec, Hardware
 from sim.mapping.footprint import ifmap_read_elements
 from sim.mapping.record import OPERAND_DIMS, OPERANDS, LevelLoops, Loop, Mapping, gemm_problem
@@ -256,4 +257,8 @@ def map_systolic(layer: Layer, hw: Hardware, dataflow: str | None = None) -> Map
     if flow not in NAMED_DATAFLOWS:
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=flow, allowed="os, ws, is")
     # A block-circulant layer runs expanded on a digital array: it has no circulant datapath.
-    return fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers)
+    try:
+        return fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers)
+    except MappingError as error:
+        # With a [[memory]] hierarchy the buffers are its levels: name the level and the operand.
+        raise error if is_today(hw) else misfit_error(hw, error) from None
