@@ -197,7 +197,10 @@ class LayerResult:
         if self.extra:
             out["extra"] = dict(self.extra)
         if self.levels:
-            out["levels"] = [asdict(counts) for counts in self.levels]
+            # Keyed "<level>.<operand>" so report.csv flattens it into columns (levels.rf_2b.ofmap.reads ...).
+            out["levels"] = {f"{c.level}.{c.operand}": {"reads": c.reads, "writes": c.writes, "read_bytes": c.read_bytes,
+                                                        "write_bytes": c.write_bytes, "energy_pj": c.energy_pj}
+                             for c in self.levels}
         return out
 
 

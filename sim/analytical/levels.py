@@ -5,12 +5,14 @@ the engine alike, so the two agree on every level exactly whenever their operand
 (ideal memory). Conventions (Timeloop's and ZigZag's; docs/mapping.md, "Memory hierarchy"):
 - the staging level of an operand (its innermost l1 / global buffer) is the buffer the systolic models tile:
   its reads are the elements entering the array (forwarded PE to PE), its fills the DRAM (or outer level) reads;
-- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write), and filled with
-  what the level above reads for it; without a staging level it is filled straight from DRAM;
+- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write); the stationary
+  operand's is filled with what the level above reads for it (straight from DRAM without a staging level), a
+  streamed operand's takes one element per MAC (forwarded PE to PE: one read above, one fill per PE);
 - an outer on-chip level (between the staging level and DRAM) passes the staging level's DRAM traffic through,
   and fetches an operand from DRAM only once when the whole of it fits its share;
-- a level's accesses are words of `word_bytes`, a partial word counting its fraction (ZigZag prices per access of
-  up to its port width); bytes follow each operand's precision (partial sums at accumulator precision);
+- a shared level's accesses are words of `word_bytes`, a partial word counting its fraction (ZigZag prices per
+  access of up to its port width); a register's are whole words per element; bytes follow each operand's
+  precision (partial sums at accumulator precision);
 - cycles are the model's, or the time the busiest on-chip level needs at its bandwidth when that is longer.
 """
 from __future__ import annotations
@@ -112,10 +114,13 @@ def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult
             from_dram = dram_reads[operand]
             if stage is None:
                 fills = from_dram  # the registers are filled straight from DRAM
-            # Each MAC reads its operand from the innermost register; each register is filled by the one outside it.
+            # Each MAC reads its operand from the innermost register. A streamed operand moves PE to PE every
+            # cycle, so each PE's register takes one element per MAC (the array's forwarding multicasts one read
+            # of the level above to a row or column of PEs); the stationary one is filled once per fold.
+            inner_fills = fills if operand == mapping.stationary else macs
             for position, level in enumerate(registers):
-                reads = macs if position == 0 else fills
-                tally.add(level.name, operand, read_bytes=reads * size, write_bytes=fills * size)
+                reads, writes = (macs, inner_fills) if position == 0 else (inner_fills, fills)
+                tally.add(level.name, operand, read_bytes=reads * size, write_bytes=writes * size)
             if stage is not None:
                 tally.add(stage.name, operand, read_bytes=fills * size, write_bytes=from_dram * size)
             for level in outer:
@@ -163,7 +168,13 @@ def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult
             key = (level.name, operand)
             if key not in tally.reads:
                 continue
-            reads, writes = tally.reads[key] / level.word_bytes, tally.writes[key] / level.word_bytes
+            # A PE works on one element at a time: a register access moves whole words for one element; a shared
+            # level packs elements into its words.
+            per_word = level.word_bytes
+            if level.kind == "register_file":
+                size = width["psum"] if operand == "ofmap" else width[operand]
+                per_word = size / -(-size // level.word_bytes)
+            reads, writes = tally.reads[key] / per_word, tally.writes[key] / per_word
             actions[f"{level.name}.read"] = actions.get(f"{level.name}.read", 0) + reads
             actions[f"{level.name}.write"] = actions.get(f"{level.name}.write", 0) + writes
             read_pj, write_pj = hw.energy.get(f"{level.name}.read"), hw.energy.get(f"{level.name}.write")
