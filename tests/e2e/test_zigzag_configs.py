@@ -1,0 +1,49 @@
+"""The ZigZag-matched configs (hw_configs/zigzag_*.toml) on ResNet-18's layer1.0.conv1 with ZigZag's precisions:
+wherever sim's named mapping moves the same data as the mapping ZigZag 3.9.1 reports for the layer, the level's
+energy is ZigZag's to the pJ (values from benchmarks/results/zigzag_resnet18.json; docs/zigzag.md)."""
+from pathlib import Path
+
+import pytest
+
+import sim
+from sim.analytical.systolic import estimate_systolic
+from sim.engine.simulate import simulate_layer
+from sim.errors import MappingError
+from sim.workload.layer import Layer
+
+ROOT = Path(__file__).resolve().parents[2]
+LAYER = Layer(name="layer1.0.conv1", ifmap_h=56, ifmap_w=56, in_channels=64, out_channels=64, filter_h=3, filter_w=3,
+              pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, ofmap_bits=8, psum_bits=16)
+# ZigZag 3.9.1, tpu_like, /layer1/layer1.0/conv1/Conv: energy per memory level and operand (pJ).
+ZIGZAG_TPU = {"mac": 4624220.16, "rf_128b.filter": 10986024.96, "sram_2mb.ifmap": 6169515.52,
+              "dram.ifmap": 17561600.0, "dram.filter": 3225600.0, "dram.ofmap": 18816000.0}
+
+
+def _hw(name: str, dataflow: str):
+    hw = sim.load_hardware(ROOT / "hw_configs" / f"zigzag_{name}.toml")
+    return hw.model_copy(update={"pe_array": hw.pe_array.model_copy(update={"dataflow": dataflow})})
+
+
+def test_tpu_like_weight_stationary_prices_macs_weights_inputs_and_dram_as_zigzag():
+    result = estimate_systolic(LAYER, _hw("tpu_like", "ws"))
+    energy = {f"{c.level}.{c.operand}": c.energy_pj for c in result.levels}
+    energy["mac"] = result.energy.as_dict()["mac"]
+    for key, value in ZIGZAG_TPU.items():
+        assert energy[key] == pytest.approx(value, rel=1e-9), key
+    assert result.energy.total_pj == pytest.approx(sum(c.energy_pj for c in result.levels) + energy["mac"])
+
+
+@pytest.mark.parametrize("name", ["tpu_like", "eyeriss_like"])
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+def test_matched_configs_run_in_engine_and_closed_form_alike_under_their_own_levels(name, dataflow):
+    hw = _hw(name, dataflow)
+    closed, engine = estimate_systolic(LAYER, hw), simulate_layer(LAYER, hw)
+    assert closed.levels == engine.levels
+    assert closed.energy.total_pj == engine.energy.total_pj
+    assert {c.level for c in closed.levels} == {level.name for level in hw.hierarchy}
+
+
+def test_a_partial_sum_wider_than_the_psum_register_is_a_mapping_error_naming_it():
+    layer = Layer(name="c", ifmap_h=8, ifmap_w=8, in_channels=4, out_channels=4, filter_h=3, filter_w=3)  # 32-bit psums
+    with pytest.raises(MappingError, match="level 'rf_2b' cannot hold one ofmap element"):
+        estimate_systolic(layer, _hw("tpu_like", "ws"))
