@@ -72,6 +72,20 @@ def sim_layers(onnx: Path):
     return dataclasses.replace(trace, layers=layers)
 
 
+def print_levels(row: dict) -> None:
+    """Energy per memory level and operand of one layer: ZigZag's, and sim's under ws and os (docs/zigzag.md)."""
+    names = {"I": "ifmap", "W": "filter", "O": "ofmap"}
+    print(f"\n{row['name']}: energy per level and operand (uJ)")
+    print(f"{'level.operand':22} {'ZigZag':>9} {'sim ws':>9} {'sim os':>9}")
+    print(f"{'mac':22} {row['zigzag_mac_energy_pj'] / 1e6:9.3f} {row['sim_mac_energy_pj'] / 1e6:9.3f} "
+          f"{row['sim_mac_energy_pj'] / 1e6:9.3f}")
+    for operand, levels in row["zigzag_operands"].items():
+        for level, energy in zip(levels["levels"], levels["energy_pj"]):
+            key = f"{level.lower()}.{names[operand]}"
+            print(f"{key:22} {energy / 1e6:9.3f} {row['sim_ws_energy_by_level_pj'].get(key, 0.0) / 1e6:9.3f} "
+                  f"{row['sim_os_energy_by_level_pj'].get(key, 0.0) / 1e6:9.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zigzag-python", default=None, help="Python of a venv with zigzag-dse ($ZIGZAG_PYTHON)")
@@ -119,6 +133,7 @@ def main() -> None:
             for other in ("ws", "os"):
                 result = engine[other][layer["name"]]
                 row[f"sim_{other}_cycles"], row[f"sim_{other}_energy_pj"] = float(result.cycles), result.energy.total_pj
+                row[f"sim_{other}_energy_by_level_pj"] = {f"{c.level}.{c.operand}": c.energy_pj for c in result.levels}
             rows.append(row)
         report["accelerators"][accelerator] = {"sim_config": config, "zigzag_seconds": seconds,
                                                "sim_engine_seconds": engine_s, "sim_analytical_seconds": analytical_s,
@@ -135,6 +150,7 @@ def main() -> None:
         zz_e, sim_e = sum(r["zigzag_energy_pj"] for r in rows), sum(r["sim_energy_pj"] for r in rows)
         print(f"{'total':44} {'':3} {zz_c:11.0f} {sim_c:11.0f} {sim_c / zz_c:6.2f} {zz_e / 1e6:9.2f} {sim_e / 1e6:9.2f} "
               f"{sim_e / zz_e:6.2f}")
+        print_levels(rows[1])
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
