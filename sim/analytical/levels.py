@@ -20,12 +20,14 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
+import numpy as np
+
 from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import staging_level
 from sim.hardware.spec import Hardware, MemoryLevelSpec
 from sim.mapping.record import OPERANDS, Mapping
-from sim.mapping.systolic import operand_totals
+from sim.mapping.systolic import DATAFLOW_NAMES, _where, operand_totals
 from sim.records import ActionCounts, LayerResult, LevelCounts, OperandCounts
 from sim.workload.layer import Layer
 
@@ -77,6 +79,9 @@ def timeline_hardware(hw: Hardware) -> Hardware:
     return hw.model_copy(update={"dram": dram.model_copy(update={"bandwidth_bytes_per_cycle": shared, **update})})
 
 
+IS, WS = DATAFLOW_NAMES.index("is"), DATAFLOW_NAMES.index("ws")
+
+
 class _Tally:
     """Bytes read from and written to each (level, operand)."""
 
@@ -90,18 +95,24 @@ class _Tally:
         self.writes[key] = self.writes.get(key, 0) + write_bytes
 
 
-def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult) -> LayerResult:
-    """`base` (the systolic model's result on `hw`'s staging buffers) with every level of `hw.hierarchy` priced:
-    per-level counts in `levels`, actions keyed by level name, energy, DRAM counts after outer levels, cycles."""
-    check_registers(layer, hw)
+def _ceil(value):
+    return np.ceil(value) if isinstance(value, np.ndarray) else math.ceil(value)
+
+
+def tally_levels(layer: Layer, hw: Hardware, counts: dict) -> tuple[_Tally, dict, dict]:
+    """Bytes read from and written to every (level, operand), the DRAM counts after the outer levels (elements:
+    ifmap, filter, ofmap reads; ofmap writes; read and write bytes) and each bandwidth-limited on-chip level's busy
+    cycles, from the systolic model's counts (`macs`, `dataflow` code, `sram_{ifmap,filter,ofmap}_reads`,
+    `sram_ofmap_writes`, `dram_{ifmap,filter,ofmap}_reads`, `dram_ofmap_writes`, `outputs`): numbers, or numpy
+    arrays of the mapper's candidates, elementwise alike."""
     levels = hw.hierarchy
     width = _bytes(layer)
-    macs = base.macs
-    outputs = mapping.groups * mapping.gemm_dims[0] * mapping.gemm_dims[2]
+    macs, outputs = counts["macs"], counts["outputs"]
     totals = operand_totals(layer)
     tally = _Tally()
-    dram_reads = {"ifmap": base.dram_reads.ifmap, "filter": base.dram_reads.filter, "ofmap": base.dram_reads.ofmap}
-    dram_write_elements = base.dram_writes.ofmap
+    dram = {"ifmap": counts["dram_ifmap_reads"], "filter": counts["dram_filter_reads"],
+            "ofmap": counts["dram_ofmap_reads"], "ofmap_writes": counts["dram_ofmap_writes"]}
+    stationary = {"ifmap": counts["dataflow"] == IS, "filter": counts["dataflow"] == WS}
     for operand in OPERANDS:
         chain = [level for level in levels[:-1] if operand in level.operands]
         registers = [level for level in chain if level.kind == "register_file"]
@@ -110,14 +121,14 @@ def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult
         outer = [level for level in chain if level.kind != "register_file" and level is not stage]
         if operand != "ofmap":
             size = width[operand]
-            fills = base.sram_reads.ifmap if operand == "ifmap" else base.sram_reads.filter
-            from_dram = dram_reads[operand]
+            fills = counts[f"sram_{operand}_reads"]
+            from_dram = dram[operand]
             if stage is None:
                 fills = from_dram  # the registers are filled straight from DRAM
             # Each MAC reads its operand from the innermost register. A streamed operand moves PE to PE every
             # cycle, so each PE's register takes one element per MAC (the array's forwarding multicasts one read
             # of the level above to a row or column of PEs); the stationary one is filled once per fold.
-            inner_fills = fills if operand == mapping.stationary else macs
+            inner_fills = _where(stationary[operand], fills, macs)
             for position, level in enumerate(registers):
                 reads, writes = (macs, inner_fills) if position == 0 else (inner_fills, fills)
                 tally.add(level.name, operand, read_bytes=reads * size, write_bytes=writes * size)
@@ -127,17 +138,17 @@ def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult
                 once = totals[operand] if totals[operand] * size <= _share_bytes(level, operand) else from_dram
                 tally.add(level.name, operand, read_bytes=from_dram * size, write_bytes=once * size)
                 from_dram = once
-            dram_reads[operand] = from_dram
+            dram[operand] = from_dram
             continue
         # Partial sums: `written` chains leave the array into the staging level, `read_back` of them return to it.
-        written, read_back = base.sram_writes.ofmap, base.sram_reads.ofmap
+        written, read_back = counts["sram_ofmap_writes"], counts["sram_ofmap_reads"]
         for level in registers:
             psum_bytes = (macs + read_back) * width["psum"]
             tally.add(level.name, operand, read_bytes=psum_bytes, write_bytes=psum_bytes)
         # What leaves / returns to the staging level from outside: drained partial sums, finished outputs.
-        drained_psums, finished = dram_reads["ofmap"], dram_write_elements - dram_reads["ofmap"]
-        up_bytes = drained_psums * width["psum"] + finished * width["ofmap"]
-        down_bytes = dram_reads["ofmap"] * width["psum"]
+        finished = dram["ofmap_writes"] - dram["ofmap"]
+        up_bytes = dram["ofmap"] * width["psum"] + finished * width["ofmap"]
+        down_bytes = dram["ofmap"] * width["psum"]
         if stage is not None:
             array_bytes = (written - outputs) * width["psum"] + outputs * width["ofmap"]
             tally.add(stage.name, operand, read_bytes=read_back * width["psum"] + up_bytes,
@@ -146,61 +157,116 @@ def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult
             if totals["ofmap"] * width["psum"] <= _share_bytes(level, operand):
                 # Holds every partial sum: they return from here, only finished outputs go on to DRAM.
                 tally.add(level.name, operand, read_bytes=down_bytes + outputs * width["ofmap"], write_bytes=up_bytes)
-                dram_reads["ofmap"], dram_write_elements = 0, outputs
-                up_bytes, down_bytes = outputs * width["ofmap"], 0
+                dram["ofmap"], dram["ofmap_writes"] = 0 * down_bytes, outputs + 0 * down_bytes
+                up_bytes, down_bytes = outputs * width["ofmap"] + 0 * down_bytes, 0 * down_bytes
             else:
                 tally.add(level.name, operand, read_bytes=down_bytes + up_bytes, write_bytes=up_bytes + down_bytes)
-    read_bytes = (dram_reads["ifmap"] * width["ifmap"] + dram_reads["filter"] * width["filter"]
-                  + dram_reads["ofmap"] * width["psum"])
-    write_bytes = (dram_write_elements - dram_reads["ofmap"]) * width["ofmap"] + dram_reads["ofmap"] * width["psum"]
-    # Cycles: the busiest on-chip level at its bandwidth, when that takes longer than the model's timeline.
+    dram["read_bytes"] = (dram["ifmap"] * width["ifmap"] + dram["filter"] * width["filter"]
+                          + dram["ofmap"] * width["psum"])
+    dram["write_bytes"] = ((dram["ofmap_writes"] - dram["ofmap"]) * width["ofmap"]
+                           + dram["ofmap"] * width["psum"])
     busy = {}
     for level in levels[:-1]:
         if level.kind == "register_file" or not math.isfinite(level.bandwidth_bytes_per_cycle):
             continue
         moved = sum(tally.reads.get((level.name, o), 0) + tally.writes.get((level.name, o), 0) for o in OPERANDS)
-        busy[level.name] = math.ceil(moved / level.bandwidth_bytes_per_cycle)
-    cycles = max([base.cycles, *busy.values()])
-    counts = []
-    actions: dict[str, float] = {"mac": base.actions.get("mac", macs)}
-    for level in levels[:-1]:
+        busy[level.name] = _ceil(moved / level.bandwidth_bytes_per_cycle)
+    return tally, dram, busy
+
+
+def words_per_byte(layer: Layer, level: MemoryLevelSpec, operand: str) -> float:
+    """Accesses per byte moved: a PE works on one element at a time, so a register access moves whole words for
+    one element; a shared level packs elements into its words."""
+    if level.kind != "register_file":
+        return 1 / level.word_bytes
+    width = _bytes(layer)
+    size = width["psum"] if operand == "ofmap" else width[operand]
+    return -(-size // level.word_bytes) / size
+
+
+def _counts(layer: Layer, mapping: Mapping, base: LayerResult) -> dict:
+    return {"macs": base.macs, "dataflow": mapping.dataflow_code, "outputs": layer.gemm.groups * layer.gemm.m * layer.gemm.n,
+            "sram_ifmap_reads": base.sram_reads.ifmap, "sram_filter_reads": base.sram_reads.filter,
+            "sram_ofmap_reads": base.sram_reads.ofmap, "sram_ofmap_writes": base.sram_writes.ofmap,
+            "dram_ifmap_reads": base.dram_reads.ifmap, "dram_filter_reads": base.dram_reads.filter,
+            "dram_ofmap_reads": base.dram_reads.ofmap, "dram_ofmap_writes": base.dram_writes.ofmap}
+
+
+def level_actions(layer: Layer, hw: Hardware, tally: _Tally, dram: dict, macs, cycles) -> dict:
+    """The actions of a layer on a hierarchy, keyed by energy-table entry: MACs, each level's reads and writes
+    (summed over operands), DRAM bytes, leakage cycles."""
+    actions = {"mac": macs}
+    for level in hw.hierarchy[:-1]:
         for operand in level.operands:
             key = (level.name, operand)
             if key not in tally.reads:
                 continue
-            # A PE works on one element at a time: a register access moves whole words for one element; a shared
-            # level packs elements into its words.
-            per_word = level.word_bytes
-            if level.kind == "register_file":
-                size = width["psum"] if operand == "ofmap" else width[operand]
-                per_word = size / -(-size // level.word_bytes)
-            reads, writes = tally.reads[key] / per_word, tally.writes[key] / per_word
-            actions[f"{level.name}.read"] = actions.get(f"{level.name}.read", 0) + reads
-            actions[f"{level.name}.write"] = actions.get(f"{level.name}.write", 0) + writes
-            read_pj, write_pj = hw.energy.get(f"{level.name}.read"), hw.energy.get(f"{level.name}.write")
+            scale = words_per_byte(layer, level, operand)
+            for action, moved in (("read", tally.reads[key]), ("write", tally.writes[key])):
+                name = f"{level.name}.{action}"
+                actions[name] = actions.get(name, 0) + moved * scale
+    actions["dram.read_byte"] = dram["read_bytes"]
+    actions["dram.write_byte"] = dram["write_bytes"]
+    actions["leakage.cycle"] = cycles
+    return actions
+
+
+def price_levels(layer: Layer, hw: Hardware, mapping: Mapping, base: LayerResult) -> LayerResult:
+    """`base` (the systolic model's result on `hw`'s staging buffers) with every level of `hw.hierarchy` priced:
+    per-level counts in `levels`, actions keyed by level name, energy, DRAM counts after outer levels, cycles."""
+    check_registers(layer, hw)
+    levels = hw.hierarchy
+    tally, dram, busy = tally_levels(layer, hw, _counts(layer, mapping, base))
+    # Cycles: the busiest on-chip level at its bandwidth, when that takes longer than the model's timeline.
+    cycles = max([base.cycles, *busy.values()])
+    action_counts = ActionCounts.of(level_actions(layer, hw, tally, dram, base.actions.get("mac", base.macs), cycles))
+    counts = []
+    for level in levels[:-1]:
+        read_pj, write_pj = hw.energy.get(f"{level.name}.read"), hw.energy.get(f"{level.name}.write")
+        for operand in level.operands:
+            key = (level.name, operand)
+            if key not in tally.reads:
+                continue
+            scale = words_per_byte(layer, level, operand)
+            reads, writes = tally.reads[key] * scale, tally.writes[key] * scale
             energy = (reads * read_pj.pj if read_pj else 0.0) + (writes * write_pj.pj if write_pj else 0.0)
             counts.append(LevelCounts(level.name, operand, reads, writes, tally.reads[key], tally.writes[key], energy))
-    actions["dram.read_byte"] = read_bytes
-    actions["dram.write_byte"] = write_bytes
-    actions["leakage.cycle"] = cycles
-    action_counts = ActionCounts.of(actions)
-    dram_entry_r, dram_entry_w = hw.energy.get("dram.read_byte"), hw.energy.get("dram.write_byte")
-    by_operand_read = {"ifmap": dram_reads["ifmap"] * width["ifmap"], "filter": dram_reads["filter"] * width["filter"],
-                       "ofmap": dram_reads["ofmap"] * width["psum"]}
+    read_entry, write_entry = hw.energy.get("dram.read_byte"), hw.energy.get("dram.write_byte")
+    width = _bytes(layer)
+    read_bytes = {"ifmap": dram["ifmap"] * width["ifmap"], "filter": dram["filter"] * width["filter"],
+                  "ofmap": dram["ofmap"] * width["psum"]}
     for operand in OPERANDS:
-        written = write_bytes if operand == "ofmap" else 0
-        energy = (by_operand_read[operand] * (dram_entry_r.pj if dram_entry_r else 0.0)
-                  + written * (dram_entry_w.pj if dram_entry_w else 0.0))
+        written = dram["write_bytes"] if operand == "ofmap" else 0
+        energy = (read_bytes[operand] * (read_entry.pj if read_entry else 0.0)
+                  + written * (write_entry.pj if write_entry else 0.0))
         # DRAM is priced per byte: its accesses are bytes.
-        counts.append(LevelCounts(levels[-1].name, operand, by_operand_read[operand], written,
-                                  by_operand_read[operand], written, energy))
+        counts.append(LevelCounts(levels[-1].name, operand, read_bytes[operand], written, read_bytes[operand],
+                                  written, energy))
     extra = dict(base.extra)
     extra.update({f"{name}.busy_cycles": value for name, value in busy.items()})
-    extra.update({"dram.read_bytes": read_bytes, "dram.write_bytes": write_bytes})
-    pes = hw.pe_array.pes
+    extra.update({"dram.read_bytes": dram["read_bytes"], "dram.write_bytes": dram["write_bytes"]})
     return replace(
         base, cycles=cycles, stall_cycles=cycles - base.compute_cycles,
-        utilization=base.macs / (pes * cycles) if cycles else 0.0,
-        dram_reads=OperandCounts(dram_reads["ifmap"], dram_reads["filter"], dram_reads["ofmap"]),
-        dram_writes=OperandCounts(0, 0, dram_write_elements), actions=action_counts,
+        utilization=base.macs / (hw.pe_array.pes * cycles) if cycles else 0.0,
+        dram_reads=OperandCounts(dram["ifmap"], dram["filter"], dram["ofmap"]),
+        dram_writes=OperandCounts(0, 0, dram["ofmap_writes"]), actions=action_counts,
         energy=apply(action_counts, hw.energy), levels=tuple(counts), extra=tuple(sorted(extra.items())))
+
+
+def level_grid(layer: Layer, hw: Hardware, values: dict) -> tuple:
+    """(cycles, energy_pj) of the mapper's candidates (`estimate_systolic_mappings`' arrays) on `hw`'s hierarchy:
+    price_levels' numbers, elementwise."""
+    counts = {key: values[key] for key in ("sram_ifmap_reads", "sram_filter_reads", "sram_ofmap_reads",
+                                           "sram_ofmap_writes", "dram_ifmap_reads", "dram_filter_reads",
+                                           "dram_ofmap_reads", "dram_ofmap_writes")}
+    counts.update(macs=layer.macs, dataflow=values["dataflow"], outputs=layer.gemm.groups * layer.gemm.m * layer.gemm.n)
+    tally, dram, busy = tally_levels(layer, hw, counts)
+    cycles = values["cycles"]
+    for value in busy.values():
+        cycles = np.maximum(cycles, value)
+    energy = np.zeros(np.shape(cycles), dtype=np.float64)
+    for action, count in level_actions(layer, hw, tally, dram, layer.macs, cycles).items():
+        entry = hw.energy.get(action)
+        if entry is not None:
+            energy = energy + np.asarray(count, dtype=np.float64) * entry.pj
+    return cycles, energy

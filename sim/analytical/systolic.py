@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.analytical.levels import price_levels, timeline_hardware
+from sim.analytical.levels import check_registers, level_grid, price_levels, timeline_hardware
 from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
@@ -495,7 +495,8 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                         {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
     valid = (geometry["misfit"] == "") & (chunks >= geometry["chunks"]) & (chunks <= np.maximum(geometry["temporal"], 1))
     geometry["chunks"] = np.where(valid, chunks, 1)
-    dram = hw.dram
+    plain = is_today(hw)
+    dram = hw.dram if plain else timeline_hardware(hw).dram
     values = _closed_form(layer, hw.pe_array.rows, hw.pe_array.cols, dataflow,
                           hw.pe_array.cycle_convention == "scalesim", capacity, dram.bandwidth_bytes_per_cycle,
                           dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"),
@@ -515,5 +516,15 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
         if entry is not None:
             energy = energy + np.asarray(count, dtype=np.float64) * entry.pj
     values["energy_pj"] = energy
+    if not plain:
+        # Every level of the hierarchy priced as price_levels does for one mapping (register misfits: none valid).
+        try:
+            check_registers(layer, hw)
+        except MappingError:
+            valid = np.zeros(shape, dtype=bool)
+        cycles, values["energy_pj"] = level_grid(layer, hw, {**values, "dataflow": np.broadcast_to(dataflow, shape)})
+        values["stall_cycles"] = cycles - values["compute_cycles"]
+        values["utilization"] = layer.macs / (hw.pe_array.pes * np.maximum(cycles, 1))
+        values["cycles"] = cycles
     values["valid"] = np.asarray(valid, dtype=bool)
     return values

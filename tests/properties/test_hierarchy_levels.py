@@ -4,14 +4,17 @@ the sum of its parts; every level reads at least the unique data it delivers; a 
 mapping puts there is a MappingError naming the level and the operand."""
 import math
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.analytical.systolic import estimate_systolic
+from sim.analytical.levels import check_registers
+from sim.analytical.systolic import estimate_systolic, estimate_systolic_mappings
 from sim.engine.simulate import simulate_layer
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
+from sim.mapper.space import layer_space
 from sim.mapping.record import OPERANDS
 from sim.mapping.systolic import operand_totals
 from sim.workload.layer import Layer
@@ -154,3 +157,25 @@ def test_an_outer_level_holding_the_partial_sums_keeps_them_off_dram():
     assert with_l2.dram_writes.ofmap == 64 * 8
     l2 = next(counts for counts in with_l2.levels if counts.level == "l2")
     assert l2.write_bytes == without.dram_reads.ofmap * 2 + 64 * 8
+
+
+@SETTINGS
+@given(layers(), hierarchies, st.integers(0, 2**31))
+def test_the_mappers_batched_scores_price_every_level_as_the_one_record_model(layer, point, seed):
+    hw = hierarchy_hw(*point, bandwidth=4.0)
+    try:
+        space = layer_space(layer, hw)
+        check_registers(layer, hw)
+    except MappingError:
+        return
+    batch = space.all()
+    if not len(batch):
+        return
+    picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 6))
+    values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
+                                        {n: w[picks] for n, w in batch.whole_dict().items()})
+    for j, i in enumerate(picks.tolist()):
+        result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
+        assert values["valid"][j]
+        assert int(values["cycles"][j]) == result.cycles
+        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
