@@ -24,19 +24,12 @@ import numpy as np
 
 from sim.energy.tables import apply
 from sim.errors import MappingError
-from sim.hardware.hierarchy import staging_level
+from sim.hardware.hierarchy import share_bytes, staging_level
 from sim.hardware.spec import Hardware, MemoryLevelSpec
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, _where, operand_totals
 from sim.records import ActionCounts, LayerResult, LevelCounts, OperandCounts
 from sim.workload.layer import Layer
-
-
-def _share_bytes(level: MemoryLevelSpec, operand: str) -> int:
-    """The bytes of `level` an operand may use: its partition, or (shared dynamically) an even split."""
-    if level.partition_bytes and operand in level.partition_bytes:
-        return level.partition_bytes[operand]
-    return level.size_bytes // len(level.operands)
 
 
 def _bytes(layer: Layer) -> dict[str, int]:
@@ -52,9 +45,9 @@ def check_registers(layer: Layer, hw: Hardware) -> None:
             continue
         for operand in level.operands:
             need = widths["psum"] if operand == "ofmap" else widths[operand]
-            if _share_bytes(level, operand) < need:
+            if share_bytes(level, operand) < need:
                 raise MappingError(f"level '{level.name}' cannot hold one {operand} element ({need} bytes) per PE",
-                                   field=f"memory.{index}.size_bytes", value=_share_bytes(level, operand),
+                                   field=f"memory.{index}.size_bytes", value=share_bytes(level, operand),
                                    allowed=f">= {need} bytes for {operand}")
 
 
@@ -135,7 +128,7 @@ def tally_levels(layer: Layer, hw: Hardware, counts: dict) -> tuple[_Tally, dict
             if stage is not None:
                 tally.add(stage.name, operand, read_bytes=fills * size, write_bytes=from_dram * size)
             for level in outer:
-                once = totals[operand] if totals[operand] * size <= _share_bytes(level, operand) else from_dram
+                once = totals[operand] if totals[operand] * size <= share_bytes(level, operand) else from_dram
                 tally.add(level.name, operand, read_bytes=from_dram * size, write_bytes=once * size)
                 from_dram = once
             dram[operand] = from_dram
@@ -154,7 +147,7 @@ def tally_levels(layer: Layer, hw: Hardware, counts: dict) -> tuple[_Tally, dict
             tally.add(stage.name, operand, read_bytes=read_back * width["psum"] + up_bytes,
                       write_bytes=array_bytes + down_bytes)
         for level in outer:
-            if totals["ofmap"] * width["psum"] <= _share_bytes(level, operand):
+            if totals["ofmap"] * width["psum"] <= share_bytes(level, operand):
                 # Holds every partial sum: they return from here, only finished outputs go on to DRAM.
                 tally.add(level.name, operand, read_bytes=down_bytes + outputs * width["ofmap"], write_bytes=up_bytes)
                 dram["ofmap"], dram["ofmap_writes"] = 0 * down_bytes, outputs + 0 * down_bytes

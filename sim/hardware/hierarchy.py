@@ -8,10 +8,11 @@ operands and further on-chip levels (priced by sim.analytical.levels); a directi
 """
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from sim.errors import MappingError
-from sim.hardware.spec import LEVEL_KINDS, Hardware, MemoryLevelSpec, constraint_error
+from sim.hardware.spec import LEVEL_KINDS, BuffersSpec, Hardware, MemoryLevelSpec, constraint_error
 
 OPERANDS = ("ifmap", "filter", "ofmap")
 
@@ -77,7 +78,7 @@ def staging_level(levels: Any, operand: str) -> int | None:
     return None
 
 
-def _share_bytes(level: Any, operand: str) -> int:
+def share_bytes(level: Any, operand: str) -> int:
     """Bytes of `level` the tile planner gives `operand`: its static partition, or (shared dynamically) an even
     split, so that the operands' tiles always fit together (the sum is what the level must hold)."""
     partition = _field(level, "partition_bytes")
@@ -100,7 +101,7 @@ def buffers_from_levels(levels: list[Any]) -> dict[str, dict[str, Any]]:
         index = staging_level(levels, name)
         if index is not None:
             level = levels[index]
-            size = _share_bytes(level, name)
+            size = share_bytes(level, name)
             if size <= 0:
                 raise constraint_error(f"memory.{index}.partition_bytes.{name}", f"the level holds {name} but its "
                                        "partition gives it no bytes", size, "> 0 bytes")
@@ -115,7 +116,7 @@ def buffers_from_levels(levels: list[Any]) -> dict[str, dict[str, Any]]:
             if not registers:
                 raise constraint_error("memory", f"a [pe_array] needs a global buffer of its own for {name}", None,
                                        f"a kind = \"global_buffer\" (or l1, or register_file) level holding {name}")
-            size = _share_bytes(registers[0], name) * int(_field(registers[0], "instances", 1))
+            size = share_bytes(registers[0], name) * int(_field(registers[0], "instances", 1))
             double = _field(registers[0], "double_buffered", False)
             layout = {"word_bytes": 1, "banks": 1, "ports": 1}
         buffers[name] = {"size_kb": size / 1024, **layout, "double_buffered": double}
@@ -123,14 +124,15 @@ def buffers_from_levels(levels: list[Any]) -> dict[str, dict[str, Any]]:
 
 
 def is_today(hw: Hardware) -> bool:
-    """True when `hw`'s hierarchy is the one its other sections describe (one SRAM per operand, DRAM): the models
-    then run exactly as before the hierarchy existed; otherwise sim.analytical.levels prices every level."""
+    """True when `hw`'s hierarchy is the one [buffers] and [dram] describe (one SRAM per operand named
+    `<operand>_sram`, unlimited and without latency, then DRAM): the models then run exactly as before the
+    hierarchy existed; otherwise sim.analytical.levels prices every level. Structural, so cheap per layer."""
     if not hw.memory:
         return True
-    expected = levels_of(hw.model_copy(update={"memory": ()}))
-    return len(expected) == len(hw.memory) and all(
-        level.model_copy(update={"source": ""}) == want.model_copy(update={"source": ""})
-        for level, want in zip(hw.memory, expected))
+    chip = hw.memory[:-1]
+    return len(chip) == len(OPERANDS) and {level.operands for level in chip} == {(name,) for name in OPERANDS} and all(
+        level.kind == "global_buffer" and level.name == f"{level.operands[0]}_sram" and level.instances == 1
+        and math.isinf(level.bandwidth_bytes_per_cycle) and level.latency_cycles == 0 for level in chip)
 
 
 def check_levels(hw: Hardware) -> None:
@@ -158,6 +160,11 @@ def check_levels(hw: Hardware) -> None:
         raise constraint_error("memory", "a crossbar chip's memories are part of [reram]", len(levels),
                                "no [[memory]] with [reram]")
     if hw.pe_array is not None:
+        derived = BuffersSpec(**buffers_from_levels(list(levels)))
+        if hw.buffers is not None and hw.buffers.model_copy(update={"ofmap": hw.buffers.ofmap.model_copy(
+                update={"drain_finished": False})}) != derived:
+            raise constraint_error("buffers", "[buffers] and [[memory]] describe different operand buffers", None,
+                                   "one of them, or [buffers] as derived from the levels' staging buffers")
         dram, want = levels[-1], expected[-1]
         for key in ("bandwidth_bytes_per_cycle", "latency_cycles"):
             if getattr(dram, key) != getattr(want, key):
