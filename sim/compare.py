@@ -78,7 +78,9 @@ class Comparison:
         for diff in self.diffs:
             by_field.setdefault(diff.field, []).append(diff)
         out = []
-        for name, _ in FIELDS:
+        # FIELDS first, then the per-level fields of a memory hierarchy in order of appearance.
+        names = [name for name, _ in FIELDS] + [name for name in by_field if name.startswith("levels.")]
+        for name in names:
             rows = by_field.get(name)
             if not rows:
                 continue
@@ -115,6 +117,15 @@ def _layer_diffs(engine: LayerResult, analytical: LayerResult) -> Iterator[Field
             continue
         scale = RELATIVE_TO.get(name)
         yield FieldDiff(engine.name, name, float(e), float(a), float(scale(analytical)) if scale else None)
+    # Every level's and operand's accesses on a hierarchy beyond one SRAM per operand (sim.analytical.levels).
+    reference = {(c.level, c.operand): c for c in analytical.levels}
+    for counts in engine.levels:
+        other = reference.get((counts.level, counts.operand))
+        if other is None:
+            continue
+        for key in ("reads", "writes"):
+            yield FieldDiff(engine.name, f"levels.{counts.level}.{counts.operand}.{key}", float(getattr(counts, key)),
+                            float(getattr(other, key)))
 
 
 def compare_runs(engine: RunResult, analytical: RunResult) -> Comparison:

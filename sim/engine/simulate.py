@@ -38,8 +38,8 @@ from sim.engine.layer_stats import (
 )
 from sim.engine.pe_array import PeArray, StepCounters, StepSchedule, step_schedule
 from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
-from sim.hardware.hierarchy import is_today, misfit_error
 from sim.errors import ConfigError, MappingError
+from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
 from sim.mapping.record import Mapping
 from sim.mapping.systolic import map_systolic

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from sim.errors import SimError
+from sim.hardware.hierarchy import is_today
 from sim.hardware.spec import Hardware
 from sim.records import OperandCounts, RunResult
 from sim.sweep.spec import Constraints, Parameter
@@ -361,7 +362,8 @@ def _plain(value: Any) -> float | None:
 def grid_vectorizable(context: SweepContext) -> bool:
     """Whether the closed-form grid covers this sweep (a systolic base and only GRID_PATHS swept)."""
     base = context.base
-    if base.kind != "systolic" or base.buffers is None or context.mapping:
+    # A hierarchy beyond one SRAM per operand is priced level by level (sim.analytical.levels), point by point.
+    if base.kind != "systolic" or base.buffers is None or context.mapping or not is_today(base):
         return False
     doubles = {base.buffers.ifmap.double_buffered, base.buffers.filter.double_buffered,
                base.buffers.ofmap.double_buffered}

@@ -7,6 +7,7 @@ import pytest
 
 import sim
 from sim.analytical.systolic import estimate_systolic
+from sim.api import compare as api_compare
 from sim.engine.simulate import simulate_layer
 from sim.errors import MappingError
 from sim.workload.layer import Layer
@@ -47,3 +48,11 @@ def test_a_partial_sum_wider_than_the_psum_register_is_a_mapping_error_naming_it
     layer = Layer(name="c", ifmap_h=8, ifmap_w=8, in_channels=4, out_channels=4, filter_h=3, filter_w=3)  # 32-bit psums
     with pytest.raises(MappingError, match="level 'rf_2b' cannot hold one ofmap element"):
         estimate_systolic(layer, _hw("tpu_like", "ws"))
+
+
+def test_compare_diffs_every_level_and_operand():
+    comparison = api_compare([LAYER], _hw("eyeriss_like", "os"))
+    level_rows = [d for d in comparison.diffs if d.field.startswith("levels.")]
+    assert {d.field for d in level_rows} >= {"levels.rf_16b.ofmap.reads", "levels.sram_1m.ifmap.writes"}
+    assert all(d.relative_error == 0 for d in level_rows)
+    assert "levels.rf_16b.ofmap.reads" in {s.field for s in comparison.summary()}
