@@ -59,11 +59,8 @@ def new_state(geometry: np.ndarray, timing: np.ndarray) -> tuple:
 
 
 @njit(cache=True, inline="always")
-def _earliest(command, bank, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok, channel_ok, faw, T,
-              faw_slot):
-    group = bank // banks
-    rank = group // groups
-    channel = rank // ranks
+def _earliest_in(command, bank, group, rank, channel, bank_ok, group_ok, rank_ok, channel_ok, faw, T, faw_slot):
+    """The earliest legal cycle of `command` at `bank`, its bank group, rank and channel given (no divisions)."""
     t = bank_ok[bank, command]
     if group_ok[group, command] > t:
         t = group_ok[group, command]
@@ -76,6 +73,15 @@ def _earliest(command, bank, groups, banks, ranks, open_row, bank_ok, group_ok, 
         if oldest > t:
             t = oldest
     return t
+
+
+@njit(cache=True, inline="always")
+def _earliest(command, bank, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok, channel_ok, faw, T,
+              faw_slot):
+    group = bank // banks
+    rank = group // groups
+    return _earliest_in(command, bank, group, rank, rank // ranks, bank_ok, group_ok, rank_ok, channel_ok, faw, T,
+                        faw_slot)
 
 
 @njit(cache=True, inline="always")
@@ -124,15 +130,50 @@ def _issue(command, bank, now, groups, banks, ranks, open_row, bank_ok, group_ok
 
 
 @njit(cache=True)
-def _command_of(tx, t_bank, t_row, t_write, open_row):
-    """The next command transaction `tx` needs: its RD / WR on a row hit, PRE on a conflict, ACT on a closed bank."""
-    bank = t_bank[tx]
-    held = open_row[bank]
-    if held == t_row[tx]:
-        return WR if t_write[tx] else RD
-    if held >= 0:
-        return PRE
-    return ACT
+def _refresh_step(c, now, channels, ranks, groups, banks, queue, size, t_bank, open_row, bank_ok, group_ok, rank_ok,
+                  channel_ok, faw, T, faw_slot, flags, counts, command_bus, bank_rank, wake_box):
+    """A due all-bank refresh of channel `c`'s first pending rank: issue its PREA or REF if legal at `now` (then the
+    command bus is busy until now + 1), else set wake_box[0] to when it may. Returns whether a refresh is pending
+    (which blocks the channel's queues)."""
+    wake_box[0] = NEVER
+    for rr in range(ranks):
+        r = c * ranks + rr
+        if flags[channels + r] == 0:
+            continue
+        first = r * groups * banks
+        any_open = False
+        at = rank_ok[r, REF]
+        for b in range(first, first + groups * banks):
+            if open_row[b] >= 0:
+                any_open = True
+        if any_open:
+            at = 0
+            for b in range(first, first + groups * banks):
+                if open_row[b] >= 0 and bank_ok[b, PRE] > at:
+                    at = bank_ok[b, PRE]
+            # PREA may not close a row an active request still needs.
+            for k in range(size[c, 2]):
+                if bank_rank[t_bank[queue[c, 2, k]]] == r:
+                    at = NEVER
+        if at <= now:
+            if any_open:
+                for b in range(first, first + groups * banks):
+                    if open_row[b] >= 0:
+                        _issue(PRE, b, now, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok, channel_ok,
+                               faw, T, faw_slot, -1)
+                counts[c, PRE] += 1
+            else:
+                for b in range(first, first + groups * banks):
+                    _later(bank_ok, b, ACT, now + T[T_RFC])
+                _later(rank_ok, r, ACT, now + T[T_RFC])
+                _later(rank_ok, r, REF, now + T[T_RFC])
+                flags[channels + r] = 0
+                counts[c, REF] += 1
+            command_bus[c] = now + 1
+        else:
+            wake_box[0] = at
+        return True
+    return False
 
 
 @njit(cache=True)
@@ -153,6 +194,9 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
     seen = np.zeros((open_row.shape[0], 5), dtype=np.int64)  # (bank, command) -> the scan that last looked at it
     rank_seen = np.zeros((n_ranks, 5), dtype=np.int64)
     scan = 0
+    bank_group = np.arange(open_row.shape[0]) // banks
+    bank_rank = bank_group // groups
+    wake_box = np.zeros(1, dtype=np.int64)
     # The FAW ring's oldest entry is the one the next ACT overwrites: recover the slot from the stored times.
     for r in range(n_ranks):
         oldest = 0
@@ -225,103 +269,30 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
                 if command_bus[c] < wake:
                     wake = command_bus[c]
                 continue
+            # 1. Requests whose row this controller opened for them (the active list); 2. a due refresh, which
+            # blocks the queues until its PREA and REF have issued; 3. the read queue, or the write queue in write
+            # mode. One first-ready FCFS scan serves 1 and 3.
+            which = 2
             chosen = -1
-            chosen_from = -1
             chosen_command = -1
-            chosen_bank = -1
-            # 1. Requests whose row this controller opened for them.
-            best = -1
-            best_ready = False
-            scan += 1
-            for k in range(size[c, 2]):
-                tx = queue[c, 2, k]
-                cmd = _command_of(tx, t_bank, t_row, t_write, open_row)
-                # A column command the rank or channel cannot take yet blocks every active request of the rank.
-                rank = t_bank[tx] // (groups * banks)
-                if rank_seen[rank, cmd] == scan:
-                    continue
-                bound = rank_ok[rank, cmd]
-                if channel_ok[c, cmd] > bound:
-                    bound = channel_ok[c, cmd]
-                if bound > now:
-                    rank_seen[rank, cmd] = scan
-                    if bound < wake:
-                        wake = bound
-                    continue
-                at = _earliest(cmd, t_bank[tx], groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
-                               channel_ok, faw, T, faw_slot)
-                if at <= now:
-                    best, best_ready, chosen_command = k, True, cmd
-                    break  # the oldest ready request wins
-                if at < wake:
-                    wake = at
-            if best_ready:
-                chosen, chosen_from = best, 2
-                chosen_bank = t_bank[queue[c, 2, best]]
-            else:
-                # 2. A due refresh blocks the queues until its PREA and REF have issued.
-                blocked = False
-                for rr in range(ranks):
-                    r = c * ranks + rr
-                    if flags[channels + r] == 0:
-                        continue
-                    blocked = True
-                    first = r * groups * banks
-                    any_open = False
-                    at = rank_ok[r, REF]
-                    for b in range(first, first + groups * banks):
-                        if open_row[b] >= 0:
-                            any_open = True
-                    if any_open:
-                        at = 0
-                        for b in range(first, first + groups * banks):
-                            if open_row[b] >= 0 and bank_ok[b, PRE] > at:
-                                at = bank_ok[b, PRE]
-                        # PREA may not close a row an active request still needs.
-                        for k in range(size[c, 2]):
-                            if t_bank[queue[c, 2, k]] // (groups * banks) == r:
-                                at = NEVER
-                    if at <= now:
-                        if any_open:
-                            for b in range(first, first + groups * banks):
-                                if open_row[b] >= 0:
-                                    _issue(PRE, b, now, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
-                                           channel_ok, faw, T, faw_slot, -1)
-                            counts[c, PRE] += 1
-                        else:
-                            for b in range(first, first + groups * banks):
-                                _later(bank_ok, b, ACT, now + T[T_RFC])
-                            _later(rank_ok, r, ACT, now + T[T_RFC])
-                            _later(rank_ok, r, REF, now + T[T_RFC])
-                            flags[channels + r] = 0
-                            counts[c, REF] += 1
-                        command_bus[c] = now + 1
-                        last_issue = now
-                    elif at < wake:
-                        wake = at
-                    break
-                if blocked:
-                    if command_bus[c] > now and command_bus[c] < wake:
-                        wake = command_bus[c]
-                    continue
-                # 3. FR-FCFS over the read queue, or the write queue in write mode.
-                if flags[c] == 0:
-                    if size[c, 1] > high or size[c, 0] == 0:
-                        flags[c] = 1
-                elif (size[c, 1] < low or size[c, 1] == 0) and size[c, 0] != 0:
-                    flags[c] = 0  # an empty write queue ends the drain too (a low watermark of 0)
-                which = 1 if flags[c] else 0
+            while True:
                 scan += 1
                 for k in range(size[c, which]):
                     tx = queue[c, which, k]
-                    cmd = _command_of(tx, t_bank, t_row, t_write, open_row)
-                    # The earliest cycle depends on the command and the bank only: each pair is looked at once, and
-                    # a command the rank (or channel) cannot take yet is not looked at again in that rank.
                     bank = t_bank[tx]
+                    held = open_row[bank]
+                    if held == t_row[tx]:
+                        cmd = WR if t_write[tx] else RD
+                    elif held >= 0:
+                        cmd = PRE
+                    else:
+                        cmd = ACT
+                    # The earliest cycle depends on the command and the bank only: each pair is looked at once per
+                    # scan, and a command the rank (or channel) cannot take yet is not looked at again in that rank.
                     if seen[bank, cmd] == scan:
                         continue
                     seen[bank, cmd] = scan
-                    rank = bank // (groups * banks)
+                    rank = bank_rank[bank]
                     if rank_seen[rank, cmd] == scan:
                         continue
                     bound = rank_ok[rank, cmd]
@@ -334,21 +305,46 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
                         if bound < wake:
                             wake = bound
                         continue
-                    at = _earliest(cmd, t_bank[tx], groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
-                                   channel_ok, faw, T, faw_slot)
+                    at = _earliest_in(cmd, bank, bank_group[bank], rank, c, bank_ok, group_ok, rank_ok, channel_ok,
+                                      faw, T, faw_slot)
                     if at <= now:
-                        best, best_ready, chosen_command = k, True, cmd
+                        chosen, chosen_command = k, cmd
                         break  # the oldest ready request wins
                     if at < wake:
                         wake = at
-                if best_ready:
-                    bank = t_bank[queue[c, which, best]]
-                    if chosen_command == PRE:
-                        for k in range(size[c, 2]):
-                            if t_bank[queue[c, 2, k]] == bank:
-                                best_ready = False
-                    if best_ready:
-                        chosen, chosen_from, chosen_bank = best, which, bank
+                if chosen >= 0 or which != 2:
+                    break
+                pending = False
+                for r in range(c * ranks, (c + 1) * ranks):
+                    if flags[channels + r]:
+                        pending = True
+                if pending and _refresh_step(c, now, channels, ranks, groups, banks, queue, size, t_bank, open_row, bank_ok,
+                                 group_ok, rank_ok, channel_ok, faw, T, faw_slot, flags, counts, command_bus,
+                                 bank_rank, wake_box):
+                    which = -1  # blocked by a refresh
+                    if wake_box[0] < wake:
+                        wake = wake_box[0]
+                    if command_bus[c] == now + 1:
+                        last_issue = now
+                    break
+                if flags[c] == 0:
+                    if size[c, 1] > high or size[c, 0] == 0:
+                        flags[c] = 1
+                elif (size[c, 1] < low or size[c, 1] == 0) and size[c, 0] != 0:
+                    flags[c] = 0  # an empty write queue ends the drain too (a low watermark of 0)
+                which = 1 if flags[c] else 0
+            if which < 0:
+                if command_bus[c] > now and command_bus[c] < wake:
+                    wake = command_bus[c]
+                continue
+            chosen_from = which
+            if chosen >= 0 and chosen_command == PRE and which != 2:
+                # A PRE may not close the row of an active request.
+                bank = t_bank[queue[c, which, chosen]]
+                for k in range(size[c, 2]):
+                    if t_bank[queue[c, 2, k]] == bank:
+                        chosen = -1
+            chosen_bank = t_bank[queue[c, which, chosen]] if chosen >= 0 else -1
             if chosen < 0:
                 continue
             tx = queue[c, chosen_from, chosen]
