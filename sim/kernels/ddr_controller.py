@@ -191,9 +191,7 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
     size = np.zeros((channels, 3), dtype=np.int64)
     command_bus = np.zeros(channels, dtype=np.int64)
     faw_slot = np.zeros(n_ranks, dtype=np.int64)
-    seen = np.zeros((open_row.shape[0], 5), dtype=np.int64)  # (bank, command) -> the scan that last looked at it
-    rank_seen = np.zeros((n_ranks, 5), dtype=np.int64)
-    scan = 0
+    rank_bound = np.zeros((n_ranks, 4), dtype=np.int64)
     bank_group = np.arange(open_row.shape[0]) // banks
     bank_rank = bank_group // groups
     wake_box = np.zeros(1, dtype=np.int64)
@@ -275,43 +273,29 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
             which = 2
             chosen = -1
             chosen_command = -1
+            # What the rank and channel allow each command (and the FAW window an ACT): the same for every request
+            # of the rank this cycle, so it is taken once; per request only the bank and bank group are looked up.
+            for r in range(c * ranks, (c + 1) * ranks):
+                for cmd in range(4):
+                    bound = rank_ok[r, cmd]
+                    if channel_ok[c, cmd] > bound:
+                        bound = channel_ok[c, cmd]
+                    rank_bound[r, cmd] = bound
+                window = faw[r, faw_slot[r]] + T[T_FAW]
+                if window > rank_bound[r, ACT]:
+                    rank_bound[r, ACT] = window
             while True:
-                scan += 1
                 for k in range(size[c, which]):
                     tx = queue[c, which, k]
                     bank = t_bank[tx]
                     held = open_row[bank]
-                    if held == t_row[tx]:
-                        cmd = WR if t_write[tx] else RD
-                    elif held >= 0:
-                        cmd = PRE
-                    else:
-                        cmd = ACT
-                    # The earliest cycle depends on the command and the bank only: each pair is looked at once per
-                    # scan, and a command the rank (or channel) cannot take yet is not looked at again in that rank.
-                    if seen[bank, cmd] == scan:
-                        continue
-                    seen[bank, cmd] = scan
-                    rank = bank_rank[bank]
-                    if rank_seen[rank, cmd] == scan:
-                        continue
-                    bound = rank_ok[rank, cmd]
-                    if channel_ok[c, cmd] > bound:
-                        bound = channel_ok[c, cmd]
-                    if cmd == ACT and faw[rank, faw_slot[rank]] + T[T_FAW] > bound:
-                        bound = faw[rank, faw_slot[rank]] + T[T_FAW]
-                    if bound > now:
-                        rank_seen[rank, cmd] = scan
-                        if bound < wake:
-                            wake = bound
-                        continue
-                    at = _earliest_in(cmd, bank, bank_group[bank], rank, c, bank_ok, group_ok, rank_ok, channel_ok,
-                                      faw, T, faw_slot)
+                    cmd = (RD + t_write[tx]) if held == t_row[tx] else (PRE if held >= 0 else ACT)
+                    at = max(bank_ok[bank, cmd], group_ok[bank_group[bank], cmd], rank_bound[bank_rank[bank], cmd])
                     if at <= now:
                         chosen, chosen_command = k, cmd
                         break  # the oldest ready request wins
                     if at < wake:
-                        wake = at
+                        wake = at  # a lower bound is enough: a cycle in which nothing can issue changes nothing
                 if chosen >= 0 or which != 2:
                     break
                 pending = False
