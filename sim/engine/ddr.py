@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.engine.dram import DramRequest, DramStats, check_kind
+from sim.engine.sharing import SharedChannel
 from sim.hardware.presets import resolve_ddr_preset
 from sim.hardware.spec import DdrDeviceSpec, DramSpec
 
@@ -166,12 +167,13 @@ class DdrStats(DramStats):
 
     controller: DdrController | None = None
 
-    def __getattribute__(self, name: str):
-        if name == "energy_pj":
-            controller = object.__getattribute__(self, "controller")
-            if controller is not None:
-                return controller.energy_pj()
-        return object.__getattribute__(self, name)
+    @property
+    def energy_pj(self) -> float | None:
+        return None if self.controller is None else self.controller.energy_pj()
+
+    @energy_pj.setter
+    def energy_pj(self, _value: float | None) -> None:
+        pass  # the controller's commands are the record
 
 
 class DdrDram:
@@ -188,6 +190,8 @@ class DdrDram:
         self.stats.controller = self.controller
         self.record_transfers = record_transfers
         self._last_start = 0
+        self.shared = SharedChannel()  # requests in flight, sharing the channel
+        self._next_key = 0
 
     def _to_tck(self, cycle: int) -> int:
         return math.ceil(cycle * self.tck_per_cycle - 1e-9)
@@ -196,7 +200,17 @@ class DdrDram:
         return math.ceil(tck / self.tck_per_cycle - 1e-9)
 
     def serve(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> int:
-        """Serve one request arriving now; returns the cycle its last transaction completes."""
+        """Serve one request arriving now, after every earlier one (no sharing); returns the cycle its last
+        transaction completes."""
+        return self._to_cycle_at_least(self._serve(kind, address, size_bytes)[0])
+
+    def _to_cycle_at_least(self, tck: float) -> int:
+        return max(self._to_cycle(math.ceil(tck - 1e-9)), self.env._now)
+
+    def _serve(self, kind: str, address: int, size_bytes: int) -> tuple[int, int, int]:
+        """Run one request arriving now through the controller after every earlier one and count it: (completion,
+        work, latency) in tCK, work being the stretch the channel spends on it and latency what follows its last
+        command (a read's CL + BL)."""
         if kind != "read" and kind != "write":
             check_kind(kind)
         size_bytes = int(size_bytes)
@@ -208,20 +222,23 @@ class DdrDram:
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
+        arrive = self._to_tck(now)
         if size_bytes <= 0:
-            return now
+            return arrive, 0, 0
         controller = self.controller
         totals = controller._totals
-        transactions_before, hits_before = int(totals[0]), int(totals[1])
-        done = controller.serve_request(kind == "write", address, size_bytes, self._to_tck(now))
+        clock = controller.state[8]
+        transactions_before, hits_before, clock_before = int(totals[0]), int(totals[1]), int(clock[0])
+        done = controller.serve_request(kind == "write", address, size_bytes, arrive)
         finish = max(self._to_cycle(done), now)
         hits = int(totals[1]) - hits_before
         n = int(totals[0]) - transactions_before
         s.row_hits += hits
         s.row_misses += n - hits
         s.moved_bytes += n * self.burst_bytes
-        # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals, and
-        # the transfer log keeps starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
+        # The channel's busy stretches are those of serving the requests one after another (sharing them keeps
+        # the work): the busy time is the union of [arrival, completion] intervals, and the transfer log keeps
+        # starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
         start = max(now, self._last_start)
         end = max(finish, s.last_cycle)
         s.busy_cycles += end - max(start, s.last_cycle)
@@ -231,20 +248,42 @@ class DdrDram:
         s.last_cycle = end
         if self.record_transfers:
             s.transfers.append((start, end, size_bytes))
-        return finish
-
-    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
-        """Serve `request` now; `done(None)` runs when its last transaction has completed."""
-        finish = self.serve(request.kind, request.address, request.size_bytes, request.operand)
-        self.env.call_at(finish - self.env._now, done)
+        end_of_work = int(clock[0])
+        return done, end_of_work - max(arrive, clock_before), done - end_of_work
 
     def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
                      callback: Callable[[object], None]) -> None:
-        self.env.call_at(self.serve(kind, address, size_bytes, operand) - self.env._now, callback)
+        """Serve a request arriving now, sharing the channel with the requests in flight (sim.engine.sharing);
+        `callback(None)` runs when its last transaction has completed."""
+        _done, work, latency = self._serve(kind, address, size_bytes)
+        key = self._next_key
+        self._next_key += 1
+        self.shared.add(key, self._to_tck(self.env._now), work, latency)
+        self._wait(key, callback)
+
+    def _wait(self, key: int, callback: Callable[[object], None]) -> None:
+        """Call back at `key`'s completion; a later arrival may have moved it later, then wait again (one call per
+        move, never one per transaction)."""
+        env = self.env
+        due = self._to_cycle_at_least(self.shared.finish(key))
+        if due <= env._now:
+            self.shared.collect(key)
+            callback(None)
+        else:
+            env.call_at(due - env._now, lambda _call: self._check(key, callback))
+
+    def _check(self, key: int, callback: Callable[[object], None]) -> None:
+        self.shared.advance(self._to_tck(self.env._now))
+        self._wait(key, callback)
+
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
+        """Serve `request` now; `done(None)` runs when its last transaction has completed."""
+        self.request_call(request.kind, request.address, request.size_bytes, request.operand, done)
 
     def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None):
-        done = self.serve(kind, address, size_bytes, operand)
-        return self.env.timeout(done - self.env.now, value=done)
+        event = self.env.event()
+        self.request_call(kind, address, size_bytes, operand, lambda _call: event.succeed(self.env._now))
+        return event
 
     def command_counts(self) -> CommandCounts:
         return self.controller.command_counts()
