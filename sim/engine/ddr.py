@@ -6,7 +6,9 @@ between requests.
 runs every transaction through the controller (what `sim dram` replays), `serve_request` is the engine's way,
 one numba call per tile request: its first EXACT_TRANSACTIONS transactions through the controller, the rest at
 the device's measured steady rate. `DdrDram` binds it to the engine's clock as a `DramModel`, with no
-per-transaction event. The numba kernel is imported when the first controller is built, so other models never
+per-transaction event: the controller gives each request its work (the channel time it takes, after the earlier
+ones, from the bank state they left), and requests in flight together share the channel in equal shares
+(sim.engine.sharing), so a short ifmap read issued beside a long ofmap write no longer waits for all of it. The numba kernel is imported when the first controller is built, so other models never
 pay numba's start-up.
 """
 from __future__ import annotations

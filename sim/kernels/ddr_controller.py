@@ -9,6 +9,8 @@ the high watermark or when no read waits, left below the low watermark with read
 is the oldest among those whose next command (ACT, PRE, RD or WR) is legal now (first-ready FCFS); a PRE that
 would close the row of an active request waits. Transactions enter the queues in order as space frees (an
 in-order requester). The clock jumps to the next cycle at which anything can change, so idle cycles cost nothing.
+One scan serves the active list and the queues: per cycle the rank-, channel- and FAW-level bound of each command
+is taken once per rank, so a queued request costs its bank's and bank group's entries only.
 
 Timing rules (the issue of a command moves the earliest legal cycle of later commands, per bank, bank group,
 rank and channel), with T = the timing vector indexed by the T_* constants:
@@ -285,11 +287,15 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
                 if window > rank_bound[r, ACT]:
                     rank_bound[r, ACT] = window
             while True:
+                last_bank, last_cmd = -1, -1
                 for k in range(size[c, which]):
                     tx = queue[c, which, k]
                     bank = t_bank[tx]
                     held = open_row[bank]
                     cmd = (RD + t_write[tx]) if held == t_row[tx] else (PRE if held >= 0 else ACT)
+                    if bank == last_bank and cmd == last_cmd:
+                        continue  # the same command at the same bank as the request before: not ready either
+                    last_bank, last_cmd = bank, cmd
                     at = max(bank_ok[bank, cmd], group_ok[bank_group[bank], cmd], rank_bound[bank_rank[bank], cmd])
                     if at <= now:
                         chosen, chosen_command = k, cmd
