@@ -121,8 +121,11 @@ class DdrController:
             self._totals[2] = max(self._totals[2], int(done.max()))
         return done
 
-    def serve_request(self, write: bool, address: int, size_bytes: int, arrive_tck: int) -> int:
-        """One contiguous request (the engine's way); returns the completion (tCK) of its last transaction.
+    def serve_request(self, write: bool, address: int, size_bytes: int,
+                      arrive_tck: int) -> tuple[int, int, int, int, int]:
+        """One contiguous request (the engine's way), served after the earlier ones: (completion of its last
+        transaction, work: tCK from its start to the cycle after its last command, latency: from there to the
+        completion, row hits, transactions).
 
         Up to `EXACT_TRANSACTIONS` transactions run through the controller; the rest of a longer request streams at
         the device's steady rate for that kind (measured once through the same controller, refresh apart), with a
@@ -131,9 +134,9 @@ class DdrController:
         first = address // tb
         n = (address + size_bytes - 1) // tb - first + 1
         steady = self._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
-        return int(self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
-                                             self.field_bits, self.timing, self.geometry, *self.state, self.counts,
-                                             self._totals))
+        return self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
+                                         self.field_bits, self.timing, self.geometry, *self.state, self.counts,
+                                         self._totals)
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
@@ -209,10 +212,10 @@ class DdrDram:
     def _to_cycle_at_least(self, tck: float) -> int:
         return max(self._to_cycle(math.ceil(tck - 1e-9)), self.env._now)
 
-    def _serve(self, kind: str, address: int, size_bytes: int) -> tuple[int, int, int]:
+    def _serve(self, kind: str, address: int, size_bytes: int) -> tuple[int, int, int, int]:
         """Run one request arriving now through the controller after every earlier one and count it: (completion,
-        work, latency) in tCK, work being the stretch the channel spends on it and latency what follows its last
-        command (a read's CL + BL)."""
+        work, latency, arrival) in tCK, work being the stretch the channel spends on it and latency what follows its
+        last command (a read's CL + BL)."""
         if kind != "read" and kind != "write":
             check_kind(kind)
         size_bytes = int(size_bytes)
@@ -226,56 +229,60 @@ class DdrDram:
             s.write_bytes += size_bytes
         arrive = self._to_tck(now)
         if size_bytes <= 0:
-            return arrive, 0, 0
-        controller = self.controller
-        totals = controller._totals
-        clock = controller.state[8]
-        transactions_before, hits_before, clock_before = int(totals[0]), int(totals[1]), int(clock[0])
-        done = controller.serve_request(kind == "write", address, size_bytes, arrive)
-        finish = max(self._to_cycle(done), now)
-        hits = int(totals[1]) - hits_before
-        n = int(totals[0]) - transactions_before
+            return arrive, 0, 0, arrive
+        done, work, latency, hits, n = self.controller.serve_request(kind == "write", address, size_bytes, arrive)
+        finish = self._to_cycle(done)
+        if finish < now:
+            finish = now
         s.row_hits += hits
         s.row_misses += n - hits
         s.moved_bytes += n * self.burst_bytes
         # The channel's busy stretches are those of serving the requests one after another (sharing them keeps
         # the work): the busy time is the union of [arrival, completion] intervals, and the transfer log keeps
         # starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
-        start = max(now, self._last_start)
-        end = max(finish, s.last_cycle)
-        s.busy_cycles += end - max(start, s.last_cycle)
+        start = now if now > self._last_start else self._last_start
+        last = s.last_cycle
+        end = finish if finish > last else last
+        s.busy_cycles += end - (start if start > last else last)
         self._last_start = start
         if s.first_cycle is None:
             s.first_cycle = now
         s.last_cycle = end
         if self.record_transfers:
             s.transfers.append((start, end, size_bytes))
-        end_of_work = int(clock[0])
-        return done, end_of_work - max(arrive, clock_before), done - end_of_work
+        return done, work, latency, arrive
 
     def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
                      callback: Callable[[object], None]) -> None:
         """Serve a request arriving now, sharing the channel with the requests in flight (sim.engine.sharing);
         `callback(None)` runs when its last transaction has completed."""
-        _done, work, latency = self._serve(kind, address, size_bytes)
+        _done, work, latency, arrive = self._serve(kind, address, size_bytes)
         key = self._next_key
         self._next_key += 1
-        self.shared.add(key, self._to_tck(self.env._now), work, latency)
+        self.shared.add(key, arrive, work, latency)
         self._wait(key, callback)
 
     def _wait(self, key: int, callback: Callable[[object], None]) -> None:
-        """Call back at `key`'s completion; a later arrival may have moved it later, then wait again (one call per
-        move, never one per transaction)."""
+        """Call back at `key`'s completion; a later arrival may move it later, then wait again (one call per move,
+        never one per transaction)."""
         env = self.env
-        due = self._to_cycle_at_least(self.shared.finish(key))
+        shared = self.shared
+        due = self._to_cycle(math.ceil(shared.finish(key) - 1e-9))
         if due <= env._now:
-            self.shared.collect(key)
+            shared.collect(key)
             callback(None)
         else:
-            env.call_at(due - env._now, lambda _call: self._check(key, callback))
+            arrivals = shared.arrivals
+            env.call_at(due - env._now, lambda _call: self._check(key, callback, arrivals))
 
-    def _check(self, key: int, callback: Callable[[object], None]) -> None:
-        self.shared.advance(self._to_tck(self.env._now))
+    def _check(self, key: int, callback: Callable[[object], None], arrivals: int) -> None:
+        shared = self.shared
+        if shared.arrivals == arrivals:  # nothing arrived since: the completion stands
+            shared.advance(self._to_tck(self.env._now))
+            shared.collect(key)
+            callback(None)
+            return
+        shared.advance(self._to_tck(self.env._now))
         self._wait(key, callback)
 
     def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:

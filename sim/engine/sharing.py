@@ -16,9 +16,10 @@ class SharedChannel:
     up to which their shares have been served; `done` holds the completions (latency included) of flows whose work
     has ended and that nobody has collected yet."""
 
-    __slots__ = ("time", "remaining", "latency", "done")
+    __slots__ = ("time", "remaining", "latency", "done", "arrivals")
 
     def __init__(self) -> None:
+        self.arrivals = 0  # requests added so far: a completion computed since the last arrival still holds
         self.time = 0.0
         self.remaining: dict[int, float] = {}
         self.latency: dict[int, int] = {}
@@ -50,7 +51,11 @@ class SharedChannel:
 
     def add(self, key: int, arrive: float, work: float, latency: int) -> None:
         """A request arriving at `arrive` (not before the last arrival) with `work` tCK of service."""
-        self.advance(arrive)
+        self.arrivals += 1
+        if self.remaining:
+            self.advance(arrive)
+        elif arrive > self.time:
+            self.time = arrive
         if work <= 0:
             self.done[key] = arrive + latency
         else:

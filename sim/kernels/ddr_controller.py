@@ -414,7 +414,9 @@ def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field
     """One contiguous request of `n` transactions from transaction index `first_line`, all arriving at `arrive`:
     the first `exact` through the controller, the rest at `steady` tCK each (refresh apart: tRFC + tRP for each
     tREFI crossed), the state moved past them. Adds to totals [transactions, row hits, latest completion];
-    returns the completion of the last transaction."""
+    returns (completion of the last transaction, work: the stretch from its start to the cycle after its last
+    command, latency: from there to the completion, row hits, transactions)."""
+    start = scalars[S_CLOCK] if scalars[S_CLOCK] > arrive else arrive
     m = n if n < exact else exact
     lines = np.arange(first_line, first_line + m)
     channel = np.empty(m, dtype=np.int64)
@@ -456,4 +458,4 @@ def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field
     totals[1] += hits
     if finish > totals[2]:
         totals[2] = finish
-    return finish
+    return finish, scalars[S_CLOCK] - start, finish - scalars[S_CLOCK], hits, n
