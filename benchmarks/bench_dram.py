@@ -176,8 +176,8 @@ def interleaved_completions_ns(trace: DramTrace, spec: DramSpec) -> np.ndarray:
     controller = DdrController(device_of(spec))
     device = controller.device
     owner, addresses = expand(trace, device.transaction_bytes)
-    position = np.arange(owner.size) - np.repeat(np.cumsum(np.bincount(owner, minlength=len(trace))) -
-                                                 np.bincount(owner, minlength=len(trace)), np.bincount(owner, minlength=len(trace)))
+    counts = np.bincount(owner, minlength=len(trace))
+    position = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)  # j within its request
     pace = controller._steady_tck(False) / 2
     offered = np.ceil(trace.issue_ns[owner] / device.tck_ns - 1e-9) + position * pace
     order = np.lexsort((position, owner, offered))
