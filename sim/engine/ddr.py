@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -267,23 +268,21 @@ class DdrDram:
         never one per transaction)."""
         env = self.env
         shared = self.shared
-        due = self._to_cycle(math.ceil(shared.finish(key) - 1e-9))
+        due = math.ceil(math.ceil(shared.finish(key) - 1e-9) / self.tck_per_cycle - 1e-9)
         if due <= env._now:
             shared.collect(key)
             callback(None)
         else:
-            arrivals = shared.arrivals
-            env.call_at(due - env._now, lambda _call: self._check(key, callback, arrivals))
+            env.call_at(due - env._now, partial(self._check, key, callback, shared.arrivals))
 
-    def _check(self, key: int, callback: Callable[[object], None], arrivals: int) -> None:
+    def _check(self, key: int, callback: Callable[[object], None], arrivals: int, _call: object) -> None:
         shared = self.shared
+        shared.advance(math.ceil(self.env._now * self.tck_per_cycle - 1e-9))
         if shared.arrivals == arrivals:  # nothing arrived since: the completion stands
-            shared.advance(self._to_tck(self.env._now))
             shared.collect(key)
             callback(None)
-            return
-        shared.advance(self._to_tck(self.env._now))
-        self._wait(key, callback)
+        else:
+            self._wait(key, callback)
 
     def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
         """Serve `request` now; `done(None)` runs when its last transaction has completed."""

@@ -31,6 +31,16 @@ class SharedChannel:
         now = self.time
         while remaining and now < until:
             share = len(remaining)
+            if share == 1:  # alone: no shares to split (the common case)
+                key, left = next(iter(remaining.items()))
+                if now + left <= until:
+                    now += left
+                    del remaining[key]
+                    self.done[key] = now + self.latency.pop(key)
+                else:
+                    remaining[key] = left - (until - now)
+                    now = until
+                continue
             least = min(remaining.values())
             if now + least * share <= until:
                 now += least * share
@@ -67,10 +77,13 @@ class SharedChannel:
         done = self.done.get(key)
         if done is not None:
             return done
-        mine = self.remaining[key]
+        remaining = self.remaining
+        mine = remaining[key]
+        if len(remaining) == 1:
+            return self.time + mine + self.latency[key]
         # Under equal shares each flow with less work left ends first, having taken its work from every flow.
         ahead = 0.0
-        for left in self.remaining.values():
+        for left in remaining.values():
             ahead += left if left < mine else mine
         return self.time + ahead + self.latency[key]
 
