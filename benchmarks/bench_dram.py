@@ -29,7 +29,7 @@ from rich.console import Console
 from rich.table import Table
 from timing import best_time
 
-from sim.engine.ddr import DdrController, DdrDram
+from sim.engine.ddr import DdrController, DdrDram, device_of
 from sim.engine.dram_replay import expand, replay
 from sim.engine.simulate import simulate_trace
 from sim.hardware.load import load_hardware
@@ -168,6 +168,105 @@ def tiles_part(console: Console, layer_counts: tuple[int, ...]) -> list[dict]:
     return rows
 
 
+def interleaved_completions_ns(trace: DramTrace, spec: DramSpec) -> np.ndarray:
+    """The reference for concurrent requests: every transaction through the full controller, the transactions of
+    requests in flight together entering the queue in turns (request i's j-th offered at its issue time + j x half
+    the device's sequential rate, queue entry in that order), as separate requesters feeding one FR-FCFS queue
+    would. Per request: its last transaction's completion (ns)."""
+    controller = DdrController(device_of(spec))
+    device = controller.device
+    owner, addresses = expand(trace, device.transaction_bytes)
+    counts = np.bincount(owner, minlength=len(trace))
+    position = np.arange(owner.size) - np.repeat(np.cumsum(counts) - counts, counts)  # j within its request
+    pace = controller._steady_tck(False) / 2
+    offered = np.ceil(trace.issue_ns[owner] / device.tck_ns - 1e-9) + position * pace
+    order = np.lexsort((position, owner, offered))
+    done = controller.serve(trace.write[owner][order], addresses[order], np.ceil(offered[order]).astype(np.int64))
+    finish = np.zeros(len(trace), dtype=np.int64)
+    np.maximum.at(finish, owner[order], done)
+    return finish * device.tck_ns
+
+
+def engine_completions_ns(trace: DramTrace, spec: DramSpec, share: bool, clock_mhz: float) -> np.ndarray:
+    """Per request: its completion (ns) when the engine issues the requests at their logged cycles, each served
+    after the earlier ones (share=False, the model before sharing) or sharing the channel with those in flight."""
+    from sim.engine.clock import CountingEnvironment
+
+    env = CountingEnvironment()
+    dram = DdrDram(env, spec, clock_mhz=clock_mhz)
+    finish = np.zeros(len(trace), dtype=np.int64)
+    cycles = np.ceil(trace.issue_ns * clock_mhz / 1000.0 - 1e-9).astype(np.int64)
+
+    def issue(index: int) -> None:
+        kind = "write" if trace.write[index] else "read"
+        address, size = int(trace.address[index]), int(trace.size_bytes[index])
+        if share:
+            dram.request_call(kind, address, size, None, lambda _call: finish.__setitem__(index, env.now))
+        else:
+            finish[index] = dram.serve(kind, address, size)
+
+    for index, cycle in enumerate(cycles.tolist()):
+        env.call_at(cycle, lambda _call, i=index: issue(i))
+    env.run()
+    return finish * 1000.0 / clock_mhz
+
+
+# Requests issued in the same cycle, shaped as the engine's (ResNet-18 conv1 on the DRAM-bound config): operand
+# regions 2**40 bytes apart, as the engine places them. (kind, operand region, offset, size_bytes).
+PAIRS = {
+    "ofmap write 32 KiB + ifmap read 3 KiB": (("write", 2, 0, 32768), ("read", 0, 37632, 3084)),
+    "ifmap read 1 KiB + filter read 9 KiB": (("read", 0, 0, 1054), ("read", 1, 0, 9408)),
+    "ifmap read 32 KiB + filter read 32 KiB": (("read", 0, 0, 32768), ("read", 1, 0, 32768)),
+    "ofmap write 32 KiB + ofmap read 32 KiB": (("write", 2, 0, 32768), ("read", 2, 65536, 32768)),
+}
+
+
+def pair_trace(name: str) -> DramTrace:
+    requests = PAIRS[name]
+    return DramTrace(name, np.zeros(len(requests)), np.array([kind == "write" for kind, *_ in requests]),
+                     np.array([(region << 40) + offset for _, region, offset, _ in requests], dtype=np.int64),
+                     np.array([size for *_, size in requests], dtype=np.int64))
+
+
+def sharing_part(console: Console, layer_counts: tuple[int, ...]) -> dict:
+    spec = spec_of("ddr")
+    pairs = Table(title="Two requests issued together: completion of each (ns), every transaction through one FR-FCFS "
+                        "queue fed in turns (reference) vs the engine's model, one by one and shared")
+    for column in ("requests", "reference", "one by one", "shared"):
+        pairs.add_column(column, justify="left" if column == "requests" else "right")
+    pair_rows = []
+    for name in PAIRS:
+        trace = pair_trace(name)
+        reference = interleaved_completions_ns(trace, spec)
+        serial = engine_completions_ns(trace, spec, False, 1000.0)
+        shared = engine_completions_ns(trace, spec, True, 1000.0)
+        pair_rows.append({"requests": name, "reference_ns": reference.tolist(), "one_by_one_ns": serial.tolist(),
+                          "shared_ns": shared.tolist()})
+        pairs.add_row(name, *(" / ".join(f"{v:,.0f}" for v in values) for values in (reference, serial, shared)))
+    console.print(pairs)
+    table = Table(title="ResNet-18 engine requests at their logged cycles: mean read latency and last completion (ns)")
+    for column in ("requests", "issued while another is in flight", "one by one: read latency", "end",
+                   "shared: read latency", "end"):
+        table.add_column(column, justify="right")
+    rows = []
+    for layers in layer_counts:
+        trace, clock = engine_requests(layers)
+        serial = engine_completions_ns(trace, spec, False, clock)
+        shared = engine_completions_ns(trace, spec, True, clock)
+        reads = ~trace.write
+        concurrent = int(np.sum(trace.issue_ns[1:] < np.maximum.accumulate(serial)[:-1]))
+        row = {"trace": trace.name, "requests": len(trace), "concurrent": concurrent,
+               "one_by_one_read_ns": float(np.mean(serial[reads] - trace.issue_ns[reads])),
+               "shared_read_ns": float(np.mean(shared[reads] - trace.issue_ns[reads])),
+               "one_by_one_end_ns": float(serial.max()), "shared_end_ns": float(shared.max())}
+        rows.append(row)
+        table.add_row(f"{trace.name}: {len(trace)}", str(concurrent), f"{row['one_by_one_read_ns']:,.0f}",
+                      f"{row['one_by_one_end_ns']:,.0f}", f"{row['shared_read_ns']:,.0f}",
+                      f"{row['shared_end_ns']:,.0f}")
+    console.print(table)
+    return {"pairs": pair_rows, "engine_requests": rows}
+
+
 def with_model(hw, model: str):
     return hw.model_copy(update={"dram": spec_of(model).model_copy(update={
         "bandwidth_bytes_per_cycle": hw.dram.bandwidth_bytes_per_cycle})})
@@ -223,6 +322,7 @@ def main() -> None:
     start = time.perf_counter()
     results = {"streams": streams_part(console, scale), "speed": speed_part(console, scale, repeats),
                "tiles": tiles_part(console, (3,) if args.quick else (3, 8, 21)),
+               "sharing": sharing_part(console, (3,) if args.quick else (3, 8, 21)),
                "engine_speed": engine_speed_part(console, repeats)}
     if not args.quick:
         results["networks"] = networks_part(console)

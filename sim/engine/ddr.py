@@ -6,7 +6,9 @@ between requests.
 runs every transaction through the controller (what `sim dram` replays), `serve_request` is the engine's way,
 one numba call per tile request: its first EXACT_TRANSACTIONS transactions through the controller, the rest at
 the device's measured steady rate. `DdrDram` binds it to the engine's clock as a `DramModel`, with no
-per-transaction event. The numba kernel is imported when the first controller is built, so other models never
+per-transaction event: the controller gives each request its work (the channel time it takes, after the earlier
+ones, from the bank state they left), and requests in flight together share the channel in equal shares
+(sim.engine.sharing), so a short ifmap read issued beside a long ofmap write no longer waits for all of it. The numba kernel is imported when the first controller is built, so other models never
 pay numba's start-up.
 """
 from __future__ import annotations
@@ -14,10 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
 from sim.engine.dram import DramRequest, DramStats, check_kind
+from sim.engine.sharing import SharedChannel
 from sim.hardware.presets import resolve_ddr_preset
 from sim.hardware.spec import DdrDeviceSpec, DramSpec
 
@@ -118,8 +122,11 @@ class DdrController:
             self._totals[2] = max(self._totals[2], int(done.max()))
         return done
 
-    def serve_request(self, write: bool, address: int, size_bytes: int, arrive_tck: int) -> int:
-        """One contiguous request (the engine's way); returns the completion (tCK) of its last transaction.
+    def serve_request(self, write: bool, address: int, size_bytes: int,
+                      arrive_tck: int) -> tuple[int, int, int, int, int]:
+        """One contiguous request (the engine's way), served after the earlier ones: (completion of its last
+        transaction, work: tCK from its start to the cycle after its last command, latency: from there to the
+        completion, row hits, transactions).
 
         Up to `EXACT_TRANSACTIONS` transactions run through the controller; the rest of a longer request streams at
         the device's steady rate for that kind (measured once through the same controller, refresh apart), with a
@@ -128,9 +135,9 @@ class DdrController:
         first = address // tb
         n = (address + size_bytes - 1) // tb - first + 1
         steady = self._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
-        return int(self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
-                                             self.field_bits, self.timing, self.geometry, *self.state, self.counts,
-                                             self._totals))
+        return self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
+                                         self.field_bits, self.timing, self.geometry, *self.state, self.counts,
+                                         self._totals)
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
@@ -166,12 +173,13 @@ class DdrStats(DramStats):
 
     controller: DdrController | None = None
 
-    def __getattribute__(self, name: str):
-        if name == "energy_pj":
-            controller = object.__getattribute__(self, "controller")
-            if controller is not None:
-                return controller.energy_pj()
-        return object.__getattribute__(self, name)
+    @property
+    def energy_pj(self) -> float | None:
+        return None if self.controller is None else self.controller.energy_pj()
+
+    @energy_pj.setter
+    def energy_pj(self, _value: float | None) -> None:
+        pass  # the controller's commands are the record
 
 
 class DdrDram:
@@ -188,6 +196,8 @@ class DdrDram:
         self.stats.controller = self.controller
         self.record_transfers = record_transfers
         self._last_start = 0
+        self.shared = SharedChannel()  # requests in flight, sharing the channel
+        self._next_key = 0
 
     def _to_tck(self, cycle: int) -> int:
         return math.ceil(cycle * self.tck_per_cycle - 1e-9)
@@ -196,7 +206,17 @@ class DdrDram:
         return math.ceil(tck / self.tck_per_cycle - 1e-9)
 
     def serve(self, kind: str, address: int, size_bytes: int, operand: str | None = None) -> int:
-        """Serve one request arriving now; returns the cycle its last transaction completes."""
+        """Serve one request arriving now, after every earlier one (no sharing); returns the cycle its last
+        transaction completes."""
+        return self._to_cycle_at_least(self._serve(kind, address, size_bytes)[0])
+
+    def _to_cycle_at_least(self, tck: float) -> int:
+        return max(self._to_cycle(math.ceil(tck - 1e-9)), self.env._now)
+
+    def _serve(self, kind: str, address: int, size_bytes: int) -> tuple[int, int, int, int]:
+        """Run one request arriving now through the controller after every earlier one and count it: (completion,
+        work, latency, arrival) in tCK, work being the stretch the channel spends on it and latency what follows its
+        last command (a read's CL + BL)."""
         if kind != "read" and kind != "write":
             check_kind(kind)
         size_bytes = int(size_bytes)
@@ -208,43 +228,70 @@ class DdrDram:
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
+        arrive = self._to_tck(now)
         if size_bytes <= 0:
-            return now
-        controller = self.controller
-        totals = controller._totals
-        transactions_before, hits_before = int(totals[0]), int(totals[1])
-        done = controller.serve_request(kind == "write", address, size_bytes, self._to_tck(now))
-        finish = max(self._to_cycle(done), now)
-        hits = int(totals[1]) - hits_before
-        n = int(totals[0]) - transactions_before
+            return arrive, 0, 0, arrive
+        done, work, latency, hits, n = self.controller.serve_request(kind == "write", address, size_bytes, arrive)
+        finish = self._to_cycle(done)
+        if finish < now:
+            finish = now
         s.row_hits += hits
         s.row_misses += n - hits
         s.moved_bytes += n * self.burst_bytes
-        # Requests overlap in the controller: the busy time is the union of [arrival, completion] intervals, and
-        # the transfer log keeps starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
-        start = max(now, self._last_start)
-        end = max(finish, s.last_cycle)
-        s.busy_cycles += end - max(start, s.last_cycle)
+        # The channel's busy stretches are those of serving the requests one after another (sharing them keeps
+        # the work): the busy time is the union of [arrival, completion] intervals, and the transfer log keeps
+        # starts and ends in request order (as a FIFO channel's) for the bandwidth windows.
+        start = now if now > self._last_start else self._last_start
+        last = s.last_cycle
+        end = finish if finish > last else last
+        s.busy_cycles += end - (start if start > last else last)
         self._last_start = start
         if s.first_cycle is None:
             s.first_cycle = now
         s.last_cycle = end
         if self.record_transfers:
             s.transfers.append((start, end, size_bytes))
-        return finish
-
-    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
-        """Serve `request` now; `done(None)` runs when its last transaction has completed."""
-        finish = self.serve(request.kind, request.address, request.size_bytes, request.operand)
-        self.env.call_at(finish - self.env._now, done)
+        return done, work, latency, arrive
 
     def request_call(self, kind: str, address: int, size_bytes: int, operand: str | None,
                      callback: Callable[[object], None]) -> None:
-        self.env.call_at(self.serve(kind, address, size_bytes, operand) - self.env._now, callback)
+        """Serve a request arriving now, sharing the channel with the requests in flight (sim.engine.sharing);
+        `callback(None)` runs when its last transaction has completed."""
+        _done, work, latency, arrive = self._serve(kind, address, size_bytes)
+        key = self._next_key
+        self._next_key += 1
+        self.shared.add(key, arrive, work, latency)
+        self._wait(key, callback)
+
+    def _wait(self, key: int, callback: Callable[[object], None]) -> None:
+        """Call back at `key`'s completion; a later arrival may move it later, then wait again (one call per move,
+        never one per transaction)."""
+        env = self.env
+        shared = self.shared
+        due = math.ceil(math.ceil(shared.finish(key) - 1e-9) / self.tck_per_cycle - 1e-9)
+        if due <= env._now:
+            shared.collect(key)
+            callback(None)
+        else:
+            env.call_at(due - env._now, partial(self._check, key, callback, shared.arrivals))
+
+    def _check(self, key: int, callback: Callable[[object], None], arrivals: int, _call: object) -> None:
+        shared = self.shared
+        shared.advance(math.ceil(self.env._now * self.tck_per_cycle - 1e-9))
+        if shared.arrivals == arrivals:  # nothing arrived since: the completion stands
+            shared.collect(key)
+            callback(None)
+        else:
+            self._wait(key, callback)
+
+    def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
+        """Serve `request` now; `done(None)` runs when its last transaction has completed."""
+        self.request_call(request.kind, request.address, request.size_bytes, request.operand, done)
 
     def request(self, kind: str, address: int, size_bytes: int, operand: str | None = None):
-        done = self.serve(kind, address, size_bytes, operand)
-        return self.env.timeout(done - self.env.now, value=done)
+        event = self.env.event()
+        self.request_call(kind, address, size_bytes, operand, lambda _call: event.succeed(self.env._now))
+        return event
 
     def command_counts(self) -> CommandCounts:
         return self.controller.command_counts()

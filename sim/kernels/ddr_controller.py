@@ -9,6 +9,8 @@ the high watermark or when no read waits, left below the low watermark with read
 is the oldest among those whose next command (ACT, PRE, RD or WR) is legal now (first-ready FCFS); a PRE that
 would close the row of an active request waits. Transactions enter the queues in order as space frees (an
 in-order requester). The clock jumps to the next cycle at which anything can change, so idle cycles cost nothing.
+One scan serves the active list and the queues: per cycle the rank-, channel- and FAW-level bound of each command
+is taken once per rank, so a queued request costs its bank's and bank group's entries only.
 
 Timing rules (the issue of a command moves the earliest legal cycle of later commands, per bank, bank group,
 rank and channel), with T = the timing vector indexed by the T_* constants:
@@ -59,11 +61,8 @@ def new_state(geometry: np.ndarray, timing: np.ndarray) -> tuple:
 
 
 @njit(cache=True, inline="always")
-def _earliest(command, bank, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok, channel_ok, faw, T,
-              faw_slot):
-    group = bank // banks
-    rank = group // groups
-    channel = rank // ranks
+def _earliest_in(command, bank, group, rank, channel, bank_ok, group_ok, rank_ok, channel_ok, faw, T, faw_slot):
+    """The earliest legal cycle of `command` at `bank`, its bank group, rank and channel given (no divisions)."""
     t = bank_ok[bank, command]
     if group_ok[group, command] > t:
         t = group_ok[group, command]
@@ -76,6 +75,15 @@ def _earliest(command, bank, groups, banks, ranks, open_row, bank_ok, group_ok, 
         if oldest > t:
             t = oldest
     return t
+
+
+@njit(cache=True, inline="always")
+def _earliest(command, bank, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok, channel_ok, faw, T,
+              faw_slot):
+    group = bank // banks
+    rank = group // groups
+    return _earliest_in(command, bank, group, rank, rank // ranks, bank_ok, group_ok, rank_ok, channel_ok, faw, T,
+                        faw_slot)
 
 
 @njit(cache=True, inline="always")
@@ -124,15 +132,50 @@ def _issue(command, bank, now, groups, banks, ranks, open_row, bank_ok, group_ok
 
 
 @njit(cache=True)
-def _command_of(tx, t_bank, t_row, t_write, open_row):
-    """The next command transaction `tx` needs: its RD / WR on a row hit, PRE on a conflict, ACT on a closed bank."""
-    bank = t_bank[tx]
-    held = open_row[bank]
-    if held == t_row[tx]:
-        return WR if t_write[tx] else RD
-    if held >= 0:
-        return PRE
-    return ACT
+def _refresh_step(c, now, channels, ranks, groups, banks, queue, size, t_bank, open_row, bank_ok, group_ok, rank_ok,
+                  channel_ok, faw, T, faw_slot, flags, counts, command_bus, bank_rank, wake_box):
+    """A due all-bank refresh of channel `c`'s first pending rank: issue its PREA or REF if legal at `now` (then the
+    command bus is busy until now + 1), else set wake_box[0] to when it may. Returns whether a refresh is pending
+    (which blocks the channel's queues)."""
+    wake_box[0] = NEVER
+    for rr in range(ranks):
+        r = c * ranks + rr
+        if flags[channels + r] == 0:
+            continue
+        first = r * groups * banks
+        any_open = False
+        at = rank_ok[r, REF]
+        for b in range(first, first + groups * banks):
+            if open_row[b] >= 0:
+                any_open = True
+        if any_open:
+            at = 0
+            for b in range(first, first + groups * banks):
+                if open_row[b] >= 0 and bank_ok[b, PRE] > at:
+                    at = bank_ok[b, PRE]
+            # PREA may not close a row an active request still needs.
+            for k in range(size[c, 2]):
+                if bank_rank[t_bank[queue[c, 2, k]]] == r:
+                    at = NEVER
+        if at <= now:
+            if any_open:
+                for b in range(first, first + groups * banks):
+                    if open_row[b] >= 0:
+                        _issue(PRE, b, now, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok, channel_ok,
+                               faw, T, faw_slot, -1)
+                counts[c, PRE] += 1
+            else:
+                for b in range(first, first + groups * banks):
+                    _later(bank_ok, b, ACT, now + T[T_RFC])
+                _later(rank_ok, r, ACT, now + T[T_RFC])
+                _later(rank_ok, r, REF, now + T[T_RFC])
+                flags[channels + r] = 0
+                counts[c, REF] += 1
+            command_bus[c] = now + 1
+        else:
+            wake_box[0] = at
+        return True
+    return False
 
 
 @njit(cache=True)
@@ -150,9 +193,10 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
     size = np.zeros((channels, 3), dtype=np.int64)
     command_bus = np.zeros(channels, dtype=np.int64)
     faw_slot = np.zeros(n_ranks, dtype=np.int64)
-    seen = np.zeros((open_row.shape[0], 5), dtype=np.int64)  # (bank, command) -> the scan that last looked at it
-    rank_seen = np.zeros((n_ranks, 5), dtype=np.int64)
-    scan = 0
+    rank_bound = np.zeros((n_ranks, 4), dtype=np.int64)
+    bank_group = np.arange(open_row.shape[0]) // banks
+    bank_rank = bank_group // groups
+    wake_box = np.zeros(1, dtype=np.int64)
     # The FAW ring's oldest entry is the one the next ACT overwrites: recover the slot from the stored times.
     for r in range(n_ranks):
         oldest = 0
@@ -225,130 +269,72 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
                 if command_bus[c] < wake:
                     wake = command_bus[c]
                 continue
+            # 1. Requests whose row this controller opened for them (the active list); 2. a due refresh, which
+            # blocks the queues until its PREA and REF have issued; 3. the read queue, or the write queue in write
+            # mode. One first-ready FCFS scan serves 1 and 3.
+            which = 2
             chosen = -1
-            chosen_from = -1
             chosen_command = -1
-            chosen_bank = -1
-            # 1. Requests whose row this controller opened for them.
-            best = -1
-            best_ready = False
-            scan += 1
-            for k in range(size[c, 2]):
-                tx = queue[c, 2, k]
-                cmd = _command_of(tx, t_bank, t_row, t_write, open_row)
-                # A column command the rank or channel cannot take yet blocks every active request of the rank.
-                rank = t_bank[tx] // (groups * banks)
-                if rank_seen[rank, cmd] == scan:
-                    continue
-                bound = rank_ok[rank, cmd]
-                if channel_ok[c, cmd] > bound:
-                    bound = channel_ok[c, cmd]
-                if bound > now:
-                    rank_seen[rank, cmd] = scan
-                    if bound < wake:
-                        wake = bound
-                    continue
-                at = _earliest(cmd, t_bank[tx], groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
-                               channel_ok, faw, T, faw_slot)
-                if at <= now:
-                    best, best_ready, chosen_command = k, True, cmd
-                    break  # the oldest ready request wins
-                if at < wake:
-                    wake = at
-            if best_ready:
-                chosen, chosen_from = best, 2
-                chosen_bank = t_bank[queue[c, 2, best]]
-            else:
-                # 2. A due refresh blocks the queues until its PREA and REF have issued.
-                blocked = False
-                for rr in range(ranks):
-                    r = c * ranks + rr
-                    if flags[channels + r] == 0:
-                        continue
-                    blocked = True
-                    first = r * groups * banks
-                    any_open = False
-                    at = rank_ok[r, REF]
-                    for b in range(first, first + groups * banks):
-                        if open_row[b] >= 0:
-                            any_open = True
-                    if any_open:
-                        at = 0
-                        for b in range(first, first + groups * banks):
-                            if open_row[b] >= 0 and bank_ok[b, PRE] > at:
-                                at = bank_ok[b, PRE]
-                        # PREA may not close a row an active request still needs.
-                        for k in range(size[c, 2]):
-                            if t_bank[queue[c, 2, k]] // (groups * banks) == r:
-                                at = NEVER
+            # What the rank and channel allow each command (and the FAW window an ACT): the same for every request
+            # of the rank this cycle, so it is taken once; per request only the bank and bank group are looked up.
+            for r in range(c * ranks, (c + 1) * ranks):
+                for cmd in range(4):
+                    bound = rank_ok[r, cmd]
+                    if channel_ok[c, cmd] > bound:
+                        bound = channel_ok[c, cmd]
+                    rank_bound[r, cmd] = bound
+                window = faw[r, faw_slot[r]] + T[T_FAW]
+                if window > rank_bound[r, ACT]:
+                    rank_bound[r, ACT] = window
+            while True:
+                last_bank, last_cmd = -1, -1
+                for k in range(size[c, which]):
+                    tx = queue[c, which, k]
+                    bank = t_bank[tx]
+                    held = open_row[bank]
+                    cmd = (RD + t_write[tx]) if held == t_row[tx] else (PRE if held >= 0 else ACT)
+                    if bank == last_bank and cmd == last_cmd:
+                        continue  # the same command at the same bank as the request before: not ready either
+                    last_bank, last_cmd = bank, cmd
+                    at = max(bank_ok[bank, cmd], group_ok[bank_group[bank], cmd], rank_bound[bank_rank[bank], cmd])
                     if at <= now:
-                        if any_open:
-                            for b in range(first, first + groups * banks):
-                                if open_row[b] >= 0:
-                                    _issue(PRE, b, now, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
-                                           channel_ok, faw, T, faw_slot, -1)
-                            counts[c, PRE] += 1
-                        else:
-                            for b in range(first, first + groups * banks):
-                                _later(bank_ok, b, ACT, now + T[T_RFC])
-                            _later(rank_ok, r, ACT, now + T[T_RFC])
-                            _later(rank_ok, r, REF, now + T[T_RFC])
-                            flags[channels + r] = 0
-                            counts[c, REF] += 1
-                        command_bus[c] = now + 1
-                        last_issue = now
-                    elif at < wake:
-                        wake = at
+                        chosen, chosen_command = k, cmd
+                        break  # the oldest ready request wins
+                    if at < wake:
+                        wake = at  # a lower bound is enough: a cycle in which nothing can issue changes nothing
+                if chosen >= 0 or which != 2:
                     break
-                if blocked:
-                    if command_bus[c] > now and command_bus[c] < wake:
-                        wake = command_bus[c]
-                    continue
-                # 3. FR-FCFS over the read queue, or the write queue in write mode.
+                pending = False
+                for r in range(c * ranks, (c + 1) * ranks):
+                    if flags[channels + r]:
+                        pending = True
+                if pending and _refresh_step(c, now, channels, ranks, groups, banks, queue, size, t_bank, open_row, bank_ok,
+                                 group_ok, rank_ok, channel_ok, faw, T, faw_slot, flags, counts, command_bus,
+                                 bank_rank, wake_box):
+                    which = -1  # blocked by a refresh
+                    if wake_box[0] < wake:
+                        wake = wake_box[0]
+                    if command_bus[c] == now + 1:
+                        last_issue = now
+                    break
                 if flags[c] == 0:
                     if size[c, 1] > high or size[c, 0] == 0:
                         flags[c] = 1
                 elif (size[c, 1] < low or size[c, 1] == 0) and size[c, 0] != 0:
                     flags[c] = 0  # an empty write queue ends the drain too (a low watermark of 0)
                 which = 1 if flags[c] else 0
-                scan += 1
-                for k in range(size[c, which]):
-                    tx = queue[c, which, k]
-                    cmd = _command_of(tx, t_bank, t_row, t_write, open_row)
-                    # The earliest cycle depends on the command and the bank only: each pair is looked at once, and
-                    # a command the rank (or channel) cannot take yet is not looked at again in that rank.
-                    bank = t_bank[tx]
-                    if seen[bank, cmd] == scan:
-                        continue
-                    seen[bank, cmd] = scan
-                    rank = bank // (groups * banks)
-                    if rank_seen[rank, cmd] == scan:
-                        continue
-                    bound = rank_ok[rank, cmd]
-                    if channel_ok[c, cmd] > bound:
-                        bound = channel_ok[c, cmd]
-                    if cmd == ACT and faw[rank, faw_slot[rank]] + T[T_FAW] > bound:
-                        bound = faw[rank, faw_slot[rank]] + T[T_FAW]
-                    if bound > now:
-                        rank_seen[rank, cmd] = scan
-                        if bound < wake:
-                            wake = bound
-                        continue
-                    at = _earliest(cmd, t_bank[tx], groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
-                                   channel_ok, faw, T, faw_slot)
-                    if at <= now:
-                        best, best_ready, chosen_command = k, True, cmd
-                        break  # the oldest ready request wins
-                    if at < wake:
-                        wake = at
-                if best_ready:
-                    bank = t_bank[queue[c, which, best]]
-                    if chosen_command == PRE:
-                        for k in range(size[c, 2]):
-                            if t_bank[queue[c, 2, k]] == bank:
-                                best_ready = False
-                    if best_ready:
-                        chosen, chosen_from, chosen_bank = best, which, bank
+            if which < 0:
+                if command_bus[c] > now and command_bus[c] < wake:
+                    wake = command_bus[c]
+                continue
+            chosen_from = which
+            if chosen >= 0 and chosen_command == PRE and which != 2:
+                # A PRE may not close the row of an active request.
+                bank = t_bank[queue[c, which, chosen]]
+                for k in range(size[c, 2]):
+                    if t_bank[queue[c, 2, k]] == bank:
+                        chosen = -1
+            chosen_bank = t_bank[queue[c, which, chosen]] if chosen >= 0 else -1
             if chosen < 0:
                 continue
             tx = queue[c, chosen_from, chosen]
@@ -428,7 +414,9 @@ def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field
     """One contiguous request of `n` transactions from transaction index `first_line`, all arriving at `arrive`:
     the first `exact` through the controller, the rest at `steady` tCK each (refresh apart: tRFC + tRP for each
     tREFI crossed), the state moved past them. Adds to totals [transactions, row hits, latest completion];
-    returns the completion of the last transaction."""
+    returns (completion of the last transaction, work: the stretch from its start to the cycle after its last
+    command, latency: from there to the completion, row hits, transactions)."""
+    start = scalars[S_CLOCK] if scalars[S_CLOCK] > arrive else arrive
     m = n if n < exact else exact
     lines = np.arange(first_line, first_line + m)
     channel = np.empty(m, dtype=np.int64)
@@ -470,4 +458,4 @@ def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field
     totals[1] += hits
     if finish > totals[2]:
         totals[2] = finish
-    return finish
+    return finish, scalars[S_CLOCK] - start, finish - scalars[S_CLOCK], hits, n

@@ -276,3 +276,31 @@ def test_the_eight_reference_streams_are_within_10_percent_of_ramulator():
     spec = DramSpec(model="ddr", bandwidth_bytes_per_cycle=19.2, preset="DDR4-2400")
     for name, trace in synthetic_streams().items():
         assert abs(replay(trace, spec).total_ns / RAMULATOR_NS[name] - 1) < 0.10, name
+
+
+# The controller's own results on the eight streams before its scan was made cheaper (and its two scan loops merged):
+# (last completion tCK, row hits, (ACT, PRE, RD, WR, REF)). Speed work must leave every one of them unchanged.
+CONTROLLER_RESULTS = {
+    "seq_64k": (5355, 1016, (8, 0, 1024, 0, 0)),
+    "seq_1m": (87697, 16244, (140, 9, 16384, 0, 9)),
+    "seq_16m": (1403283, 259895, (2249, 149, 262144, 0, 149)),
+    "stride_row": (111752, 0, (16384, 16304, 16384, 0, 11)),
+    "stride_bankrow": (944401, 0, (16384, 16383, 16384, 0, 100)),
+    "random_256m": (447826, 89, (65447, 65062, 65536, 0, 47)),
+    "rw_seq_2to1": (1417431, 259853, (2291, 151, 174763, 87381, 151)),
+    "rw_3stream": (1972469, 248828, (13315, 12614, 174762, 87381, 210)),
+}
+
+
+def test_the_eight_reference_streams_keep_their_exact_totals_row_hits_and_commands():
+    from sim.engine.dram_replay import expand
+    from sim.workload.dram_trace import synthetic_streams
+
+    measured = {}
+    for stream, trace in synthetic_streams().items():
+        owner, addresses = expand(trace, 64)
+        controller = DdrController(resolve_ddr_preset("DDR4-2400"))
+        done = controller.serve(trace.write[owner], addresses, np.zeros(len(addresses), dtype=np.int64))
+        measured[stream] = (int(done.max()), controller.row_hits,
+                            tuple(int(v) for v in controller.counts.sum(axis=0)))
+    assert measured == CONTROLLER_RESULTS

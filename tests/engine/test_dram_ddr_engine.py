@@ -96,3 +96,78 @@ def test_engine_requests_served_one_at_a_time_stay_within_10_percent_of_the_full
         dram.serve("write" if offered.write[i] else "read", int(offered.address[i]), int(offered.size_bytes[i]))
     engine_way = dram.controller.end_tck * HW.dram.device.tck_ns
     assert abs(engine_way / full - 1) < 0.10
+
+
+# Engine requests: (cycles since the previous one, write?, tile index, size in bytes); tiles of an operand region.
+engine_requests = st.lists(st.tuples(st.integers(0, 400), st.booleans(), st.integers(0, 64),
+                                     st.integers(1, 16384)), min_size=1, max_size=25)
+
+
+def served(spec, requests, share=True):
+    """Issue `requests` to a `ddr` DRAM on the engine's clock, sharing the channel (or each request after the
+    earlier ones); (completion cycle per request, the model)."""
+    env = CountingEnvironment()
+    dram = DdrDram(env, spec)
+    finish = [None] * len(requests)
+    cycle = 0
+    for i, (gap, write, tile, size) in enumerate(requests):
+        cycle += gap
+        region = (2 if write else i % 2) << 40  # ofmap writes, ifmap / filter reads: the engine's operand regions
+
+        def issue(_call, i=i, write=write, address=region + tile * 16384, size=size):
+            kind = "write" if write else "read"
+            if share:
+                dram.request_call(kind, address, size, None, lambda _done: finish.__setitem__(i, env.now))
+            else:
+                finish[i] = dram.serve(kind, address, size)
+
+        env.call_at(cycle, issue)
+    env.run()
+    return finish, dram
+
+
+@settings(deadline=None, max_examples=40)
+@given(engine_requests)
+def test_shared_requests_conserve_transactions_and_bytes(requests):
+    finish, dram = served(HW.dram, requests)
+    tb = HW.dram.device.transaction_bytes
+    transactions = sum(-(-size // tb) for *_rest, size in requests)  # tiles start on transaction boundaries
+    assert None not in finish
+    assert dram.controller.transactions == transactions
+    assert dram.stats.moved_bytes == transactions * tb
+    assert dram.stats.read_bytes + dram.stats.write_bytes == sum(size for *_rest, size in requests)
+    assert dram.controller.counts[:, 2:4].sum() == transactions  # one RD or WR each
+
+
+@settings(deadline=None, max_examples=40)
+@given(engine_requests)
+def test_shared_requests_are_deterministic_and_keep_the_work_of_serving_them_one_after_another(requests):
+    finish, dram = served(HW.dram, requests)
+    again, _ = served(HW.dram, requests)
+    assert finish == again
+    one_by_one, _ = served(HW.dram, requests, share=False)
+    d = HW.dram.device
+    # The same busy stretches: the last completion moves by at most a read's or write's latency (and rounding).
+    slack = int(np.ceil(max(d.cl_tck, d.cwl_tck + d.wr_tck) + d.bl_tck) * d.tck_ns) + 2
+    assert abs(max(finish) - max(one_by_one)) <= slack
+
+
+@pytest.mark.parametrize("field", ["banks_per_group", "channels"])
+@settings(deadline=None, max_examples=25)
+@given(requests=engine_requests)
+def test_more_banks_or_channels_never_slow_shared_requests(field, requests):
+    device = HW.dram.device
+    wider = HW.dram.model_copy(update={"device": device.model_copy(update={field: getattr(device, field) * 2})})
+    base, _ = served(HW.dram, requests)
+    more, _ = served(wider, requests)
+    assert max(more) <= max(base)
+
+
+def test_a_short_read_issued_behind_a_long_write_shares_the_channel_instead_of_waiting_for_it():
+    write_then_read = [(0, True, 0, 32768), (0, False, 1, 2048)]
+    finish, _ = served(HW.dram, write_then_read)
+    read_alone, _ = served(HW.dram, [(0, False, 1, 2048)])
+    write_alone, _ = served(HW.dram, [(0, True, 0, 32768)])
+    assert finish[1] < write_alone[0]  # done long before the write, which it would otherwise have waited for
+    assert finish[1] <= 2 * read_alone[0] + 2
+    assert finish[0] >= write_alone[0]
