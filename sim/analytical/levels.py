@@ -46,7 +46,10 @@ def check_registers(layer: Layer, hw: Hardware) -> None:
         for operand in level.operands:
             need = widths["psum"] if operand == "ofmap" else widths[operand]
             if share_bytes(level, operand) < need:
-                raise MappingError(f"level '{level.name}' cannot hold one {operand} element ({need} bytes) per PE",
+                hint = (f" (layer {layer.name}: partial sums are {layer.partial_sum_bits} bits; a trace's psum_bits "
+                        "column sets the accumulator width)") if operand == "ofmap" else ""
+                raise MappingError(f"level '{level.name}' cannot hold one {operand} element ({need} bytes) per PE"
+                                   + hint,
                                    field=f"memory.{index}.size_bytes", value=share_bytes(level, operand),
                                    allowed=f">= {need} bytes for {operand}")
 

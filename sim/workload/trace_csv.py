@@ -50,7 +50,7 @@ def _columns() -> tuple[Column, ...]:
     gemm = [("m", 1), ("n", 1), ("k", 1)]
     tconv = [("output_padding", 0), ("output_padding_h", 0), ("output_padding_w", 0)]
     common = [("groups", 1), ("batch", 1), ("block_size", 1), ("ifmap_bits", 1), ("filter_bits", 1), ("ofmap_bits", 1),
-              ("sparsity_n", 1), ("sparsity_m", 1)]
+              ("psum_bits", 0), ("sparsity_n", 1), ("sparsity_m", 1)]
     return ((Column("name", 0, _ALL), Column("type", 0, _ALL))
             + tuple(Column(n, lo, _CONV_LIKE) for n, lo in conv)
             + tuple(Column(n, lo, _GEMM_LIKE) for n, lo in gemm)
@@ -185,8 +185,8 @@ def _parse_row(cells: dict[str, str], file: str | Path, line: int) -> Layer:
 
 def _layer_fields(kind: str, values: dict[str, int], file: str | Path, line: int) -> dict[str, object]:
     fields: dict[str, object] = {}
-    for key in ("groups", "batch", "block_size", "ifmap_bits", "filter_bits", "ofmap_bits", "sparsity_n",
-                "sparsity_m"):
+    for key in ("groups", "batch", "block_size", "ifmap_bits", "filter_bits", "ofmap_bits", "psum_bits",
+                "sparsity_n", "sparsity_m"):
         if key in values:
             fields[key] = values[key]
     if kind in _GEMM_LIKE:
@@ -242,7 +242,7 @@ def write_trace_csv(trace: Trace | Iterable[Layer], path: str | Path, *, comment
 
 
 _DEFAULTS = {"groups": 1, "batch": 1, "block_size": 1, "ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32,
-             "sparsity_n": 1, "sparsity_m": 1}
+             "psum_bits": 0, "sparsity_n": 1, "sparsity_m": 1}
 
 
 def _row_cells(layer: Layer) -> dict[str, object]:
