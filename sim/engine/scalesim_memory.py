@@ -1,0 +1,168 @@
+"""SCALE-Sim 3.0.0's read and write buffers in CALC mode, as it runs them: the `scalesim` memory convention.
+
+Reproduced from SCALE-Sim's documented model (../shared/reference/scalesim.md §3.5) and from real runs
+(tests/data/scalesim/golden_reports.csv, golden_sparse.csv, golden_small_sram.csv), not from its code:
+
+- Each operand buffer is cut into `SETS` sets of floor(words / SETS) words; the active half is `SETS / 2` sets.
+  An operand whose distinct words fit the active half is fetched once, before cycle 0, at `PREFETCH_WORDS_PER_CYCLE`
+  words per cycle, whole sets at a time: DRAM start = -ceil(sets x set_words / 10), stop = -1 (whatever the
+  cfg's bandwidths: CALC mode ignores them, measured with 10 and 20).
+- Distinct words: the im2col addresses the layer touches (a stride larger than the filter skips pixels); for an
+  N:M-sparse layer SCALE-Sim's ifmap matrix keeps the window elements k with k mod M < N (channel-fastest k),
+  and the filter is the compressed ceil(K/M) x N rows.
+- The ofmap buffer keeps every SRAM write (partial sums of every row fold included) and, when they fit its
+  active half, drains them all after the last compute cycle at ArrayWidth words per cycle.
+- Total Cycles (incl. prefetch) = last ofmap DRAM cycle - first ifmap/filter DRAM cycle; each DRAM bandwidth
+  column = words / (stop - start + 1), that operand's own window.
+
+Operands that overflow the active half are re-fetched. That regime is approximated (the golden small-SRAM run
+measures how far; docs/scalesim_compat.md): every pass of the array over the operand (ws: a column fold re-streams
+the ifmap; os: column folds the ifmap, row folds the filter; is: column folds the filter) fetches its distinct
+words again, the prefetch is the first active half, and the last refill lands when its first word is demanded
+under a uniform demand rate; an overflowing ofmap drains a half at a time while compute goes on.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.workload.layer import Layer
+
+# SCALE-Sim 3.0.0 behaviour, measured on real runs (reference/scalesim.md §3.5): its buffers are hard-wired to
+# 100 address sets, half of them active, and CALC mode prefetches at 10 words per cycle.
+SETS = 100
+ACTIVE_SETS = SETS // 2
+PREFETCH_WORDS_PER_CYCLE = 10
+
+
+def _ceil(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+@dataclass(frozen=True)
+class DramWindow:
+    """One operand's DRAM activity: first and last cycle (layer cycles; prefetches are negative) and words."""
+
+    start: int
+    stop: int
+    words: int
+
+    @property
+    def bandwidth(self) -> float:
+        """SCALE-Sim's "Avg <operand> DRAM BW": words over the operand's own window."""
+        return self.words / (self.stop - self.start + 1)
+
+
+@dataclass(frozen=True)
+class ScalesimMemory:
+    """A layer's DRAM activity under SCALE-Sim's buffers, with the SRAM ifmap reads SCALE-Sim counts."""
+
+    ifmap: DramWindow
+    filter: DramWindow
+    ofmap: DramWindow
+    sram_ifmap_reads: int
+    overflow: bool  # some operand exceeded its active half (the approximated regime)
+
+    @property
+    def total_cycles_incl_prefetch(self) -> int:
+        return self.ofmap.stop - min(self.ifmap.start, self.filter.start)
+
+
+def _touched(extent: int, filter_extent: int, outputs: int, stride: int, dilation: int) -> np.ndarray:
+    """bool (extent,): input positions some output's window reads along one axis."""
+    used = np.zeros(extent, dtype=bool)
+    for tap in range(filter_extent):
+        used[tap * dilation: tap * dilation + (outputs - 1) * stride + 1: stride] = True
+    return used
+
+
+def distinct_ifmap_words(layer: Layer) -> int:
+    """Distinct ifmap addresses of SCALE-Sim's ifmap matrix (one group, every image of the batch)."""
+    height, width = layer.padded_ifmap
+    out_h, out_w = layer.ofmap_hw
+    stride_h, stride_w = layer.lowered_stride
+    rows = _touched(height, layer.filter_h, out_h, stride_h, layer.dilation_h)
+    cols = _touched(width, layer.filter_w, out_w, stride_w, layer.dilation_w)
+    channels = layer.in_channels // layer.groups
+    if not layer.is_sparse:
+        return layer.batch * int(rows.sum()) * int(cols.sum()) * channels
+    # N:M: the window elements k (channel fastest) with k mod M < N; their shifted grids may overlap
+    used = np.zeros((height, width, channels), dtype=bool)
+    for k in range(layer.filter_h * layer.filter_w * channels):
+        if k % layer.sparsity_m < layer.sparsity_n:
+            tap, channel = divmod(k, channels)
+            r, q = divmod(tap, layer.filter_w)
+            row = _touched(height, 1, out_h, stride_h, 1)[:height - r * layer.dilation_h]
+            col = _touched(width, 1, out_w, stride_w, 1)[:width - q * layer.dilation_w]
+            used[r * layer.dilation_h:, q * layer.dilation_w:, channel] |= np.outer(row, col)
+    return layer.batch * int(used.sum())
+
+
+def _passes(dataflow: str, rows: int, cols: int, m: int, k: int, n: int) -> tuple[int, int]:
+    """How many times the array streams the ifmap and the filter matrix (column / row folds that re-read it)."""
+    if dataflow == "ws":
+        return _ceil(n, cols), 1
+    if dataflow == "os":
+        return _ceil(n, cols), _ceil(m, rows)
+    return 1, _ceil(m, cols)  # is
+
+
+def _read_window(distinct: int, passes: int, set_words: int, demand: tuple[int, int]) -> tuple[DramWindow, bool]:
+    """DRAM window of a read buffer (ifmap or filter) of `set_words`-word sets."""
+    sets = _ceil(distinct, set_words)
+    if sets <= ACTIVE_SETS:
+        return DramWindow(-_ceil(sets * set_words, PREFETCH_WORDS_PER_CYCLE), -1, distinct), False
+    half = ACTIVE_SETS * set_words
+    words = distinct * passes
+    last_refill = words - half * ((words - 1) // half)
+    first, last = demand
+    stop = first + math.floor((words - last_refill) / words * (last - first)) - 1
+    return DramWindow(-_ceil(half, PREFETCH_WORDS_PER_CYCLE), stop, words), True
+
+
+def _write_window(writes: int, set_words: int, cols: int, total_cycles: int,
+                  sram: tuple[int, int]) -> tuple[DramWindow, bool]:
+    """DRAM window of the ofmap buffer, drained at `cols` words per cycle."""
+    if _ceil(writes, set_words) <= ACTIVE_SETS:
+        return DramWindow(total_cycles, total_cycles + _ceil(writes, cols) - 1, writes), False
+    half = ACTIVE_SETS * set_words
+    last_drain = writes - half * ((writes - 1) // half)
+    first, last = sram
+    start = first + _ceil(half * (last - first + 1), writes)
+    return DramWindow(start, total_cycles + _ceil(last_drain, cols) - 1, writes), True
+
+
+def scalesim_memory(layer: Layer, dataflow: str, rows: int, cols: int, buffer_words: dict[str, int],
+                    total_cycles: int, sram_windows: dict[str, tuple[int, int]]) -> ScalesimMemory:
+    """SCALE-Sim's DRAM activity for one ungrouped layer on an R x C array with `buffer_words` per operand
+    buffer; `total_cycles` is its Total Cycles and `sram_windows` its per-operand SRAM (start, stop) cycles."""
+    gemm = layer.gemm
+    m, k, n = gemm.m, gemm.k, gemm.n
+    ifmap_passes, filter_passes = _passes(dataflow, rows, cols, m, k, n)
+    set_words = {operand: max(words // SETS, 1) for operand, words in buffer_words.items()}
+    ifmap, ifmap_over = _read_window(distinct_ifmap_words(layer), ifmap_passes, set_words["ifmap"],
+                                     sram_windows["ifmap"])
+    filt, filter_over = _read_window(k * n, filter_passes, set_words["filter"], sram_windows["filter"])
+    # every row fold's partial sums are SRAM writes, and every SRAM write goes to DRAM (os: one row fold over K)
+    writes = m * n if dataflow == "os" else _ceil(k, rows) * m * n
+    ofmap, ofmap_over = _write_window(writes, set_words["ofmap"], cols, total_cycles, sram_windows["ofmap"])
+    # SCALE-Sim streams the dense window padded to whole M-blocks, selecting with the metadata
+    window = _ceil(layer.dense_gemm.k, layer.sparsity_m) * layer.sparsity_m if layer.is_sparse else k
+    spatial_cols = n if dataflow in ("os", "ws") else m
+    sram_ifmap_reads = m * k if dataflow == "is" else _ceil(spatial_cols, cols) * m * window
+    return ScalesimMemory(ifmap, filt, ofmap, sram_ifmap_reads, ifmap_over or filter_over or ofmap_over)
+
+
+def scalesim_memory_extras(memory: ScalesimMemory) -> dict[str, float]:
+    """LayerResult extras `scalesim.dram.<operand>.start|stop|words`, the SRAM ifmap reads and the total."""
+    out: dict[str, float] = {"scalesim.total_cycles_incl_prefetch": memory.total_cycles_incl_prefetch,
+                             "scalesim.sram.ifmap.reads": memory.sram_ifmap_reads,
+                             "scalesim.memory_overflow": float(memory.overflow)}
+    for operand in ("ifmap", "filter", "ofmap"):
+        window: DramWindow = getattr(memory, operand)
+        out[f"scalesim.dram.{operand}.start"] = window.start
+        out[f"scalesim.dram.{operand}.stop"] = window.stop
+        out[f"scalesim.dram.{operand}.words"] = window.words
+    return out
