@@ -100,12 +100,13 @@ def distinct_ifmap_words(layer: Layer) -> int:
     return layer.batch * int(used.sum())
 
 
-def _passes(dataflow: str, rows: int, cols: int, m: int, k: int, n: int) -> tuple[int, int]:
-    """How many times the array streams the ifmap and the filter matrix (column / row folds that re-read it)."""
+def _passes(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, half_words: int) -> tuple[int, int]:
+    """How many times the array streams the ifmap and the filter matrix: column folds (the outer loop) re-read
+    what they share; os row folds re-read a column fold's K x C filter block only when it exceeds the active half."""
     if dataflow == "ws":
         return _ceil(n, cols), 1
     if dataflow == "os":
-        return _ceil(n, cols), _ceil(m, rows)
+        return _ceil(n, cols), _ceil(m, rows) if k * min(n, cols) > half_words else 1
     return 1, _ceil(m, cols)  # is
 
 
@@ -122,16 +123,56 @@ def _read_window(distinct: int, passes: int, set_words: int, demand: tuple[int, 
     return DramWindow(-_ceil(half, PREFETCH_WORDS_PER_CYCLE), stop, words), True
 
 
-def _write_window(writes: int, set_words: int, cols: int, total_cycles: int,
-                  sram: tuple[int, int]) -> tuple[DramWindow, bool]:
-    """DRAM window of the ofmap buffer, drained at `cols` words per cycle."""
+def ofmap_writes_per_cycle(dataflow: str, rows: int, cols: int, m: int, k: int, n: int) -> np.ndarray:
+    """int64 (cycles,): ofmap SRAM writes per cycle as SCALE-Sim schedules them (folds back to back, column folds
+    outer; ws / is: each used column writes T results from 2R - 1 cycles into its fold, one column later each;
+    os: the used rows x columns leave along anti-diagonals from T - 1 + R - used rows into the fold)."""
+    spatial_rows, spatial_cols, streamed = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
+    row_folds, col_folds = _ceil(spatial_rows, rows), _ceil(spatial_cols, cols)
+    fold = (rows if dataflow == "os" else 2 * rows) + cols + streamed - 2
+    used_rows = np.minimum(rows, spatial_rows - rows * np.arange(row_folds))
+    used_cols = np.minimum(cols, spatial_cols - cols * np.arange(col_folds))
+    fold_rows = np.tile(used_rows, col_folds)  # fold order: column fold outer, row fold inner
+    fold_cols = np.repeat(used_cols, row_folds)
+    fold_start = fold * np.arange(row_folds * col_folds)
+    length = fold * row_folds * col_folds + rows + cols + streamed
+    diff = np.zeros(length + 1, dtype=np.int64)
+    if dataflow == "os":
+        # anti-diagonal d of an r x c block holds min(d + 1, r, c, r + c - 1 - d) results: a sum of four ramps
+        first = fold_start + streamed - 1 + rows - fold_rows
+        for start, r, c in zip(first, fold_rows, fold_cols):
+            d = np.arange(r + c - 1)
+            diff[start + d] += np.minimum(np.minimum(d + 1, min(r, c)), r + c - 1 - d)
+        return diff[:length]
+    column = np.arange(cols)
+    starts = (fold_start[:, None] + 2 * rows - 1 + column[None, :])[column[None, :] < fold_cols[:, None]]
+    np.add.at(diff, starts, 1)
+    np.add.at(diff, starts + streamed, -1)
+    return np.cumsum(diff)[:length]
+
+
+def _write_window(writes_per_cycle: np.ndarray, set_words: int, buffer_words: int, cols: int,
+                  total_cycles: int) -> tuple[DramWindow, bool]:
+    """DRAM window of the ofmap buffer: each filled half drains at `cols` words per cycle, one drain at a time;
+    what is left drains after the last compute cycle."""
+    writes = int(writes_per_cycle.sum())
     if _ceil(writes, set_words) <= ACTIVE_SETS:
         return DramWindow(total_cycles, total_cycles + _ceil(writes, cols) - 1, writes), False
-    half = ACTIVE_SETS * set_words
-    last_drain = writes - half * ((writes - 1) // half)
-    first, last = sram
-    start = first + _ceil(half * (last - first + 1), writes)
-    return DramWindow(start, total_cycles + _ceil(last_drain, cols) - 1, writes), True
+    half = buffer_words // 2
+    written = np.cumsum(writes_per_cycle)
+    full_halves = (writes - 1) // half
+    ready = np.searchsorted(written, half * np.arange(1, full_halves + 1))  # cycle each half fills
+    busy_until = -1
+    first = None
+    for cycle in ready:
+        start = max(int(cycle), busy_until + 1)
+        first = start if first is None else first
+        busy_until = start + _ceil(half, cols) - 1
+    # measured: SCALE-Sim writes C - 1 words more than it stores once its ofmap buffer has drained mid-layer
+    words = writes + cols - 1
+    rest = words - half * full_halves
+    start = max(total_cycles, busy_until + 1)
+    return DramWindow(first, start + _ceil(rest, cols) - 1, words), True
 
 
 def scalesim_memory(layer: Layer, dataflow: str, rows: int, cols: int, buffer_words: dict[str, int],
@@ -140,14 +181,14 @@ def scalesim_memory(layer: Layer, dataflow: str, rows: int, cols: int, buffer_wo
     buffer; `total_cycles` is its Total Cycles and `sram_windows` its per-operand SRAM (start, stop) cycles."""
     gemm = layer.gemm
     m, k, n = gemm.m, gemm.k, gemm.n
-    ifmap_passes, filter_passes = _passes(dataflow, rows, cols, m, k, n)
     set_words = {operand: max(words // SETS, 1) for operand, words in buffer_words.items()}
+    ifmap_passes, filter_passes = _passes(dataflow, rows, cols, m, k, n, ACTIVE_SETS * set_words["filter"])
     ifmap, ifmap_over = _read_window(distinct_ifmap_words(layer), ifmap_passes, set_words["ifmap"],
                                      sram_windows["ifmap"])
     filt, filter_over = _read_window(k * n, filter_passes, set_words["filter"], sram_windows["filter"])
     # every row fold's partial sums are SRAM writes, and every SRAM write goes to DRAM (os: one row fold over K)
-    writes = m * n if dataflow == "os" else _ceil(k, rows) * m * n
-    ofmap, ofmap_over = _write_window(writes, set_words["ofmap"], cols, total_cycles, sram_windows["ofmap"])
+    schedule = ofmap_writes_per_cycle(dataflow, rows, cols, m, k, n)
+    ofmap, ofmap_over = _write_window(schedule, set_words["ofmap"], buffer_words["ofmap"], cols, total_cycles)
     # SCALE-Sim streams the dense window padded to whole M-blocks, selecting with the metadata
     window = _ceil(layer.dense_gemm.k, layer.sparsity_m) * layer.sparsity_m if layer.is_sparse else k
     spatial_cols = n if dataflow in ("os", "ws") else m

@@ -7,7 +7,8 @@ It writes one cfg per (dataflow, array) under cfg/, the topologies under topolog
 SCALE-Sim's COMPUTE_REPORT numbers per layer, and golden_reports.csv with every column of its three reports
 (COMPUTE, BANDWIDTH, DETAILED_ACCESS) per layer. CALC mode, header-only layout CSV.
 Sparse runs (ws arrays, `SparsitySupport: true`, an N:M topology column, each SparseRep) add
-golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer.
+golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer. Runs with 1 KiB SRAMs (every dataflow, both
+topologies) add golden_small_sram.csv, the regime where SCALE-Sim's buffers re-fetch and drain during compute.
 """
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ TOPOLOGIES = {"conv": "conv_small.csv", "gemm": "gemm_small.csv"}
 SPARSE_TOPOLOGY = "conv_sparse.csv"
 SPARSE_ARRAYS = ((8, 8), (4, 4), (8, 4))
 SPARSE_REPS = ("ellpack_block", "csr", "csc")
+# 1 KiB SRAMs: operands overflow the active half, so SCALE-Sim re-fetches and drains during compute
+SMALL_SRAM_KB = 1
+SMALL_SRAM_ARRAYS = ((8, 8), (4, 4))
 SPARSE_TEXT = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, Sparsity,
 conv3x3_24, 8, 8, 3, 3, 4, 8, 1, 2:4,
 conv1x1_14, 7, 7, 1, 1, 16, 12, 1, 1:4,
@@ -40,9 +44,9 @@ run_name = {name}
 [architecture_presets]
 ArrayHeight : {rows}
 ArrayWidth : {cols}
-IfmapSramSzkB : 64
-FilterSramSzkB : 64
-OfmapSramSzkB : 64
+IfmapSramSzkB : {sram_kb}
+FilterSramSzkB : {sram_kb}
+OfmapSramSzkB : {sram_kb}
 IfmapOffset : 0
 FilterOffset : 10000000
 OfmapOffset : 20000000
@@ -102,8 +106,8 @@ def _all_columns(reports: dict[str, list[list[str]]], key: dict[str, str]) -> li
     return rows
 
 
-def run_one(python: str, dataflow: str, rows: int, cols: int, form: str) -> tuple[list, list]:
-    name = f"{dataflow}_{rows}x{cols}"
+def run_one(python: str, dataflow: str, rows: int, cols: int, form: str, suffix: str = "") -> tuple[list, list]:
+    name = f"{dataflow}_{rows}x{cols}{suffix}"
     reports = run_scalesim(python, HERE / "cfg" / f"{name}.cfg", HERE / "topology" / TOPOLOGIES[form], name, form)
     rows_out = []
     for fields in reports["COMPUTE_REPORT"][1:]:
@@ -144,21 +148,31 @@ def main() -> None:
         for rows, cols in ARRAYS:
             name = f"{dataflow}_{rows}x{cols}"
             (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
-                                                                 sparse="false", rep="ellpack_block"))
+                                                                 sparse="false", rep="ellpack_block", sram_kb=64))
+        for rows, cols in SMALL_SRAM_ARRAYS:
+            name = f"{dataflow}_{rows}x{cols}_sram{SMALL_SRAM_KB}k"
+            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+                                                                 sparse="false", rep="ellpack_block",
+                                                                 sram_kb=SMALL_SRAM_KB))
     for rows, cols in SPARSE_ARRAYS:
         for rep in SPARSE_REPS:
             name = f"ws_{rows}x{cols}_sparse_{rep}"
             (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow="ws",
-                                                                 sparse="true", rep=rep))
+                                                                 sparse="true", rep=rep, sram_kb=64))
     (HERE / "topology" / SPARSE_TOPOLOGY).write_text(SPARSE_TEXT)
     jobs = [(d, r, c, form) for d in DATAFLOWS for r, c in ARRAYS for form in TOPOLOGIES]
     sparse_jobs = [(r, c, rep) for r, c in SPARSE_ARRAYS for rep in SPARSE_REPS]
+    small_jobs = [(d, r, c, form, f"_sram{SMALL_SRAM_KB}k") for d in DATAFLOWS for r, c in SMALL_SRAM_ARRAYS
+                  for form in TOPOLOGIES]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda job: run_one(args.scalesim_python, *job), jobs))
         sparse = list(pool.map(lambda job: run_sparse(args.scalesim_python, *job), sparse_jobs))
+        small = list(pool.map(lambda job: run_one(args.scalesim_python, *job), small_jobs))
     _write(HERE / "golden.csv", [row for compute, _ in results for row in compute])
     _write(HERE / "golden_reports.csv", [row for _, every in results for row in every])
     _write(HERE / "golden_sparse.csv", [row for rows_out in sparse for row in rows_out])
+    _write(HERE / "golden_small_sram.csv", [dict(row, sram_kb=str(SMALL_SRAM_KB)) for _, every in small
+                                            for row in every])
 
 if __name__ == "__main__":
     main()
