@@ -12,6 +12,8 @@ The hardware kind picks the model: a [pe_array] is a systolic array, [reram] a c
 """
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -274,6 +276,8 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
     from sim.report.scalesim_windows import scalesim_window_extras, sram_windows
 
     array = hw.pe_array
+    # SCALE-Sim's buffers are reproduced for CALC mode (unlimited DRAM bandwidth) only
+    scalesim_memory_on = array.memory_convention == "scalesim" and math.isinf(hw.dram.bandwidth_bytes_per_cycle)
     buffer_words = {operand: getattr(hw.buffers, operand).size_words for operand in ("ifmap", "filter", "ofmap")}
     layers = []
     for index, (layer, result) in enumerate(zip(trace.layers, run.layers)):
@@ -282,7 +286,7 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
             layers.append(result)
             continue
         extras = scalesim_window_extras(layer, dataflow, array.rows, array.cols)
-        if array.memory_convention == "scalesim" and layer.gemm.groups == 1:
+        if scalesim_memory_on and layer.gemm.groups == 1:
             gemm = layer.gemm
             total = result.cycles - int(dict(result.extra).get("prefetch_cycles", 0))
             windows = sram_windows(dataflow, array.rows, array.cols, gemm.m, gemm.k, gemm.n)

@@ -22,7 +22,8 @@ DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 # "native": our per-cycle reference's timing; "scalesim": SCALE-Sim 3.0.0's compute-cycle formulas.
 CycleConvention = Literal["native", "scalesim"]
 # "native": our buffers and DRAM; "scalesim": SCALE-Sim 3.0.0's CALC-mode read / write buffers for its report
-# columns (DRAM counts, start / stop cycles, bandwidths, Total Cycles incl. prefetch; sim/engine/scalesim_memory.py).
+# columns (DRAM counts, start / stop cycles, bandwidths, Total Cycles incl. prefetch; sim/engine/scalesim_memory.py),
+# applied where the DRAM bandwidth is unlimited (CALC); a finite bandwidth (a sweep point) keeps the native columns.
 MemoryConvention = Literal["native", "scalesim"]
 
 
@@ -574,12 +575,6 @@ class Hardware(Spec):
                                    "[buffers.ofmap]", None, "a [buffers] section")
         if self.pe_array is not None and self.dram is None:
             raise constraint_error("dram", "[pe_array] needs a [dram] section", None, "a [dram] section")
-        if (self.pe_array is not None and self.pe_array.memory_convention == "scalesim"
-                and not math.isinf(self.dram.bandwidth_bytes_per_cycle)):
-            raise constraint_error("pe_array.memory_convention", "the scalesim memory convention reproduces "
-                                   "SCALE-Sim's CALC mode only (unlimited DRAM bandwidth); its USER mode is not "
-                                   "built", self.pe_array.memory_convention,
-                                   "\"native\", or dram.bandwidth_bytes_per_cycle = inf")
         if self.memory:
             from sim.hardware.hierarchy import check_levels
 

@@ -111,11 +111,13 @@ def _toml(memory: str, cycles: str = "scalesim", bandwidth: float = math.inf) ->
             "dram": {"bandwidth_bytes_per_cycle": bandwidth}}
 
 
-def test_scalesim_memory_needs_scalesim_cycles_and_calc_mode():
+def test_scalesim_memory_needs_scalesim_cycles_and_applies_in_calc_mode_only():
     with pytest.raises(ValueError, match="compute cycles"):
         Hardware.model_validate(_toml("scalesim", cycles="native"))
-    with pytest.raises(ValueError, match="CALC mode only"):
-        Hardware.model_validate(_toml("scalesim", bandwidth=16.0))
+    layer = Layer(name="l", ifmap_h=8, ifmap_w=8, in_channels=4, out_channels=8, filter_h=3, filter_w=3)
+    # a finite bandwidth (USER mode, a sweep point) keeps the native columns rather than failing
+    user = sim.estimate([layer], Hardware.model_validate(_toml("scalesim", bandwidth=16.0)))
+    assert not any(key.startswith("scalesim.dram") for key in dict(user.layers[0].extra))
 
 
 def test_native_memory_keeps_its_report_columns_and_scalesim_adds_its_own():
