@@ -78,26 +78,44 @@ def _touched(extent: int, filter_extent: int, outputs: int, stride: int, dilatio
     return used
 
 
+def _kept_window_elements(layer: Layer) -> np.ndarray:
+    """int64: the window elements k (channel fastest) of SCALE-Sim's ifmap matrix, in order (N:M: k mod M < N)."""
+    window = np.arange(layer.filter_h * layer.filter_w * (layer.in_channels // layer.groups))
+    return window[window % layer.sparsity_m < layer.sparsity_n] if layer.is_sparse else window
+
+
+def _distinct_words(layer: Layer, elements: np.ndarray) -> int:
+    """Distinct ifmap addresses the window elements `elements` read over every output pixel (and image)."""
+    height, width = layer.padded_ifmap
+    out_h, out_w = layer.ofmap_hw
+    stride_h, stride_w = layer.lowered_stride
+    channels = layer.in_channels // layer.groups
+    used = np.zeros((height, width, channels), dtype=bool)
+    for k in elements.tolist():
+        tap, channel = divmod(k, channels)
+        r, q = divmod(tap, layer.filter_w)
+        row, col = r * layer.dilation_h, q * layer.dilation_w
+        used[row: row + (out_h - 1) * stride_h + 1: stride_h, col: col + (out_w - 1) * stride_w + 1: stride_w,
+             channel] = True
+    return layer.batch * int(used.sum())
+
+
 def distinct_ifmap_words(layer: Layer) -> int:
     """Distinct ifmap addresses of SCALE-Sim's ifmap matrix (one group, every image of the batch)."""
+    if layer.is_sparse:  # the kept elements' shifted grids may overlap: count them
+        return _distinct_words(layer, _kept_window_elements(layer))
     height, width = layer.padded_ifmap
     out_h, out_w = layer.ofmap_hw
     stride_h, stride_w = layer.lowered_stride
     rows = _touched(height, layer.filter_h, out_h, stride_h, layer.dilation_h)
     cols = _touched(width, layer.filter_w, out_w, stride_w, layer.dilation_w)
-    channels = layer.in_channels // layer.groups
-    if not layer.is_sparse:
-        return layer.batch * int(rows.sum()) * int(cols.sum()) * channels
-    # N:M: the window elements k (channel fastest) with k mod M < N; their shifted grids may overlap
-    used = np.zeros((height, width, channels), dtype=bool)
-    for k in range(layer.filter_h * layer.filter_w * channels):
-        if k % layer.sparsity_m < layer.sparsity_n:
-            tap, channel = divmod(k, channels)
-            r, q = divmod(tap, layer.filter_w)
-            row = _touched(height, 1, out_h, stride_h, 1)[:height - r * layer.dilation_h]
-            col = _touched(width, 1, out_w, stride_w, 1)[:width - q * layer.dilation_w]
-            used[r * layer.dilation_h:, q * layer.dilation_w:, channel] |= np.outer(row, col)
-    return layer.batch * int(used.sum())
+    return layer.batch * int(rows.sum()) * int(cols.sum()) * (layer.in_channels // layer.groups)
+
+
+def ws_fold_ifmap_words(layer: Layer, rows: int) -> list[int]:
+    """ws: distinct ifmap words of each row fold (R consecutive window elements over every pixel)."""
+    elements = _kept_window_elements(layer)
+    return [_distinct_words(layer, elements[start: start + rows]) for start in range(0, elements.size, rows)]
 
 
 def _passes(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, half_words: int) -> tuple[int, int]:
@@ -110,17 +128,18 @@ def _passes(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, half_wo
     return 1, _ceil(m, cols)  # is
 
 
-def _read_window(distinct: int, passes: int, set_words: int, demand: tuple[int, int]) -> tuple[DramWindow, bool]:
-    """DRAM window of a read buffer (ifmap or filter) of `set_words`-word sets."""
+def _read_window(distinct: int, words: int, set_words: int, demand: tuple[int, int],
+                 prefetch_shortfall: int) -> tuple[DramWindow, bool]:
+    """DRAM window of a read buffer (ifmap or filter) of `set_words`-word sets that reads `distinct` words, or
+    `words` with its re-fetches when they overflow the active half."""
     sets = _ceil(distinct, set_words)
     if sets <= ACTIVE_SETS:
         return DramWindow(-_ceil(sets * set_words, PREFETCH_WORDS_PER_CYCLE), -1, distinct), False
     half = ACTIVE_SETS * set_words
-    words = distinct * passes
     last_refill = words - half * ((words - 1) // half)
     first, last = demand
     stop = first + math.floor((words - last_refill) / words * (last - first)) - 1
-    return DramWindow(-_ceil(half, PREFETCH_WORDS_PER_CYCLE), stop, words), True
+    return DramWindow(-_ceil(half, PREFETCH_WORDS_PER_CYCLE) + prefetch_shortfall, stop, words), True
 
 
 def ofmap_writes_per_cycle(dataflow: str, rows: int, cols: int, m: int, k: int, n: int) -> np.ndarray:
@@ -183,9 +202,21 @@ def scalesim_memory(layer: Layer, dataflow: str, rows: int, cols: int, buffer_wo
     m, k, n = gemm.m, gemm.k, gemm.n
     set_words = {operand: max(words // SETS, 1) for operand, words in buffer_words.items()}
     ifmap_passes, filter_passes = _passes(dataflow, rows, cols, m, k, n, ACTIVE_SETS * set_words["filter"])
-    ifmap, ifmap_over = _read_window(distinct_ifmap_words(layer), ifmap_passes, set_words["ifmap"],
-                                     sram_windows["ifmap"])
-    filt, filter_over = _read_window(k * n, filter_passes, set_words["filter"], sram_windows["filter"])
+    half = {operand: ACTIVE_SETS * words for operand, words in set_words.items()}
+    distinct = distinct_ifmap_words(layer)
+    ifmap_words = distinct * ifmap_passes
+    if dataflow == "ws" and distinct > half["ifmap"] and layer.filter_h * layer.filter_w > 1:
+        # the next fold on the same channels (another filter tap, reading mostly the same words) comes ceil(C / R)
+        # folds later; when the words fetched meanwhile exceed the active half, every fold is fetched afresh
+        folds = ws_fold_ifmap_words(layer, rows)
+        reuse_folds = _ceil(layer.in_channels // layer.groups, rows)
+        if reuse_folds * sum(folds) / len(folds) > half["ifmap"]:
+            ifmap_words = ifmap_passes * sum(folds)
+    # measured: the operand streamed along the rows (ws ifmap, is filter) prefetches R cycles' worth less
+    ifmap, ifmap_over = _read_window(distinct, ifmap_words, set_words["ifmap"], sram_windows["ifmap"],
+                                     rows if dataflow == "ws" else 0)
+    filt, filter_over = _read_window(k * n, k * n * filter_passes, set_words["filter"], sram_windows["filter"],
+                                     rows if dataflow == "is" else 0)
     # every row fold's partial sums are SRAM writes, and every SRAM write goes to DRAM (os: one row fold over K)
     schedule = ofmap_writes_per_cycle(dataflow, rows, cols, m, k, n)
     ofmap, ofmap_over = _write_window(schedule, set_words["ofmap"], buffer_words["ofmap"], cols, total_cycles)

@@ -9,6 +9,7 @@ SCALE-Sim's COMPUTE_REPORT numbers per layer, and golden_reports.csv with every 
 Sparse runs (ws arrays, `SparsitySupport: true`, an N:M topology column, each SparseRep) add
 golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer. Runs with 1 KiB SRAMs (every dataflow, both
 topologies) add golden_small_sram.csv, the regime where SCALE-Sim's buffers re-fetch and drain during compute.
+`--resnet18` instead writes golden_resnet18.csv: real layers, whose operands overflow 64 KiB SRAMs (4-13 min).
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ SPARSE_REPS = ("ellpack_block", "csr", "csc")
 # 1 KiB SRAMs: operands overflow the active half, so SCALE-Sim re-fetches and drains during compute
 SMALL_SRAM_KB = 1
 SMALL_SRAM_ARRAYS = ((8, 8), (4, 4))
+# --resnet18: the first 9 layers of traces/scalesim/resnet18.csv on 32x32 ws, 64 KiB (minutes of SCALE-Sim time)
+RESNET_TOPOLOGY = "resnet18_head.csv"
+RESNET_LAYERS = 9
 SPARSE_TEXT = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, Sparsity,
 conv3x3_24, 8, 8, 3, 3, 4, 8, 1, 2:4,
 conv1x1_14, 7, 7, 1, 1, 16, 12, 1, 1:4,
@@ -140,9 +144,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scalesim-python", default=os.environ.get("SCALESIM_PYTHON"),
                         help="the Python of a SCALE-Sim 3.0.0 virtual environment (default: $SCALESIM_PYTHON)")
+    parser.add_argument("--resnet18", action="store_true", help="only the ResNet-18 golden (slow)")
     args = parser.parse_args()
     if not args.scalesim_python:
         parser.error("--scalesim-python (or SCALESIM_PYTHON) is required")
+    if args.resnet18:
+        lines = (HERE.parents[2] / "traces" / "scalesim" / "resnet18.csv").read_text().splitlines()
+        (HERE / "topology" / RESNET_TOPOLOGY).write_text("\n".join(lines[:1 + RESNET_LAYERS]) + "\n")
+        (HERE / "cfg" / "ws_32x32.cfg").write_text(CFG.format(name="ws_32x32", rows=32, cols=32, dataflow="ws",
+                                                               sparse="false", rep="ellpack_block", sram_kb=64))
+        reports = run_scalesim(args.scalesim_python, HERE / "cfg" / "ws_32x32.cfg", HERE / "topology" / RESNET_TOPOLOGY,
+                               "ws_32x32", "conv")
+        key = {"form": "resnet18", "dataflow": "ws", "rows": "32", "cols": "32"}
+        _write(HERE / "golden_resnet18.csv", _all_columns(reports, key))
+        return
     (HERE / "cfg").mkdir(exist_ok=True)
     for dataflow in DATAFLOWS:
         for rows, cols in ARRAYS:
