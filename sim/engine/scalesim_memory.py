@@ -84,20 +84,31 @@ def _kept_window_elements(layer: Layer) -> np.ndarray:
     return window[window % layer.sparsity_m < layer.sparsity_n] if layer.is_sparse else window
 
 
-def _distinct_words(layer: Layer, elements: np.ndarray) -> int:
-    """Distinct ifmap addresses the window elements `elements` read over every output pixel (and image)."""
+def _distinct_words(layer: Layer, elements: np.ndarray, cache: dict | None = None) -> int:
+    """Distinct ifmap addresses the window elements `elements` read over every output pixel (and image): per
+    channel, the union of its taps' shifted pixel grids (`cache` keeps union sizes per tap set across calls)."""
     height, width = layer.padded_ifmap
     out_h, out_w = layer.ofmap_hw
     stride_h, stride_w = layer.lowered_stride
     channels = layer.in_channels // layer.groups
-    used = np.zeros((height, width, channels), dtype=bool)
+    cache = {} if cache is None else cache
+    taps_of: dict[int, list[int]] = {}
     for k in elements.tolist():
         tap, channel = divmod(k, channels)
-        r, q = divmod(tap, layer.filter_w)
-        row, col = r * layer.dilation_h, q * layer.dilation_w
-        used[row: row + (out_h - 1) * stride_h + 1: stride_h, col: col + (out_w - 1) * stride_w + 1: stride_w,
-             channel] = True
-    return layer.batch * int(used.sum())
+        taps_of.setdefault(channel, []).append(tap)
+    total = 0
+    for taps in taps_of.values():
+        key = tuple(taps)
+        if key not in cache:
+            used = np.zeros((height, width), dtype=bool)
+            for tap in taps:
+                r, q = divmod(tap, layer.filter_w)
+                row, col = r * layer.dilation_h, q * layer.dilation_w
+                used[row: row + (out_h - 1) * stride_h + 1: stride_h,
+                     col: col + (out_w - 1) * stride_w + 1: stride_w] = True
+            cache[key] = int(used.sum())
+        total += cache[key]
+    return layer.batch * total
 
 
 def distinct_ifmap_words(layer: Layer) -> int:
@@ -115,7 +126,8 @@ def distinct_ifmap_words(layer: Layer) -> int:
 def ws_fold_ifmap_words(layer: Layer, rows: int) -> list[int]:
     """ws: distinct ifmap words of each row fold (R consecutive window elements over every pixel)."""
     elements = _kept_window_elements(layer)
-    return [_distinct_words(layer, elements[start: start + rows]) for start in range(0, elements.size, rows)]
+    cache: dict = {}
+    return [_distinct_words(layer, elements[start: start + rows], cache) for start in range(0, elements.size, rows)]
 
 
 def _passes(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, half_words: int) -> tuple[int, int]:
