@@ -15,11 +15,13 @@ Reproduced from SCALE-Sim's documented model (../shared/reference/scalesim.md §
 - Total Cycles (incl. prefetch) = last ofmap DRAM cycle - first ifmap/filter DRAM cycle; each DRAM bandwidth
   column = words / (stop - start + 1), that operand's own window.
 
-Operands that overflow the active half are re-fetched. That regime is approximated (the golden small-SRAM run
-measures how far; docs/scalesim_compat.md): every pass of the array over the operand (ws: a column fold re-streams
-the ifmap; os: column folds the ifmap, row folds the filter; is: column folds the filter) fetches its distinct
-words again, the prefetch is the first active half, and the last refill lands when its first word is demanded
-under a uniform demand rate; an overflowing ofmap drains a half at a time while compute goes on.
+Operands that overflow the active half are re-fetched. That regime is approximated (golden_small_sram.csv and
+golden_resnet18.csv measure how far; docs/scalesim_compat.md): every pass of the array over the operand (ws: a column
+fold re-streams the ifmap; os: column folds the ifmap, row folds the filter when a fold's block overflows; is: column
+folds the filter) fetches its distinct words again, and a ws ifmap whose reuse distance (ceil(C / R) folds) exceeds
+the active half is fetched fold by fold; the prefetch is the active half (less R cycles' worth for the operand
+streamed along the rows, measured), the last refill lands when its first word is demanded under a uniform demand
+rate; an overflowing ofmap drains a half at a time, one drain after another, while compute goes on.
 """
 from __future__ import annotations
 
