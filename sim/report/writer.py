@@ -88,7 +88,8 @@ def _dram_window(layer: LayerResult, operand: str, words: int) -> tuple[int, int
 
 
 def _dram_windows(layer: LayerResult) -> tuple[tuple[int, int, int], ...]:
-    return (_dram_window(layer, "ifmap", layer.dram_reads.ifmap), _dram_window(layer, "filter", layer.dram_reads.filter),
+    return (_dram_window(layer, "ifmap", layer.dram_reads.ifmap),
+            _dram_window(layer, "filter", layer.dram_reads.filter),
             _dram_window(layer, "ofmap", layer.dram_writes.ofmap))
 
 

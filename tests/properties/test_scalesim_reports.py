@@ -2,9 +2,9 @@
 SPARSE_REPORT) against real runs: tests/data/scalesim/golden_reports.csv (dense, 15 cfgs) and golden_sparse.csv
 (ws, N:M topology, csr / csc / ellpack_block), golden_small_sram.csv (1 KiB SRAMs: operands re-fetched, the ofmap
 drained during compute) and golden_resnet18.csv (ResNet-18's first 9 layers on 32x32 ws, 64 KiB: real layers that
-overflow the buffers). The memory columns (DRAM counts, start / stop cycles and bandwidths,
-Total Cycles incl. prefetch) come from the scalesim memory convention (sim/engine/scalesim_memory.py). A column either equals SCALE-Sim's on every layer, engine and
-analytical model, or is a strict xfail naming the reason. Depthwise `DP` layers (SCALE-Sim runs one layer per
+overflow the buffers). The memory columns (DRAM counts, start / stop cycles and bandwidths, Total Cycles incl.
+prefetch) come from the scalesim memory convention (sim/engine/scalesim_memory.py). A column either equals
+SCALE-Sim's on every layer, engine and analytical model, or is a strict xfail naming the reason. Depthwise `DP` layers (SCALE-Sim runs one layer per
 channel) are compared in tests/properties/test_systolic_scalesim.py."""
 import csv
 from collections import defaultdict
