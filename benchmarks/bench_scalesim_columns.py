@@ -24,12 +24,13 @@ from sim.report.writer import (COMPUTE_HEADER, DETAILED_HEADER, SPARSE_HEADER, b
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data" / "scalesim"
 RESULTS = ROOT / "benchmarks" / "results"
-TOPOLOGIES = {"conv": "conv_small.csv", "gemm": "gemm_small.csv"}
+TOPOLOGIES = {"conv": "conv_small.csv", "gemm": "gemm_small.csv", "resnet18": "resnet18_head.csv"}
 REPORTS = (("COMPUTE_REPORT", lambda run: COMPUTE_HEADER, compute_report_rows),
            ("BANDWIDTH_REPORT", bandwidth_header, bandwidth_report_rows),
            ("DETAILED_ACCESS_REPORT", lambda run: DETAILED_HEADER, detailed_access_rows),
            ("SPARSE_REPORT", lambda run: SPARSE_HEADER if is_sparse_run(run) else (), sparse_report_rows))
-GOLDEN_FILES = {"dense": "golden_reports.csv", "sparse": "golden_sparse.csv"}
+GOLDEN_FILES = {"dense": "golden_reports.csv", "sparse": "golden_sparse.csv", "small_sram": "golden_small_sram.csv",
+                "resnet18": "golden_resnet18.csv"}
 
 
 def golden_runs(kind: str = "dense") -> dict[tuple[str, ...], list[dict[str, str]]]:
@@ -38,6 +39,8 @@ def golden_runs(kind: str = "dense") -> dict[tuple[str, ...], list[dict[str, str
     with open(DATA / GOLDEN_FILES[kind], newline="") as handle:
         for row in csv.DictReader(handle):
             stem = f"{row['dataflow']}_{row['rows']}x{row['cols']}"
+            if row.get("sram_kb"):
+                stem += f"_sram{row['sram_kb']}k"
             if row.get("sparse_rep"):
                 runs[(f"{stem}_sparse_{row['sparse_rep']}", "conv_sparse.csv")].append(row)
             else:

@@ -12,6 +12,8 @@ The hardware kind picks the model: a [pe_array] is a systolic array, [reram] a c
 """
 from __future__ import annotations
 
+import math
+
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -266,20 +268,32 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
 
 
 def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
-    """Under the scalesim cycle convention, SCALE-Sim's per-operand SRAM start / stop cycles as extras."""
+    """Under the scalesim cycle convention, SCALE-Sim's per-operand SRAM start / stop cycles as extras; under the
+    scalesim memory convention also its DRAM activity (sim/engine/scalesim_memory.py)."""
     if hw.pe_array is None or hw.pe_array.cycle_convention != "scalesim" or len(run.layers) != len(trace.layers):
         return run
-    from sim.report.scalesim_windows import scalesim_window_extras
+    from sim.engine.scalesim_memory import scalesim_memory, scalesim_memory_extras
+    from sim.report.scalesim_windows import scalesim_window_extras, sram_windows
 
+    array = hw.pe_array
+    # SCALE-Sim's buffers are reproduced for CALC mode (unlimited DRAM bandwidth) only
+    scalesim_memory_on = array.memory_convention == "scalesim" and math.isinf(hw.dram.bandwidth_bytes_per_cycle)
+    buffer_words = {operand: getattr(hw.buffers, operand).size_words for operand in ("ifmap", "filter", "ofmap")}
     layers = []
     for index, (layer, result) in enumerate(zip(trace.layers, run.layers)):
-        dataflow = trace.dataflow_of(index) or hw.pe_array.dataflow
+        dataflow = trace.dataflow_of(index) or array.dataflow
         if dataflow not in ("os", "ws", "is"):  # a mapping record or MAESTRO dataflow: not SCALE-Sim's schedule
             layers.append(result)
             continue
-        layers.append(result.with_extra(scalesim_window_extras(layer, dataflow, hw.pe_array.rows, hw.pe_array.cols)))
-    layers = tuple(layers)
-    return replace(run, layers=layers)
+        extras = scalesim_window_extras(layer, dataflow, array.rows, array.cols)
+        if scalesim_memory_on and layer.gemm.groups == 1:
+            gemm = layer.gemm
+            total = result.cycles - int(dict(result.extra).get("prefetch_cycles", 0))
+            windows = sram_windows(dataflow, array.rows, array.cols, gemm.m, gemm.k, gemm.n)
+            memory = scalesim_memory(layer, dataflow, array.rows, array.cols, buffer_words, total, windows)
+            extras.update(scalesim_memory_extras(memory))
+        layers.append(result.with_extra(extras))
+    return replace(run, layers=tuple(layers))
 
 
 def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:

@@ -11,6 +11,7 @@ each layer comes from the topology.
 from __future__ import annotations
 
 import configparser
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -224,6 +225,7 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
                           note=" (SCALE-Sim would silently run 'os'; we refuse)")
     sizes = {operand: cfg.integer("architecture_presets", f"{operand.capitalize()}SramSzkB")
              for operand in ("ifmap", "filter", "ofmap")}
+    dram = _dram(cfg)
     raw: dict[str, Any] = {
         "name": cfg.raw("general", "run_name"),
         "description": f"SCALE-Sim config {file.name}",
@@ -233,11 +235,13 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
             "cols": cfg.integer("architecture_presets", "ArrayWidth"),
             "dataflow": dataflow,
             "cycle_convention": "scalesim",
+            # SCALE-Sim's buffers for its report columns; built for CALC mode only (docs/scalesim_compat.md)
+            "memory_convention": "scalesim" if math.isinf(dram["bandwidth_bytes_per_cycle"]) else "native",
         },
         # Sizes are KiB of 1-byte words, double-buffered half active / half prefetch (SCALE-Sim's split).
         "buffers": {operand: {"size_kb": float(size), "word_bytes": 1, "double_buffered": True}
                     for operand, size in sizes.items()},
-        "dram": _dram(cfg),
+        "dram": dram,
     }
     if cfg.boolean("sparsity", "SparsitySupport"):
         raw["sparsity"] = {

@@ -21,6 +21,10 @@ Dataflow = Literal["os", "ws", "is"]
 DATAFLOWS: tuple[str, ...] = ("os", "ws", "is")
 # "native": our per-cycle reference's timing; "scalesim": SCALE-Sim 3.0.0's compute-cycle formulas.
 CycleConvention = Literal["native", "scalesim"]
+# "native": our buffers and DRAM; "scalesim": SCALE-Sim 3.0.0's CALC-mode read / write buffers for its report
+# columns (DRAM counts, start / stop cycles, bandwidths, Total Cycles incl. prefetch; sim/engine/scalesim_memory.py),
+# applied where the DRAM bandwidth is unlimited (CALC); a finite bandwidth (a sweep point) keeps the native columns.
+MemoryConvention = Literal["native", "scalesim"]
 
 
 # An action or area key: `component.action` in lower snake case (`ifmap_sram.read`, `mac`, `adc.convert`).
@@ -71,12 +75,21 @@ class PeArraySpec(Spec):
     clock_mhz: float = Field(1000.0, gt=0, le=MAX_CLOCK_MHZ)
     accumulator_bits: int = Field(32, ge=8, le=64)
     cycle_convention: CycleConvention = "native"
+    memory_convention: MemoryConvention = "native"
     # transposed convs: the zero-inserted convolution (as SCALE-Sim runs them), or its stride phases with the
     # inserted zeros skipped (sim.mapping.deconv)
     deconv: Literal["zero_insertion", "zero_skipping"] = "zero_insertion"
     # ws / is: the stationary operand's PE registers are double-buffered, so the next fold's preload (the R cycles
     # of a fold) overlaps the current fold (issue 12; a TPU-like array); false: folds do not overlap.
     double_buffered_stationary: bool = False
+
+    @model_validator(mode="after")
+    def _scalesim_memory_needs_scalesim_cycles(self) -> PeArraySpec:
+        if self.memory_convention == "scalesim" and self.cycle_convention != "scalesim":
+            raise constraint_error("memory_convention", "the scalesim memory convention times SCALE-Sim's buffers "
+                                   "against SCALE-Sim's compute cycles", self.memory_convention,
+                                   "\"native\", or cycle_convention = \"scalesim\" as well")
+        return self
 
     @property
     def pes(self) -> int:

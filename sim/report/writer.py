@@ -72,6 +72,27 @@ def _prefetch(layer: LayerResult) -> int:
     return int(_extra(layer).get("prefetch_cycles", 0))
 
 
+def _sram_ifmap_reads(layer: LayerResult) -> int:
+    """SRAM ifmap reads as the reports count them: under the scalesim memory convention SCALE-Sim's (a sparse layer
+    streams the dense window padded to whole M-blocks); the LayerResult keeps the reads our array makes."""
+    return int(_extra(layer).get("scalesim.sram.ifmap.reads", layer.sram_reads.ifmap))
+
+
+def _dram_window(layer: LayerResult, operand: str, words: int) -> tuple[int, int, int]:
+    """(start, stop, words) of an operand's DRAM activity: SCALE-Sim's under the scalesim memory convention,
+    else the whole layer (cycles relative to the layer's start) with the LayerResult's count."""
+    extra = _extra(layer)
+    if f"scalesim.dram.{operand}.words" not in extra:
+        return 0, max(layer.cycles - 1, 0), words
+    return tuple(int(extra[f"scalesim.dram.{operand}.{key}"]) for key in ("start", "stop", "words"))
+
+
+def _dram_windows(layer: LayerResult) -> tuple[tuple[int, int, int], ...]:
+    return (_dram_window(layer, "ifmap", layer.dram_reads.ifmap),
+            _dram_window(layer, "filter", layer.dram_reads.filter),
+            _dram_window(layer, "ofmap", layer.dram_writes.ofmap))
+
+
 def compute_report_rows(run: RunResult) -> list[tuple]:
     """COMPUTE_REPORT.csv rows. Total Cycles excludes the initial prefetch (as SCALE-Sim); Compute Util % is MACs
     over compute cycles x PEs, or under the scalesim convention SCALE-Sim's own definition (whose ws/is fold
@@ -85,7 +106,9 @@ def compute_report_rows(run: RunResult) -> list[tuple]:
         overall = 100.0 * _extra(layer).get("dense_macs", layer.macs) / (total * pes) if total else 0.0
         compute = 100.0 * layer.macs / (layer.compute_cycles * pes) if layer.compute_cycles else 0.0
         compute = _extra(layer).get("scalesim.compute_util_pct", compute)  # SCALE-Sim's own, under its convention
-        rows.append((index, layer.cycles, total, stall, _fmt(overall), _fmt(100.0 * layer.mapping_efficiency),
+        # SCALE-Sim's: from the first DRAM prefetch to the last ofmap drain (scalesim memory convention)
+        incl_prefetch = int(_extra(layer).get("scalesim.total_cycles_incl_prefetch", layer.cycles))
+        rows.append((index, incl_prefetch, total, stall, _fmt(overall), _fmt(100.0 * layer.mapping_efficiency),
                      _fmt(compute)))
     return rows
 
@@ -113,15 +136,20 @@ def _metadata_bw(layer: LayerResult) -> float:
 
 
 def bandwidth_report_rows(run: RunResult) -> list[tuple]:
-    """BANDWIDTH_REPORT.csv rows: average words per cycle over the layer's Total Cycles (with the filter
-    metadata column when the run is sparse, see `bandwidth_header`)."""
+    """BANDWIDTH_REPORT.csv rows: average words per cycle, SRAM over the layer's Total Cycles, DRAM over the
+    layer's cycles or, under the scalesim memory convention, over each operand's own DRAM window as SCALE-Sim
+    does (with the filter metadata column when the run is sparse, see `bandwidth_header`)."""
     sparse = is_sparse_run(run)
     rows = []
     for index, layer in enumerate(run.layers):
         cycles = max(layer.cycles - _prefetch(layer), 1)
-        values = (layer.sram_reads.ifmap, layer.sram_reads.filter, _sram_ofmap_writes(layer),
-                  layer.dram_reads.ifmap, layer.dram_reads.filter, layer.dram_writes.ofmap)
-        cells = [_fmt(v / cycles) for v in values]
+        sram = (_sram_ifmap_reads(layer), layer.sram_reads.filter, _sram_ofmap_writes(layer))
+        cells = [_fmt(v / cycles) for v in sram]
+        if any(f"scalesim.dram.{operand}.words" in _extra(layer) for operand in ("ifmap", "filter", "ofmap")):
+            cells += [_fmt(words / (stop - start + 1)) for start, stop, words in _dram_windows(layer)]
+        else:
+            cells += [_fmt(v / cycles) for v in (layer.dram_reads.ifmap, layer.dram_reads.filter,
+                                                 layer.dram_writes.ofmap)]
         if sparse:
             cells.insert(2, _fmt(_metadata_bw(layer)))
         rows.append((index, *cells))
@@ -147,22 +175,22 @@ def run_sparse_representation(run: RunResult) -> str:
 
 def detailed_access_rows(run: RunResult) -> list[tuple]:
     """DETAILED_ACCESS_REPORT.csv rows. SRAM activity spans the compute window (after the prefetch), DRAM the
-    whole layer; cycles are relative to the layer's start."""
+    whole layer; cycles are relative to the layer's start. Under the scalesim conventions: SCALE-Sim's own
+    per-operand windows and counts (sim/report/scalesim_windows.py, sim/engine/scalesim_memory.py)."""
     rows = []
     for index, layer in enumerate(run.layers):
         prefetch = _prefetch(layer)
         extra = _extra(layer)
         compute_end = max(layer.cycles - int(extra.get("drain_cycles", 0)) - 1, prefetch)
         sram = (prefetch, compute_end)
-        dram = (0, max(layer.cycles - 1, 0))
         # under the scalesim convention: SCALE-Sim's own per-operand SRAM windows (sim/report/scalesim_windows.py)
         ifmap_w, filter_w, ofmap_w = (tuple(int(extra.get(f"scalesim.sram.{op}.{end}", default))
                                             for end, default in (("start", sram[0]), ("stop", sram[1])))
                                       for op in ("ifmap", "filter", "ofmap"))
+        dram_ifmap, dram_filter, dram_ofmap = _dram_windows(layer)
         rows.append((index,
-                     *ifmap_w, layer.sram_reads.ifmap, *filter_w, layer.sram_reads.filter, *ofmap_w,
-                     _sram_ofmap_writes(layer),
-                     *dram, layer.dram_reads.ifmap, *dram, layer.dram_reads.filter, *dram, layer.dram_writes.ofmap))
+                     *ifmap_w, _sram_ifmap_reads(layer), *filter_w, layer.sram_reads.filter, *ofmap_w,
+                     _sram_ofmap_writes(layer), *dram_ifmap, *dram_filter, *dram_ofmap))
     return rows
 
 

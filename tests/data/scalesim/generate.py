@@ -7,7 +7,9 @@ It writes one cfg per (dataflow, array) under cfg/, the topologies under topolog
 SCALE-Sim's COMPUTE_REPORT numbers per layer, and golden_reports.csv with every column of its three reports
 (COMPUTE, BANDWIDTH, DETAILED_ACCESS) per layer. CALC mode, header-only layout CSV.
 Sparse runs (ws arrays, `SparsitySupport: true`, an N:M topology column, each SparseRep) add
-golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer.
+golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer. Runs with 1 KiB SRAMs (every dataflow, both
+topologies) add golden_small_sram.csv, the regime where SCALE-Sim's buffers re-fetch and drain during compute.
+`--resnet18` instead writes golden_resnet18.csv: real layers, whose operands overflow 64 KiB SRAMs (4-13 min).
 """
 from __future__ import annotations
 
@@ -26,6 +28,12 @@ TOPOLOGIES = {"conv": "conv_small.csv", "gemm": "gemm_small.csv"}
 SPARSE_TOPOLOGY = "conv_sparse.csv"
 SPARSE_ARRAYS = ((8, 8), (4, 4), (8, 4))
 SPARSE_REPS = ("ellpack_block", "csr", "csc")
+# 1 KiB SRAMs: operands overflow the active half, so SCALE-Sim re-fetches and drains during compute
+SMALL_SRAM_KB = 1
+SMALL_SRAM_ARRAYS = ((8, 8), (4, 4))
+# --resnet18: the first 9 layers of traces/scalesim/resnet18.csv on 32x32 ws, 64 KiB (minutes of SCALE-Sim time)
+RESNET_TOPOLOGY = "resnet18_head.csv"
+RESNET_LAYERS = 9
 SPARSE_TEXT = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, Sparsity,
 conv3x3_24, 8, 8, 3, 3, 4, 8, 1, 2:4,
 conv1x1_14, 7, 7, 1, 1, 16, 12, 1, 1:4,
@@ -40,9 +48,9 @@ run_name = {name}
 [architecture_presets]
 ArrayHeight : {rows}
 ArrayWidth : {cols}
-IfmapSramSzkB : 64
-FilterSramSzkB : 64
-OfmapSramSzkB : 64
+IfmapSramSzkB : {sram_kb}
+FilterSramSzkB : {sram_kb}
+OfmapSramSzkB : {sram_kb}
 IfmapOffset : 0
 FilterOffset : 10000000
 OfmapOffset : 20000000
@@ -102,8 +110,8 @@ def _all_columns(reports: dict[str, list[list[str]]], key: dict[str, str]) -> li
     return rows
 
 
-def run_one(python: str, dataflow: str, rows: int, cols: int, form: str) -> tuple[list, list]:
-    name = f"{dataflow}_{rows}x{cols}"
+def run_one(python: str, dataflow: str, rows: int, cols: int, form: str, suffix: str = "") -> tuple[list, list]:
+    name = f"{dataflow}_{rows}x{cols}{suffix}"
     reports = run_scalesim(python, HERE / "cfg" / f"{name}.cfg", HERE / "topology" / TOPOLOGIES[form], name, form)
     rows_out = []
     for fields in reports["COMPUTE_REPORT"][1:]:
@@ -136,29 +144,50 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scalesim-python", default=os.environ.get("SCALESIM_PYTHON"),
                         help="the Python of a SCALE-Sim 3.0.0 virtual environment (default: $SCALESIM_PYTHON)")
+    parser.add_argument("--resnet18", action="store_true", help="only the ResNet-18 golden (slow)")
     args = parser.parse_args()
     if not args.scalesim_python:
         parser.error("--scalesim-python (or SCALESIM_PYTHON) is required")
+    if args.resnet18:
+        lines = (HERE.parents[2] / "traces" / "scalesim" / "resnet18.csv").read_text().splitlines()
+        (HERE / "topology" / RESNET_TOPOLOGY).write_text("\n".join(lines[:1 + RESNET_LAYERS]) + "\n")
+        (HERE / "cfg" / "ws_32x32.cfg").write_text(CFG.format(name="ws_32x32", rows=32, cols=32, dataflow="ws",
+                                                               sparse="false", rep="ellpack_block", sram_kb=64))
+        reports = run_scalesim(args.scalesim_python, HERE / "cfg" / "ws_32x32.cfg", HERE / "topology" / RESNET_TOPOLOGY,
+                               "ws_32x32", "conv")
+        key = {"form": "resnet18", "dataflow": "ws", "rows": "32", "cols": "32"}
+        _write(HERE / "golden_resnet18.csv", _all_columns(reports, key))
+        return
     (HERE / "cfg").mkdir(exist_ok=True)
     for dataflow in DATAFLOWS:
         for rows, cols in ARRAYS:
             name = f"{dataflow}_{rows}x{cols}"
             (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
-                                                                 sparse="false", rep="ellpack_block"))
+                                                                 sparse="false", rep="ellpack_block", sram_kb=64))
+        for rows, cols in SMALL_SRAM_ARRAYS:
+            name = f"{dataflow}_{rows}x{cols}_sram{SMALL_SRAM_KB}k"
+            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+                                                                 sparse="false", rep="ellpack_block",
+                                                                 sram_kb=SMALL_SRAM_KB))
     for rows, cols in SPARSE_ARRAYS:
         for rep in SPARSE_REPS:
             name = f"ws_{rows}x{cols}_sparse_{rep}"
             (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow="ws",
-                                                                 sparse="true", rep=rep))
+                                                                 sparse="true", rep=rep, sram_kb=64))
     (HERE / "topology" / SPARSE_TOPOLOGY).write_text(SPARSE_TEXT)
     jobs = [(d, r, c, form) for d in DATAFLOWS for r, c in ARRAYS for form in TOPOLOGIES]
     sparse_jobs = [(r, c, rep) for r, c in SPARSE_ARRAYS for rep in SPARSE_REPS]
+    small_jobs = [(d, r, c, form, f"_sram{SMALL_SRAM_KB}k") for d in DATAFLOWS for r, c in SMALL_SRAM_ARRAYS
+                  for form in TOPOLOGIES]
     with ThreadPoolExecutor(max_workers=2) as pool:
         results = list(pool.map(lambda job: run_one(args.scalesim_python, *job), jobs))
         sparse = list(pool.map(lambda job: run_sparse(args.scalesim_python, *job), sparse_jobs))
+        small = list(pool.map(lambda job: run_one(args.scalesim_python, *job), small_jobs))
     _write(HERE / "golden.csv", [row for compute, _ in results for row in compute])
     _write(HERE / "golden_reports.csv", [row for _, every in results for row in every])
     _write(HERE / "golden_sparse.csv", [row for rows_out in sparse for row in rows_out])
+    _write(HERE / "golden_small_sram.csv", [dict(row, sram_kb=str(SMALL_SRAM_KB)) for _, every in small
+                                            for row in every])
 
 if __name__ == "__main__":
     main()
