@@ -23,7 +23,7 @@ from operator import attrgetter
 import numpy as np
 import simpy
 
-from sim.analytical.systolic import fold_cycles
+from sim.analytical.systolic import step_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
 from sim.engine.clock import CountingEnvironment, Marker, on
@@ -85,9 +85,10 @@ _layer_shape = attrgetter(*(f.name for f in fields(Layer) if f.name != "name"))
 
 
 def layer_fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
-    """Compute cycles per fold; under "scalesim" the last fold of each group is one shorter, so the layer's sum
-    equals SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
-    cycles = fold_cycles(mapping, convention, double_buffered_stationary).copy()
+    """Compute cycles per array pass (a fold, or a (fold, chunk) step when chunks of T are outside the row folds:
+    `step_cycles`); under "scalesim" the last pass of each group is one shorter, so the layer's sum equals
+    SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
+    cycles = step_cycles(mapping, convention, double_buffered_stationary).copy()
     if convention == "scalesim" and cycles.size:
         per_group = cycles.size // mapping.groups
         cycles[per_group - 1::per_group] -= 1
