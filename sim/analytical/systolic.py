@@ -294,7 +294,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     folds = groups * folds_per_group
     traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished, chunks_outside)
     # Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside the row folds.
-    passes = _where(chunks_outside, traffic["chunks"], 1)
+    passes = _where(chunks_outside & (row_folds > 1), traffic["chunks"], 1)
     # Native: sum over passes of R + r + c + t - 2; the used rows sum to Sr per column fold and pass (cols likewise),
     # and a fold's chunks of T sum to T.
     native = groups * (folds_per_group * (passes * (rows - 2) + temporal) + passes * col_folds * spatial_rows
@@ -512,9 +512,11 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
 
 
 def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,
-                               whole: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                               whole: dict[str, np.ndarray],
+                               chunks_outside: np.ndarray | bool = False) -> dict[str, np.ndarray]:
     """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
-    candidates): per candidate its dataflow code, chunks of T and which operands are held whole (bool arrays).
+    candidates): per candidate its dataflow code, chunks of T, which operands are held whole (bool arrays) and
+    whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os).
     Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
     numbers equal estimate_systolic on its record exactly."""
     from sim.mapping.systolic import buffer_slots
@@ -526,13 +528,18 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     chunks = np.asarray(chunks, dtype=np.int64)
     geometry = chunking(hw.pe_array.rows, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
                         {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
-    valid = (geometry["misfit"] == "") & (chunks >= geometry["chunks"]) & (chunks <= np.maximum(geometry["temporal"], 1))
+    chunks_outside = np.asarray(chunks_outside, dtype=bool)
+    valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"]) & (chunks <= np.maximum(geometry["temporal"], 1))
+             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)))
     geometry["chunks"] = np.where(valid, chunks, 1)
     dram = hw.dram
     values = _closed_form(layer, hw.pe_array.rows, hw.pe_array.cols, dataflow,
                           hw.pe_array.cycle_convention == "scalesim", capacity, dram.bandwidth_bytes_per_cycle,
                           dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"),
-                          dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry)
+                          dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
+                          drain_finished=hw.buffers.ofmap.drain_finished,
+                          double_buffered_stationary=hw.pe_array.double_buffered_stationary,
+                          chunks_outside=chunks_outside & (dataflow != OS))
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}

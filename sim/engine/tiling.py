@@ -156,7 +156,7 @@ def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple[list[int], lis
     bounds = np.asarray(mapping.fold_bounds).tolist()
     if mapping.chunks == 1:  # no fold is chunked: a step per fold
         return list(range(len(bounds))), list(map(int, pass_cycles)), bounds
-    if mapping.chunk_order == "outside_row_folds":
+    if mapping.steps_per_fold > 1:  # chunks outside several row folds: a step is an array pass
         return _chunks_outside_steps(mapping, bounds, pass_cycles)
     return _chunked_steps(bounds, pass_cycles, mapping.axes[2], mapping.chunks)
 

@@ -204,9 +204,10 @@ class Mapping:
 
     @property
     def steps_per_fold(self) -> int:
-        """Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside the row
-        folds; else a fold's chunks run back to back on one load (1)."""
-        return self.chunks if self.chunk_order == "outside_row_folds" else 1
+        """Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside several row
+        folds; else a fold's chunks run back to back on one load (1: with one row fold both orders are one schedule)."""
+        outside = self.chunk_order == "outside_row_folds" and self.row_folds > 1
+        return self.chunks if outside else 1
 
     @cached_property
     def gemm_dims(self) -> tuple[int, int, int]:

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sim.analytical.systolic import estimate_systolic, fold_sram_counts, layer_compute_cycles, step_cycles
+from sim.analytical.systolic import (estimate_systolic, estimate_systolic_mappings, fold_sram_counts,
+                                     layer_compute_cycles, step_cycles)
 from sim.engine.simulate import layer_fold_cycles, simulate_layer
 from sim.engine.tiling import plan_steps
 from sim.errors import MappingError
@@ -18,7 +19,7 @@ from sim.hardware.spec import Hardware
 from sim.mapping.mapping_file import mappings_text, parse_mappings
 from sim.mapping.operands import filter_matrix, ifmap_matrix, random_operands
 from sim.mapping.record import CHUNK_ORDERS, OPERANDS
-from sim.mapping.systolic import array_mapping, fit_mapping, operand_totals
+from sim.mapping.systolic import DATAFLOW_NAMES, array_mapping, fit_mapping, operand_totals
 from sim.workload.layer import Layer
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -118,6 +119,8 @@ def test_macs_are_conserved_and_dram_reads_cover_the_unique_data(layer, point):
     assert outside.dram_reads.ofmap == 0 and outside.dram_writes.ofmap == totals["ofmap"]
     assert outside.dram_writes.ofmap <= innermost.dram_writes.ofmap
     assert outside.macs == innermost.macs
+    if mappings[0].row_folds == 1:  # one row fold: nothing to reorder, one schedule
+        assert strip(outside) == strip(innermost)
 
 
 @SETTINGS
@@ -153,6 +156,28 @@ def test_the_order_round_trips_through_mapping_files(layer, point):
         back = parse_mappings(mappings_text({layer.name: mapping}))[layer.name]
         assert back == mapping and back.chunk_order == mapping.chunk_order
         assert strip(estimate_systolic(layer, hw, back)) == strip(estimate_systolic(layer, hw, mapping))
+
+
+@SETTINGS
+@given(layers(), hardware)
+def test_a_batch_of_candidates_in_both_orders_equals_the_one_record_model(layer, point):
+    """The mapper's batched closed form takes the order per candidate (sim.mapper searches it as data)."""
+    hw = systolic_hw(*point)
+    try:
+        mappings = both_orders(layer, hw)
+    except MappingError:
+        return
+    code = DATAFLOW_NAMES.index(hw.pe_array.dataflow)
+    held = {name: np.array([name in mappings[0].whole] * 2) for name in OPERANDS}
+    values = estimate_systolic_mappings(layer, hw, np.array([code, code]), np.array([mappings[0].chunks] * 2), held,
+                                        chunks_outside=np.array([False, True]))
+    for j, mapping in enumerate(mappings):
+        result = estimate_systolic(layer, hw, mapping)
+        assert values["valid"][j]
+        assert int(values["cycles"][j]) == result.cycles
+        assert int(values["dram_read_bytes"][j]) == result.actions.get("dram.read_byte")
+        assert int(values["sram_filter_reads"][j]) == result.sram_reads.filter
+        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
 
 
 def test_one_chunk_is_the_same_schedule_in_both_orders():
