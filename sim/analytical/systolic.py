@@ -39,6 +39,7 @@ from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.residency import IN_DRAM, Residency, check_residency
 # Scalar-or-array helpers shared with the mapping's chunking: plain Python for scalars (one point), numpy for the
 # grid, where numpy on 0-d arrays would cost ~1 us a call.
 from sim.mapping.systolic import _ceil_div, _maximum, _minimum, _where
@@ -204,7 +205,7 @@ def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) ->
 
 
 def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None, drain_finished=False,
-                  chunks_outside=False) -> dict:
+                  chunks_outside=False, residency: Residency = IN_DRAM) -> dict:
     """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
 
     A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
@@ -217,6 +218,8 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     With `chunks_outside` (Mapping.chunk_order "outside_row_folds": groups, column folds, chunks, row folds) a tile
     over columns x T stays over the row folds (U: a ws / is partial-sum block is never drained mid-sum) and a tile
     over rows x columns, the stationary one, is new every step when there are several row folds (chunks x U).
+    Across layers (`residency`, sim.mapping.residency): an ifmap on chip from the previous layer is not read, a kept
+    ofmap is not written (both are held whole then).
     """
     g = layer.gemm
     totals = operand_totals(layer)
@@ -233,6 +236,10 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
                               _where(chunks_outside, 1, _where(chunks > 1, row_folds, 1))))
         fetched[name] = _where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
     readback = _where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
+    if residency.ifmap_on_chip:
+        fetched["ifmap"] = 0
+    if residency.ofmap_kept:
+        fetched["ofmap"] = 0
     # First step's ifmap and filter tiles (the layer cannot start before both arrive), last step's ofmap tile.
     is_os, is_ws = dataflow == OS, dataflow == WS
     temporal = geometry["temporal"]
@@ -248,10 +255,11 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     return {
         "dram_ifmap_reads": fetched["ifmap"], "dram_filter_reads": fetched["filter"],
         "dram_ofmap_reads": readback, "dram_ofmap_writes": fetched["ofmap"],
-        "first_ifmap_tile": _where(whole["ifmap"], totals["ifmap"], ifmap_first),
+        "first_ifmap_tile": 0 if residency.ifmap_on_chip else _where(whole["ifmap"], totals["ifmap"], ifmap_first),
         "first_filter_tile": _where(whole["filter"], totals["filter"], first_k * first_n),
         # A whole ofmap drained as it finishes (buffers.ofmap.drain_finished) ends with the last step's block.
-        "last_ofmap_tile": _where(_where(drain_finished, False, whole["ofmap"]), totals["ofmap"], last_m * last_n),
+        "last_ofmap_tile": 0 if residency.ofmap_kept else _where(_where(drain_finished, False, whole["ofmap"]),
+                                                                  totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
     }
 
@@ -278,7 +286,8 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
-                 geometry=None, drain_finished=False, double_buffered_stationary=False, chunks_outside=False):
+                 geometry=None, drain_finished=False, double_buffered_stationary=False, chunks_outside=False,
+                 residency: Residency = IN_DRAM):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments;
     `chunks_outside`: the mapping's chunks of T run outside its row folds (Mapping.chunk_order, ws / is only)."""
     g = layer.gemm
@@ -292,7 +301,8 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     col_folds = _ceil_div(spatial_cols, cols)
     folds_per_group = row_folds * col_folds
     folds = groups * folds_per_group
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished, chunks_outside)
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished, chunks_outside,
+                            residency)
     # Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside the row folds.
     passes = _where(chunks_outside & (row_folds > 1), traffic["chunks"], 1)
     # Native: sum over passes of R + r + c + t - 2; the used rows sum to Sr per column fold and pass (cols likewise),
@@ -456,14 +466,17 @@ def systolic_actions(macs: Any, *, sram_reads: OperandCounts, sram_writes: Opera
     }
 
 
-def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None) -> LayerResult:
-    """The analytical LayerResult of `layer` on `hw`'s systolic array (model="analytical")."""
+def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *,
+                      residency: Residency = IN_DRAM) -> LayerResult:
+    """The analytical LayerResult of `layer` on `hw`'s systolic array (model="analytical"); `residency`: how its
+    tensors cross layers in a trace (sim.mapping.residency.trace_residency; alone, both in DRAM)."""
     start = time.perf_counter()
     if hw.pe_array is None or hw.buffers is None or hw.dram is None:
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
     if mapping is None:
         mapping = map_systolic(layer, hw)
     geometry = check_mapping(layer, hw.buffers, mapping)
+    check_residency(mapping, residency)
     convention = hw.pe_array.cycle_convention
     capacity = geometry["capacity"]
     # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.
@@ -473,7 +486,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         hw.dram.operand_bandwidth("ifmap"), hw.dram.operand_bandwidth("filter"), hw.dram.operand_bandwidth("ofmap"),
         hw.dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
         double_buffered_stationary=hw.pe_array.double_buffered_stationary,
-        chunks_outside=mapping.chunk_order == "outside_row_folds",
+        chunks_outside=mapping.chunk_order == "outside_row_folds", residency=residency,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}

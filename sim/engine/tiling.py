@@ -31,6 +31,7 @@ import numpy as np
 from sim.hardware.spec import BuffersSpec
 from sim.mapping.footprint import block_footprints
 from sim.mapping.record import OPERAND_DIMS, OPERANDS, Mapping
+from sim.mapping.residency import IN_DRAM, Residency, check_residency
 from sim.mapping.systolic import buffer_slots, check_mapping, operand_totals
 from sim.workload.layer import Layer
 
@@ -77,6 +78,10 @@ class LayerPlan:
     # A whole-held ofmap drained as it finishes (buffers.ofmap.drain_finished): per step, the (elements, address)
     # of the outputs the step finishes (its block at the last chunk of K), written after it; () otherwise.
     drains: tuple[tuple[int, int], ...] = ()
+    # Across layers (sim.mapping.residency): the whole ifmap is already on chip (placed, not read from DRAM); the whole
+    # ofmap stays on chip for the next layer (its slot is freed, nothing is written).
+    ifmap_on_chip: bool = False
+    ofmap_kept: bool = False
 
     @property
     def compute_cycles(self) -> int:
@@ -161,12 +166,14 @@ def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple[list[int], lis
     return _chunked_steps(bounds, pass_cycles, mapping.axes[2], mapping.chunks)
 
 
-def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray) -> LayerPlan:
+def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray,
+               residency: Residency = IN_DRAM) -> LayerPlan:
     """The steps and tiles of one layer under `mapping`'s folds, whole operands and chunks of T (see the module
     docstring); MappingError when the mapping does not cover the layer or a tile cannot fit. `fold_cycles` are the
     cycles of each array pass (sim.analytical.systolic.step_cycles): per fold, or per step when the chunks of T run
     outside the row folds (Mapping.chunk_order), where a step reloads the stationary operand."""
     check_mapping(layer, buffers, mapping)
+    check_residency(mapping, residency)
     bits = layer.operand_bits
     slots, slot = buffer_slots(buffers, layer)
     gemm = layer.gemm
@@ -219,7 +226,7 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
     steps = np.empty((len(blocks), 5), dtype=np.int64)
     steps.T[:] = columns  # one conversion of the five columns, straight into the row-major steps
     drains: tuple[tuple[int, int], ...] = ()
-    if whole["ofmap"] and buffers.ofmap.drain_finished:
+    if whole["ofmap"] and buffers.ofmap.drain_finished and not residency.ofmap_kept:
         # A step whose block reaches the end of K finishes its outputs: every output exactly once, in step order.
         base, size = REGION_BASE["ofmap"], elem_bytes["ofmap"]
         drains = tuple(((m1 - m0) * (n1 - n0), base + ((group * m_total + m0) * n_total + n0) * size)
@@ -231,4 +238,6 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
         slot_elements=slot,
         whole=whole,
         drains=drains,
+        ifmap_on_chip=residency.ifmap_on_chip,
+        ofmap_kept=residency.ofmap_kept,
     )
