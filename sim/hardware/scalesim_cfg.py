@@ -239,8 +239,6 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
                     for operand, size in sizes.items()},
         "dram": _dram(cfg),
     }
-    # SCALE-Sim writes every layer's outputs to DRAM and reads every input from it, whatever the convention.
-    raw["buffers"]["ofmap"]["keep_for_next_layer"] = False
     if cfg.boolean("sparsity", "SparsitySupport"):
         raw["sparsity"] = {
             "representation": cfg.choice("sparsity", "SparseRep", SPARSE_REPRESENTATIONS),
