@@ -542,7 +542,8 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     geometry = chunking(hw.pe_array.rows, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
                         {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
     chunks_outside = np.asarray(chunks_outside, dtype=bool)
-    valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"]) & (chunks <= np.maximum(geometry["temporal"], 1))
+    valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
+             & (chunks <= np.maximum(geometry["temporal"], 1))
              & ~(chunks_outside & (dataflow == OS) & (chunks > 1)))
     geometry["chunks"] = np.where(valid, chunks, 1)
     dram = hw.dram

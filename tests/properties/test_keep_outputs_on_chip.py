@@ -117,7 +117,8 @@ def test_a_chain_that_fits_skips_the_inner_traffic_and_a_possible_second_reader_
     # a's output goes on chip to b, and to DRAM too (c might read it); b's goes to c only; c's is the trace's output.
     assert trace_residency(list(zip((a, b, c), mappings)), hw) == (
         IN_DRAM, Residency(ifmap_on_chip=True, ofmap_kept=True), Residency(ifmap_on_chip=True))
-    assert trace_residency(list(zip((a, b), mappings)), hw) == (Residency(ofmap_kept=True), Residency(ifmap_on_chip=True))
+    assert trace_residency(list(zip((a, b), mappings)), hw) == (Residency(ofmap_kept=True),
+                                                                Residency(ifmap_on_chip=True))
     run = simulate_trace(Trace(name="ab", layers=(a, b)), hw)
     assert run.layers[0].dram_writes.ofmap == 0 and run.layers[1].dram_reads.ifmap == 0
     assert run.layers[1].dram_writes.ofmap == b.ofmap_elements  # the trace's output reaches DRAM
