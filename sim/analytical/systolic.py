@@ -41,6 +41,7 @@ from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.residency import IN_DRAM, Residency, check_residency
 # Scalar-or-array helpers shared with the mapping's chunking: plain Python for scalars (one point), numpy for the
 # grid, where numpy on 0-d arrays would cost ~1 us a call.
 from sim.mapping.systolic import _ceil_div, _maximum, _minimum, _where
@@ -78,30 +79,60 @@ def fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: b
     return cycles
 
 
+def step_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
+    """int64 (array passes,): compute cycles of each pass of the array, in execution order. A pass loads the
+    stationary operand once: a fold (chunk order "innermost": a fold's chunks of T share one load), or, with chunks
+    of T outside the row folds (Mapping.chunk_order), one chunk of one fold, in the order groups, column folds,
+    chunks, row folds, costing a fold's count with the chunk's length as T."""
+    if mapping.steps_per_fold == 1:
+        return fold_cycles(mapping, convention, double_buffered_stationary)
+    _check_convention(convention)
+    chunks, rows, temporal = mapping.chunks, mapping.rows, mapping.temporal
+    edges = (temporal * np.arange(chunks + 1, dtype=np.int64)) // chunks
+    lengths = np.diff(edges).reshape(1, 1, chunks, 1)
+    used = mapping.fold_used.reshape(mapping.groups, mapping.col_folds, 1, mapping.row_folds, 2)
+    if convention == "native":
+        cycles = rows + used[..., 0] + used[..., 1] + lengths - 2
+    else:  # os never runs this order (check_mapping), so the per-pass count is ws / is's
+        cycles = np.broadcast_to(2 * rows + mapping.cols + lengths - 2,
+                                 (mapping.groups, mapping.col_folds, chunks, mapping.row_folds))
+    cycles = np.array(cycles, dtype=np.int64).reshape(-1)  # a writable copy of the broadcast
+    if double_buffered_stationary and cycles.size > 1:
+        cycles[1:] -= np.minimum(rows, cycles[:-1] - rows)
+    return cycles
+
+
 def layer_compute_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> int:
-    """The layer's compute cycles: the sum of fold_cycles; "scalesim" subtracts SCALE-Sim's -1 per group."""
-    total = int(fold_cycles(mapping, convention, double_buffered_stationary).sum())
+    """The layer's compute cycles: the sum of step_cycles; "scalesim" subtracts SCALE-Sim's -1 per group."""
+    total = int(step_cycles(mapping, convention, double_buffered_stationary).sum())
     return total - mapping.groups if convention == "scalesim" else total
 
 
-def _hidden_preloads(rows, cols, row_folds, col_folds, last_row, last_col, temporal, groups, convention_scalesim):
-    """Cycles of stationary preloads hidden under the previous fold (double_buffered_stationary), summed over a
-    layer's folds in closed form: sum over every fold but the last of min(R, r + c + T - 2) (native; a fold's cycles
-    after its preload), R per fold but the first under "scalesim" (its R + C + T - 2 always covers R). Folds use
-    (R or the last row fold's r) x (C or the last column fold's c)."""
-    def hidden(r, c):
-        return _minimum(rows, r + c + temporal - 2)
+def _hidden_preloads(rows, cols, row_folds, col_folds, last_row, last_col, temporal, groups, convention_scalesim,
+                     passes=1):
+    """Cycles of stationary preloads hidden under the previous pass (double_buffered_stationary), summed over a
+    layer's passes in closed form: sum over every pass but the last of min(R, r + c + t - 2) (native; a pass's cycles
+    after its preload), R per pass but the first under "scalesim" (its R + C + t - 2 always covers R). Passes use
+    (R or the last row fold's r) x (C or the last column fold's c) x a T of `passes` near-equal chunks (step_cycles):
+    T mod passes of them one longer than T // passes, the last one T - T * (passes - 1) // passes long."""
+    short, long_count = temporal // passes, temporal % passes
 
+    def hidden(r, c):  # summed over one fold's passes
+        return ((passes - long_count) * _minimum(rows, r + c + short - 2)
+                + long_count * _minimum(rows, r + c + short - 1))
+
+    last_length = temporal - (temporal * (passes - 1)) // passes
     full_rows, full_cols = row_folds - 1, col_folds - 1
     native = (groups * (full_rows * full_cols * hidden(rows, cols) + full_cols * hidden(last_row, cols)
                         + full_rows * hidden(rows, last_col) + hidden(last_row, last_col))
-              - hidden(last_row, last_col))
-    scalesim = rows * (groups * row_folds * col_folds - 1)
+              - _minimum(rows, last_row + last_col + last_length - 2))
+    scalesim = rows * (groups * row_folds * col_folds * passes - 1)
     return _where(convention_scalesim, scalesim, native)
 
 
 def fold_sram_counts(mapping: Mapping) -> np.ndarray:
-    """int64 (folds, 4): ifmap reads, filter reads, ofmap reads (partial-sum read-back), ofmap writes per fold."""
+    """int64 (folds, 4): ifmap reads, filter reads, ofmap reads (partial-sum read-back), ofmap writes per fold (the
+    stationary operand once per pass: Mapping.steps_per_fold times)."""
     b = mapping.fold_bounds
     m = b[:, 2] - b[:, 1]
     k = b[:, 4] - b[:, 3]
@@ -113,6 +144,7 @@ def fold_sram_counts(mapping: Mapping) -> np.ndarray:
     if mapping.dataflow != "os":
         # The K split across row folds leaves partial sums in the ofmap SRAM; later row folds add to them.
         out[:, 2] = np.where(mapping.fold_row_index > 0, m * n, 0)
+        out[:, OPERANDS.index(mapping.stationary)] *= mapping.steps_per_fold
     return out
 
 
@@ -174,7 +206,8 @@ def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) ->
     return int(blocks.sum()), int(blocks[0, 0])
 
 
-def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None, drain_finished=False) -> dict:
+def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=None, drain_finished=False,
+                  chunks_outside=False, residency: Residency = IN_DRAM) -> dict:
     """DRAM elements per operand under the engine's tile plan (sim/engine/tiling.py semantics), in closed form.
 
     A tile is fetched when the step's tile key differs from the previous step's. Folds run groups, column
@@ -184,6 +217,11 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     else once (U); a tile over columns x T is new every step when T is chunked (row_folds x U), else once per
     column fold (U). A whole-resident operand is read once. Ofmap tiles are written at every change and read
     back when their key was written before: read-backs = writes - distinct ofmap = writes - M*N per group.
+    With `chunks_outside` (Mapping.chunk_order "outside_row_folds": groups, column folds, chunks, row folds) a tile
+    over columns x T stays over the row folds (U: a ws / is partial-sum block is never drained mid-sum) and a tile
+    over rows x columns, the stationary one, is new every step when there are several row folds (chunks x U).
+    Across layers (`residency`, sim.mapping.residency): an ifmap on chip from the previous layer is not read, a kept
+    ofmap is not written (both are held whole then).
     """
     g = layer.gemm
     totals = operand_totals(layer)
@@ -195,11 +233,15 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     fetched = {}
     for name in OPERANDS:
         kind = SPAN_KIND[name][dataflow] if isinstance(dataflow, int) else np.asarray(SPAN_KIND[name])[dataflow]
-        times = _where(kind == ROWS_AND_COLS, 1,
+        times = _where(kind == ROWS_AND_COLS, _where(chunks_outside & (row_folds > 1), chunks, 1),
                        _where(kind == ROWS_AND_TIME, _where((chunks > 1) | (row_folds > 1), col_folds, 1),
-                              _where(chunks > 1, row_folds, 1)))
+                              _where(chunks_outside, 1, _where(chunks > 1, row_folds, 1))))
         fetched[name] = _where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
     readback = _where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
+    if residency.ifmap_on_chip:
+        fetched["ifmap"] = 0
+    if residency.ofmap_kept:
+        fetched["ofmap"] = 0
     # First step's ifmap and filter tiles (the layer cannot start before both arrive), last step's ofmap tile.
     is_os, is_ws = dataflow == OS, dataflow == WS
     temporal = geometry["temporal"]
@@ -215,20 +257,22 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     return {
         "dram_ifmap_reads": fetched["ifmap"], "dram_filter_reads": fetched["filter"],
         "dram_ofmap_reads": readback, "dram_ofmap_writes": fetched["ofmap"],
-        "first_ifmap_tile": _where(whole["ifmap"], totals["ifmap"], ifmap_first),
+        "first_ifmap_tile": 0 if residency.ifmap_on_chip else _where(whole["ifmap"], totals["ifmap"], ifmap_first),
         "first_filter_tile": _where(whole["filter"], totals["filter"], first_k * first_n),
         # A whole ofmap drained as it finishes (buffers.ofmap.drain_finished) ends with the last step's block.
-        "last_ofmap_tile": _where(_where(drain_finished, False, whole["ofmap"]), totals["ofmap"], last_m * last_n),
+        "last_ofmap_tile": 0 if residency.ofmap_kept else _where(_where(drain_finished, False, whole["ofmap"]),
+                                                                  totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
     }
 
 
-def _sram_counts(m, k, n, groups, row_folds, col_folds, is_os, is_ws):
+def _sram_counts(m, k, n, groups, row_folds, col_folds, is_os, is_ws, passes=1):
     """SRAM ifmap reads, filter reads, ofmap reads (partial sums read back) and ofmap writes of a whole layer: the
-    per-fold counts of `fold_sram_counts` summed, in closed form (scalars or arrays)."""
+    per-fold counts of `fold_sram_counts` summed, in closed form (scalars or arrays); ws / is read their stationary
+    block once per pass (`passes` per fold)."""
     gemm_mk, gemm_kn, gemm_mn = groups * m * k, groups * k * n, groups * m * n
-    ifmap = _where(is_os | is_ws, col_folds * gemm_mk, gemm_mk)
-    filter_ = _where(is_os, row_folds * gemm_kn, _where(is_ws, gemm_kn, col_folds * gemm_kn))
+    ifmap = _where(is_os | is_ws, col_folds * gemm_mk, passes * gemm_mk)
+    filter_ = _where(is_os, row_folds * gemm_kn, _where(is_ws, passes * gemm_kn, col_folds * gemm_kn))
     ofmap_reads = _where(is_os, 0, (row_folds - 1) * gemm_mn)
     ofmap_writes = _where(is_os, gemm_mn, row_folds * gemm_mn)
     return ifmap, filter_, ofmap_reads, ofmap_writes
@@ -238,13 +282,16 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
     """`fold_sram_counts(mapping).sum(axis=0)` as Python ints, without building the per-fold arrays."""
     m, k, n = mapping.gemm_dims
     code = mapping.dataflow_code
-    return _sram_counts(m, k, n, mapping.groups, mapping.row_folds, mapping.col_folds, code == OS, code == WS)
+    return _sram_counts(m, k, n, mapping.groups, mapping.row_folds, mapping.col_folds, code == OS, code == WS,
+                        mapping.steps_per_fold)
 
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
-                 geometry=None, drain_finished=False, double_buffered_stationary=False):
-    """Every count of the model as numpy expressions, broadcast over any of the hardware arguments."""
+                 geometry=None, drain_finished=False, double_buffered_stationary=False, chunks_outside=False,
+                 residency: Residency = IN_DRAM):
+    """Every count of the model as numpy expressions, broadcast over any of the hardware arguments;
+    `chunks_outside`: the mapping's chunks of T run outside its row folds (Mapping.chunk_order, ws / is only)."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
     is_os = dataflow == OS
@@ -256,19 +303,23 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     col_folds = _ceil_div(spatial_cols, cols)
     folds_per_group = row_folds * col_folds
     folds = groups * folds_per_group
-    # Native: sum over folds of R + r + c + T - 2; the used rows sum to Sr per column fold (and cols likewise).
-    native = groups * (folds_per_group * (rows + temporal - 2) + col_folds * spatial_rows + row_folds * spatial_cols)
-    scalesim = folds * (_where(is_os, rows, 2 * rows) + cols + temporal - 2) - groups
+    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished, chunks_outside,
+                            residency)
+    # Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside the row folds.
+    passes = _where(chunks_outside & (row_folds > 1), traffic["chunks"], 1)
+    # Native: sum over passes of R + r + c + t - 2; the used rows sum to Sr per column fold and pass (cols likewise),
+    # and a fold's chunks of T sum to T.
+    native = groups * (folds_per_group * (passes * (rows - 2) + temporal) + passes * col_folds * spatial_rows
+                       + passes * row_folds * spatial_cols)
+    scalesim = folds * (passes * (_where(is_os, rows, 2 * rows) + cols - 2) + temporal) - groups
     compute = _where(convention_scalesim, scalesim, native)
     hidden = _hidden_preloads(rows, cols, row_folds, col_folds, spatial_rows - rows * (row_folds - 1),
-                              spatial_cols - cols * (col_folds - 1), temporal, groups, convention_scalesim)
+                              spatial_cols - cols * (col_folds - 1), temporal, groups, convention_scalesim, passes)
     compute = compute - _where(_where(is_os, False, double_buffered_stationary), hidden, 0)
     mapping_efficiency = (spatial_rows * spatial_cols) / (folds_per_group * rows * cols)
 
     sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
-                                                                                col_folds, is_os, is_ws)
-
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished)
+                                                                                col_folds, is_os, is_ws, passes)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
     bits = {**layer.operand_bits, "psum": layer.partial_sum_bits}
@@ -417,8 +468,10 @@ def systolic_actions(macs: Any, *, sram_reads: OperandCounts, sram_writes: Opera
     }
 
 
-def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None) -> LayerResult:
-    """The analytical LayerResult of `layer` on `hw`'s systolic array (model="analytical")."""
+def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *,
+                      residency: Residency = IN_DRAM) -> LayerResult:
+    """The analytical LayerResult of `layer` on `hw`'s systolic array (model="analytical"); `residency`: how its
+    tensors cross layers in a trace (sim.mapping.residency.trace_residency; alone, both in DRAM)."""
     start = time.perf_counter()
     if hw.pe_array is None or hw.buffers is None or hw.dram is None:
         raise MappingError(f"hardware '{hw.name}' is not a systolic array", field="pe_array")
@@ -429,6 +482,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         geometry = check_mapping(layer, hw.buffers, mapping)
     except MappingError as error:
         raise error if plain else misfit_error(hw, error) from None
+    check_residency(mapping, residency)
     convention = hw.pe_array.cycle_convention
     capacity = geometry["capacity"]
     # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.
@@ -439,6 +493,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"), dram.operand_bandwidth("ofmap"),
         dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
         double_buffered_stationary=hw.pe_array.double_buffered_stationary,
+        chunks_outside=mapping.chunk_order == "outside_row_folds", residency=residency,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
@@ -479,9 +534,11 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
 
 
 def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,
-                               whole: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                               whole: dict[str, np.ndarray],
+                               chunks_outside: np.ndarray | bool = False) -> dict[str, np.ndarray]:
     """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
-    candidates): per candidate its dataflow code, chunks of T and which operands are held whole (bool arrays).
+    candidates): per candidate its dataflow code, chunks of T, which operands are held whole (bool arrays) and
+    whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os).
     Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
     numbers equal estimate_systolic on its record exactly."""
     from sim.mapping.systolic import buffer_slots
@@ -493,14 +550,20 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     chunks = np.asarray(chunks, dtype=np.int64)
     geometry = chunking(hw.pe_array.rows, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
                         {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
-    valid = (geometry["misfit"] == "") & (chunks >= geometry["chunks"]) & (chunks <= np.maximum(geometry["temporal"], 1))
+    chunks_outside = np.asarray(chunks_outside, dtype=bool)
+    valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
+             & (chunks <= np.maximum(geometry["temporal"], 1))
+             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)))
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
     dram = hw.dram if plain else timeline_hardware(hw).dram
     values = _closed_form(layer, hw.pe_array.rows, hw.pe_array.cols, dataflow,
                           hw.pe_array.cycle_convention == "scalesim", capacity, dram.bandwidth_bytes_per_cycle,
                           dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"),
-                          dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry)
+                          dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
+                          drain_finished=hw.buffers.ofmap.drain_finished,
+                          double_buffered_stationary=hw.pe_array.double_buffered_stationary,
+                          chunks_outside=chunks_outside & (dataflow != OS))
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}

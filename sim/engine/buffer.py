@@ -96,6 +96,17 @@ class Buffer:
 
         self.request(granted)
 
+    def place(self, tile: object, elements: int, ready: Marker, then: Callable[[], None]) -> None:
+        """Take a slot for a tile already on chip (the previous layer's output): no DRAM read; set `ready`, then call
+        `then()`."""
+
+        def granted() -> None:
+            self._occupy(tile, elements)
+            ready.set()
+            then()
+
+        self.request(granted)
+
     def allocate(self, tile: object, elements: int, readback_elements: int, address: int, bits: int | None,
                  after: Marker | None, ready: Marker, then: Callable[[], None]) -> None:
         """Take a slot for an ofmap tile; read its partial sums back first when it was drained before (`after` is

@@ -86,6 +86,7 @@ class _LayerSteps:
         self.ofmap_bits = ofmap_bits
         self.ofmap_tiles = plan.tiles["ofmap"]
         self.finished_drains = plan.drains  # per step: finished outputs written while compute goes on
+        self.ofmap_kept = plan.ofmap_kept
         self.writes: list[Marker] = []
         self.done = done
         # Per operand, in the order a step checks them: name, markers by tile, each step's tile.
@@ -151,6 +152,11 @@ class _LayerSteps:
         timeline.counters.steps += 1
         if self.finished_drains:
             self._drain_finished(position)
+        elif schedule.ofmap_last[position] and self.ofmap_kept:
+            # The whole ofmap stays on chip for the next layer (sim.mapping.residency): its slot frees, nothing moves.
+            tile = schedule.ofmap_tile[position]
+            buffers["ofmap"].release(keys["ofmap"][tile])
+            self.drained[tile].set()
         elif schedule.ofmap_last[position]:
             tile = schedule.ofmap_tile[position]
             tile_plan = self.ofmap_tiles[tile]

@@ -216,7 +216,8 @@ def check_grid(grid: tuple[int, int], hw: Hardware) -> None:
 
 def simulate_power(trace: Trace, hw: Hardware, *, grid: tuple[int, int] = (4, 4),
                    window_cycles: int = DEFAULT_WINDOW_CYCLES, functional: bool = False, seed: int = 0,
-                   overlap_weight_prefetch: bool = False) -> tuple[RunResult, PowerTrace]:
+                   overlap_weight_prefetch: bool = False,
+                   keep_outputs_on_chip: bool = True) -> tuple[RunResult, PowerTrace]:
     """`sim.engine.simulate.simulate_trace` with the step log on: the run (its metadata adds the power summary)
     and its power trace over `window_cycles` windows and a `grid` of PE regions."""
     _check_systolic(hw)
@@ -230,7 +231,8 @@ def simulate_power(trace: Trace, hw: Hardware, *, grid: tuple[int, int] = (4, 4)
         def run_expanded(expanded: Trace) -> RunResult:
             run, kept["power"] = simulate_power(expanded, hw, grid=grid, window_cycles=window_cycles,
                                                 functional=functional, seed=seed,
-                                                overlap_weight_prefetch=overlap_weight_prefetch)
+                                                overlap_weight_prefetch=overlap_weight_prefetch,
+                                                keep_outputs_on_chip=False)  # stride phases: not a chain
             return run
 
         return simulate_zero_skipping(trace, hw, run_expanded), kept["power"]
@@ -242,7 +244,7 @@ def simulate_power(trace: Trace, hw: Hardware, *, grid: tuple[int, int] = (4, 4)
 
     results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                  overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                 observe=observe)
+                                 observe=observe, keep_outputs_on_chip=keep_outputs_on_chip)
     run = RunResult(hardware=hw.name, trace=trace.name, model="engine", layers=tuple(results), pes=hw.pe_array.pes,
                     metadata=(("bandwidth_window_cycles", window_cycles),
                               ("bandwidth_windows", tuple(windows)),

@@ -24,7 +24,7 @@ import numpy as np
 import simpy
 
 from sim.analytical.levels import price_levels, timeline_hardware
-from sim.analytical.systolic import fold_cycles
+from sim.analytical.systolic import step_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
 from sim.engine.clock import CountingEnvironment, Marker, on
@@ -42,6 +42,7 @@ from sim.errors import ConfigError, MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
 from sim.mapping.record import Mapping
+from sim.mapping.residency import IN_DRAM, Residency, trace_residency
 from sim.mapping.systolic import map_systolic
 from sim.records import FunctionalCheck, LayerResult, RunResult
 from sim.workload.layer import Layer
@@ -87,9 +88,10 @@ _layer_shape = attrgetter(*(f.name for f in fields(Layer) if f.name != "name"))
 
 
 def layer_fold_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> np.ndarray:
-    """Compute cycles per fold; under "scalesim" the last fold of each group is one shorter, so the layer's sum
-    equals SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
-    cycles = fold_cycles(mapping, convention, double_buffered_stationary).copy()
+    """Compute cycles per array pass (a fold, or a (fold, chunk) step when chunks of T are outside the row folds:
+    `step_cycles`); under "scalesim" the last pass of each group is one shorter, so the layer's sum equals
+    SCALE-Sim's Total Cycles (an index of the last cycle: -1 per group, as sim.analytical.systolic)."""
+    cycles = step_cycles(mapping, convention, double_buffered_stationary).copy()
     if convention == "scalesim" and cycles.size:
         per_group = cycles.size // mapping.groups
         cycles[per_group - 1::per_group] -= 1
@@ -116,8 +118,9 @@ class _InOrder:
 
     def __init__(self, env: CountingEnvironment, buffer: Buffer, name: str, tiles, keys: list[tuple[int, int]],
                  ready: list[Marker], width: int, read_elements: dict[str, int], start: simpy.Event,
-                 done: simpy.Event | None = None, drained: list[Marker] | None = None) -> None:
+                 done: simpy.Event | None = None, drained: list[Marker] | None = None, on_chip: bool = False) -> None:
         self.buffer, self.name, self.tiles, self.keys, self.ready = buffer, name, tiles, keys, ready
+        self.on_chip = on_chip  # the tiles are already on chip (the previous layer's output): placed, not read
         self.width, self.read_elements, self.done, self.drained = width, read_elements, done, drained
         self.index = 0
         self.issuing = False  # inside _issue: a tile that is in place at once continues the loop there
@@ -130,7 +133,9 @@ class _InOrder:
             i = self.index
             tile = tiles[i]
             self.issuing, self.in_place = True, False
-            if self.drained is None:
+            if self.on_chip:
+                self.buffer.place(self.keys[i], tile.elements, self.ready[i], self._placed)
+            elif self.drained is None:
                 self.buffer.fill(self.keys[i], tile.elements, tile.address, self.width, self.ready[i], self._placed)
             else:
                 after = self.drained[tile.previous] if tile.previous >= 0 else None
@@ -144,7 +149,8 @@ class _InOrder:
 
     def _placed(self) -> None:
         tile = self.tiles[self.index]
-        self.read_elements[self.name] += tile.elements if self.drained is None else tile.readback_elements
+        if not self.on_chip:
+            self.read_elements[self.name] += tile.elements if self.drained is None else tile.readback_elements
         self.index += 1
         if self.issuing:
             self.in_place = True  # no recursion: the loop in _issue goes on
@@ -165,7 +171,7 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
     drained = [Marker() for _ in plan.tiles["ofmap"]]
     read_elements = timeline.dram_read_elements
     _InOrder(env, buffers["ifmap"], "ifmap", plan.tiles["ifmap"], keys["ifmap"], ready["ifmap"], bits["ifmap"],
-             read_elements, layer_start)
+             read_elements, layer_start, on_chip=plan.ifmap_on_chip)
     _InOrder(env, buffers["filter"], "filter", plan.tiles["filter"], keys["filter"], ready["filter"], bits["filter"],
              read_elements, filter_start, filters_issued)
     # The ofmap allocator only reads partial sums back: at accumulator precision.
@@ -236,8 +242,10 @@ class _Run:
     one LayerResult and one row of bandwidth windows per layer."""
 
     def __init__(self, layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool,
-                 window: int, on_layer=None, dram_requests: list | None = None, observe=None) -> None:
+                 window: int, on_layer=None, dram_requests: list | None = None, observe=None,
+                 residency: tuple[Residency, ...] | None = None) -> None:
         self.layers, self.hw = layers, hw
+        self.residency = residency or (IN_DRAM,) * len(layers)  # per layer: tensors that cross layers on chip
         # observe(plans, timelines, transfers) after the run (sim.engine.power): it needs every layer's step log
         # and the whole transfer log, so an observed run keeps them (opt-in; memory then grows with the layers).
         self.observe = observe
@@ -268,13 +276,14 @@ class _Run:
         """(layer and mapping, plan, schedule, the plan's statistics by operand widths, planning wall time)."""
         start = time.perf_counter()
         layer, mapping = self.layers[index]
+        residency = self.residency[index]
         # The folds and their cycles follow from the shape and the array (the convention is the run's).
-        key = (_layer_shape(layer), mapping)
+        key = (_layer_shape(layer), mapping, residency)
         cached = self.plans.get(key)
         if cached is None:
             cycles = layer_fold_cycles(mapping, self.convention, self.hw.pe_array.double_buffered_stationary)
             try:
-                plan = plan_layer(layer, self.hw.buffers, mapping, cycles)
+                plan = plan_layer(layer, self.hw.buffers, mapping, cycles, residency)
             except MappingError as error:
                 raise error if self.plain else misfit_error(self.hw, error) from None
             cached = self.plans[key] = (plan, step_schedule(plan), {})
@@ -361,15 +370,19 @@ class _Run:
 
 
 def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
-              on_layer=None, dram_requests: list | None = None,
-              observe=None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
+              on_layer=None, dram_requests: list | None = None, observe=None,
+              keep_outputs_on_chip: bool = False) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
     """Run `layers` (a sequence of (Layer, Mapping)) in order; `on_layer(done)` after each layer's record;
-    `observe(plans, timelines, transfers)`, when given, logs every step and sees the whole timeline (power)."""
+    `observe(plans, timelines, transfers)`, when given, logs every step and sees the whole timeline (power);
+    `keep_outputs_on_chip`: outputs stay on chip for the next layer where the hardware and the rule allow
+    (sim.mapping.residency)."""
     _check_systolic(hw)
     if not len(layers):
         return [], []
+    residency = trace_residency(layers, hw) if keep_outputs_on_chip else None
     return _Run(layers, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
-                window=window, on_layer=on_layer, dram_requests=dram_requests, observe=observe).run()
+                window=window, on_layer=on_layer, dram_requests=dram_requests, observe=observe,
+                residency=residency).run()
 
 
 def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *, functional: bool = False,
@@ -388,9 +401,13 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *
 
 def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed: int = 0,
                    overlap_weight_prefetch: bool = False, progress: bool | Callable[[int], None] = False,
-                   window_cycles: int = DEFAULT_WINDOW_CYCLES, dram_requests: list | None = None) -> RunResult:
+                   window_cycles: int = DEFAULT_WINDOW_CYCLES, dram_requests: list | None = None,
+                   keep_outputs_on_chip: bool = True) -> RunResult:
     """Every layer of `trace`, in order, on one clock with shared buffers and DRAM.
 
+    `keep_outputs_on_chip`: a layer's output stays on chip for the next layer where the hardware option
+    (buffers.ofmap.keep_for_next_layer) and the rule of sim.mapping.residency allow; False: every layer reads its
+    inputs from and writes its outputs to DRAM.
     `overlap_weight_prefetch`: a layer's filter tiles may stream in while the previous layer computes.
     `progress`: True for a rich progress bar over layers, or a callable given the number of layers done after
     each layer (the CLI's sim.report.progress: plain lines when stderr is not a terminal). The per-window DRAM bandwidth (bytes per `window_cycles`
@@ -401,14 +418,16 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
     if hw.pe_array.deconv == "zero_skipping" and any(layer.kind == "tconv" for layer in trace.layers):
         from sim.engine.deconv import simulate_zero_skipping  # tconvs as their stride phases, merged back
 
+        # The stride phases of a tconv all read the same input: not a chain of layers.
         return simulate_zero_skipping(trace, hw, lambda expanded: simulate_trace(
             expanded, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
-            progress=progress, window_cycles=window_cycles, dram_requests=dram_requests))
+            progress=progress, window_cycles=window_cycles, dram_requests=dram_requests, keep_outputs_on_chip=False))
     layers = [(layer, _mapping_of(trace, i, hw)) for i, layer in enumerate(trace.layers)]
     if callable(progress):
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                      overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                     on_layer=progress, dram_requests=dram_requests)
+                                     on_layer=progress, dram_requests=dram_requests,
+                                     keep_outputs_on_chip=keep_outputs_on_chip)
     elif progress and len(layers) > 1:
         from rich.progress import Progress
 
@@ -417,11 +436,11 @@ def simulate_trace(trace: Trace, hw: Hardware, *, functional: bool = False, seed
             results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                          overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
                                          on_layer=lambda done: bar.update(task, completed=done),
-                                         dram_requests=dram_requests)
+                                         dram_requests=dram_requests, keep_outputs_on_chip=keep_outputs_on_chip)
     else:
         results, windows = _simulate(layers, hw, functional=functional, seed=seed,
                                      overlap_weight_prefetch=overlap_weight_prefetch, window=window_cycles,
-                                     dram_requests=dram_requests)
+                                     dram_requests=dram_requests, keep_outputs_on_chip=keep_outputs_on_chip)
     metadata = (
         ("bandwidth_window_cycles", window_cycles),
         ("bandwidth_windows", tuple(windows)),

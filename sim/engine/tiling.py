@@ -2,7 +2,10 @@
 
 A *step* is a fold, or a chunk of one: when a fold's streamed operands do not fit one buffer slot, the fold's
 temporal extent (T) is split into the fewest equal chunks that fit, and the fold's compute cycles are split in
-proportion (they still sum to the fold's cycles exactly). Each step names one tile per operand:
+proportion (they still sum to the fold's cycles exactly). With the mapping's chunks of T outside its row folds
+(`Mapping.chunk_order`, ws / is) the steps run groups, column folds, chunks, row folds instead, and each step is an
+array pass of its own (it reloads the stationary operand: its cycles are `step_cycles`'), so that a chunk's
+partial-sum block stays in the ofmap buffer over the row folds. Each step names one tile per operand:
 - a tile used by consecutive steps is fetched once (the stationary operand of a fold, an ofmap tile that
   accumulates over K chunks);
 - an operand whose whole tensor fits one slot is one tile for the whole layer, fetched once (so DRAM reads
@@ -28,6 +31,7 @@ import numpy as np
 from sim.hardware.spec import BuffersSpec
 from sim.mapping.footprint import block_footprints
 from sim.mapping.record import OPERAND_DIMS, OPERANDS, Mapping
+from sim.mapping.residency import IN_DRAM, Residency, check_residency
 from sim.mapping.systolic import buffer_slots, check_mapping, operand_totals
 from sim.workload.layer import Layer
 
@@ -74,6 +78,10 @@ class LayerPlan:
     # A whole-held ofmap drained as it finishes (buffers.ofmap.drain_finished): per step, the (elements, address)
     # of the outputs the step finishes (its block at the last chunk of K), written after it; () otherwise.
     drains: tuple[tuple[int, int], ...] = ()
+    # Across layers (sim.mapping.residency): the whole ifmap is already on chip (placed, not read from DRAM); the whole
+    # ofmap stays on chip for the next layer (its slot is freed, nothing is written).
+    ifmap_on_chip: bool = False
+    ofmap_kept: bool = False
 
     @property
     def compute_cycles(self) -> int:
@@ -127,10 +135,45 @@ def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis
     return folds, cycles, blocks
 
 
-def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray) -> LayerPlan:
+def _chunks_outside_steps(mapping: Mapping, bounds: list[list[int]],
+                          pass_cycles: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
+    """(fold, compute cycles, block) of every step when the chunks of T run outside the row folds (groups, column
+    folds, chunks, row folds): each step is one array pass with its own cycles (`pass_cycles`, in this order)."""
+    chunks, row_folds, temporal_axis = mapping.chunks, mapping.row_folds, mapping.axes[2]
+    lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
+    folds: list[int] = []
+    blocks: list[list[int]] = []
+    for first in range(0, len(bounds), row_folds):  # the row folds of one (group, column fold)
+        for i in range(chunks):
+            for fold in range(first, first + row_folds):
+                chunk = bounds[fold].copy()
+                lo, temporal = chunk[lo_at], chunk[hi_at] - chunk[lo_at]
+                chunk[lo_at] = lo + (temporal * i) // chunks
+                chunk[hi_at] = lo + (temporal * (i + 1)) // chunks
+                folds.append(fold)
+                blocks.append(chunk)
+    return folds, list(map(int, pass_cycles)), blocks
+
+
+def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
+    """(fold, compute cycles, GEMM block [group, m0, m1, k0, k1, n0, n1]) of every step in execution order, from the
+    cycles of each array pass (sim.analytical.systolic.step_cycles) and the mapping's chunks and chunk order."""
+    bounds = np.asarray(mapping.fold_bounds).tolist()
+    if mapping.chunks == 1:  # no fold is chunked: a step per fold
+        return list(range(len(bounds))), list(map(int, pass_cycles)), bounds
+    if mapping.steps_per_fold > 1:  # chunks outside several row folds: a step is an array pass
+        return _chunks_outside_steps(mapping, bounds, pass_cycles)
+    return _chunked_steps(bounds, pass_cycles, mapping.axes[2], mapping.chunks)
+
+
+def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray,
+               residency: Residency = IN_DRAM) -> LayerPlan:
     """The steps and tiles of one layer under `mapping`'s folds, whole operands and chunks of T (see the module
-    docstring); MappingError when the mapping does not cover the layer or a tile cannot fit."""
+    docstring); MappingError when the mapping does not cover the layer or a tile cannot fit. `fold_cycles` are the
+    cycles of each array pass (sim.analytical.systolic.step_cycles): per fold, or per step when the chunks of T run
+    outside the row folds (Mapping.chunk_order), where a step reloads the stationary operand."""
     check_mapping(layer, buffers, mapping)
+    check_residency(mapping, residency)
     bits = layer.operand_bits
     slots, slot = buffer_slots(buffers, layer)
     gemm = layer.gemm
@@ -138,16 +181,10 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
     totals = operand_totals(layer)
     whole = {name: name in mapping.whole for name in OPERANDS}
     elem_bytes = {name: -(-bits[name] // 8) for name in OPERANDS}
-    temporal_axis = mapping.axes[2]
-    chunks = mapping.chunks
     # Plain Python ints (tolist) for the per-step loops: numpy scalars are slow to index and compare one by one.
-    bounds = np.asarray(mapping.fold_bounds).tolist()
     all_cycles = np.asarray(fold_cycles).tolist()
 
-    if chunks == 1:  # no fold is chunked: a step per fold
-        folds, cycles, blocks = list(range(len(bounds))), list(map(int, all_cycles)), bounds
-    else:
-        folds, cycles, blocks = _chunked_steps(bounds, all_cycles, temporal_axis, chunks)
+    folds, cycles, blocks = plan_steps(mapping, all_cycles)
 
     columns = [folds, cycles]
     tiles: dict[str, tuple[Tile, ...]] = {}
@@ -189,7 +226,7 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
     steps = np.empty((len(blocks), 5), dtype=np.int64)
     steps.T[:] = columns  # one conversion of the five columns, straight into the row-major steps
     drains: tuple[tuple[int, int], ...] = ()
-    if whole["ofmap"] and buffers.ofmap.drain_finished:
+    if whole["ofmap"] and buffers.ofmap.drain_finished and not residency.ofmap_kept:
         # A step whose block reaches the end of K finishes its outputs: every output exactly once, in step order.
         base, size = REGION_BASE["ofmap"], elem_bytes["ofmap"]
         drains = tuple(((m1 - m0) * (n1 - n0), base + ((group * m_total + m0) * n_total + n0) * size)
@@ -201,4 +238,6 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
         slot_elements=slot,
         whole=whole,
         drains=drains,
+        ifmap_on_chip=residency.ifmap_on_chip,
+        ofmap_kept=residency.ofmap_kept,
     )

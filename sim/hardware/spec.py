@@ -107,6 +107,10 @@ class SramSpec(Spec):
     # ofmap only: a whole-held ofmap writes each block of finished outputs to DRAM as it completes, while compute
     # goes on (issue 12, schedule realism); false: the whole ofmap is written after the layer's last step.
     drain_finished: bool = False
+    # ofmap only: a layer's output stays on chip for the next layer of the trace when it fits and that layer reads it
+    # (issue 12, across layers; the rule: sim.mapping.residency). None: on under the native cycle convention, off
+    # under "scalesim" (SCALE-Sim writes every layer's outputs to DRAM).
+    keep_for_next_layer: bool | None = None
 
     @model_validator(mode="after")
     def _whole_words(self) -> SramSpec:
@@ -144,6 +148,10 @@ class BuffersSpec(Spec):
             if getattr(self, name).drain_finished:
                 raise constraint_error(f"{name}.drain_finished", "only the ofmap buffer drains outputs", True,
                                        "false (set buffers.ofmap.drain_finished)")
+            if getattr(self, name).keep_for_next_layer is not None:
+                raise constraint_error(f"{name}.keep_for_next_layer", "only the ofmap buffer keeps a layer's output",
+                                       getattr(self, name).keep_for_next_layer,
+                                       "unset (set buffers.ofmap.keep_for_next_layer)")
         return self
 
 

@@ -29,6 +29,9 @@ GEMM_DIMS = ("G", "M", "K", "N")
 OPERAND_DIMS: dict[str, tuple[str, ...]] = {"ifmap": ("G", "M", "K"), "filter": ("G", "K", "N"),
                                             "ofmap": ("G", "M", "N")}
 OPERANDS = ("ifmap", "filter", "ofmap")
+# Where level dram's chunks of the streamed dimension T sit among a systolic mapping's folds (Mapping.chunk_order):
+# innermost, after the row folds (SCALE-Sim's order, the default), or between the column and the row folds.
+CHUNK_ORDERS = ("innermost", "outside_row_folds")
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,25 @@ class Mapping:
     def whole(self) -> tuple[str, ...]:
         """Operands the global buffer holds whole for the layer (fetched once)."""
         return self.levels[0].whole
+
+    @cached_property
+    def chunk_order(self) -> str:
+        """Where level dram's chunks of T sit (CHUNK_ORDERS): "innermost" (groups, column folds, row folds, chunks:
+        a fold's chunks run back to back) or "outside_row_folds" (groups, column folds, chunks, row folds: a chunk's
+        partial-sum block stays in the ofmap buffer over the row folds, and the stationary operand is reloaded per
+        chunk). Read from the position of the T loop in level dram; without one (1 chunk) both are the same."""
+        dims = [loop.dim for loop in self.levels[0].loops]
+        time_dim, row_dim = self.temporal_dim, ("M", "K", "N")[self.axes[0]]
+        if time_dim in dims and row_dim in dims and dims.index(time_dim) < dims.index(row_dim):
+            return "outside_row_folds"
+        return "innermost"
+
+    @property
+    def steps_per_fold(self) -> int:
+        """Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside several row
+        folds; else a fold's chunks run back to back on one load (1: with one row fold both orders are one schedule)."""
+        outside = self.chunk_order == "outside_row_folds" and self.row_folds > 1
+        return self.chunks if outside else 1
 
     @cached_property
     def gemm_dims(self) -> tuple[int, int, int]:

@@ -25,7 +25,7 @@ from sim.errors import MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import BuffersSpec, Hardware
 from sim.mapping.footprint import ifmap_read_elements
-from sim.mapping.record import OPERAND_DIMS, OPERANDS, LevelLoops, Loop, Mapping, gemm_problem
+from sim.mapping.record import CHUNK_ORDERS, OPERAND_DIMS, OPERANDS, LevelLoops, Loop, Mapping, gemm_problem
 from sim.workload.layer import Layer
 
 # The named instances: the GEMM dimensions on the array's rows, on its cols, and streamed.
@@ -49,23 +49,28 @@ SPAN_KIND = {name: tuple(span_kind(name, rows, time) for rows, _, time in NAMED_
 
 
 def array_mapping(layer: Layer, dataflow: str, rows: int, cols: int, *, chunks: int = 1,
-                  whole: tuple[str, ...] = ()) -> Mapping:
-    """The named mapping `dataflow` of `layer` on a rows x cols array, with T in `chunks` and `whole` operands
-    held whole (no buffer check: `map_systolic` derives both from the buffers)."""
+                  whole: tuple[str, ...] = (), chunk_order: str = "innermost") -> Mapping:
+    """The named mapping `dataflow` of `layer` on a rows x cols array, with T in `chunks`, `whole` operands
+    held whole and the chunks of T placed by `chunk_order` (CHUNK_ORDERS; no buffer check: `map_systolic` derives
+    chunks and whole operands from the buffers)."""
     if dataflow not in NAMED_DATAFLOWS:
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
+    if chunk_order not in CHUNK_ORDERS:
+        raise MappingError("unknown chunk order", field="mapping.chunk_order", value=chunk_order,
+                           allowed=", ".join(CHUNK_ORDERS))
     held = tuple(name for name in OPERANDS if name in whole)
-    return Mapping(dataflow, gemm_problem(layer), _array_levels(dataflow, rows, cols, chunks, held))
+    return Mapping(dataflow, gemm_problem(layer), _array_levels(dataflow, rows, cols, chunks, held, chunk_order))
 
 
 # Frozen levels of a few (dataflow, array, chunks, whole) combinations serve every layer of a network: building
 # them once per combination keeps mapping a layer cheap beside the closed form it feeds.
 @lru_cache(maxsize=1024)
-def _array_levels(dataflow: str, rows: int, cols: int, chunks: int, whole: tuple[str, ...]) -> tuple[LevelLoops, ...]:
+def _array_levels(dataflow: str, rows: int, cols: int, chunks: int, whole: tuple[str, ...],
+                  chunk_order: str = "innermost") -> tuple[LevelLoops, ...]:
     row_dim, col_dim, time_dim = NAMED_DATAFLOWS[dataflow]
     outer = [Loop("G", size=1), Loop(col_dim, size=cols), Loop(row_dim, size=rows)]
     if chunks > 1:
-        outer.append(Loop(time_dim, parts=chunks))
+        outer.insert(3 if chunk_order == "innermost" else 2, Loop(time_dim, parts=chunks))
     inner = (Loop(row_dim, size=1, spatial="rows", units=rows), Loop(col_dim, size=1, spatial="cols", units=cols),
              Loop(time_dim, size=1))
     return LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner)
@@ -213,17 +218,27 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
 
 
 def _check_loop_order(mapping: Mapping) -> None:
-    """The systolic models walk groups, column folds, row folds, chunks of T (SCALE-Sim's order)."""
+    """The systolic models walk groups, column folds, row folds, chunks of T (SCALE-Sim's order), or, on ws / is,
+    groups, column folds, chunks of T, row folds (Mapping.chunk_order "outside_row_folds")."""
     if len(mapping.levels) != 2:
         raise MappingError("a systolic mapping has two levels", field="mapping.levels",
                            value=[level.level for level in mapping.levels], allowed="dram, global_buffer")
     row_dim, col_dim, time_dim = (("M", "K", "N")[axis] for axis in mapping.axes)
     expected = [("G", 1, 0), (col_dim, mapping.cols, 0), (row_dim, mapping.rows, 0)]
     got = [(loop.dim, loop.size, loop.parts) for loop in mapping.levels[0].loops]
-    if got[:3] != expected or len(got) > 4 or (len(got) == 4 and (got[3][0] != time_dim or not got[3][2])):
-        raise MappingError("the systolic models walk G, then column folds, row folds and chunks of T at level dram",
-                           field="mapping.dram", value=got,
-                           allowed=f"{expected} and optionally ({time_dim}, parts=chunks)")
+    chunk_at = next((i for i, loop in enumerate(got) if loop[0] == time_dim), None)
+    folds = [loop for loop in got if loop[0] != time_dim]
+    if (folds != expected or len(got) > 4
+            or (chunk_at is not None and (chunk_at < 2 or not got[chunk_at][2]))):
+        raise MappingError("the systolic models walk G, then column folds, row folds and chunks of T at level dram "
+                           "(or chunks of T before the row folds)", field="mapping.dram", value=got,
+                           allowed=f"{expected} and optionally ({time_dim}, parts=chunks) after the column or the "
+                                   "row folds")
+    if mapping.chunk_order == "outside_row_folds" and mapping.dataflow == "os":
+        raise MappingError("os keeps its partial sums in the PEs over chunks of K: chunks outside the row folds "
+                           "would drain them mid-sum", field="mapping.dram", value=got,
+                           allowed="chunks of K after the row folds (chunk order innermost) on os; either order "
+                                   "on ws / is")
     inner = [(loop.dim, loop.size, loop.spatial) for loop in mapping.levels[1].loops]
     if inner != [(row_dim, 1, "rows"), (col_dim, 1, "cols"), (time_dim, 1, "")]:
         raise MappingError("the systolic models spread one element per PE and stream T one element a cycle",
