@@ -81,7 +81,11 @@ class DdrController:
         # Energy per command (kernel order) and background energy per tCK of every rank together (mW x ns = pJ).
         self._command_pj = np.array([getattr(device, f"{name}_pj") for name in kernel.COMMANDS], dtype=np.float64)
         self._background_pj_per_tck = device.background_mw * device.tck_ns * device.channels * device.ranks
+        self._transaction_bytes = device.transaction_bytes
         self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
+        # The arrays every engine request passes to the kernel, gathered once (their contents change, never they).
+        self._request_arrays = (self.field_kind, self.field_bits, self.timing, self.geometry, *self.state,
+                                self.counts, self._totals)
 
     @property
     def transactions(self) -> int:
@@ -131,13 +135,16 @@ class DdrController:
         Up to `EXACT_TRANSACTIONS` transactions run through the controller; the rest of a longer request streams at
         the device's steady rate for that kind (measured once through the same controller, refresh apart), with a
         refresh (tRFC + tRP) for every tREFI the stretch crosses, and the controller's state moved past them."""
-        tb = self.device.transaction_bytes
+        tb = self._transaction_bytes
         first = address // tb
         n = (address + size_bytes - 1) // tb - first + 1
-        steady = self._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
-        return self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
-                                         self.field_bits, self.timing, self.geometry, *self.state, self.counts,
-                                         self._totals)
+        steady = 0.0
+        if n > EXACT_TRANSACTIONS:
+            steady = self._steady.get(write)
+            if steady is None:
+                steady = self._steady_tck(write)
+        return self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady,
+                                         *self._request_arrays)
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
