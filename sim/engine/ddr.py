@@ -235,11 +235,12 @@ class DdrDram:
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
-        arrive = self._to_tck(now)
+        tck_per_cycle = self.tck_per_cycle
+        arrive = math.ceil(now * tck_per_cycle - 1e-9)  # _to_tck, inlined: once per request
         if size_bytes <= 0:
             return arrive, 0, 0, arrive
         done, work, latency, hits, n = self.controller.serve_request(kind == "write", address, size_bytes, arrive)
-        finish = self._to_cycle(done)
+        finish = math.ceil(done / tck_per_cycle - 1e-9)  # _to_cycle
         if finish < now:
             finish = now
         s.row_hits += hits
