@@ -83,9 +83,12 @@ class DdrController:
         self._background_pj_per_tck = device.background_mw * device.tck_ns * device.channels * device.ranks
         self._transaction_bytes = device.transaction_bytes
         self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
-        # The arrays every engine request passes to the kernel, gathered once (their contents change, never they).
-        self._request_arrays = (self.field_kind, self.field_bits, self.timing, self.geometry, *self.state,
-                                self.counts, self._totals)
+        # Every array an engine request passes to the kernel lives in one buffer (the attributes are views of it):
+        # one argument instead of fifteen, as numba's dispatch checks each argument's type on every call.
+        (self.field_kind, self.field_bits, self.timing, self.geometry, *state, self.counts, self._totals), \
+            self._packed, self._layout = kernel.pack((self.field_kind, self.field_bits, self.timing, self.geometry,
+                                                      *self.state, self.counts, self._totals))
+        self.state = tuple(state)
 
     @property
     def transactions(self) -> int:
@@ -143,8 +146,8 @@ class DdrController:
             steady = self._steady.get(write)
             if steady is None:
                 steady = self._steady_tck(write)
-        return self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady,
-                                         *self._request_arrays)
+        return self.kernel.serve_request_packed(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady,
+                                                self._packed, self._layout)
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
