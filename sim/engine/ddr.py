@@ -81,7 +81,14 @@ class DdrController:
         # Energy per command (kernel order) and background energy per tCK of every rank together (mW x ns = pJ).
         self._command_pj = np.array([getattr(device, f"{name}_pj") for name in kernel.COMMANDS], dtype=np.float64)
         self._background_pj_per_tck = device.background_mw * device.tck_ns * device.channels * device.ranks
+        self._transaction_bytes = device.transaction_bytes
         self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
+        # Every array an engine request passes to the kernel lives in one buffer (the attributes are views of it):
+        # one argument instead of fifteen, as numba's dispatch checks each argument's type on every call.
+        (self.field_kind, self.field_bits, self.timing, self.geometry, *state, self.counts, self._totals), \
+            self._packed, self._layout = kernel.pack((self.field_kind, self.field_bits, self.timing, self.geometry,
+                                                      *self.state, self.counts, self._totals))
+        self.state = tuple(state)
 
     @property
     def transactions(self) -> int:
@@ -131,13 +138,16 @@ class DdrController:
         Up to `EXACT_TRANSACTIONS` transactions run through the controller; the rest of a longer request streams at
         the device's steady rate for that kind (measured once through the same controller, refresh apart), with a
         refresh (tRFC + tRP) for every tREFI the stretch crosses, and the controller's state moved past them."""
-        tb = self.device.transaction_bytes
+        tb = self._transaction_bytes
         first = address // tb
         n = (address + size_bytes - 1) // tb - first + 1
-        steady = self._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
-        return self.kernel.serve_request(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady, self.field_kind,
-                                         self.field_bits, self.timing, self.geometry, *self.state, self.counts,
-                                         self._totals)
+        steady = 0.0
+        if n > EXACT_TRANSACTIONS:
+            steady = self._steady.get(write)
+            if steady is None:
+                steady = self._steady_tck(write)
+        return self.kernel.serve_request_packed(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady,
+                                                self._packed, self._layout)
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
@@ -228,11 +238,12 @@ class DdrDram:
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
-        arrive = self._to_tck(now)
+        tck_per_cycle = self.tck_per_cycle
+        arrive = math.ceil(now * tck_per_cycle - 1e-9)  # _to_tck, inlined: once per request
         if size_bytes <= 0:
             return arrive, 0, 0, arrive
         done, work, latency, hits, n = self.controller.serve_request(kind == "write", address, size_bytes, arrive)
-        finish = self._to_cycle(done)
+        finish = math.ceil(done / tck_per_cycle - 1e-9)  # _to_cycle
         if finish < now:
             finish = now
         s.row_hits += hits

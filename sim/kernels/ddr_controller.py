@@ -370,6 +370,39 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
     return last_issue + 1
 
 
+def pack(arrays: tuple) -> tuple[list, np.ndarray, np.ndarray]:
+    """One int64 buffer holding copies of `arrays` (1-D, or 2-D tables), views of it shaped as each, and its layout
+    for `serve_request_packed`: the start of each array and the end, then each one's column count (0: 1-D)."""
+    sizes = [a.size for a in arrays]
+    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    buffer = np.concatenate([np.asarray(a, dtype=np.int64).ravel() for a in arrays])
+    views = [buffer[starts[i]:starts[i + 1]].reshape(a.shape) for i, a in enumerate(arrays)]
+    columns = np.array([a.shape[1] if a.ndim == 2 else 0 for a in arrays], dtype=np.int64)
+    return views, buffer, np.concatenate((starts, columns))
+
+
+@njit(cache=True, inline="always")
+def _flat(buffer, layout, i):
+    return buffer[layout[i]:layout[i + 1]]
+
+
+@njit(cache=True, inline="always")
+def _table(buffer, layout, i, count):
+    columns = layout[count + 1 + i]
+    return buffer[layout[i]:layout[i + 1]].reshape(((layout[i + 1] - layout[i]) // columns, columns))
+
+
+@njit(cache=True)
+def serve_request_packed(write, first_line, n, arrive, exact, steady, buffer, layout):
+    """`serve_request` with its arrays in one buffer (`pack`, in serve_request's argument order)."""
+    return serve_request(write, first_line, n, arrive, exact, steady, _flat(buffer, layout, 0),
+                         _flat(buffer, layout, 1), _flat(buffer, layout, 2), _flat(buffer, layout, 3),
+                         _flat(buffer, layout, 4), _table(buffer, layout, 5, 15), _table(buffer, layout, 6, 15),
+                         _table(buffer, layout, 7, 15), _table(buffer, layout, 8, 15), _table(buffer, layout, 9, 15),
+                         _flat(buffer, layout, 10), _flat(buffer, layout, 11), _flat(buffer, layout, 12),
+                         _table(buffer, layout, 13, 15), _flat(buffer, layout, 14))
+
+
 @njit(cache=True)
 def shift_state(delta, bank_ok, group_ok, rank_ok, channel_ok, faw, scalars):
     """Move every recorded constraint and the clock `delta` cycles later (a stretch of steady streaming skipped)."""

@@ -304,3 +304,18 @@ def test_the_eight_reference_streams_keep_their_exact_totals_row_hits_and_comman
         measured[stream] = (int(done.max()), controller.row_hits,
                             tuple(int(v) for v in controller.counts.sum(axis=0)))
     assert measured == CONTROLLER_RESULTS
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 1 << 22)), min_size=1, max_size=200),
+       st.sampled_from(PRESETS), st.integers(0, 50_000))
+def test_energy_is_the_commands_times_their_energies_plus_background(requests, preset, extra_tck):
+    d = resolve_ddr_preset(preset)
+    controller, _ = serve(d, [w for w, _ in requests], [line for _, line in requests])
+    elapsed = controller.end_tck + extra_tck
+    counts = controller.command_counts(elapsed)
+    commands = counts.act * d.act_pj + counts.pre * d.pre_pj + counts.rd * d.rd_pj + counts.wr * d.wr_pj \
+        + counts.ref * d.ref_pj
+    background = d.background_mw * elapsed * d.tck_ns * d.channels * d.ranks  # mW x ns = pJ, every rank
+    assert sum(counts.energy_pj.values()) == pytest.approx(commands + background, rel=1e-12)
+    assert counts.energy_pj["background"] == pytest.approx(background, rel=1e-12)

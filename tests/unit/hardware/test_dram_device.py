@@ -93,3 +93,49 @@ def test_tfaw_below_four_trrd_is_allowed():
 def test_a_contradicting_device_in_toml_names_file_and_field(tmp_path):
     with pytest.raises(ConfigError, match=r"hw.toml.*dram.device.rc_tck.*tRC must cover"):
         load(tmp_path, BASE + 'preset = "DDR4-2400"\n[dram.device]\nrc_tck = 20\n')
+
+
+# Datasheet currents (mA) per supply (V) and the timings (ns) the presets' energies were derived from, as cited in
+# sim/hardware/dram_presets.toml; devices per rank last.
+DATASHEET = {
+    # Micron MT40A1G8 DDR4-2400, TN-40-07; tRC, tRAS, tBL, tRFC.
+    "DDR4-2400": ({1.2: dict(idd0=48, idd2n=34, idd3n=43, idd4r=135, idd4w=123, idd5=250)}, 45.8, 32.5, 3.332, 350, 8),
+    "DDR4-3200": ({1.2: dict(idd0=48, idd2n=34, idd3n=43, idd4r=135, idd4w=123, idd5=250)}, 46.25, 32.5, 2.5, 350, 8),
+    # Micron 6 Gb LPDDR4-3200 (DRAMPower memspec), VDD1 and VDD2, one x16 channel.
+    "LPDDR4-3200": ({1.8: dict(idd0=3.5, idd2n=2.0, idd3n=2.25, idd4r=2.25, idd4w=2.25, idd5=10.0),
+                     1.1: dict(idd0=45, idd2n=27, idd3n=30, idd4r=275, idd4w=210, idd5=90)}, 60.625, 42.5, 5.0, 280, 1),
+}
+
+
+@pytest.mark.parametrize("preset", sorted(DATASHEET))
+def test_command_energies_follow_from_the_datasheet_currents(preset):
+    """Micron TN-40-07: ACT+PRE = V (IDD0 tRC - IDD3N tRAS - IDD2N (tRC - tRAS)), RD / WR = V (IDD4R/W - IDD3N) tBL,
+    REF = V (IDD5 - IDD3N) tRFC, background = V IDD3N; summed over supplies, times the devices of a rank."""
+    supplies, rc, ras, bl, rfc, devices = DATASHEET[preset]
+
+    def energy(term):
+        return devices * sum(volts * term(i) for volts, i in supplies.items())
+
+    d = resolve_ddr_preset(preset)
+    assert d.act_pj + d.pre_pj == pytest.approx(
+        energy(lambda i: i["idd0"] * rc - i["idd3n"] * ras - i["idd2n"] * (rc - ras)), rel=2e-3)
+    assert d.rd_pj == pytest.approx(energy(lambda i: (i["idd4r"] - i["idd3n"]) * bl), rel=2e-3)
+    assert d.wr_pj == pytest.approx(energy(lambda i: (i["idd4w"] - i["idd3n"]) * bl), rel=2e-3)
+    assert d.ref_pj == pytest.approx(energy(lambda i: (i["idd5"] - i["idd3n"]) * rfc), rel=2e-3)
+    assert d.background_mw == pytest.approx(energy(lambda i: i["idd3n"]), rel=2e-3)
+
+
+# source: O'Connor et al., "Fine-Grained DRAM", MICRO 2017: access energy per bit, I/O included (pJ/bit).
+PUBLISHED_PJ_PER_BIT = {"LPDDR4-3200": 4.0, "HBM2": 3.9}
+
+
+@pytest.mark.parametrize("preset", sorted(PUBLISHED_PJ_PER_BIT))
+def test_access_energies_are_within_range_of_the_published_per_bit_figures(preset):
+    """A burst's RD or WR energy per bit within a factor 2 of the published figure (which adds I/O and a share of
+    activation; datasheet IDDs are maxima); an ACT costs 0.01-0.5 pJ per bit of the row it opens."""
+    d = resolve_ddr_preset(preset)
+    bits = d.transaction_bytes * 8
+    published = PUBLISHED_PJ_PER_BIT[preset]
+    for access_pj in (d.rd_pj, d.wr_pj):
+        assert published / 2 <= access_pj / bits <= published * 2
+    assert 0.01 <= (d.act_pj + d.pre_pj) / (d.row_bytes * 8) <= 0.5
