@@ -9,8 +9,10 @@ Rows:
   the best fixed dataflow per network.
 - Scoring rate: candidates per second of the batched analytical model on a GEMM layer (closed form) and a conv
   layer (ifmap footprints counted per distinct tiling).
-ZigZag is not measured here (see the closing note in docs/mapper.md: it needs the configs re-expressed in its
-own accelerator format, which this benchmark does not yet have).
+- ZigZag: when benchmarks/results/zigzag_resnet18.json (ZigZag's per-layer results on matched configs, written by
+  a separate run of ZigZag) and the configs it names exist, sim's mapper runs ResNet-18 on each matched config, for
+  latency and for energy, and the table gives per layer sim's best (engine numbers) next to ZigZag's, the totals,
+  the layers better / worse, and sim's search time next to zigzag_seconds. Without the file it says so and skips.
 
     python benchmarks/bench_mapper.py [--quick]
 """
@@ -90,6 +92,78 @@ def network_row(name: str, trace, hw, objective: str, top_k: int) -> dict:
     }
 
 
+ZIGZAG_RESULTS = RESULTS / "zigzag_resnet18.json"
+
+
+def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "traces" / "resnet18.csv",
+                      root: Path = ROOT, top_k: int = 1) -> dict | None:
+    """sim's mapper vs ZigZag per matched accelerator and layer (layers matched by name); None without the file.
+
+    The file: {"zigzag_version", "accelerators": {name: {"sim_config", "zigzag_seconds", "layers": [{"name",
+    "zigzag_cycles", "zigzag_energy_pj", ...}]}}}; `sim_config` is relative to the repository root."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    trace = sim.load_trace(trace_path)
+    out = {"zigzag_version": data.get("zigzag_version", ""), "accelerators": {}}
+    for name, acc in data["accelerators"].items():
+        config = root / acc["sim_config"]
+        if not config.is_file():
+            out["accelerators"][name] = {"skipped": f"config {acc['sim_config']} not found"}
+            continue
+        hw = sim.load_hardware(config)
+        zz = {layer["name"]: layer for layer in acc["layers"]}
+        layers = [layer for layer in trace.layers if layer.name in zz]
+        if not layers:
+            out["accelerators"][name] = {"skipped": "no layer of the trace matches ZigZag's layer names"}
+            continue
+        start = time.perf_counter()
+        latency = sim.map(layers, hw, objective="latency", top_k=top_k)
+        energy = sim.map(layers, hw, objective="energy", top_k=top_k)
+        search_s = time.perf_counter() - start
+        rows = []
+        for by_latency, by_energy in zip(latency.layers, energy.layers):
+            ref = zz[by_latency.layer]
+            cycles = by_latency.best.engine_cycles if top_k else by_latency.best.cycles
+            pj = by_energy.best.engine_energy_pj if top_k else by_energy.best.energy_pj
+            rows.append({"name": by_latency.layer, "sim_cycles": int(cycles), "zigzag_cycles": ref["zigzag_cycles"],
+                         "sim_energy_pj": float(pj), "zigzag_energy_pj": ref["zigzag_energy_pj"]})
+        out["accelerators"][name] = {
+            "sim_config": acc["sim_config"], "layers": rows,
+            "sim_cycles": sum(r["sim_cycles"] for r in rows), "zigzag_cycles": sum(r["zigzag_cycles"] for r in rows),
+            "sim_energy_pj": sum(r["sim_energy_pj"] for r in rows),
+            "zigzag_energy_pj": sum(r["zigzag_energy_pj"] for r in rows),
+            "latency_better_or_equal": sum(r["sim_cycles"] <= r["zigzag_cycles"] for r in rows),
+            "energy_better_or_equal": sum(r["sim_energy_pj"] <= r["zigzag_energy_pj"] for r in rows),
+            "unmatched": sorted(set(zz) - {layer.name for layer in layers}),
+            "sim_search_s": search_s, "zigzag_seconds": acc.get("zigzag_seconds"),
+        }
+    return out
+
+
+def print_zigzag(section: dict | None) -> None:
+    if section is None:
+        print(f"ZigZag: {ZIGZAG_RESULTS.relative_to(ROOT)} not found: comparison skipped")
+        return
+    for name, acc in section["accelerators"].items():
+        if "skipped" in acc:
+            print(f"ZigZag {name}: skipped ({acc['skipped']})")
+            continue
+        print(f"ZigZag {section['zigzag_version']} vs sim's mapper on {name} ({acc['sim_config']})")
+        print(f"{'layer':<20}{'sim cycles':>14}{'zigzag cycles':>15}{'sim pJ':>16}{'zigzag pJ':>16}")
+        for r in acc["layers"]:
+            print(f"{r['name']:<20}{r['sim_cycles']:>14,}{r['zigzag_cycles']:>15,.0f}{r['sim_energy_pj']:>16,.0f}"
+                  f"{r['zigzag_energy_pj']:>16,.0f}")
+        n = len(acc["layers"])
+        print(f"{'total':<20}{acc['sim_cycles']:>14,}{acc['zigzag_cycles']:>15,.0f}{acc['sim_energy_pj']:>16,.0f}"
+              f"{acc['zigzag_energy_pj']:>16,.0f}")
+        zz_s = acc["zigzag_seconds"]
+        share = f" = {acc['sim_search_s'] / zz_s:.1%} of ZigZag's {zz_s:,.1f} s" if zz_s else ""
+        print(f"  layers at least as good: latency {acc['latency_better_or_equal']}/{n}, energy "
+              f"{acc['energy_better_or_equal']}/{n}; sim search {acc['sim_search_s']:.1f} s{share}"
+              + (f"; unmatched: {', '.join(acc['unmatched'])}" if acc["unmatched"] else ""))
+
+
 def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
     batch = layer_space(layer, hw).all()
     whole = batch.whole_dict()
@@ -138,9 +212,12 @@ def main() -> None:
     for r in rates:
         print(f"scoring {r['layer']} on {r['hardware']}: {r['candidates']:,} candidates in {r['seconds']:.3f} s = "
               f"{r['candidates_per_s']:,.0f} /s")
+    zigzag = zigzag_comparison()
+    print_zigzag(zigzag)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
-           "networks": rows, "scoring": rates, "zigzag": "not measured (see docs/mapper.md)"}
+           "networks": rows, "scoring": rates,
+           "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
     (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
 
 
