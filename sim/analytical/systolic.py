@@ -153,7 +153,13 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
     total = np.empty(len(distinct), dtype=np.int64)
     first = np.empty(len(distinct), dtype=np.int64)
-    for i, (flow, step, other) in enumerate(distinct.tolist()):
+    # os: every chunking of K over one row extent at once (the mapper's long chunk ladders); the rest one by one.
+    chunked = distinct[:, 0] == OS
+    for step in np.unique(distinct[chunked, 1]).tolist():
+        rows = np.flatnonzero(chunked & (distinct[:, 1] == step))
+        total[rows], first[rows] = block_footprints.k_chunkings(_edges(g.m, step), g.k, distinct[rows, 2])
+    for i in np.flatnonzero(~chunked).tolist():
+        flow, step, other = distinct[i].tolist()
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)
     inverse = inverse.ravel()
     return total[inverse].reshape(shape), first[inverse].reshape(shape)
