@@ -11,7 +11,8 @@ A candidate chooses:
 
 Pruning before scoring: capacity (a PE's double-buffered tiles of input, filter and output must fit L1, as
 MAESTRO sizes L1; applied only where the smallest tile fits, since neither model stalls on L1), and symmetry (loop orders that differ only in where a single-position loop sits walk the same
-steps: one canonical order is kept). Dominance pruning is not applied (a larger tile is not always better: it trades
+steps: one canonical order is kept), and cost (more than MAX_STEPS top-level steps: tiles so fine that a step
+moves a few words, and the models' time grows with the steps). Dominance pruning is not applied (a larger tile is not always better: it trades
 NoC bursts against compute per step, and the schedule decides).
 """
 from __future__ import annotations
@@ -31,6 +32,9 @@ SPATIAL_DIMS = ("K", "C", "Y", "X")
 TILE_LADDER = (1, 4, 16, 64)  # K / C tile sizes tried (plus the whole dimension)
 OUTPUT_LADDER = (1, 4)  # output rows / columns per Y / X step (plus all of them)
 CLUSTER_SIZES = (8, 16, 64)  # PEs per cluster of the two-level family
+# Candidates with more top-level steps are not scored: a step costs the models time (tabulation, pipeline) and
+# such fine tiles leave the PEs mostly idle per step; the shipped mappings are scored whatever their steps.
+MAX_STEPS = 50_000
 SHIPPED = Path(__file__).resolve().parent / "mappings"  # a link to the repository's mappings/ (package data)
 
 
@@ -92,7 +96,7 @@ def directive_space(layer: Layer, hw: Hardware) -> DirectiveSpace:
              "Y": _ladder(out_rows, OUTPUT_LADDER), "X": _ladder(out_cols, OUTPUT_LADDER)}
     seen: set[str] = set()
     out: list[DirectiveCandidate] = []
-    raw = capacity = symmetry = 0
+    raw = capacity = symmetry = cost = 0
     tail = "TemporalMap(Sz(R),Sz(R)) R; TemporalMap(Sz(S),Sz(S)) S;"
     clusters = [None] + [c for c in CLUSTER_SIZES if c < spec.num_pes]
     # L1 prunes only where the smallest PE tile fits it: neither model stalls on L1 (MAESTRO reports the
@@ -112,12 +116,18 @@ def directive_space(layer: Layer, hw: Hardware) -> DirectiveSpace:
                 if enforce_l1 and _l1_bytes(leaf, dims, stride, spec.word_bytes) > spec.l1_size_bytes:
                     capacity += 1
                     continue
-                spatial_text, _ = _map("SpatialMap", spatial, 1, dims, stride)
+                spatial_text, spread = _map("SpatialMap", spatial, 1, dims, stride)
+                units = spec.num_pes // cluster if cluster else spec.num_pes
+                steps = -(-spread // max(units, 1))
                 maps = []
                 single = []
                 for d in order:
                     text, positions = _map("TemporalMap", d, tile[d], dims, stride)
+                    steps *= positions
                     (single if positions == 1 else maps).append(text)
+                if steps > MAX_STEPS:
+                    cost += 1
+                    continue
                 # Symmetry: single-position loops sit innermost in a fixed order (where they sit changes nothing).
                 body = " ".join(maps + sorted(single))
                 if inner is None:
@@ -134,7 +144,7 @@ def directive_space(layer: Layer, hw: Hardware) -> DirectiveSpace:
                                                                      "Y": out_rows, "X": out_cols}[d])
                 tiles_text = ",".join(f"{d}{tile[d]}" for d in order)
                 out.append(DirectiveCandidate(f"{label} {order_text or '-'} {tiles_text}", text))
-    return DirectiveSpace(tuple(out), raw, (("capacity", capacity), ("symmetry", symmetry)))
+    return DirectiveSpace(tuple(out), raw, (("capacity", capacity), ("symmetry", symmetry), ("steps", cost)))
 
 
 def candidate_record(layer: Layer, hw: Hardware, candidate: DirectiveCandidate) -> Mapping:
