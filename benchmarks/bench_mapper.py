@@ -9,6 +9,8 @@ Rows:
   the best fixed dataflow per network.
 - Scoring rate: candidates per second of the batched analytical model on a GEMM layer (closed form) and a conv
   layer (ifmap footprints counted per distinct tiling).
+- Directive hardware (hw_configs/maestro/accelerator_1.m, 256 PEs): the mapper on ResNet-18's layer1.0.conv1 and
+  layer4.0.conv2 next to the shipped directive mappings (row stationary yr_p_rs.m among them), engine cycles.
 - ZigZag: when benchmarks/results/zigzag_resnet18.json (ZigZag's per-layer results on matched configs, written by
   a separate run of ZigZag) and the configs it names exist, sim's mapper runs ResNet-18 on each matched config, for
   latency and for energy, and the table gives per layer sim's best (engine numbers) next to ZigZag's, the totals,
@@ -180,6 +182,25 @@ def _per_tiling_counter(layer: Layer) -> FootprintCounter:
     return FootprintCounter(counter.count, one_by_one)
 
 
+DIRECTIVE_LAYERS = ("layer1.0.conv1", "layer4.0.conv2")
+
+
+def directive_rows(trace) -> list[dict]:
+    """The mapper on the directive array vs the shipped directive mappings (engine cycles, latency objective)."""
+    hw = sim.load_hardware(ROOT / "hw_configs" / "maestro" / "accelerator_1.m")
+    rows = []
+    for layer in trace.layers:
+        if layer.name not in DIRECTIVE_LAYERS:
+            continue
+        start = time.perf_counter()
+        search = sim.map([layer], hw, objective="latency", top_k=1).layers[0]
+        rows.append({"layer": layer.name, "hardware": hw.name, "mapper_mapping": search.best.mapping.name,
+                     "mapper_cycles": search.best.engine_cycles, "shipped_cycles": dict(search.baselines),
+                     "compute_bound_cycles": -(-layer.macs // hw.directive_array.num_pes),
+                     "candidates": search.evaluated, "space": search.space_size, "search_s": time.perf_counter() - start})
+    return rows
+
+
 def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
     """Candidates scored per second over the layer's whole space: batched footprints and the per-tiling baseline,
     measured in the same run (the baseline once: it is slow)."""
@@ -244,11 +265,17 @@ def main() -> None:
         print(f"scoring {r['layer']} on {r['hardware']}: {r['candidates']:,} candidates in {r['seconds']:.3f} s = "
               f"{r['candidates_per_s']:,.0f} /s (per-tiling footprints: {r['per_tiling_seconds']:.3f} s = "
               f"{r['per_tiling_candidates_per_s']:,.0f} /s)")
+    directive = directive_rows(resnet18)
+    for r in directive:
+        shipped = ", ".join(f"{name} {cycles:,.0f}" for name, cycles in r["shipped_cycles"].items())
+        print(f"directive {r['layer']} on {r['hardware']}: mapper {r['mapper_cycles']:,} ({r['mapper_mapping']}; "
+              f"compute bound {r['compute_bound_cycles']:,}); shipped: {shipped}; {r['candidates']} candidates of "
+              f"{r['space']:,} in {r['search_s']:.1f} s")
     zigzag = zigzag_comparison()
     print_zigzag(zigzag)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
-           "networks": rows, "scoring": rates,
+           "networks": rows, "scoring": rates, "directive": directive,
            "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
     (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
 
