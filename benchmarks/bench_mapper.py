@@ -170,8 +170,8 @@ def print_zigzag(section: dict | None) -> None:
 
 
 def _per_tiling_counter(layer: Layer) -> FootprintCounter:
-    """The baseline: a footprint counter whose chunkings of K are counted one tiling at a time (as before
-    FootprintCounter.k_chunkings batched them)."""
+    """The baseline: a footprint counter whose chunkings of K and M are counted one tiling at a time (as before
+    FootprintCounter.k_chunkings / m_chunkings batched them)."""
     counter = footprint_counter(layer)
 
     def one_by_one(m_edges, k, chunks):
@@ -179,7 +179,10 @@ def _per_tiling_counter(layer: Layer) -> FootprintCounter:
         return (np.array([int(s.sum()) for s in sums], dtype=np.int64),
                 np.array([int(s[0, 0]) for s in sums], dtype=np.int64))
 
-    return FootprintCounter(counter.count, one_by_one)
+    def none_at_once(*_args, **_options):
+        return None  # ws chunkings: one tiling at a time too
+
+    return FootprintCounter(counter.count, one_by_one, none_at_once)
 
 
 DIRECTIVE_LAYERS = ("layer1.0.conv1", "layer4.0.conv2")
