@@ -9,8 +9,12 @@ Rows:
   the best fixed dataflow per network.
 - Scoring rate: candidates per second of the batched analytical model on a GEMM layer (closed form) and a conv
   layer (ifmap footprints counted per distinct tiling).
-ZigZag is not measured here (see the closing note in docs/mapper.md: it needs the configs re-expressed in its
-own accelerator format, which this benchmark does not yet have).
+- Directive hardware (hw_configs/maestro/accelerator_1.m, 256 PEs): the mapper on ResNet-18's layer1.0.conv1 and
+  layer4.0.conv2 next to the shipped directive mappings (row stationary yr_p_rs.m among them), engine cycles.
+- ZigZag: when benchmarks/results/zigzag_resnet18.json (ZigZag's per-layer results on matched configs, written by
+  a separate run of ZigZag) and the configs it names exist, sim's mapper runs ResNet-18 on each matched config, for
+  latency and for energy, and the table gives per layer sim's best (engine numbers) next to ZigZag's, the totals,
+  the layers better / worse, and sim's search time next to zigzag_seconds. Without the file it says so and skips.
 
     python benchmarks/bench_mapper.py [--quick]
 """
@@ -25,7 +29,9 @@ from pathlib import Path
 import numpy as np
 
 import sim
+from sim.analytical import systolic
 from sim.analytical.systolic import estimate_systolic_mappings
+from sim.mapping.footprint import FootprintCounter, footprint_counter
 from sim.mapper.search import objective_of
 from sim.mapper.space import layer_space
 from sim.workload.layer import Layer
@@ -90,16 +96,138 @@ def network_row(name: str, trace, hw, objective: str, top_k: int) -> dict:
     }
 
 
+ZIGZAG_RESULTS = RESULTS / "zigzag_resnet18.json"
+SCORED_CONV = ("conv1", "layer1.0.conv1", "layer4.0.conv2")  # conv layers whose scoring rate is measured
+
+
+def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "traces" / "resnet18.csv",
+                      root: Path = ROOT, top_k: int = 1) -> dict | None:
+    """sim's mapper vs ZigZag per matched accelerator and layer (layers matched by name); None without the file.
+
+    The file: {"zigzag_version", "accelerators": {name: {"sim_config", "zigzag_seconds", "layers": [{"name",
+    "zigzag_cycles", "zigzag_energy_pj", ...}]}}}; `sim_config` is relative to the repository root."""
+    if not path.is_file():
+        return None
+    data = json.loads(path.read_text())
+    trace = sim.load_trace(trace_path)
+    out = {"zigzag_version": data.get("zigzag_version", ""), "accelerators": {}}
+    for name, acc in data["accelerators"].items():
+        config = root / acc["sim_config"]
+        if not config.is_file():
+            out["accelerators"][name] = {"skipped": f"config {acc['sim_config']} not found"}
+            continue
+        hw = sim.load_hardware(config)
+        zz = {layer["name"]: layer for layer in acc["layers"]}
+        layers = [layer for layer in trace.layers if layer.name in zz]
+        if not layers:
+            out["accelerators"][name] = {"skipped": "no layer of the trace matches ZigZag's layer names"}
+            continue
+        start = time.perf_counter()
+        latency = sim.map(layers, hw, objective="latency", top_k=top_k)
+        energy = sim.map(layers, hw, objective="energy", top_k=top_k)
+        search_s = time.perf_counter() - start
+        rows = []
+        for by_latency, by_energy in zip(latency.layers, energy.layers):
+            ref = zz[by_latency.layer]
+            cycles = by_latency.best.engine_cycles if top_k else by_latency.best.cycles
+            pj = by_energy.best.engine_energy_pj if top_k else by_energy.best.energy_pj
+            rows.append({"name": by_latency.layer, "sim_cycles": int(cycles), "zigzag_cycles": ref["zigzag_cycles"],
+                         "sim_energy_pj": float(pj), "zigzag_energy_pj": ref["zigzag_energy_pj"]})
+        out["accelerators"][name] = {
+            "sim_config": acc["sim_config"], "layers": rows,
+            "sim_cycles": sum(r["sim_cycles"] for r in rows), "zigzag_cycles": sum(r["zigzag_cycles"] for r in rows),
+            "sim_energy_pj": sum(r["sim_energy_pj"] for r in rows),
+            "zigzag_energy_pj": sum(r["zigzag_energy_pj"] for r in rows),
+            "latency_better_or_equal": sum(r["sim_cycles"] <= r["zigzag_cycles"] for r in rows),
+            "energy_better_or_equal": sum(r["sim_energy_pj"] <= r["zigzag_energy_pj"] for r in rows),
+            "unmatched": sorted(set(zz) - {layer.name for layer in layers}),
+            "sim_search_s": search_s, "zigzag_seconds": acc.get("zigzag_seconds"),
+        }
+    return out
+
+
+def print_zigzag(section: dict | None) -> None:
+    if section is None:
+        print(f"ZigZag: {ZIGZAG_RESULTS.relative_to(ROOT)} not found: comparison skipped")
+        return
+    for name, acc in section["accelerators"].items():
+        if "skipped" in acc:
+            print(f"ZigZag {name}: skipped ({acc['skipped']})")
+            continue
+        print(f"ZigZag {section['zigzag_version']} vs sim's mapper on {name} ({acc['sim_config']})")
+        print(f"{'layer':<20}{'sim cycles':>14}{'zigzag cycles':>15}{'sim pJ':>16}{'zigzag pJ':>16}")
+        for r in acc["layers"]:
+            print(f"{r['name']:<20}{r['sim_cycles']:>14,}{r['zigzag_cycles']:>15,.0f}{r['sim_energy_pj']:>16,.0f}"
+                  f"{r['zigzag_energy_pj']:>16,.0f}")
+        n = len(acc["layers"])
+        print(f"{'total':<20}{acc['sim_cycles']:>14,}{acc['zigzag_cycles']:>15,.0f}{acc['sim_energy_pj']:>16,.0f}"
+              f"{acc['zigzag_energy_pj']:>16,.0f}")
+        zz_s = acc["zigzag_seconds"]
+        share = f" = {acc['sim_search_s'] / zz_s:.1%} of ZigZag's {zz_s:,.1f} s" if zz_s else ""
+        print(f"  layers at least as good: latency {acc['latency_better_or_equal']}/{n}, energy "
+              f"{acc['energy_better_or_equal']}/{n}; sim search {acc['sim_search_s']:.1f} s{share}"
+              + (f"; unmatched: {', '.join(acc['unmatched'])}" if acc["unmatched"] else ""))
+
+
+def _per_tiling_counter(layer: Layer) -> FootprintCounter:
+    """The baseline: a footprint counter whose chunkings of K and M are counted one tiling at a time (as before
+    FootprintCounter.k_chunkings / m_chunkings batched them)."""
+    counter = footprint_counter(layer)
+
+    def one_by_one(m_edges, k, chunks):
+        sums = [counter(m_edges, (k * np.arange(c + 1, dtype=np.int64)) // c) for c in np.asarray(chunks).tolist()]
+        return (np.array([int(s.sum()) for s in sums], dtype=np.int64),
+                np.array([int(s[0, 0]) for s in sums], dtype=np.int64))
+
+    def none_at_once(*_args, **_options):
+        return None  # ws chunkings: one tiling at a time too
+
+    return FootprintCounter(counter.count, one_by_one, none_at_once)
+
+
+DIRECTIVE_LAYERS = ("layer1.0.conv1", "layer4.0.conv2")
+
+
+def directive_rows(trace) -> list[dict]:
+    """The mapper on the directive array vs the shipped directive mappings (engine cycles, latency objective)."""
+    hw = sim.load_hardware(ROOT / "hw_configs" / "maestro" / "accelerator_1.m")
+    rows = []
+    for layer in trace.layers:
+        if layer.name not in DIRECTIVE_LAYERS:
+            continue
+        start = time.perf_counter()
+        search = sim.map([layer], hw, objective="latency", top_k=1).layers[0]
+        rows.append({"layer": layer.name, "hardware": hw.name, "mapper_mapping": search.best.mapping.name,
+                     "mapper_cycles": search.best.engine_cycles, "shipped_cycles": dict(search.baselines),
+                     "compute_bound_cycles": -(-layer.macs // hw.directive_array.num_pes),
+                     "candidates": search.evaluated, "space": search.space_size, "search_s": time.perf_counter() - start})
+    return rows
+
+
 def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
+    """Candidates scored per second over the layer's whole space: batched footprints and the per-tiling baseline,
+    measured in the same run (the baseline once: it is slow)."""
     batch = layer_space(layer, hw).all()
     whole = batch.whole_dict()
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole)
-        best = min(best, time.perf_counter() - start)
-    return {"layer": layer.name, "hardware": hw.name, "candidates": len(batch), "seconds": best,
-            "candidates_per_s": len(batch) / best}
+
+    def timed(runs: int) -> float:
+        best = float("inf")
+        for _ in range(runs):
+            start = time.perf_counter()
+            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    after = timed(repeat)
+    original = systolic.footprint_counter
+    systolic.footprint_counter = _per_tiling_counter
+    try:
+        before = timed(1)
+    finally:
+        systolic.footprint_counter = original
+    return {"layer": layer.name, "hardware": hw.name, "candidates": len(batch), "seconds": after,
+            "candidates_per_s": len(batch) / after, "per_tiling_seconds": before,
+            "per_tiling_candidates_per_s": len(batch) / before}
 
 
 def main() -> None:
@@ -119,8 +247,9 @@ def main() -> None:
             trace = sim.load_trace(ROOT / "traces" / f"{network}.csv")
             for hw in hws.values():
                 rows.append(network_row(network, trace, hw, "latency", top_k=0))
-    rates = [scoring_rate(hws["eyeriss-like"], Layer.gemm_layer("gemm", m=512, n=768, k=3072)),
-             scoring_rate(hws["eyeriss-like"], resnet18.layers[16])]
+    eyeriss = sim.load_hardware(ROOT / CONFIGS["eyeriss-like"])
+    rates = [scoring_rate(eyeriss, Layer.gemm_layer("gemm", m=512, n=768, k=3072))]
+    rates += [scoring_rate(eyeriss, layer) for layer in resnet18.layers if layer.name in SCORED_CONV]
     # Energy rows in pJ, cycles rows in cycles.
     print(f"{'network':<18}{'hardware':<18}{'objective':<10}{'model':<11}{'config':>16}{'best fixed':>20}"
           f"{'named/layer':>16}{'mapper':>16}{'gain':>8}{'wins':>8}{'search s':>9}")
@@ -137,10 +266,20 @@ def main() -> None:
             print("    > 5 %:", line)
     for r in rates:
         print(f"scoring {r['layer']} on {r['hardware']}: {r['candidates']:,} candidates in {r['seconds']:.3f} s = "
-              f"{r['candidates_per_s']:,.0f} /s")
+              f"{r['candidates_per_s']:,.0f} /s (per-tiling footprints: {r['per_tiling_seconds']:.3f} s = "
+              f"{r['per_tiling_candidates_per_s']:,.0f} /s)")
+    directive = directive_rows(resnet18)
+    for r in directive:
+        shipped = ", ".join(f"{name} {cycles:,.0f}" for name, cycles in r["shipped_cycles"].items())
+        print(f"directive {r['layer']} on {r['hardware']}: mapper {r['mapper_cycles']:,} ({r['mapper_mapping']}; "
+              f"compute bound {r['compute_bound_cycles']:,}); shipped: {shipped}; {r['candidates']} candidates of "
+              f"{r['space']:,} in {r['search_s']:.1f} s")
+    zigzag = zigzag_comparison()
+    print_zigzag(zigzag)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
-           "networks": rows, "scoring": rates, "zigzag": "not measured (see docs/mapper.md)"}
+           "networks": rows, "scoring": rates, "directive": directive,
+           "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
     (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
 
 

@@ -178,10 +178,11 @@ def run(
 
 @app.command(name="map")
 def map_command(
-    hw: Path = typer.Option(..., "--hw", help="hardware config with a [pe_array] (systolic array)"),
+    hw: Path = typer.Option(..., "--hw", help="hardware config: a [pe_array] (systolic) or a directive array"),
     trace: Path = typer.Option(..., "--trace", help="layers: SCALE-Sim topology .csv, our trace .csv or an ONNX model"),
     objective: str = typer.Option("latency", "--objective", help="latency, energy or edp"),
-    budget: Optional[int] = typer.Option(None, "--budget", help="candidates scored per layer (default 512)"),
+    budget: Optional[int] = typer.Option(None, "--budget",
+                                         help="candidates scored per layer (default 512; directive arrays 24)"),
     time_limit: Optional[float] = typer.Option(None, "--time", help="stop searching after this many seconds"),
     top_k: int = typer.Option(3, "--top-k", help="candidates per layer validated by the engine (0: none)"),
     seed: int = typer.Option(0, "--seed", help="seed of the heuristic search"),

@@ -34,9 +34,11 @@ from typing import Sequence
 
 import numpy as np
 
+from sim.analytical.directive_pipeline import pipeline_cycles, plan_result
 from sim.energy.tables import apply
 from sim.errors import ConfigError
 from sim.hardware.spec import DirectiveArraySpec, Hardware
+from sim.mapping.directive_plan import plan_directive
 from sim.mapping.directives import (
     DirectiveMapping,
     ResolvedDirective,
@@ -511,10 +513,15 @@ def _actions(stats: dict[str, float], spec: DirectiveArraySpec) -> ActionCounts:
 
 def estimate_directive(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow) -> LayerResult:
     """The analytical LayerResult of a layer under a directive mapping record (or MAESTRO directives, translated
-    into one), with MAESTRO's statistics in `extra`."""
+    into one), with MAESTRO-named statistics in `extra`, under the array's `cycle_convention`: "native" (default)
+    prices the schedule the directive engine runs (sim.analytical.directive_pipeline), "maestro" is MAESTRO's
+    estimate (this module's reuse analysis)."""
     start = time.perf_counter()
     spec = _spec(hw)
     mapping = directive_view(layer, hw, mapping)
+    if spec.cycle_convention == "native":
+        plan = plan_directive(mapping, spec)
+        return plan_result(layer, hw, plan, pipeline_cycles(spec, plan), model="analytical", start=start)
     stats = maestro_statistics(mapping, spec)
     actions = _actions(stats, spec)
     energy = apply(actions, hw.energy)
@@ -559,5 +566,15 @@ def runtime_grid(layer: Layer, hw: Hardware, mapping: Mapping | Dataflow, noc_ba
         raise ConfigError("bandwidth grid values must be integers >= 1", field="directive_array",
                           value=(list(noc_bandwidths), list(offchip_bandwidths)), allowed=">= 1 elements/cycle")
     mapping = directive_view(layer, hw, mapping)
+    if spec.cycle_convention == "native":
+        # The schedule does not depend on bandwidths: plan once, run the pipeline recurrence per pair.
+        plan = plan_directive(mapping, spec)
+        grid = np.empty((noc.size, offchip.size), dtype=np.int64)
+        for i, noc_bw in enumerate(noc[:, 0]):
+            for j, offchip_bw in enumerate(offchip[0]):
+                point = spec.model_copy(update={"noc_bandwidth_words_per_cycle": float(noc_bw),
+                                                "offchip_bandwidth_words_per_cycle": float(offchip_bw)})
+                grid[i, j] = pipeline_cycles(point, plan)
+        return grid
     model = _Model(mapping, spec)
     return model.runtime_grid(0, mapping.sizes, noc, offchip, {})

@@ -157,6 +157,10 @@ def _hold_cycles(size_bytes, bandwidth):
     return np.where(finite, np.ceil(size_bytes / np.where(finite, bandwidth, 1.0)), 0).astype(np.int64)
 
 
+# From this many ws chunkings of one row extent, counting them together beats one tiling at a time.
+MANY_CHUNKINGS = 32
+
+
 def _edges(extent: int, step: int) -> np.ndarray:
     return np.append(np.arange(0, extent, step, dtype=np.int64), extent)
 
@@ -184,10 +188,28 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
         return _tiling_footprints(g, block_footprints, dataflow, row_ext, second)
     shape = np.broadcast_shapes(np.shape(dataflow), np.shape(row_ext), np.shape(second))
     keys = np.stack([np.broadcast_to(v, shape).ravel() for v in (dataflow, row_ext, second)], axis=1)
-    distinct, inverse = np.unique(keys, axis=0, return_inverse=True)
+    # One int64 key per row (np.unique over rows of a 2-D array is many times slower on large batches).
+    bounds = keys.max(axis=0) + 1 if keys.size else np.ones(3, dtype=np.int64)
+    flat = (keys[:, 0] * bounds[1] + keys[:, 1]) * bounds[2] + keys[:, 2]
+    _, first_row, inverse = np.unique(flat, return_index=True, return_inverse=True)
+    distinct = keys[first_row]
     total = np.empty(len(distinct), dtype=np.int64)
     first = np.empty(len(distinct), dtype=np.int64)
-    for i, (flow, step, other) in enumerate(distinct.tolist()):
+    # os: every chunking of K over one row extent at once (the mapper's long chunk ladders); the rest one by one.
+    chunked = distinct[:, 0] == OS
+    for step in np.unique(distinct[chunked, 1]).tolist():
+        rows = np.flatnonzero(chunked & (distinct[:, 1] == step))
+        total[rows], first[rows] = block_footprints.k_chunkings(_edges(g.m, step), g.k, distinct[rows, 2])
+    # ws: many chunkings of M over one row extent at once where the linked-touch work is small enough.
+    for step in np.unique(distinct[distinct[:, 0] == WS, 1]).tolist():
+        rows = np.flatnonzero((distinct[:, 0] == WS) & (distinct[:, 1] == step))
+        if rows.size >= MANY_CHUNKINGS:
+            counted = block_footprints.m_chunkings(_edges(g.k, step), g.m, distinct[rows, 2])
+            if counted is not None:
+                total[rows], first[rows] = counted
+                chunked[rows] = True
+    for i in np.flatnonzero(~chunked).tolist():
+        flow, step, other = distinct[i].tolist()
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)
     inverse = inverse.ravel()
     return total[inverse].reshape(shape), first[inverse].reshape(shape)

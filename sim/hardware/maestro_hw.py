@@ -36,8 +36,10 @@ _LINE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*:\s*(\S+)\s*;?\s*$")
 
 
 def hardware_from_maestro_text(text: str, file: str | Path, *,
-                               energy_table: str | Path | None = DEFAULT_ENERGY_TABLE) -> Hardware:
-    """A Hardware from MAESTRO hardware-file source; every problem is a ConfigError with file and line."""
+                               energy_table: str | Path | None = DEFAULT_ENERGY_TABLE,
+                               convention: str = "native") -> Hardware:
+    """A Hardware from MAESTRO hardware-file source; every problem is a ConfigError with file and line.
+    `convention` is the analytical model's cycle convention ("native": the engine's schedule; "maestro")."""
     file = Path(file)
     values: dict[str, int] = {}
     lines: dict[str, int] = {}
@@ -68,7 +70,7 @@ def hardware_from_maestro_text(text: str, file: str | Path, *,
         "name": file.stem,
         "description": f"MAESTRO hardware file {file.name}",
         "source_file": str(file),
-        "directive_array": {KEYS[key][0]: value for key, value in values.items()},
+        "directive_array": {**{KEYS[key][0]: value for key, value in values.items()}, "cycle_convention": convention},
     }
     if energy_table is not None:
         table = Path(energy_table).resolve()
@@ -83,7 +85,8 @@ def hardware_from_maestro_text(text: str, file: str | Path, *,
     return validate_hardware(raw_hw, file, locate)
 
 
-def load_maestro_hardware(path: str | Path, *, energy_table: str | Path | None = DEFAULT_ENERGY_TABLE) -> Hardware:
+def load_maestro_hardware(path: str | Path, *, energy_table: str | Path | None = DEFAULT_ENERGY_TABLE,
+                          convention: str = "native") -> Hardware:
     """A MAESTRO hardware .m file (num_pes, l1_size_cstr, l2_size_cstr, noc_bw_cstr, offchip_bw_cstr)."""
     path = Path(path)
-    return hardware_from_maestro_text(read_text(path), path, energy_table=energy_table)
+    return hardware_from_maestro_text(read_text(path), path, energy_table=energy_table, convention=convention)

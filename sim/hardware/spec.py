@@ -521,6 +521,9 @@ class DirectiveArraySpec(Spec):
     noc_hops: int = Field(1, ge=1, le=MAX_LATENCY_CYCLES)  # average hops a NoC transfer takes (MAESTRO's default: 1)
     vector_width: int = Field(1, ge=1, le=65_536)  # MACs per PE per cycle (MAESTRO's SIMD lanes)
     double_buffered: bool = True  # L1/L2 double buffering, as MAESTRO assumes
+    # analytical model: "native" prices the schedule the directive engine runs; "maestro" MAESTRO's own
+    # estimate (the L2 tile refilled off chip every top-level step), for comparisons with MAESTRO
+    cycle_convention: Literal["native", "maestro"] = "native"
 
     _bandwidths_bounded = field_validator("noc_bandwidth_words_per_cycle",
                                           "offchip_bandwidth_words_per_cycle")(bounded_bandwidth)

@@ -6,19 +6,25 @@ from pathlib import Path
 from typing import Any
 
 from sim.mapper.search import MapResult
+from sim.mapping.record import Mapping
+
+
+def _chunks(mapping: Mapping) -> int | None:
+    """Chunks of T of a systolic record; None for a directive one (its tiles are in its name)."""
+    return mapping.chunks if mapping.problem.view == "gemm" else None
 
 
 def result_dict(result: MapResult) -> dict[str, Any]:
     layers = []
     for s in result.layers:
         layers.append({
-            "layer": s.layer, "mapping": s.best.mapping.name, "chunks": s.best.mapping.chunks,
+            "layer": s.layer, "mapping": s.best.mapping.name, "chunks": _chunks(s.best.mapping),
             "whole": list(s.best.mapping.whole), "cycles": s.best.cycles, "energy_pj": s.best.energy_pj,
             "engine_cycles": s.best.engine_cycles, "engine_energy_pj": s.best.engine_energy_pj,
             "utilization": s.utilization, "dram_bytes": s.dram_bytes, "evaluated": s.evaluated,
             "space_size": s.space_size, "raw_size": s.raw_size, "pruned": dict(s.pruned), "strategy": s.strategy,
             "search_s": s.search_s, "cached": s.cached, "baselines": dict(s.baselines),
-            "validated": [{"mapping": v.mapping.name, "chunks": v.mapping.chunks, "whole": list(v.mapping.whole),
+            "validated": [{"mapping": v.mapping.name, "chunks": _chunks(v.mapping), "whole": list(v.mapping.whole),
                            "cycles": v.cycles, "engine_cycles": v.engine_cycles, "energy_pj": v.energy_pj,
                            "engine_energy_pj": v.engine_energy_pj, "disagreement": v.disagreement}
                           for v in s.validated],
@@ -53,14 +59,15 @@ def print_map_table(result: MapResult, console: Any) -> None:
         table.add_column(name, justify="left" if name in ("layer", "mapping", "whole") else "right")
     for s in result.layers:
         engine = "" if s.best.engine_cycles is None else f"{s.best.engine_cycles:,}"
-        table.add_row(s.layer, s.best.mapping.name, str(s.best.mapping.chunks), ",".join(s.best.mapping.whole) or "-",
+        table.add_row(s.layer, s.best.mapping.name, str(_chunks(s.best.mapping) or "-"),
+                      ",".join(s.best.mapping.whole) or "-",
                       f"{s.best.cycles:,}", engine, f"{s.best.energy_pj / 1e6:,.2f}", f"{s.utilization:.1%}",
                       f"{s.dram_bytes:,}", f"{s.evaluated:,}" + (" (cached)" if s.cached else ""),
                       f"{s.space_size:,}", f"{sum(n for _, n in s.pruned):,}", f"{s.search_s:.2f}")
     console.print(table)
     flagged = [(s.layer, v) for s in result.layers for v in s.validated if v.disagreement]
     for layer, v in flagged:
-        console.print(f"{layer}: {v.mapping.name} chunks={v.mapping.chunks}: {v.disagreement}")
+        console.print(f"{layer}: {v.mapping.name} chunks={_chunks(v.mapping) or '-'}: {v.disagreement}")
     console.print(f"{result.evaluated:,} candidates scored in {result.search_s:.2f} s")
     if not result.complete:
         console.print(f"[yellow]search stopped: incomplete, not searched: {', '.join(result.missing)}[/yellow]")

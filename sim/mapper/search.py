@@ -257,6 +257,11 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     """The best mapping of `layer` on `hw` for `objective` (see the module docstring)."""
     from sim.analytical.systolic import estimate_systolic
 
+    if hw.directive_array is not None:
+        from sim.mapper.directive_search import search_directive_layer
+
+        return search_directive_layer(layer, hw, objective=objective, budget=budget, seed=seed, top_k=top_k,
+                                      deadline=deadline)
     start = time.perf_counter()
     budget = budget or DEFAULT_BUDGET
     space = layer_space(layer, hw)
@@ -336,7 +341,7 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
     fallback = []
-    for layer in trace.layers[len(layers_out):]:
+    for layer in trace.layers[len(layers_out):] if hw.pe_array is not None else ():
         try:
             fallback.append((layer.name, map_systolic(layer, hw)))
         except MappingError:

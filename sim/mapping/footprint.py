@@ -23,6 +23,8 @@ cheaper one is chosen per tap range.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
 
@@ -298,7 +300,132 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
                     out[:, j] += channel_count * union_counts(m_edges, pa, pb)
         return out
 
-    return count
+    def k_chunkings(m_edges: np.ndarray, k: int, chunks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every chunk count c in `chunks`: (sum of the footprints of the blocks m_edges x (k * j) // c, the
+        first block's), exactly count()'s numbers, for many chunkings of K at once. K is taps x channels (tap
+        outer); a block within one tap reads its channels of that tap's pixels (a prefix difference), so a
+        chunking's sum is channels x the sum over taps, corrected only at the at most taps - 1 blocks that cross
+        a tap boundary, where the channels form at most four groups each reading a union over a contiguous tap
+        range. Those unions, summed over the row blocks, form one small table shared by every chunking."""
+        m_edges = np.asarray(m_edges, dtype=np.int64)
+        chunks = np.asarray(chunks, dtype=np.int64)[:, None]
+        taps = layer.filter_h * layer.filter_w
+        union: dict[tuple[int, int], tuple[int, int]] = {}  # (pa, pb) -> (sum over row blocks, first row block)
+
+        def table(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            distinct, inverse = np.unique(pa * taps + pb, return_inverse=True)
+            sums = np.empty(distinct.size, dtype=np.int64)
+            heads = np.empty(distinct.size, dtype=np.int64)
+            for i, value in enumerate(distinct.tolist()):
+                lo, hi = divmod(value, taps)
+                if (lo, hi) not in union:
+                    counts = np.diff(tap_prefix(lo, m_edges, arrays)) if lo == hi else union_counts(m_edges, lo, hi)
+                    union[(lo, hi)] = int(counts.sum()), int(counts[0])
+                sums[i], heads[i] = union[(lo, hi)]
+            return sums[inverse].reshape(pa.shape), heads[inverse].reshape(pa.shape)
+
+        def blocks(k0: np.ndarray, k1: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            """(footprint summed over row blocks, footprint of the first row block) of blocks k0:k1 (where mask)."""
+            first, last = k0 // channels, (k1 - 1) // channels
+            a, b = k0 % channels, (k1 - 1) % channels + 1
+            single = first == last
+            size = np.stack([np.where(single, k1 - k0, np.maximum(b - a, 0)),
+                             np.where(single, 0, channels - np.maximum(a, b)),
+                             np.where(single, 0, np.minimum(a, b)),
+                             np.where(single, 0, np.maximum(a - b, 0))])
+            pa = np.stack([first, first, first + 1, first + 1])
+            pb = np.stack([last, last - 1, last, last - 1])
+            used = mask[None] & (size > 0) & (pa <= pb)  # a group with no channel or no tap adds nothing
+            total = np.zeros(k0.shape, dtype=np.int64)
+            head = np.zeros(k0.shape, dtype=np.int64)
+            if used.any():
+                sums = np.zeros(size.shape, dtype=np.int64)
+                heads = np.zeros(size.shape, dtype=np.int64)
+                sums[used], heads[used] = table(pa[used], pb[used])
+                total = (size * sums).sum(axis=0)
+                head = (size * heads).sum(axis=0)
+            return total, head
+
+        single_tap = table(np.arange(taps, dtype=np.int64), np.arange(taps, dtype=np.int64))[0]
+        before = np.concatenate([[0], np.cumsum(single_tap)])  # sum of the single-tap counts of taps < t
+        totals = np.full(chunks.shape[0], channels * int(before[-1]), dtype=np.int64)
+        # The block holding each tap boundary x = t * channels; it crosses x unless x is its first index.
+        boundary = np.arange(1, taps, dtype=np.int64)[None, :] * channels
+        j = ((boundary + 1) * chunks + k - 1) // k - 1
+        k0, k1 = (k * j) // chunks, (k * (j + 1)) // chunks
+        crosses = k0 < boundary
+        crossing = crosses.copy()
+        crossing[:, 1:] &= ~(crosses[:, :-1] & (j[:, 1:] == j[:, :-1]))  # a block crossing several counts once
+        if crossing.any():
+            actual, _ = blocks(k0, k1, crossing)
+            first, last = k0 // channels, (k1 - 1) // channels
+            a, b = k0 % channels, (k1 - 1) % channels + 1
+            # What the channels x sum-over-taps base counted for the block: its channels of each tap it touches.
+            assumed = ((channels - a) * single_tap[first] + b * single_tap[np.minimum(last, taps - 1)]
+                       + channels * (before[np.maximum(last, first + 1)] - before[first + 1]))
+            totals += np.where(crossing, actual - assumed, 0).sum(axis=1)
+        head_k1 = k // chunks
+        _, firsts = blocks(np.zeros_like(head_k1), head_k1, np.ones(head_k1.shape, dtype=bool))
+        return totals, firsts[:, 0]
+
+    def m_chunkings(k_edges: np.ndarray, m: int, chunks: np.ndarray,
+                    max_work: int = 1 << 25) -> tuple[np.ndarray, np.ndarray] | None:
+        """For every chunk count c in `chunks`: (sum of the footprints of the blocks (m * i) // c x k_edges, the
+        first block's), exactly count()'s numbers; None when the work (linked touches x chunkings) exceeds
+        `max_work` (the caller then counts tiling by tiling). Summed over the row chunks, a channel group within
+        one tap telescopes to its whole-column count; a group over a tap range counts the touches whose linked
+        earlier touch of the same pixel lies in another chunk (or is none)."""
+        k_edges = np.asarray(k_edges, dtype=np.int64)
+        chunks = np.asarray(chunks, dtype=np.int64)
+        first_end = m // chunks  # the first row chunk is rows 0:m // c
+        totals = np.zeros(chunks.size, dtype=np.int64)
+        firsts = np.zeros(chunks.size, dtype=np.int64)
+        sums: dict[tuple[int, int], np.ndarray] = {}
+        for j, (k0, k1) in enumerate(pairwise(k_edges.tolist())):
+            for size, pa, pb in _segments(k0, k1, channels):
+                if (pa, pb) not in sums:
+                    if pa == pb:
+                        whole = int(tap_prefix(pa, m, arrays) - tap_prefix(pa, 0, arrays))
+                        sums[(pa, pb)] = np.full(chunks.size, whole, dtype=np.int64)
+                    else:
+                        rows, previous = union_links(pa, pb)
+                        previous = previous[:rows.size]  # no touch at all: union_links pads one -1
+                        linked = previous >= 0
+                        sums[(pa, pb)] = np.full(chunks.size, int((~linked).sum()), dtype=np.int64)
+                        if linked.any():
+                            pairs, weight = np.unique(np.stack([previous[linked], rows[linked]]), axis=1,
+                                                      return_counts=True)
+                            if pairs.shape[1] * chunks.size > max_work:
+                                return None
+                            block = ((pairs[:, :, None] + 1) * chunks[None, None, :] + m - 1) // m
+                            sums[(pa, pb)] += (weight[:, None] * (block[0] != block[1])).sum(axis=0)
+                totals += size * sums[(pa, pb)]
+                if j == 0:
+                    if pa == pb:
+                        firsts += size * (tap_prefix(pa, first_end, arrays) - tap_prefix(pa, 0, arrays))
+                    else:
+                        rows, previous = union_links(pa, pb)
+                        previous = previous[:rows.size]
+                        # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
+                        starts = np.sort(rows[previous < 0])
+                        firsts += size * np.searchsorted(starts, first_end, side="left")
+        return totals, firsts
+
+    return FootprintCounter(count, k_chunkings, m_chunkings)
+
+
+@dataclass(frozen=True)
+class FootprintCounter:
+    """`block_footprints` of one layer (call it with edges) that keeps what it derived between calls, and
+    `k_chunkings` / `m_chunkings`: the footprint sums of many chunkings of K (os) or M (ws) at once (the mapper's
+    batches)."""
+
+    count: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    k_chunkings: Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
+    m_chunkings: Callable[..., tuple[np.ndarray, np.ndarray] | None]
+
+    def __call__(self, m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
+        return self.count(m_edges, k_edges)
 
 
 # A layer's read set is asked for by its mapping, its check and its closed form alike: computed once per layer shape.

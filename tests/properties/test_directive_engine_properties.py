@@ -26,10 +26,12 @@ from sim.workload.maestro import ClusterDirective, Dataflow, MapDirective, SizeE
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def hardware(num_pes: int, noc: float = 4, offchip: float = 2, latency: int = 1) -> Hardware:
+def hardware(num_pes: int, noc: float = 4, offchip: float = 2, latency: int = 1, convention: str = "native",
+             l2_size_bytes: int = 256, double_buffered: bool = True) -> Hardware:
     return Hardware(name="t", directive_array=DirectiveArraySpec(
-        num_pes=num_pes, l1_size_bytes=1024, l2_size_bytes=256, noc_bandwidth_words_per_cycle=noc,
-        offchip_bandwidth_words_per_cycle=offchip, noc_latency_cycles=latency))
+        num_pes=num_pes, l1_size_bytes=1024, l2_size_bytes=l2_size_bytes, noc_bandwidth_words_per_cycle=noc,
+        offchip_bandwidth_words_per_cycle=offchip, noc_latency_cycles=latency, cycle_convention=convention,
+        double_buffered=double_buffered))
 
 
 def lit(value: int) -> SizeExpr:
@@ -120,7 +122,9 @@ def test_unlimited_bandwidth_is_compute_bound(case):
     unlimited = hardware(num_pes, noc=float("inf"), offchip=float("inf"), latency=0)
     result = simulate_directive_layer(layer, unlimited, dataflow)
     assert result.cycles == result.compute_cycles and result.stall_cycles == 0
-    analytical = estimate_directive(layer, hardware(num_pes, noc=10**9, offchip=10**9, latency=0), dataflow)
+    assert estimate_directive(layer, unlimited, dataflow).cycles == result.cycles  # the native model
+    maestro = hardware(num_pes, noc=10**9, offchip=10**9, latency=0, convention="maestro")
+    analytical = estimate_directive(layer, maestro, dataflow)
     single_level = not any(isinstance(d, ClusterDirective) for d in dataflow.directives)
     if single_level and layer.stride_h == 1:
         assert analytical.cycles == result.compute_cycles

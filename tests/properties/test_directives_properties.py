@@ -18,7 +18,7 @@ SETTINGS = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def hardware(num_pes: int, noc: int = 8, offchip: int = 4) -> Hardware:
-    return Hardware(name="t", directive_array=DirectiveArraySpec(
+    return Hardware(name="t", directive_array=DirectiveArraySpec(cycle_convention="maestro", 
         num_pes=num_pes, l1_size_bytes=1024, l2_size_bytes=65536, noc_bandwidth_words_per_cycle=noc,
         offchip_bandwidth_words_per_cycle=offchip))
 

@@ -39,10 +39,10 @@ def directive_file(dataflow: str, cols: int):
     return parse_dataflow((MAPPINGS / f"systolic_{dataflow}.m").read_text().replace("32", str(cols)))
 
 
-def directive_array(pes: int, bandwidth: float, latency: int) -> Hardware:
+def directive_array(pes: int, bandwidth: float, latency: int, convention: str = "native") -> Hardware:
     return Hardware(name="t", directive_array=DirectiveArraySpec(
         num_pes=pes, l1_size_bytes=1024, l2_size_bytes=1 << 20, noc_bandwidth_words_per_cycle=bandwidth,
-        offchip_bandwidth_words_per_cycle=bandwidth, noc_latency_cycles=latency))
+        offchip_bandwidth_words_per_cycle=bandwidth, noc_latency_cycles=latency, cycle_convention=convention))
 
 
 @st.composite
@@ -97,7 +97,8 @@ def test_systolic_directive_engine_three_way(layer, dataflow, rows, cols):
     directives = directive_file(dataflow, cols)
     ideal = directive_array(rows * cols, float("inf"), 0)
     engine = simulate_directive_layer(layer, ideal, directives, functional=True)
-    model = estimate_directive(layer, directive_array(rows * cols, 10**9, 0), directives)
+    model = estimate_directive(layer, directive_array(rows * cols, 10**9, 0, "maestro"), directives)
+    assert estimate_directive(layer, ideal, directives).cycles == engine.cycles  # the native model
     folds_times_t = systolic.folds * systolic.temporal
     assert engine.macs == layer.macs == dict(model.extra)["Num MACs"]
     assert engine.functional is not None and engine.functional.max_abs_error == 0.0

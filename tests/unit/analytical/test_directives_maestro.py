@@ -54,7 +54,7 @@ MULTI_LEVEL = ("GEMM_Example", "example", "googlenet_kcp_ws", "Resnet50_yxp_os")
 
 @lru_cache(maxsize=None)
 def hardware():
-    return load_maestro_hardware(DATA / "accelerator_1.m")
+    return load_maestro_hardware(DATA / "accelerator_1.m", convention="maestro")
 
 
 @lru_cache(maxsize=None)

@@ -19,7 +19,7 @@ DATA = REPO / "tests" / "data" / "maestro"
 
 
 def hw(num_pes=4, noc=1000, offchip=1000, **kwargs) -> Hardware:
-    return Hardware(name="t", directive_array=DirectiveArraySpec(
+    return Hardware(name="t", directive_array=DirectiveArraySpec(cycle_convention="maestro", 
         num_pes=num_pes, l1_size_bytes=64, l2_size_bytes=4096, noc_bandwidth_words_per_cycle=noc,
         offchip_bandwidth_words_per_cycle=offchip, **kwargs))
 
@@ -78,7 +78,7 @@ def test_shipped_mappings_cover_conv_layers_exactly(mapping):
 def test_layer_result_and_energy_conservation():
     layer = Layer(name="c", ifmap_h=8, ifmap_w=8, in_channels=4, out_channels=4, filter_h=3, filter_w=3)
     dataflow = load_mapping_file(REPO / "mappings" / "kcp_ws.m")
-    hardware = Hardware(name="m", directive_array=DirectiveArraySpec(
+    hardware = Hardware(name="m", directive_array=DirectiveArraySpec(cycle_convention="maestro", 
         num_pes=256, l1_size_bytes=100, l2_size_bytes=3000, noc_bandwidth_words_per_cycle=1000,
         offchip_bandwidth_words_per_cycle=50),
         energy={"mac": {"pj": 1.0, "source": "t"}, "l1.read": {"pj": 1.68, "source": "t"},
@@ -123,7 +123,7 @@ def test_maestro_csv_header_and_columns(tmp_path):
     from sim.workload.maestro import load_maestro_network, to_layer
 
     network = load_maestro_network(DATA / "mappings" / "example.m")
-    hardware = load_maestro_hardware(DATA / "accelerator_1.m")
+    hardware = load_maestro_hardware(DATA / "accelerator_1.m", convention="maestro")
     results = [estimate_directive(to_layer(layer), hardware, layer.dataflow) for layer in network.layers]
     path = write_maestro_csv(results, tmp_path / "maestro.csv", network=network.name)
     lines = path.read_text().splitlines()

@@ -138,3 +138,36 @@ def test_conv1_of_resnet50_on_a_ws_tiling_by_hand_checked_totals():
     assert counted.tolist() == expected.tolist()
     # The whole layer touches every stored pixel once (all 3 channels): the ifmap's size.
     assert block_footprints(layer, np.array([0, layer.gemm.m]), np.array([0, layer.gemm.k])).item() == 224 * 224 * 3
+
+
+@settings(max_examples=80, deadline=None)
+@given(conv_layers(), st.data())
+def test_k_chunkings_equal_the_brute_force_sums_of_every_chunking(layer, data):
+    """The mapper's batched count: for many chunk counts of K at once, the sum over the blocks and the first
+    block's footprint, as brute force over the explicit im2col blocks."""
+    g = layer.gemm
+    assume(not is_plain_matrix(layer) and g.k >= 1 and g.m >= 1)
+    m_edges = data.draw(edges(g.m))
+    assume(m_edges.size >= 2)
+    chunks = np.array(data.draw(st.lists(st.integers(1, g.k), min_size=1, max_size=6)), dtype=np.int64)
+    totals, firsts = footprint_counter(layer).k_chunkings(m_edges, g.k, chunks)
+    for c, total, first in zip(chunks.tolist(), totals.tolist(), firsts.tolist()):
+        reference = brute_force(layer, m_edges, (g.k * np.arange(c + 1)) // c)
+        assert total == reference.sum() and first == reference[0, 0]
+
+
+@settings(max_examples=80, deadline=None)
+@given(conv_layers(), st.data())
+def test_m_chunkings_equal_the_brute_force_sums_of_every_chunking(layer, data):
+    """The mapper's batched count for ws: many chunk counts of M at once over fixed column edges."""
+    g = layer.gemm
+    assume(not is_plain_matrix(layer) and g.k >= 1 and g.m >= 1)
+    k_edges = data.draw(edges(g.k))
+    assume(k_edges.size >= 2)
+    chunks = np.array(data.draw(st.lists(st.integers(1, g.m), min_size=1, max_size=6)), dtype=np.int64)
+    counted = footprint_counter(layer).m_chunkings(k_edges, g.m, chunks)
+    assert counted is not None
+    totals, firsts = counted
+    for c, total, first in zip(chunks.tolist(), totals.tolist(), firsts.tolist()):
+        reference = brute_force(layer, (g.m * np.arange(c + 1)) // c, k_edges)
+        assert total == reference.sum() and first == reference[0, 0]
