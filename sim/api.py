@@ -272,12 +272,14 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
     from sim.report.scalesim_windows import scalesim_window_extras
 
     layers = []
+    shared_keys: dict = {}  # the layers' records share one keys tuple
     for index, (layer, result) in enumerate(zip(trace.layers, run.layers)):
         dataflow = trace.dataflow_of(index) or hw.pe_array.dataflow
         if dataflow not in ("os", "ws", "is"):  # a mapping record or MAESTRO dataflow: not SCALE-Sim's schedule
             layers.append(result)
             continue
-        layers.append(result.with_extra(scalesim_window_extras(layer, dataflow, hw.pe_array.rows, hw.pe_array.cols)))
+        layers.append(result.with_extra(scalesim_window_extras(layer, dataflow, hw.pe_array.rows, hw.pe_array.cols),
+                                         shared_keys))
     layers = tuple(layers)
     return replace(run, layers=layers)
 
@@ -290,7 +292,8 @@ def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
     if len(run.layers) != len(trace.layers) or (representation is None and not any(
             layer.is_sparse for layer in trace.layers)):
         return run
-    layers = tuple(result.with_extra(sparsity_extras(layer, representation)) if representation is not None
+    shared_keys: dict = {}  # the layers' records share one keys tuple
+    layers = tuple(result.with_extra(sparsity_extras(layer, representation), shared_keys) if representation is not None
                    or layer.is_sparse else result for layer, result in zip(trace.layers, run.layers))
     return replace(run, layers=layers)
 
@@ -357,11 +360,12 @@ def train(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, analytical
     return replace(run, layers=layers, metadata=tuple(metadata.items()))
 
 
-def load_system(path: str | Path) -> Any:
-    """A system config (TOML): accelerators, links, topology (sim.system.spec.System)."""
+def load_system(path: str | Path, *, include_root: str | Path | None = None) -> Any:
+    """A system config (TOML): accelerators, links, topology (sim.system.spec.System). Accelerator `hw` paths lie
+    in the config's folder tree (`include_root` widens it) or name a shipped hardware config."""
     from sim.system.spec import load_system as load
 
-    return load(path)
+    return load(path, include_root=include_root)
 
 
 def simulate_system(workload: Trace | Layer | Iterable[Layer], system: Any, partition: Any = None, *,

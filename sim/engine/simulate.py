@@ -245,6 +245,7 @@ class _Run:
         self.convention = hw.pe_array.cycle_convention
         self.pes = hw.pe_array.pes
         self.priced = prices(SYSTOLIC_ACTIONS, hw.energy)
+        self.extra_keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # layer records share their extra keys
         self.plans: OrderedDict[tuple, tuple[LayerPlan, StepSchedule, dict]] = OrderedDict()
         self.results: list[LayerResult] = []
         self.windows: list[tuple[float, ...]] = []
@@ -341,7 +342,8 @@ class _Run:
                 busy_cycles=int(stats.busy_cycles[position]),
                 peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[position]), window=self.window,
                 wall_s=plan_wall + clock_wall + shared_wall, post_start=own,
-                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None))
+                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None,
+                shared_keys=self.extra_keys))
         self.mark = time.perf_counter()
 
     def run(self) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
