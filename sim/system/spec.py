@@ -221,6 +221,7 @@ def hardware_path(name: str, path: Path, field: str, include_root: Path | None =
     """Where an accelerator's `hw` points: a file inside the system config's folder tree (or `include_root`'s),
     confined like an energy-table include; else, when no such file exists, a shipped config of that name."""
     from sim.hardware.toml_loader import resolve_include
+    from sim.inputs import MAX_CONFIG_BYTES, read_bytes
 
     if not Path(name).is_absolute() and not (path.parent / name).exists():
         shipped = shipped_hardware(name)
@@ -229,6 +230,12 @@ def hardware_path(name: str, path: Path, field: str, include_root: Path | None =
     hw_path = resolve_include(name, path, include_root, field=field, allowed=HW_ALLOWED)
     if not hw_path.exists():
         raise ConfigError("hardware config not found", file=path, field=field, value=name, allowed=HW_ALLOWED)
+    if hw_path.suffix.lower() not in _HW_SUFFIXES:
+        raise ConfigError("unsupported hardware config format", file=path, field=field, value=name,
+                          allowed=".toml (our hardware TOML), .cfg (a SCALE-Sim .cfg), .m (a MAESTRO hardware .m)")
+    # A directory, FIFO or device (or an oversized file) is refused here, naming the system config and field.
+    read_bytes(hw_path, ConfigError, limit=MAX_CONFIG_BYTES, what=f"hardware config {hw_path.name}", field=field,
+               file=path)
     return hw_path
 
 

@@ -16,6 +16,7 @@ from sim.errors import TraceError
 
 KIB, MIB = 1024, 1024 * 1024
 FIELDS = ("issue_ns", "kind", "address", "size_bytes")
+MAX_REQUEST_BYTES = 1 << 30  # one request of at most 1 GiB: an engine tile transfer is bounded by its buffer
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,10 @@ def _field_error(path: Path, line: int, field: str, value: str, allowed: str) ->
 
 def load_dram_trace(path: str | Path) -> DramTrace:
     """Parse a request trace; every malformed line is an error with its line number and field."""
+    from sim.inputs import MAX_REQUEST_TRACE_BYTES, read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise TraceError(f"cannot read the request trace: {error.strerror}", file=path) from None
+    text = read_text(path, TraceError, limit=MAX_REQUEST_TRACE_BYTES, what="request trace")  # bounded, regular, UTF-8
     issue, write, address, size, operand = [], [], [], [], []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].split()
@@ -71,8 +71,8 @@ def load_dram_trace(path: str | Path) -> DramTrace:
             nbytes = int(line[3], 0)
         except ValueError:
             raise _field_error(path, number, "size_bytes", line[3], "a whole number of bytes > 0") from None
-        if nbytes <= 0:
-            raise _field_error(path, number, "size_bytes", line[3], "a whole number of bytes > 0")
+        if not 0 < nbytes <= MAX_REQUEST_BYTES:
+            raise _field_error(path, number, "size_bytes", line[3], "a whole number of bytes > 0 and <= 2**30")
         issue.append(issue_ns)
         write.append(kind == "W")
         address.append(addr)
