@@ -5,8 +5,8 @@ dataclass so results can be hashed, pickled (sweeps), compared field by field (`
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Iterable, Mapping
 
 
@@ -65,31 +65,23 @@ class ActionCounts:
         return ActionCounts.of(merged)
 
 
-class KeyedValues(Sequence):
-    """Sorted (key, value) pairs kept as a keys tuple and a values tuple: every layer of a run has the same keys,
-    so they share one keys tuple and a record holds its values only (~2 KB less a layer than a tuple of pairs).
-    Reads, compares, hashes and pickles as the tuple of pairs it stands for."""
+class _PairsView(Sequence):
+    """A compact stand-in for a tuple of (key, value) pairs: reads, compares, hashes, prints and pickles as
+    `_pairs()`, the tuple it stands for (so reports and `==` cannot tell the two apart)."""
 
-    __slots__ = ("_keys", "_values")
-
-    def __init__(self, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
-        self._keys = keys
-        self._values = values
+    __slots__ = ()
 
     def _pairs(self) -> tuple[tuple[str, Any], ...]:
-        return tuple(zip(self._keys, self._values))
+        raise NotImplementedError
 
     def __getitem__(self, index):
         return self._pairs()[index]
 
-    def __len__(self) -> int:
-        return len(self._keys)
-
     def __iter__(self):
-        return zip(self._keys, self._values)
+        return iter(self._pairs())
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, (KeyedValues, PricedProvenance)):
+        if isinstance(other, _PairsView):
             other = other._pairs()
         return isinstance(other, tuple) and self._pairs() == other
 
@@ -103,11 +95,30 @@ class KeyedValues(Sequence):
         return tuple, (self._pairs(),)
 
 
-class PricedProvenance(Sequence):
+class KeyedValues(_PairsView):
+    """Sorted (key, value) pairs kept as a keys tuple and a values tuple: every layer of a run has the same keys,
+    so they share one keys tuple and a record holds its values only (~2 KB less a layer than a tuple of pairs)."""
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
+        self._keys = keys
+        self._values = values
+
+    def _pairs(self) -> tuple[tuple[str, Any], ...]:
+        return tuple(zip(self._keys, self._values))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self):
+        return zip(self._keys, self._values)
+
+
+class PricedProvenance(_PairsView):
     """An energy breakdown's provenance, rendered when read: one layer's counts (its `ActionCounts.items`, already
     held by the LayerResult) and the run's shared price table, instead of one text per action and layer (~2.5 KB a
-    layer). `priced[action]` is `(component, pj, text before the count, text after)`, or None for `not_priced`.
-    Reads, compares, hashes and pickles as the tuple of (action, text) pairs it stands for."""
+    layer). `priced[action]` is `(component, pj, text before the count, text after)`, or None for `not_priced`."""
 
     __slots__ = ("_counts", "_priced", "_not_priced")
 
@@ -123,28 +134,8 @@ class PricedProvenance(Sequence):
             texts[action] = self._not_priced if price is None else f"{price[2]}{count}{price[3]}"
         return _frozen_items(texts)
 
-    def __getitem__(self, index):
-        return self._pairs()[index]
-
     def __len__(self) -> int:
-        return len(self._counts)
-
-    def __iter__(self):
-        return iter(self._pairs())
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (KeyedValues, PricedProvenance)):
-            other = other._pairs()
-        return isinstance(other, tuple) and self._pairs() == other
-
-    def __hash__(self) -> int:
-        return hash(self._pairs())
-
-    def __repr__(self) -> str:
-        return repr(self._pairs())
-
-    def __reduce__(self):
-        return tuple, (self._pairs(),)
+        return len(self._pairs())  # one pair per distinct action
 
 
 @dataclass(frozen=True, slots=True)
