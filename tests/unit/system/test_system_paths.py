@@ -103,3 +103,15 @@ def test_cli_system_refuses_an_escape_with_exit_2_and_accepts_include_root(tmp_p
     done = sim("system", str(path), "--trace", str(trace), "--analytical", "--inference", "-q", "--out", "o",
                "--include-root", str(tmp_path))
     assert done.returncode == 0, done.stderr
+
+
+def test_shipped_systems_name_shipped_configs_that_the_package_data_carries():
+    import tomllib
+
+    package_data = (ROOT / "pyproject.toml").read_text()
+    for path in sorted((ROOT / "systems").glob("*.toml")):
+        for entry in tomllib.loads(path.read_text())["accelerator"]:
+            shipped = shipped_hardware(entry["hw"])
+            assert shipped is not None and shipped.resolve() == (ROOT / "hw_configs" / entry["hw"]).resolve(), entry
+            pattern = "shipped/*" + Path(entry["hw"]).suffix if "/" not in entry["hw"] else entry["hw"]
+            assert f'"{pattern}"' in package_data or f'"shipped/{pattern}"' in package_data, pattern
