@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, TraceError
 from sim.functional.graph import Graph, load_graph, run_graph
 from sim.functional.layer import float_ofmap, hardware_layer, operand_bits, quantized_layer
 from sim.functional.quantize import QuantConfig, QuantParams, calibrate, quantize
@@ -200,8 +200,12 @@ def _onnxruntime_outputs(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str
         return None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # deterministic and polite on a shared machine
-    session = onnxruntime.InferenceSession(graph.source_file, options, providers=["CPUExecutionProvider"])
-    result = session.run(None, {name: array.astype(np.float32) for name, array in feeds.items()})
+    try:
+        session = onnxruntime.InferenceSession(graph.source_file, options, providers=["CPUExecutionProvider"])
+        result = session.run(None, {name: array.astype(np.float32) for name, array in feeds.items()})
+    except Exception as error:  # noqa: BLE001 (onnxruntime raises its own Fail / InvalidGraph / RuntimeException)
+        raise TraceError(f"onnxruntime cannot run the model ({type(error).__name__}: {str(error)[:120]})",
+                         file=graph.source_file, allowed="a model onnxruntime can load and run") from None
     return {name: np.asarray(value, dtype=np.float64) for name, value in zip(graph.outputs, result)}
 
 
