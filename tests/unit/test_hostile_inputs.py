@@ -24,6 +24,9 @@ def test_a_request_trace_that_is_not_utf8_is_a_trace_error(tmp_path):
     path.write_text("0 R 0x0 1099511627776\n")
     with pytest.raises(TraceError, match="size_bytes"):
         load_dram_trace(path)
+    path.write_text("0 R 0x0 64\n4611686018427387904 R 0x40 64\n")  # 2^62 ns: the replay could not advance
+    with pytest.raises(TraceError, match="issue_ns"):
+        load_dram_trace(path)
 
 
 def test_a_mapping_file_that_is_not_utf8_or_too_deep_is_a_mapping_error(tmp_path):
