@@ -300,6 +300,7 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
     scalesim_memory_on = array.memory_convention == "scalesim" and math.isinf(hw.dram.bandwidth_bytes_per_cycle)
     buffer_words = {operand: getattr(hw.buffers, operand).size_words for operand in ("ifmap", "filter", "ofmap")}
     layers = []
+    shared_keys: dict = {}  # the layers' records share one keys tuple
     for index, (layer, result) in enumerate(zip(trace.layers, run.layers)):
         dataflow = trace.dataflow_of(index) or array.dataflow
         if dataflow not in ("os", "ws", "is"):  # a mapping record or MAESTRO dataflow: not SCALE-Sim's schedule
@@ -312,7 +313,7 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
             windows = sram_windows(dataflow, array.rows, array.cols, gemm.m, gemm.k, gemm.n)
             memory = scalesim_memory(layer, dataflow, array.rows, array.cols, buffer_words, total, windows)
             extras.update(scalesim_memory_extras(memory))
-        layers.append(result.with_extra(extras))
+        layers.append(result.with_extra(extras, shared_keys))
     return replace(run, layers=tuple(layers))
 
 
@@ -324,7 +325,8 @@ def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
     if len(run.layers) != len(trace.layers) or (representation is None and not any(
             layer.is_sparse for layer in trace.layers)):
         return run
-    layers = tuple(result.with_extra(sparsity_extras(layer, representation)) if representation is not None
+    shared_keys: dict = {}  # the layers' records share one keys tuple
+    layers = tuple(result.with_extra(sparsity_extras(layer, representation), shared_keys) if representation is not None
                    or layer.is_sparse else result for layer, result in zip(trace.layers, run.layers))
     return replace(run, layers=layers)
 
@@ -391,11 +393,12 @@ def train(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, analytical
     return replace(run, layers=layers, metadata=tuple(metadata.items()))
 
 
-def load_system(path: str | Path) -> Any:
-    """A system config (TOML): accelerators, links, topology (sim.system.spec.System)."""
+def load_system(path: str | Path, *, include_root: str | Path | None = None) -> Any:
+    """A system config (TOML): accelerators, links, topology (sim.system.spec.System). Accelerator `hw` paths lie
+    in the config's folder tree (`include_root` widens it) or name a shipped hardware config."""
     from sim.system.spec import load_system as load
 
-    return load(path)
+    return load(path, include_root=include_root)
 
 
 def simulate_system(workload: Trace | Layer | Iterable[Layer], system: Any, partition: Any = None, *,

@@ -492,21 +492,22 @@ def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[P
         dataflow = api.load_mapping(path)
         return f"dataflow, {len(dataflow.directives)} directives"
     if suffix in (".toml", ".cfg") or maestro_kind == "hardware":
-        if suffix == ".toml" and _is_sweep_spec(path):
+        keys = _toml_keys(path) if suffix == ".toml" else set()  # read once: what kind of TOML this is
+        if "sweep" in keys:
             from sim.sweep import load_sweep_spec
 
             load_sweep_spec(path)
             return "sweep spec"
-        if suffix == ".toml" and _has_top_key(path, "accelerator"):
+        if "accelerator" in keys:
             from sim.system.partition import partition_from_table
             from sim.system.spec import raw_partition
 
-            machine = api.load_system(path)
+            machine = api.load_system(path, include_root=include_root)
             table = raw_partition(path)
             if table is not None:
                 partition_from_table(table, machine)
             return f"system '{machine.name}', {len(machine.accelerators)} accelerators, {len(machine.links)} links"
-        if suffix == ".toml" and _is_energy_table(path):
+        if _is_energy_table(keys):
             from sim.hardware.energy_table import check_energy_table
 
             entries = check_energy_table(path)
@@ -529,6 +530,9 @@ def system(
     out: Optional[Path] = typer.Option(None, "--out", help="output folder (default: out/<trace>-<system>-system)"),
     plots: bool = typer.Option(False, "--plots", help="also write the timeline, link-traffic and breakdown plots"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
+    include_root: Optional[Path] = typer.Option(
+        None, "--include-root", help="let the system config name hardware configs (and those their energy tables) "
+                                     "anywhere under DIR (default: the config's own folder tree)"),
 ) -> None:
     """One training step (or inference) of TRACE on a system of accelerators; per-accelerator busy / waiting time,
     link traffic; writes system.json, timeline.csv, accelerators.csv, links.csv."""
@@ -538,7 +542,7 @@ def system(
     from sim.report.system import plot_system, write_system_report
 
     console = _console(quiet)
-    machine = api.load_system(config)
+    machine = api.load_system(config, include_root=include_root)
     layers = api.load_trace(trace)
     out_dir = _out_dir(out, _default_out(trace, Path(config).stem, "-system"))
     result, found = api.simulate_system(layers, machine, "auto" if search else None, training=not inference,
@@ -606,18 +610,9 @@ def _toml_keys(path: Path) -> set[str]:
         return set()
 
 
-def _is_energy_table(path: Path) -> bool:
+def _is_energy_table(keys: set[str]) -> bool:
     """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
-    keys = _toml_keys(path)
     return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
-
-
-def _has_top_key(path: Path, key: str) -> bool:
-    return key in _toml_keys(path)
-
-
-def _is_sweep_spec(path: Path) -> bool:
-    return "sweep" in _toml_keys(path)
 
 
 class _Interrupted(BaseException):

@@ -5,11 +5,12 @@ dataclass so results can be hashed, pickled (sweeps), compared field by field (`
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Iterable, Mapping
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OperandCounts:
     """One count per operand (SRAM or DRAM reads / writes)."""
 
@@ -36,7 +37,7 @@ def _frozen_items(values: Mapping[str, Any] | Iterable[tuple[str, Any]]) -> tupl
     return tuple(sorted((str(k), v) for k, v in values))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ActionCounts:
     """How often each hardware action happened, keyed by the energy-table entry it is charged to.
 
@@ -64,15 +65,89 @@ class ActionCounts:
         return ActionCounts.of(merged)
 
 
-@dataclass(frozen=True)
+class _PairsView(Sequence):
+    """A compact stand-in for a tuple of (key, value) pairs: reads, compares, hashes, prints and pickles as
+    `_pairs()`, the tuple it stands for (so reports and `==` cannot tell the two apart)."""
+
+    __slots__ = ()
+
+    def _pairs(self) -> tuple[tuple[str, Any], ...]:
+        raise NotImplementedError
+
+    def __getitem__(self, index):
+        return self._pairs()[index]
+
+    def __iter__(self):
+        return iter(self._pairs())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, _PairsView):
+            other = other._pairs()
+        return isinstance(other, tuple) and self._pairs() == other
+
+    def __hash__(self) -> int:
+        return hash(self._pairs())
+
+    def __repr__(self) -> str:
+        return repr(self._pairs())
+
+    def __reduce__(self):
+        return tuple, (self._pairs(),)
+
+
+class KeyedValues(_PairsView):
+    """Sorted (key, value) pairs kept as a keys tuple and a values tuple: every layer of a run has the same keys,
+    so they share one keys tuple and a record holds its values only (~2 KB less a layer than a tuple of pairs)."""
+
+    __slots__ = ("_keys", "_values")
+
+    def __init__(self, keys: tuple[str, ...], values: tuple[Any, ...]) -> None:
+        self._keys = keys
+        self._values = values
+
+    def _pairs(self) -> tuple[tuple[str, Any], ...]:
+        return tuple(zip(self._keys, self._values))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self):
+        return zip(self._keys, self._values)
+
+
+class PricedProvenance(_PairsView):
+    """An energy breakdown's provenance, rendered when read: one layer's counts (its `ActionCounts.items`, already
+    held by the LayerResult) and the run's shared price table, instead of one text per action and layer (~2.5 KB a
+    layer). `priced[action]` is `(component, pj, text before the count, text after)`, or None for `not_priced`."""
+
+    __slots__ = ("_counts", "_priced", "_not_priced")
+
+    def __init__(self, counts: tuple[tuple[str, float], ...], priced: Mapping[str, Any], not_priced: str) -> None:
+        self._counts = counts
+        self._priced = priced
+        self._not_priced = not_priced
+
+    def _pairs(self) -> tuple[tuple[str, str], ...]:
+        texts = {}
+        for action, count in self._counts:
+            price = self._priced[action]
+            texts[action] = self._not_priced if price is None else f"{price[2]}{count}{price[3]}"
+        return _frozen_items(texts)
+
+    def __len__(self) -> int:
+        return len(self._pairs())  # one pair per distinct action
+
+
+@dataclass(frozen=True, slots=True)
 class EnergyBreakdown:
     """Energy per component (pJ); `total_pj` is their sum, by construction.
 
-    `provenance` names, per action key, the energy-table entry and its source (Accelergy's idea).
+    `provenance` names, per action key, the energy-table entry and its source (Accelergy's idea): sorted
+    (action, text) pairs, a tuple or a `PricedProvenance` that renders the same pairs on demand.
     """
 
     by_component: tuple[tuple[str, float], ...] = ()
-    provenance: tuple[tuple[str, str], ...] = ()
+    provenance: Sequence[tuple[str, str]] = ()
 
     @classmethod
     def of(cls, by_component: Mapping[str, float], provenance: Mapping[str, str] | None = None) -> "EnergyBreakdown":
@@ -121,7 +196,7 @@ class FunctionalCheck:
     seed: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LevelCounts:
     """One operand's accesses at one memory level (sim.analytical.levels): `reads` / `writes` in words of the
     level (a partial word counts its fraction; DRAM's words are bytes), the bytes they move, and their energy."""
@@ -135,7 +210,7 @@ class LevelCounts:
     energy_pj: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LayerResult:
     """One layer's numbers; produced by `sim.engine` and by `sim.analytical` alike."""
 
@@ -158,16 +233,23 @@ class LayerResult:
     sim_wall_s: float = 0.0
     crossbar: CrossbarStats | None = None
     functional: FunctionalCheck | None = None
-    # Model-specific statistics (per-component busy/idle cycles, MAESTRO's statistics ...): name -> number.
-    extra: tuple[tuple[str, float], ...] = ()
+    # Model-specific statistics (per-component busy/idle cycles, MAESTRO's statistics ...): name -> number, as
+    # sorted pairs (a tuple, or the engine's KeyedValues).
+    extra: Sequence[tuple[str, float]] = ()
     # Per memory level and operand, outermost last; empty unless the hardware gives a [[memory]] hierarchy beyond
     # one SRAM per operand (then its actions are keyed by level name).
     levels: tuple[LevelCounts, ...] = ()
 
-    def with_extra(self, values: Mapping[str, float]) -> "LayerResult":
+    def with_extra(self, values: Mapping[str, float], shared_keys: dict | None = None) -> "LayerResult":
+        """`extra` with `values` merged in; `shared_keys`, a dict kept over a run's layers, lets them share one
+        keys tuple."""
         merged = dict(self.extra)
         merged.update(values)
-        return replace(self, extra=_frozen_items(merged))
+        keys = tuple(sorted(map(str, merged)))
+        if shared_keys is not None:
+            keys = shared_keys.setdefault(keys, keys)
+        by_name = {str(key): value for key, value in merged.items()}
+        return replace(self, extra=KeyedValues(keys, tuple([by_name[key] for key in keys])))
 
     def to_dict(self) -> dict[str, Any]:
         """The report.json layer record (DESIGN.md §3)."""
@@ -208,7 +290,7 @@ class LayerResult:
 _ADDITIVE = ("macs", "cycles", "compute_cycles", "stall_cycles", "folds", "sim_wall_s")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RunResult:
     """A whole trace on one hardware config."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from sim.hardware.spec import EnergyEntry
-from sim.records import ActionCounts, EnergyBreakdown
+from sim.records import ActionCounts, EnergyBreakdown, PricedProvenance, _frozen_items
 
 NOT_PRICED = "not priced: no entry in the hardware config's [energy] table"
 
@@ -34,17 +34,17 @@ def apply(counts: ActionCounts, table: Mapping[str, EnergyEntry],
           priced: Mapping[str, tuple[str, float, str, str] | None] | None = None) -> EnergyBreakdown:
     """Energy per component in pJ; `total_pj` equals the sum of count x pj over priced actions.
 
-    `priced`: `prices(keys, table)` for (at least) the keys of `counts`, to skip the per-key table work."""
+    `priced`: `prices(keys, table)` for (at least) the keys of `counts`, to skip the per-key table work; the
+    result then renders its provenance from it and the counts when read (one shared table per run, not one text
+    per action and layer)."""
+    shared = priced is not None
     if priced is None:
         priced = prices((action for action, _ in counts.items), table)
     by_component: dict[str, float] = {}
-    provenance: dict[str, str] = {}
     for action, count in counts.items:
         price = priced[action]
-        if price is None:
-            provenance[action] = NOT_PRICED
-            continue
-        component, pj, before, after = price
-        by_component[component] = by_component.get(component, 0.0) + float(count) * pj
-        provenance[action] = f"{before}{count}{after}"
-    return EnergyBreakdown.of(by_component, provenance)
+        if price is not None:
+            component, pj = price[0], price[1]
+            by_component[component] = by_component.get(component, 0.0) + float(count) * pj
+    provenance = PricedProvenance(counts.items, priced, NOT_PRICED)
+    return EnergyBreakdown(_frozen_items(by_component), provenance if shared else tuple(provenance))

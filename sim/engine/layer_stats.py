@@ -25,7 +25,7 @@ from sim.energy.tables import apply
 from sim.engine.tiling import OPERANDS, LayerPlan
 from sim.hardware.spec import EnergyEntry
 from sim.mapping.record import Mapping
-from sim.records import ActionCounts, EnergyBreakdown, FunctionalCheck, LayerResult, OperandCounts
+from sim.records import KeyedValues, ActionCounts, EnergyBreakdown, FunctionalCheck, LayerResult, OperandCounts
 from sim.workload.layer import Layer
 
 if TYPE_CHECKING:
@@ -259,9 +259,11 @@ class PlanStats:
 
 def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes: int,
                  table: Mapping[str, EnergyEntry], priced: dict, busy_cycles: int, peak_bytes_per_cycle: float,
-                 window: int, wall_s: float, post_start: float, functional: FunctionalCheck | None) -> LayerResult:
+                 window: int, wall_s: float, post_start: float, functional: FunctionalCheck | None,
+                 shared_keys: dict | None = None) -> LayerResult:
     """The layer's record from its timeline and its `bandwidth_windows` statistics; `priced` is
-    `sim.energy.tables.prices(SYSTOLIC_ACTIONS, table)`, once per run. Its sim_wall_s is `wall_s` plus the time
+    `sim.energy.tables.prices(SYSTOLIC_ACTIONS, table)`, once per run; `shared_keys` a dict kept for the run
+    (its records then share their `extra` keys). Its sim_wall_s is `wall_s` plus the time
     since `post_start` (a time.perf_counter() reading: the layer's own post-processing began) until the record
     is built."""
     start, end = timeline.start, timeline.end
@@ -309,7 +311,9 @@ def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes
         extra[stall] = counters.stall[name]
         extra[occupancy] = timeline.peak_occupancy[name]
     utilization = stats.layer_macs / (pes * cycles) if cycles else 0.0
-    extra_items = tuple(sorted(extra.items()))
+    keys = tuple(sorted(extra))
+    keys = shared_keys.setdefault(keys, keys) if shared_keys is not None else keys  # one keys tuple per run
+    extra_items = KeyedValues(keys, tuple([extra[key] for key in keys]))
     energy = apply(actions, table, priced)
     if timeline.dram_energy_pj is not None:
         # A command-level DRAM prices its own commands (ACT, RD, WR, PRE, REF, background) instead of per byte.

@@ -256,6 +256,7 @@ class _Run:
         self.pes = hw.pe_array.pes
         self.priced = prices(SYSTOLIC_ACTIONS, hw.energy)
         self.plain = is_today(hw)  # one SRAM per operand; else every level is priced by sim.analytical.levels
+        self.extra_keys: dict[tuple[str, ...], tuple[str, ...]] = {}  # layer records share their extra keys
         self.plans: OrderedDict[tuple, tuple[LayerPlan, StepSchedule, dict]] = OrderedDict()
         self.results: list[LayerResult] = []
         self.windows: list[tuple[float, ...]] = []
@@ -356,7 +357,8 @@ class _Run:
                 busy_cycles=int(stats.busy_cycles[position]),
                 peak_bytes_per_cycle=float(stats.peak_bytes_per_cycle[position]), window=self.window,
                 wall_s=plan_wall + clock_wall + shared_wall, post_start=own,
-                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None)
+                functional=_functional(layer, self.hw, mapping, self.seed) if self.functional else None,
+                shared_keys=self.extra_keys)
             self.results.append(result if self.plain else price_levels(layer, self.hw, mapping, result))
         self.mark = time.perf_counter()
 

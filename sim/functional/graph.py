@@ -68,8 +68,21 @@ def load_graph(path: str | Path) -> Graph:
     import onnx
     from onnx import numpy_helper
 
-    model = onnx.load(str(path))
-    initializers = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    from sim.inputs import MAX_ONNX_BYTES, read_bytes
+
+    # From bytes read bounded: onnx.load would also follow external-data references to any file.
+    model = onnx.load_model_from_string(read_bytes(path, TraceError, limit=MAX_ONNX_BYTES, what="ONNX model"))
+    initializers = {}
+    for init in model.graph.initializer:
+        if init.data_location == onnx.TensorProto.EXTERNAL:
+            raise TraceError("ONNX weights in external data are not read", file=path, field=f"initializer {init.name}",
+                             allowed="weights stored inside the .onnx file")
+        try:
+            initializers[init.name] = numpy_helper.to_array(init)
+        except Exception as error:  # noqa: BLE001 (hostile protobuf: onnx raises ValueError, TypeError, ...)
+            raise TraceError(f"malformed ONNX weights ({type(error).__name__})", file=path,
+                             field=f"initializer {init.name[:120]}", allowed="a tensor whose data matches its dims") \
+                from None
     nodes = []
     for index, proto in enumerate(model.graph.node):
         name = proto.name or f"{proto.op_type}_{index}"

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, TraceError
 from sim.functional.graph import Graph, load_graph, run_graph
 from sim.functional.layer import float_ofmap, hardware_layer, operand_bits, quantized_layer
 from sim.functional.quantize import QuantConfig, QuantParams, calibrate, quantize
@@ -103,18 +103,45 @@ def _exact_dequantized(layer: Layer, q_ifmap: Any, q_filters: Any) -> np.ndarray
     return corrected * (float(q_ifmap.params.scale.reshape(-1)[0]) * q_filters.params.scale.reshape(-1))
 
 
+MAX_DATASET_BYTES = 512 * 2**20  # an .npy / .npz file, and the arrays it unpacks to
+
+
+def load_arrays(path: str | Path, what: str) -> np.ndarray | dict[str, np.ndarray]:
+    """An .npy array or the arrays of an .npz, read bounded: a regular file, and at most MAX_DATASET_BYTES both on
+    disk and unpacked (an .npz is a zip: its members' sizes are checked before any is inflated)."""
+    import io
+    import zipfile
+
+    from sim.inputs import read_bytes
+
+    data = read_bytes(path, ConfigError, limit=MAX_DATASET_BYTES, what=what)
+    try:
+        if data.startswith(b"PK"):
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                unpacked = sum(info.file_size for info in archive.infolist())
+            if unpacked > MAX_DATASET_BYTES:
+                raise ConfigError(f"{what} unpacks to {unpacked:,} bytes", file=path,
+                                  allowed=f"at most {MAX_DATASET_BYTES // 2**20} MiB")
+            with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
+                return {name: loaded[name] for name in loaded.files}
+        return np.load(io.BytesIO(data), allow_pickle=False)
+    except ConfigError:
+        raise
+    except MemoryError:
+        raise ConfigError(f"{what} does not fit in memory", file=path) from None
+    except Exception as error:  # noqa: BLE001 (numpy and zipfile raise ValueError, BadZipFile, OSError, EOFError ...)
+        raise ConfigError(f"not a readable .npy / .npz file ({type(error).__name__}: {str(error)[:120]})",
+                          file=path) from None
+
+
 def load_inputs(data: str | Path | np.ndarray | dict[str, np.ndarray], graph: Graph) -> dict[str, np.ndarray]:
     """The model's input tensors from arrays or a .npy / .npz file, checked against the model's input shapes."""
     source = str(data) if isinstance(data, (str, Path)) else None
     if source is not None:
         path = Path(data)
-        if not path.is_file():
+        if not path.exists():
             raise ConfigError("dataset file not found", file=path)
-        try:
-            loaded = np.load(path, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"not a readable .npy / .npz file: {err}", file=path) from err
-        data = dict(loaded) if hasattr(loaded, "files") else loaded
+        data = load_arrays(path, "dataset file")
     names = list(graph.inputs)
     if isinstance(data, dict):
         arrays = {k: v for k, v in data.items() if k in names}
@@ -152,14 +179,11 @@ def load_inputs(data: str | Path | np.ndarray | dict[str, np.ndarray], graph: Gr
 def load_labels(labels: str | Path | np.ndarray, samples: int) -> np.ndarray:
     source = str(labels) if isinstance(labels, (str, Path)) else None
     if source is not None:
-        try:
-            loaded = np.load(labels, allow_pickle=False)
-        except (OSError, ValueError) as err:
-            raise ConfigError(f"labels not readable as .npy / .npz: {err}", file=source) from err
-        if hasattr(loaded, "files"):
-            key = "labels" if "labels" in loaded.files else (loaded.files[0] if len(loaded.files) == 1 else None)
+        loaded = load_arrays(labels, "labels file")
+        if isinstance(loaded, dict):
+            key = "labels" if "labels" in loaded else (next(iter(loaded)) if len(loaded) == 1 else None)
             if key is None:
-                raise ConfigError("labels .npz needs an array named 'labels'", file=source, value=loaded.files)
+                raise ConfigError("labels .npz needs an array named 'labels'", file=source, value=list(loaded))
             loaded = loaded[key]
         labels = loaded
     array = np.asarray(labels)
@@ -176,8 +200,12 @@ def _onnxruntime_outputs(graph: Graph, feeds: dict[str, np.ndarray]) -> dict[str
         return None
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1  # deterministic and polite on a shared machine
-    session = onnxruntime.InferenceSession(graph.source_file, options, providers=["CPUExecutionProvider"])
-    result = session.run(None, {name: array.astype(np.float32) for name, array in feeds.items()})
+    try:
+        session = onnxruntime.InferenceSession(graph.source_file, options, providers=["CPUExecutionProvider"])
+        result = session.run(None, {name: array.astype(np.float32) for name, array in feeds.items()})
+    except Exception as error:  # noqa: BLE001 (onnxruntime raises its own Fail / InvalidGraph / RuntimeException)
+        raise TraceError(f"onnxruntime cannot run the model ({type(error).__name__}: {str(error)[:120]})",
+                         file=graph.source_file, allowed="a model onnxruntime can load and run") from None
     return {name: np.asarray(value, dtype=np.float64) for name, value in zip(graph.outputs, result)}
 
 

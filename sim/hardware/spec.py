@@ -39,7 +39,8 @@ class Spec(BaseModel):
     """
 
     # NaN and inf mean nothing in a spec; the one field where inf means "unlimited" opts back in.
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, validate_default=True, allow_inf_nan=False)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=False, validate_default=True, allow_inf_nan=False,
+                              defer_build=True)
 
 
 def constraint_error(field: str, message: str, value: object, allowed: str) -> PydanticCustomError:
@@ -392,7 +393,7 @@ class ReramSpec(Spec):
     signed_inputs: bool = True  # two's complement: the sign bit is one extra read of weight -2**(input_bits-1)
     signed_weights: Literal["offset", "differential", "unit_column"] = "offset"
     slice_placement: Literal["adjacent_columns", "separate_crossbars"] = "adjacent_columns"
-    adc: AdcSpec = AdcSpec()
+    adc: AdcSpec = Field(default_factory=AdcSpec)
     read_latency_ns: float = Field(100.0, gt=0, le=1e9)
     pipeline_stages: int = Field(3, ge=1, le=1024)
     crossbars_per_ima: int = Field(8, ge=1, le=4096)
@@ -424,8 +425,8 @@ class ReramSpec(Spec):
     # TinyADC: at most this many non-zero weights per crossbar column segment (None: no pruning constraint)
     prune_nonzero: int | None = Field(None, ge=1, le=MAX_ARRAY_DIM)
     replicate_layers: bool = True  # ISAAC: replicate early layers to balance the inter-layer pipeline
-    non_ideal: NonIdealitySpec = NonIdealitySpec()
-    tile_noc: TileNocSpec = TileNocSpec()
+    non_ideal: NonIdealitySpec = Field(default_factory=NonIdealitySpec)
+    tile_noc: TileNocSpec = Field(default_factory=TileNocSpec)
 
     @model_validator(mode="after")
     def _pruning_needs_zero_cells(self) -> ReramSpec:

@@ -91,28 +91,30 @@ def read_text(path: Path, *, included_by: str | Path | None = None) -> str:
                            field="energy_tables", file=included_by)
 
 
-def resolve_include(name: str, file: Path, include_root: Path | None = None) -> Path:
-    """Where an `energy_tables` entry points: relative to the including file, and inside its folder tree (or
-    `include_root`'s, when the user widened it) after symbolic links are followed."""
-    allowed = "a relative path to a file inside the config's folder tree (or pass --include-root DIR)"
+def resolve_include(name: str, file: Path, include_root: Path | None = None, field: str = "energy_tables",
+                    allowed: str = "a relative path to a file inside the config's folder tree (or pass "
+                                   "--include-root DIR)") -> Path:
+    """Where an include (an `energy_tables` entry, a system config's accelerator `hw`, named by `field`) points:
+    relative to the including file, and inside its folder tree (or `include_root`'s, when the user widened it)
+    after symbolic links are followed."""
     if any(ord(char) < 32 for char in name):
-        raise ConfigError("include path contains a control character", file=file, field="energy_tables",
+        raise ConfigError("include path contains a control character", file=file, field=field,
                           allowed=allowed)
     if len(name) > 1024:
-        raise ConfigError("include path too long", file=file, field="energy_tables",
+        raise ConfigError("include path too long", file=file, field=field,
                           value=f"{len(name)} characters", allowed="at most 1024 characters")
     if Path(name).is_absolute() and include_root is None:
-        raise ConfigError("absolute include paths are not allowed", file=file, field="energy_tables",
+        raise ConfigError("absolute include paths are not allowed", file=file, field=field,
                           value=name, allowed=allowed)
     path = file.parent / name
     root = (include_root if include_root is not None else file.parent).resolve()
     try:
         resolved = path.resolve()
     except (OSError, RuntimeError):  # a symbolic-link loop
-        raise ConfigError("include path cannot be resolved", file=file, field="energy_tables", value=name,
+        raise ConfigError("include path cannot be resolved", file=file, field=field, value=name,
                           allowed=allowed) from None
     if not resolved.is_relative_to(root):
-        raise ConfigError("include path leaves the config's folder tree", file=file, field="energy_tables",
+        raise ConfigError("include path leaves the config's folder tree", file=file, field=field,
                           value=name, allowed=allowed)
     return path
 

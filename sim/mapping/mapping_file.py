@@ -151,11 +151,16 @@ class _Reader:
 
 def parse_mappings(text: str, file: str = "") -> dict[str, Mapping]:
     """The records of a mapping file's text, by layer name (MappingError on any malformed entry)."""
+    from sim.inputs import check_toml_shape
+
     reader = _Reader(file)
+    check_toml_shape(text, file or "mapping file", MappingError)  # no parser recursion or crawl on hostile text
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise MappingError(f"not valid TOML: {err}", file=file or None) from None
+    except (ValueError, RecursionError) as err:  # e.g. an integer beyond Python's digit limit
+        raise MappingError(f"not valid TOML: {str(err)[:120]}", file=file or None) from None
     reader.keys(data, "file", ("format", "mapping"), ())
     if data["format"] != FORMAT:
         raise reader.fail("format", "unknown mapping file format", data["format"], str(FORMAT))
@@ -172,8 +177,7 @@ def parse_mappings(text: str, file: str = "") -> dict[str, Mapping]:
 
 def read_mappings(path: str | Path) -> dict[str, Mapping]:
     """The records of a mapping file, by layer name."""
-    try:
-        text = Path(path).read_text()
-    except OSError as err:
-        raise MappingError(f"cannot read the mapping file: {err.strerror}", file=str(path)) from None
+    from sim.inputs import MAX_MAPPING_BYTES, read_text
+
+    text = read_text(path, MappingError, limit=MAX_MAPPING_BYTES, what="mapping file")  # bounded, regular, UTF-8
     return parse_mappings(text, str(path))

@@ -23,6 +23,7 @@ from sim.errors import MappingError
 from sim.workload.layer import Layer
 
 SPATIAL_AXES = ("rows", "cols", "cluster")
+MAX_FOLDS = 1 << 23  # fold_bounds holds 7 int64 a fold: 470 MB at the limit; more folds are a mapping mistake
 VIEWS = ("gemm", "conv", "dsconv", "matmul")
 # The GEMM view's dimensions (order of the tile keys) and the dimensions each operand spans in it.
 GEMM_DIMS = ("G", "M", "K", "N")
@@ -252,6 +253,9 @@ class Mapping:
         dims = self.gemm_dims
         rows, cols = self.rows, self.cols
         row_folds, col_folds = self.row_folds, self.col_folds
+        if self.groups * row_folds * col_folds > MAX_FOLDS:  # 7 int64 a fold: refuse before allocating
+            raise MappingError("too many folds for one layer", field="mapping", value=f"{self.folds:,} folds",
+                               allowed=f"at most {MAX_FOLDS:,} (a larger array or larger tiles)")
         # Indexed (group, column fold, row fold): the fold order, filled by broadcasting along each axis.
         out = np.empty((self.groups, col_folds, row_folds, 7), dtype=np.int64)
         out[..., 0] = np.arange(self.groups, dtype=np.int64).reshape(-1, 1, 1)

@@ -3,7 +3,7 @@
     name = "four-tpus"
     [[accelerator]]
     name = "chip0"                       # unique; `count = 4` makes chip0..chip3 from one entry
-    hw = "../hw_configs/tpu_v1_256x256_ws.toml"   # relative to this file
+    hw = "tpu_v1_256x256_ws.toml"        # inside this file's folder tree, or a shipped config's name
     [links]
     topology = "ring"                    # ring | mesh | switch | list
     bandwidth_gbytes_per_s = 100.0       # per direction of each link; inf for an ideal link
@@ -200,11 +200,52 @@ def _clock_of(hw: Hardware) -> float | None:
 MAX_ACCELERATORS = 4096
 
 
-def load_system(path: str | Path) -> System:
-    """A system config (TOML); every problem is a ConfigError naming the file and field."""
+# The shipped hardware configs (package data: a link to hw_configs/ in the source tree), which a system config may
+# name by their file name alone.
+SHIPPED_HW = Path(__file__).resolve().parents[1] / "hardware" / "shipped"
+_HW_SUFFIXES = (".toml", ".cfg", ".m")
+HW_ALLOWED = ("a path relative to the system config, inside its folder tree (or pass --include-root DIR), or the "
+              "file name of a shipped hardware config (e.g. tpu_v1_256x256_ws.toml)")
+
+
+def shipped_hardware(name: str) -> Path | None:
+    """The shipped hardware config called `name` (`tpu_v1_256x256_ws.toml`, `scalesim/google.cfg`), or None."""
+    if not name.endswith(_HW_SUFFIXES) or name.startswith("energy/") or any(ord(c) < 32 for c in name):
+        return None
+    candidates = {p.relative_to(SHIPPED_HW).as_posix() for folder in (SHIPPED_HW, *SHIPPED_HW.glob("*/"))
+                  for p in folder.glob("*") if p.suffix in _HW_SUFFIXES and p.is_file()}
+    return SHIPPED_HW / name if name in candidates else None
+
+
+def hardware_path(name: str, path: Path, field: str, include_root: Path | None = None) -> Path:
+    """Where an accelerator's `hw` points: a file inside the system config's folder tree (or `include_root`'s),
+    confined like an energy-table include; else, when no such file exists, a shipped config of that name."""
+    from sim.hardware.toml_loader import resolve_include
+    from sim.inputs import MAX_CONFIG_BYTES, read_bytes
+
+    if not Path(name).is_absolute() and not (path.parent / name).exists():
+        shipped = shipped_hardware(name)
+        if shipped is not None:
+            return shipped
+    hw_path = resolve_include(name, path, include_root, field=field, allowed=HW_ALLOWED)
+    if not hw_path.exists():
+        raise ConfigError("hardware config not found", file=path, field=field, value=name, allowed=HW_ALLOWED)
+    if hw_path.suffix.lower() not in _HW_SUFFIXES:
+        raise ConfigError("unsupported hardware config format", file=path, field=field, value=name,
+                          allowed=".toml (our hardware TOML), .cfg (a SCALE-Sim .cfg), .m (a MAESTRO hardware .m)")
+    # A directory, FIFO or device (or an oversized file) is refused here, naming the system config and field.
+    read_bytes(hw_path, ConfigError, limit=MAX_CONFIG_BYTES, what=f"hardware config {hw_path.name}", field=field,
+               file=path)
+    return hw_path
+
+
+def load_system(path: str | Path, include_root: str | Path | None = None) -> System:
+    """A system config (TOML); every problem is a ConfigError naming the file and field. Accelerator `hw` paths
+    stay inside the config's folder tree unless `include_root` widens it (as energy-table includes)."""
     from sim.hardware.load import load_hardware
 
     path = Path(path)
+    include_root = Path(include_root) if include_root is not None else None
     table = _read_table(path)
     unknown = sorted(set(table) - {"name", "description", "accelerator", "links", "partition"})
     if unknown:
@@ -222,11 +263,12 @@ def load_system(path: str | Path) -> System:
         if "hw" not in entry or "name" not in entry:
             raise ConfigError("an accelerator needs a name and a hw config path", file=path, field=where,
                               allowed='name = "...", hw = "path/to/config.toml"')
-        hw_path = (path.parent / str(entry["hw"]))
-        if not hw_path.is_file():
-            raise ConfigError("hardware config not found", file=path, field=f"{where}.hw", value=str(entry["hw"]),
-                              allowed="a path relative to the system config")
-        hardware = load_hardware(hw_path)
+        if not isinstance(entry["hw"], str):
+            raise ConfigError("must be a string", file=path, field=f"{where}.hw", value=entry["hw"],
+                              allowed=HW_ALLOWED)
+        hw_path = hardware_path(entry["hw"], path, f"{where}.hw", include_root)
+        shipped = hw_path.is_relative_to(SHIPPED_HW)  # ours: its own energy tables, not the user's root
+        hardware = load_hardware(hw_path, include_root=None if shipped else include_root)
         count = entry.get("count", 1)
         if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_ACCELERATORS:
             raise ConfigError("must be a whole number", file=path, field=f"{where}.count", value=count,

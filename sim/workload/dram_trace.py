@@ -16,6 +16,9 @@ from sim.errors import TraceError
 
 KIB, MIB = 1024, 1024 * 1024
 FIELDS = ("issue_ns", "kind", "address", "size_bytes")
+# Issue times up to ~11 days: near 2^62 ns a float's step exceeds the DRAM's cycle and the replay cannot advance.
+MAX_ISSUE_NS = 1e15
+MAX_REQUEST_BYTES = 1 << 30  # one request of at most 1 GiB: an engine tile transfer is bounded by its buffer
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,10 @@ def _field_error(path: Path, line: int, field: str, value: str, allowed: str) ->
 
 def load_dram_trace(path: str | Path) -> DramTrace:
     """Parse a request trace; every malformed line is an error with its line number and field."""
+    from sim.inputs import MAX_REQUEST_TRACE_BYTES, read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as error:
-        raise TraceError(f"cannot read the request trace: {error.strerror}", file=path) from None
+    text = read_text(path, TraceError, limit=MAX_REQUEST_TRACE_BYTES, what="request trace")  # bounded, regular, UTF-8
     issue, write, address, size, operand = [], [], [], [], []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.split("#", 1)[0].split()
@@ -56,8 +58,8 @@ def load_dram_trace(path: str | Path) -> DramTrace:
             issue_ns = float(line[0])
         except ValueError:
             raise _field_error(path, number, "issue_ns", line[0], "a number of ns >= 0") from None
-        if not issue_ns >= 0 or issue_ns == float("inf"):
-            raise _field_error(path, number, "issue_ns", line[0], "a number of ns >= 0")
+        if not 0 <= issue_ns <= MAX_ISSUE_NS:
+            raise _field_error(path, number, "issue_ns", line[0], "a number of ns >= 0 and <= 1e15")
         kind = line[1].upper()
         if kind not in ("R", "W"):
             raise _field_error(path, number, "kind", line[1], "R or W")
@@ -71,8 +73,8 @@ def load_dram_trace(path: str | Path) -> DramTrace:
             nbytes = int(line[3], 0)
         except ValueError:
             raise _field_error(path, number, "size_bytes", line[3], "a whole number of bytes > 0") from None
-        if nbytes <= 0:
-            raise _field_error(path, number, "size_bytes", line[3], "a whole number of bytes > 0")
+        if not 0 < nbytes <= MAX_REQUEST_BYTES:
+            raise _field_error(path, number, "size_bytes", line[3], "a whole number of bytes > 0 and <= 2**30")
         issue.append(issue_ns)
         write.append(kind == "W")
         address.append(addr)

@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from sim.errors import SimError, TraceError
 from sim.inputs import MAX_ONNX_BYTES, read_bytes
-from sim.workload.layer import Layer
+from sim.workload.layer import MAX_DIMENSION, Layer
 from sim.workload.trace import Trace
 
 # op type -> (index of the ifmap input, index of the filter / second-operand input)
@@ -90,8 +90,9 @@ def _fix_batch(model: Any, batch: int | None, path: Path) -> Any:
     """A copy of the model whose graph inputs have `batch` as their first dim where it was unknown."""
     if batch is None:
         return model
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        raise TraceError("batch must be an integer >= 1", file=path, field="batch", value=batch, allowed=">= 1")
+    if isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= MAX_DIMENSION:
+        raise TraceError("batch must be an integer >= 1", file=path, field="batch", value=batch,
+                         allowed=f">= 1 and <= {MAX_DIMENSION}")
     fixed = type(model)()
     fixed.CopyFrom(model)
     weights = {init.name for init in fixed.graph.initializer}

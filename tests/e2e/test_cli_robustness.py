@@ -67,3 +67,20 @@ def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
     stdout, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr.strip() == "interrupted" and "Traceback" not in stderr
+
+
+def test_ctrl_c_during_the_first_imports_is_one_line_and_exit_130(tmp_path):
+    # CPU seconds of the child, not wall time, so a loaded machine moves the signal along with the child: from just
+    # after the interpreter's own start-up (~0.04 s), through importing typer, pydantic and numpy, into the command.
+    for cpu_s in (0.06, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7):
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sim", "run", "--hw", str(ROOT / "hw_configs/scalesim_32x32_ws.toml"),
+             "--trace", str(ROOT / "traces/vgg16.csv"), "--functional", "-q", "--out", str(tmp_path / "out")],
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while _cpu_seconds(process.pid) < cpu_s and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 130, (cpu_s, stderr)
+        assert stderr.strip() == "interrupted" and "Traceback" not in stderr, (cpu_s, stderr)

@@ -52,9 +52,8 @@ def test_system_command_searches_runs_and_writes_reports_and_plots(tmp_path):
 
 def test_system_with_a_link_to_a_missing_accelerator_exits_2_without_traceback(tmp_path):
     config = tmp_path / "bad.toml"
-    config.write_text('[[accelerator]]\nname = "a"\nhw = "%s"\n[links]\ntopology = "list"\n'
-                      'bandwidth_gbytes_per_s = 1.0\n[[links.link]]\na = "a"\nb = "ghost"\n'
-                      % (ROOT / "hw_configs" / "scalesim_32x32_ws.toml").as_posix())
+    config.write_text('[[accelerator]]\nname = "a"\nhw = "scalesim_32x32_ws.toml"\n[links]\ntopology = "list"\n'
+                      'bandwidth_gbytes_per_s = 1.0\n[[links.link]]\na = "a"\nb = "ghost"\n')
     done = sim("system", str(config), "--trace", "traces/scalesim/test.csv", "--out", str(tmp_path / "o"))
     assert done.returncode == 2
     assert "ghost" in done.stderr and "Traceback" not in done.stderr

@@ -101,4 +101,4 @@ def test_twenty_thousand_layers_run_under_a_memory_cap():
     done = subprocess.run([sys.executable, "-c", MEMORY_CHILD, "20000", "300", str(DDR4)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=1800)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert int(done.stdout.split()[-1]) < 400  # peak RSS, MB
+    assert int(done.stdout.split()[-1]) < 300  # peak RSS, MB (compact records: ~280 at 20,000 layers)

@@ -6,7 +6,10 @@ Every case is a `harness.Case`: the files to write, the `sim` command to run, an
 """
 from __future__ import annotations
 
+import functools
+import io
 import re
+import tempfile
 from pathlib import Path
 
 from hypothesis import strategies as st
@@ -15,7 +18,8 @@ from .harness import Case
 
 REPO = Path(__file__).resolve().parents[2]
 FORMATS = ("hw_toml", "energy_table", "scalesim_cfg", "maestro_hw", "maestro_net", "trace_csv",
-           "topology_csv", "onnx", "mapping", "sweep")
+           "topology_csv", "onnx", "mapping", "sweep", "system", "mapping_toml", "dram_req", "onnx_infer",
+           "sweep_accuracy")
 
 
 def _read(relative: str) -> bytes:
@@ -295,8 +299,139 @@ def sweep_case(draw) -> Case:
     return Case("sweep", ("check", "sweeps/spec.toml"), tuple(files.items()), "sweeps/spec.toml")
 
 
+SYSTEMS = {p.name: p.read_bytes() for p in sorted((REPO / "systems").glob("*.toml"))}
+SYSTEM_SNIPPETS = (
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "/dev/zero"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "../../../../etc/passwd"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "fifo.toml"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "link.toml"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "adir"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "secret.txt"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "a\\u0000b.toml"\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "scalesim_32x32_ws.toml"\ncount = 1000000000\n',
+    lambda: b'[[accelerator]]\nname = "x"\nhw = "scalesim_32x32_ws.toml"\n' * 3000,
+    lambda: b'[links]\ntopology = "mesh"\nmesh_cols = 0\nbandwidth_gbytes_per_s = nan\n',
+    lambda: b'[partition]\nkind = "pipeline"\nmicro_batches = 1000000000\n',
+)
+
+
+@st.composite
+def system_case(draw) -> Case:
+    """A shipped system config (its accelerators named by shipped config names) mutated; `sim check` or a one-layer
+    `sim system` (analytical, inference)."""
+    name = draw(st.sampled_from(sorted(SYSTEMS)))
+    data = draw(mutated(SYSTEMS[name], SYSTEM_SNIPPETS + TOML_SNIPPETS[:8]))
+    argv = ("check", "system.toml") if draw(st.booleans()) else (
+        "system", "system.toml", "--trace", "one.csv", "--analytical", "--inference", "-q", "--out", "out")
+    files = (("system.toml", data), ("one.csv", ONE_LAYER), SECRET)
+    return Case("system", argv, files, "system.toml", specials=SPECIALS)
+
+
+@functools.cache
+def _mapping_toml() -> bytes:
+    """The mapping file `sim.write_mappings` writes for the small SCALE-Sim test topology (docs/mapping.md)."""
+    import sim
+
+    hw = sim.load_hardware(REPO / "hw_configs/scalesim_32x32_ws.toml")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "map.toml"
+        sim.write_mappings(path, sim.load_trace(REPO / "traces/scalesim/test.csv"), hw)
+        return path.read_bytes()
+
+
+MAPPING_TOML_SNIPPETS = (
+    lambda: b'[[mapping]]\nlayer = "Conv1"\ndims = { G = 1, M = 4611686018427387904, K = 27, N = 8 }\n',
+    lambda: b'[[mapping]]\nlayer = "Conv1"\n' + b'[[mapping.level]]\nlevel = "dram"\n' * 3000,
+    lambda: b'[[mapping.level]]\nloops = [' + b'{ dim = "K", size = 1 },' * 5000 + b']\n',
+    lambda: b'[[mapping.level]]\nloops = [{ dim = "K", size = 1, spatial = "rows", units = 1000000000 }]\n',
+)
+
+
+@st.composite
+def mapping_toml_case(draw) -> Case:
+    """A mapping file (`sim.write_mappings`' TOML) mutated, given to `sim run --mapping` (analytical or engine)."""
+    data = draw(mutated(_mapping_toml(), MAPPING_TOML_SNIPPETS + TOML_SNIPPETS[:8]))
+    argv = _run("hw.toml", "t.csv", analytical=draw(st.integers(0, 3)) > 0, extra=("--mapping", "map.toml"))
+    files = (("hw.toml", SYSTOLIC_HW), ("t.csv", _read("traces/scalesim/test.csv")), ("map.toml", data),
+             *ENERGY.items())
+    return Case("mapping_toml", argv, files, "map.toml", also_named=("t.csv",))
+
+
+DRAM_REQ = ("# issue_ns kind address size_bytes\n" + "".join(
+    f"{i * 10} {'W' if i % 3 == 0 else 'R'} {hex(0x1000 + i * 64 * 37)} 64\n" for i in range(24))).encode()
+DRAM_REQ_SNIPPETS = (
+    lambda: b"0 R 0x0 " + b"9" * 5000 + b"\n",
+    lambda: b"0 R 0xffffffffffffffffffffffff 64\n",
+    lambda: b"1e300 R 0x0 64\n",
+    lambda: b"0 R 0x0 1099511627776\n",
+    lambda: b"0 R 0x0 64\n" * 200_000,
+    lambda: b"nan W 0x10 64\n",
+    lambda: b"-5 R 0x0 64\n",
+)
+
+
+@st.composite
+def dram_req_case(draw) -> Case:
+    """A DRAM request trace (.req) mutated, replayed by `sim dram` on a bank/row or command-level DRAM."""
+    data = draw(mutated(DRAM_REQ, DRAM_REQ_SNIPPETS))
+    hw = draw(st.sampled_from(("scalesim_32x32_ws_ddr4.toml", "scalesim_32x32_ws_ddr4_cmd.toml")))
+    files = (("hw.toml", HW_TOMLS[hw]), ("t.req", data), *ENERGY.items())
+    return Case("dram_req", ("dram", "t.req", "--hw", "hw.toml"), files, "t.req")
+
+
+@functools.cache
+def _digits_data() -> bytes:
+    """Four samples of the shipped digits test set (inputs and labels), as an .npz."""
+    import numpy as np
+
+    with np.load(REPO / "examples/digits_test.npz") as data:
+        buffer = io.BytesIO()
+        np.savez(buffer, image=data["image"][:4], labels=data["labels"][:4])
+        return buffer.getvalue()
+
+
+@st.composite
+def onnx_infer_case(draw) -> Case:
+    """The shipped digits CNN (with its weights) byte-mutated, or its inputs mutated, through `sim infer`."""
+    model, data = _read("examples/digits_cnn.onnx"), _digits_data()
+    target = draw(st.sampled_from(("m.onnx", "m.onnx", "d.npz")))
+    if target == "m.onnx":
+        model = draw(mutated(model))
+    else:
+        data = draw(mutated(data))
+    hw = draw(st.sampled_from(("scalesim_32x32_ws.toml", "scalesim_32x32_ws.toml", "isaac.toml")))
+    argv = ("infer", "--hw", "hw.toml", "--model", "m.onnx", "--data", "d.npz", "--labels", "d.npz",
+            "--no-timing", "-q", "--out", "out")
+    files = (("hw.toml", HW_TOMLS[hw]), ("m.onnx", model), ("d.npz", data), *ENERGY.items())
+    return Case("onnx_infer", argv, files, target, also_named=("m.onnx", "d.npz"))
+
+
+SWEEP_ACCURACY_SNIPPETS = (
+    lambda: b'[sweep.accuracy]\nmodel = "/dev/zero"\n',
+    lambda: b'[sweep.accuracy]\nmodel = "../examples/fifo.onnx"\n',
+    lambda: b'[sweep.accuracy]\ndata = "../../../../etc/passwd"\n',
+    lambda: b'[sweep.accuracy]\nseeds = 1000000000000\n',
+    lambda: b'[sweep.accuracy]\nseeds = nan\n',
+    lambda: b'[sweep.accuracy]\nsamples = -1\n',
+)
+
+
+@st.composite
+def sweep_accuracy_case(draw) -> Case:
+    """The shipped accuracy sweep spec ([sweep.accuracy]: model, data, labels, seeds) mutated; `sim check`."""
+    data = draw(mutated(_read("sweeps/digits_accuracy.toml"), SWEEP_ACCURACY_SNIPPETS + SWEEP_SNIPPETS[:3]))
+    files = {"sweeps/spec.toml": data, "hw_configs/isaac.toml": HW_TOMLS["isaac.toml"],
+             **{f"hw_configs/{k}": v for k, v in ENERGY.items()},
+             "examples/digits_cnn.onnx": _read("examples/digits_cnn.onnx"), "examples/digits_test.npz": _digits_data()}
+    specials = (("examples/fifo.onnx", "fifo"),)
+    return Case("sweep_accuracy", ("check", "sweeps/spec.toml"), tuple(files.items()), "sweeps/spec.toml",
+                specials=specials)
+
+
 STRATEGIES = {
     "hw_toml": hw_toml_case(), "energy_table": energy_table_case(), "scalesim_cfg": scalesim_cfg_case(),
     "maestro_hw": maestro_hw_case(), "maestro_net": maestro_net_case(), "trace_csv": trace_csv_case(),
     "topology_csv": topology_csv_case(), "onnx": onnx_case(), "mapping": mapping_case(), "sweep": sweep_case(),
+    "system": system_case(), "mapping_toml": mapping_toml_case(), "dram_req": dram_req_case(),
+    "onnx_infer": onnx_infer_case(), "sweep_accuracy": sweep_accuracy_case(),
 }

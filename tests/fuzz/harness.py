@@ -133,7 +133,7 @@ def _child(case: Case, root: Path, memory_bytes: int, timeout_s: float) -> None:
 
 
 def _report_sane(root: Path, case: Case) -> bool:
-    if not case.argv or case.argv[0] != "run":
+    if not case.argv or case.argv[0] not in ("run", "infer"):
         return True
     out = Path(case.argv[case.argv.index("--out") + 1]) if "--out" in case.argv else None
     if out is None:

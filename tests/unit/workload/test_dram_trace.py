@@ -46,7 +46,7 @@ def test_a_malformed_line_names_its_line_and_field(tmp_path, line, field):
 def test_an_empty_or_missing_trace_is_an_error(tmp_path):
     with pytest.raises(TraceError, match="no requests"):
         load_dram_trace(write(tmp_path, "# nothing\n"))
-    with pytest.raises(TraceError, match="cannot read"):
+    with pytest.raises(TraceError, match="request trace not found"):
         load_dram_trace(tmp_path / "missing.req")
 
 
