@@ -273,8 +273,11 @@ def prefetch_matrix_words(dataflow: str, rows: int, cols: int, m: int, k: int, n
     return _ceil(m, cols) * cols * k, _ceil(k, rows) * rows * n  # is
 
 
-def _fold_demand(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, operand: str) -> tuple[np.ndarray, int]:
-    """(real words each fold demands, fold length): folds in SCALE-Sim's order (column folds outer)."""
+def _fold_demand(dataflow: str, rows: int, cols: int, m: int, k: int, n: int,
+                 operand: str) -> tuple[np.ndarray, int, int, int]:
+    """(real words each fold demands, fold length, first demand cycle in the fold, demand cycles): folds in
+    SCALE-Sim's order (column folds outer); a stationary operand loads in the fold's first R cycles, a streamed one
+    streams for T cycles (ws / is: after the R load cycles)."""
     spatial_rows, spatial_cols, streamed = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
     row_folds, col_folds = _ceil(spatial_rows, rows), _ceil(spatial_cols, cols)
     fold = (rows if dataflow == "os" else 2 * rows) + cols + streamed - 2
@@ -285,7 +288,9 @@ def _fold_demand(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, op
     side = {("os", "ifmap"): used_rows * streamed, ("os", "filter"): used_cols * streamed,
             ("ws", "ifmap"): used_rows * streamed, ("ws", "filter"): used_rows * used_cols,
             ("is", "filter"): used_rows * streamed, ("is", "ifmap"): used_rows * used_cols}[(dataflow, operand)]
-    return side.astype(np.int64), fold
+    stationary = (dataflow, operand) in (("ws", "filter"), ("is", "ifmap"))
+    offset, duration = (0, rows) if stationary else (0 if dataflow == "os" else rows, streamed)
+    return side.astype(np.int64), fold, offset, duration
 
 
 @dataclass(frozen=True)
@@ -304,8 +309,8 @@ def _read_stream(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, op
     if prefetch <= half:  # fetched whole before cycle 0, never again
         lines = _ceil(prefetch, bandwidth)
         return _ReadStream(np.zeros(0, dtype=np.int64), 0, lines, lines * bandwidth)
-    demand, fold = _fold_demand(dataflow, rows, cols, m, k, n, operand)
-    # approximation: each fold demands its words uniformly over the fold; a miss fetches the next half-buffer chunk
+    demand, fold, offset, duration = _fold_demand(dataflow, rows, cols, m, k, n, operand)
+    # approximation: each fold demands its words uniformly over its demand cycles; a miss fetches the next chunk
     total = int(demand.sum())
     chunks = _ceil(total, half)
     ends = np.cumsum(demand)
@@ -314,29 +319,42 @@ def _read_stream(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, op
     for chunk in range(1, chunks):
         word = chunk * half
         f = int(np.searchsorted(ends, word, side="right"))
-        first.append(f * fold + int((word - starts[f]) * fold // max(int(demand[f]), 1)))
+        first.append(f * fold + offset + int((word - starts[f]) * duration // max(int(demand[f]), 1)))
     lines = _ceil(half, bandwidth)
     return _ReadStream(np.asarray(first, dtype=np.int64), lines, lines, chunks * lines * bandwidth)
 
 
-def _replay(streams: dict[str, _ReadStream]) -> tuple[int, dict[str, int]]:
-    """Stall cycles (counted as SCALE-Sim counts them) and each operand's last DRAM read cycle: chunk c + 1 is
-    requested when chunk c is first demanded (chunk 1 at cycle 0), one fetch at a time per port."""
+def _replay(streams: dict[str, _ReadStream]) -> tuple[int, dict[str, int], list[tuple[int, int]]]:
+    """Stall cycles (counted as SCALE-Sim counts them), each operand's last DRAM read cycle and the stalls as
+    (stall-free cycle, cycles): chunk c + 1 is requested when chunk c is first demanded (chunk 1 at cycle 0), one
+    fetch at a time per port."""
     events = sorted((int(cycle), operand, index) for operand, stream in streams.items()
                     for index, cycle in enumerate(stream.first_demand))
     ready = {operand: stream.fetch_cycles for operand, stream in streams.items()}  # chunk 1 requested at cycle 0
     stop = {operand: (ready[operand] - 1 if stream.first_demand.size else -1) for operand, stream in streams.items()}
     stall = 0
+    stalls = []
     for cycle, operand, index in events:
         stream = streams[operand]
         actual = cycle + stall
         if actual < ready[operand]:
-            stall += STALL_COUNT * (ready[operand] - actual)
+            stalls.append((cycle, STALL_COUNT * (ready[operand] - actual)))
+            stall += stalls[-1][1]
             actual = ready[operand]
         if index + 1 < stream.first_demand.size:  # the next chunk is requested as this one becomes active
             ready[operand] = max(actual, ready[operand]) + stream.fetch_cycles
             stop[operand] = ready[operand] - 1
-    return stall, stop
+    return stall, stop, stalls
+
+
+def _stalled(schedule: np.ndarray, stalls: list[tuple[int, int]]) -> np.ndarray:
+    """A stall-free per-cycle schedule with every stall inserted before its stall-free cycle."""
+    shift = np.zeros(schedule.size, dtype=np.int64)
+    for cycle, cycles in stalls:
+        shift[min(cycle, schedule.size):] += cycles
+    out = np.zeros(schedule.size + int(shift[-1] if shift.size else 0), dtype=schedule.dtype)
+    np.add.at(out, np.arange(schedule.size) + shift, schedule)
+    return out
 
 
 def scalesim_memory_user(layer: Layer, dataflow: str, rows: int, cols: int, buffer_words: dict[str, int],
@@ -349,7 +367,7 @@ def scalesim_memory_user(layer: Layer, dataflow: str, rows: int, cols: int, buff
     prefetch = dict(zip(("ifmap", "filter"), prefetch_matrix_words(dataflow, rows, cols, m, k, n)))
     streams = {operand: _read_stream(dataflow, rows, cols, m, k, n, operand, prefetch[operand],
                                      buffer_words[operand], bandwidths[operand]) for operand in ("ifmap", "filter")}
-    stall, stops = _replay(streams)
+    stall, stops, stalls = _replay(streams)
     total = compute_cycles + stall
     reads = {operand: DramWindow(-stream.prefetch_cycles, stops[operand], stream.words)
              for operand, stream in streams.items()}
@@ -359,9 +377,9 @@ def scalesim_memory_user(layer: Layer, dataflow: str, rows: int, cols: int, buff
     bandwidth = bandwidths["ofmap"]
     if writes <= half:  # drained after the last compute cycle
         ofmap, ofmap_over = DramWindow(total, total + _ceil(writes, bandwidth) - 1, writes), False
-    else:  # approximation: halves drain as they fill (stall-free schedule), the rest after the last cycle
-        ofmap, ofmap_over = _write_window(schedule, max(half // ACTIVE_SETS, 1), buffer_words["ofmap"], bandwidth,
-                                          total)
+    else:  # approximation: halves drain as they fill (the schedule shifted by the stalls), the rest at the end
+        ofmap, ofmap_over = _write_window(_stalled(schedule, stalls), max(half // ACTIVE_SETS, 1),
+                                          buffer_words["ofmap"], bandwidth, total)
     overflow = ofmap_over or any(stream.first_demand.size for stream in streams.values())
     spatial_cols = n if dataflow in ("os", "ws") else m
     sram_ifmap_reads = m * k if dataflow == "is" else _ceil(spatial_cols, cols) * m * k
