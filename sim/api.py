@@ -269,7 +269,8 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
 
 def _scalesim_user_bandwidths(hw: Hardware) -> dict[str, int] | None:
     """Words per cycle of each operand's DRAM port in SCALE-Sim's USER mode (every port finite and set), else None."""
-    ports = {operand: getattr(hw.dram, f"{operand}_bandwidth_bytes_per_cycle") for operand in ("ifmap", "filter", "ofmap")}
+    ports = {operand: getattr(hw.dram, f"{operand}_bandwidth_bytes_per_cycle")
+             for operand in ("ifmap", "filter", "ofmap")}
     if any(port is None or math.isinf(port) for port in ports.values()):
         return None
     word_bytes = {operand: getattr(hw.buffers, operand).word_bytes for operand in ports}

@@ -111,7 +111,8 @@ _USER_DRAIN = ("USER-mode ofmap drained during compute: its timing follows our a
 KNOWN: dict[str, dict[str, str]] = {"dense": {}, "sparse": {}, "user": {}, "user_small_sram": {
     **{column: _USER_STALL for column in (
         "COMPUTE_REPORT:Total Cycles", "COMPUTE_REPORT:Stall Cycles", "COMPUTE_REPORT:Overall Util %",
-        "BANDWIDTH_REPORT:Avg IFMAP SRAM BW", "BANDWIDTH_REPORT:Avg FILTER SRAM BW", "BANDWIDTH_REPORT:Avg OFMAP SRAM BW",
+        "BANDWIDTH_REPORT:Avg IFMAP SRAM BW", "BANDWIDTH_REPORT:Avg FILTER SRAM BW",
+        "BANDWIDTH_REPORT:Avg OFMAP SRAM BW",
         *(f"DETAILED_ACCESS_REPORT:SRAM {operand} {end} Cycle" for operand in ("IFMAP", "Filter", "OFMAP")
           for end in ("Start", "Stop")))},
     **{column: _USER_REFETCH for column in (
