@@ -287,17 +287,29 @@ def _with_hardware_metadata(run: RunResult, hw: Hardware) -> RunResult:
     return replace(run, pes=run.pes or _pes(hw), metadata=tuple(metadata.items()))
 
 
+def _scalesim_user_bandwidths(hw: Hardware) -> dict[str, int] | None:
+    """Words per cycle of each operand's DRAM port in SCALE-Sim's USER mode (every port finite and set), else None."""
+    ports = {operand: getattr(hw.dram, f"{operand}_bandwidth_bytes_per_cycle")
+             for operand in ("ifmap", "filter", "ofmap")}
+    if any(port is None or math.isinf(port) for port in ports.values()):
+        return None
+    word_bytes = {operand: getattr(hw.buffers, operand).word_bytes for operand in ports}
+    return {operand: max(int(port // word_bytes[operand]), 1) for operand, port in ports.items()}
+
+
 def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
     """Under the scalesim cycle convention, SCALE-Sim's per-operand SRAM start / stop cycles as extras; under the
     scalesim memory convention also its DRAM activity (sim/engine/scalesim_memory.py)."""
     if hw.pe_array is None or hw.pe_array.cycle_convention != "scalesim" or len(run.layers) != len(trace.layers):
         return run
-    from sim.engine.scalesim_memory import scalesim_memory, scalesim_memory_extras
+    from sim.engine.scalesim_memory import scalesim_memory, scalesim_memory_extras, scalesim_memory_user
     from sim.report.scalesim_windows import scalesim_window_extras, sram_windows
 
     array = hw.pe_array
-    # SCALE-Sim's buffers are reproduced for CALC mode (unlimited DRAM bandwidth) only
+    # SCALE-Sim's buffers in CALC mode (unlimited DRAM bandwidth) and USER mode (a finite port per operand); a
+    # finite shared bandwidth alone (a sweep point) keeps the native columns
     scalesim_memory_on = array.memory_convention == "scalesim" and math.isinf(hw.dram.bandwidth_bytes_per_cycle)
+    user_words = _scalesim_user_bandwidths(hw) if array.memory_convention == "scalesim" else None
     buffer_words = {operand: getattr(hw.buffers, operand).size_words for operand in ("ifmap", "filter", "ofmap")}
     layers = []
     shared_keys: dict = {}  # the layers' records share one keys tuple
@@ -313,6 +325,14 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
             windows = sram_windows(dataflow, array.rows, array.cols, gemm.m, gemm.k, gemm.n)
             memory = scalesim_memory(layer, dataflow, array.rows, array.cols, buffer_words, total, windows)
             extras.update(scalesim_memory_extras(memory))
+        elif user_words is not None and layer.gemm.groups == 1:
+            memory, stall = scalesim_memory_user(layer, dataflow, array.rows, array.cols, buffer_words, user_words,
+                                                 result.compute_cycles)
+            extras.update(scalesim_memory_extras(memory))
+            extras.update({"scalesim.stall_cycles": stall, "scalesim.total_cycles": result.compute_cycles + stall})
+            for operand in ("ifmap", "filter", "ofmap"):  # SCALE-Sim's stalls stretch every SRAM window's end
+                if f"scalesim.sram.{operand}.stop" in extras:
+                    extras[f"scalesim.sram.{operand}.stop"] += stall
         layers.append(result.with_extra(extras, shared_keys))
     return replace(run, layers=tuple(layers))
 

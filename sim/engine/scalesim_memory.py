@@ -252,3 +252,135 @@ def scalesim_memory_extras(memory: ScalesimMemory) -> dict[str, float]:
         out[f"scalesim.dram.{operand}.stop"] = window.stop
         out[f"scalesim.dram.{operand}.words"] = window.words
     return out
+
+
+# ---- USER mode (finite per-operand DRAM bandwidths) ----------------------------------------------------------------
+# Measured on real runs (tests/data/scalesim/golden_user.csv): in USER mode the read buffers fetch SCALE-Sim's
+# prefetch matrix (the operand padded to whole folds along the array) in lines of `bandwidth` words, one line per
+# cycle; the active half is buffer_words / 2 (not the 100-set grid of CALC mode); positive stalls count twice
+# (SCALE-Sim #130).
+STALL_COUNT = 2
+
+
+def prefetch_matrix_words(dataflow: str, rows: int, cols: int, m: int, k: int, n: int) -> tuple[int, int]:
+    """USER mode: words of SCALE-Sim's ifmap and filter prefetch matrices, measured on every golden layer that fits:
+    a streamed operand is padded to whole folds along its array side, a stationary one along the columns only
+    (os: ifmap M to R, filter N to C; ws: ifmap K to R, filter N to C; is: ifmap M to C, filter K to R)."""
+    if dataflow == "os":
+        return _ceil(m, rows) * rows * k, k * _ceil(n, cols) * cols
+    if dataflow == "ws":
+        return m * _ceil(k, rows) * rows, k * _ceil(n, cols) * cols
+    return _ceil(m, cols) * cols * k, _ceil(k, rows) * rows * n  # is
+
+
+def _fold_demand(dataflow: str, rows: int, cols: int, m: int, k: int, n: int,
+                 operand: str) -> tuple[np.ndarray, int, int, int]:
+    """(real words each fold demands, fold length, first demand cycle in the fold, demand cycles): folds in
+    SCALE-Sim's order (column folds outer); a stationary operand loads in the fold's first R cycles, a streamed one
+    streams for T cycles (ws / is: after the R load cycles)."""
+    spatial_rows, spatial_cols, streamed = {"os": (m, n, k), "ws": (k, n, m), "is": (k, m, n)}[dataflow]
+    row_folds, col_folds = _ceil(spatial_rows, rows), _ceil(spatial_cols, cols)
+    fold = (rows if dataflow == "os" else 2 * rows) + cols + streamed - 2
+    used_rows = np.tile(np.minimum(rows, spatial_rows - rows * np.arange(row_folds)), col_folds)
+    used_cols = np.repeat(np.minimum(cols, spatial_cols - cols * np.arange(col_folds)), row_folds)
+    # which array side the operand enters along: os ifmap rows / filter columns; ws, is: the streamed one rows,
+    # the stationary one rows x columns
+    side = {("os", "ifmap"): used_rows * streamed, ("os", "filter"): used_cols * streamed,
+            ("ws", "ifmap"): used_rows * streamed, ("ws", "filter"): used_rows * used_cols,
+            ("is", "filter"): used_rows * streamed, ("is", "ifmap"): used_rows * used_cols}[(dataflow, operand)]
+    stationary = (dataflow, operand) in (("ws", "filter"), ("is", "ifmap"))
+    offset, duration = (0, rows) if stationary else (0 if dataflow == "os" else rows, streamed)
+    return side.astype(np.int64), fold, offset, duration
+
+
+@dataclass(frozen=True)
+class _ReadStream:
+    """A read buffer's chunks: the stall-free cycle each chunk is first demanded and its fetch time in cycles."""
+
+    first_demand: np.ndarray
+    fetch_cycles: int
+    prefetch_cycles: int
+    words: int  # DRAM words read (whole lines)
+
+
+def _read_stream(dataflow: str, rows: int, cols: int, m: int, k: int, n: int, operand: str, prefetch: int,
+                 buffer_words: int, bandwidth: int) -> _ReadStream:
+    half = buffer_words // 2
+    if prefetch <= half:  # fetched whole before cycle 0, never again
+        lines = _ceil(prefetch, bandwidth)
+        return _ReadStream(np.zeros(0, dtype=np.int64), 0, lines, lines * bandwidth)
+    demand, fold, offset, duration = _fold_demand(dataflow, rows, cols, m, k, n, operand)
+    # approximation: each fold demands its words uniformly over its demand cycles; a miss fetches the next chunk
+    total = int(demand.sum())
+    chunks = _ceil(total, half)
+    ends = np.cumsum(demand)
+    starts = ends - demand
+    first = []
+    for chunk in range(1, chunks):
+        word = chunk * half
+        f = int(np.searchsorted(ends, word, side="right"))
+        first.append(f * fold + offset + int((word - starts[f]) * duration // max(int(demand[f]), 1)))
+    lines = _ceil(half, bandwidth)
+    return _ReadStream(np.asarray(first, dtype=np.int64), lines, lines, chunks * lines * bandwidth)
+
+
+def _replay(streams: dict[str, _ReadStream]) -> tuple[int, dict[str, int], list[tuple[int, int]]]:
+    """Stall cycles (counted as SCALE-Sim counts them), each operand's last DRAM read cycle and the stalls as
+    (stall-free cycle, cycles): chunk c + 1 is requested when chunk c is first demanded (chunk 1 at cycle 0), one
+    fetch at a time per port."""
+    events = sorted((int(cycle), operand, index) for operand, stream in streams.items()
+                    for index, cycle in enumerate(stream.first_demand))
+    ready = {operand: stream.fetch_cycles for operand, stream in streams.items()}  # chunk 1 requested at cycle 0
+    stop = {operand: (ready[operand] - 1 if stream.first_demand.size else -1) for operand, stream in streams.items()}
+    stall = 0
+    stalls = []
+    for cycle, operand, index in events:
+        stream = streams[operand]
+        actual = cycle + stall
+        if actual < ready[operand]:
+            stalls.append((cycle, STALL_COUNT * (ready[operand] - actual)))
+            stall += stalls[-1][1]
+            actual = ready[operand]
+        if index + 1 < stream.first_demand.size:  # the next chunk is requested as this one becomes active
+            ready[operand] = max(actual, ready[operand]) + stream.fetch_cycles
+            stop[operand] = ready[operand] - 1
+    return stall, stop, stalls
+
+
+def _stalled(schedule: np.ndarray, stalls: list[tuple[int, int]]) -> np.ndarray:
+    """A stall-free per-cycle schedule with every stall inserted before its stall-free cycle."""
+    shift = np.zeros(schedule.size, dtype=np.int64)
+    for cycle, cycles in stalls:
+        shift[min(cycle, schedule.size):] += cycles
+    out = np.zeros(schedule.size + int(shift[-1] if shift.size else 0), dtype=schedule.dtype)
+    np.add.at(out, np.arange(schedule.size) + shift, schedule)
+    return out
+
+
+def scalesim_memory_user(layer: Layer, dataflow: str, rows: int, cols: int, buffer_words: dict[str, int],
+                         bandwidths: dict[str, int], compute_cycles: int) -> tuple[ScalesimMemory, int]:
+    """SCALE-Sim's USER-mode DRAM activity for one ungrouped layer with `bandwidths` words per cycle per operand
+    port, and its Stall Cycles. Exact where the prefetch matrices fit their buffers' active halves and the ofmap
+    writes fit its half (no stalls); approximated where they overflow (docs/scalesim_compat.md)."""
+    gemm = layer.gemm
+    m, k, n = gemm.m, gemm.k, gemm.n
+    prefetch = dict(zip(("ifmap", "filter"), prefetch_matrix_words(dataflow, rows, cols, m, k, n)))
+    streams = {operand: _read_stream(dataflow, rows, cols, m, k, n, operand, prefetch[operand],
+                                     buffer_words[operand], bandwidths[operand]) for operand in ("ifmap", "filter")}
+    stall, stops, stalls = _replay(streams)
+    total = compute_cycles + stall
+    reads = {operand: DramWindow(-stream.prefetch_cycles, stops[operand], stream.words)
+             for operand, stream in streams.items()}
+    schedule = ofmap_writes_per_cycle(dataflow, rows, cols, m, k, n)
+    half = buffer_words["ofmap"] // 2
+    writes = int(schedule.sum())
+    bandwidth = bandwidths["ofmap"]
+    if writes <= half:  # drained after the last compute cycle
+        ofmap, ofmap_over = DramWindow(total, total + _ceil(writes, bandwidth) - 1, writes), False
+    else:  # approximation: halves drain as they fill (the schedule shifted by the stalls), the rest at the end
+        ofmap, ofmap_over = _write_window(_stalled(schedule, stalls), max(half // ACTIVE_SETS, 1),
+                                          buffer_words["ofmap"], bandwidth, total)
+    overflow = ofmap_over or any(stream.first_demand.size for stream in streams.values())
+    spatial_cols = n if dataflow in ("os", "ws") else m
+    sram_ifmap_reads = m * k if dataflow == "is" else _ceil(spatial_cols, cols) * m * k
+    return ScalesimMemory(reads["ifmap"], reads["filter"], ofmap, sram_ifmap_reads, overflow), stall

@@ -235,8 +235,8 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
             "cols": cfg.integer("architecture_presets", "ArrayWidth"),
             "dataflow": dataflow,
             "cycle_convention": "scalesim",
-            # SCALE-Sim's buffers for its report columns; built for CALC mode only (docs/scalesim_compat.md)
-            "memory_convention": "scalesim" if math.isinf(dram["bandwidth_bytes_per_cycle"]) else "native",
+            # SCALE-Sim's buffers for its report columns, CALC and USER mode (docs/scalesim_compat.md)
+            "memory_convention": "scalesim",
         },
         # Sizes are KiB of 1-byte words, double-buffered half active / half prefetch (SCALE-Sim's split).
         "buffers": {operand: {"size_kb": float(size), "word_bytes": 1, "double_buffered": True}

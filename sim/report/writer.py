@@ -72,6 +72,12 @@ def _prefetch(layer: LayerResult) -> int:
     return int(_extra(layer).get("prefetch_cycles", 0))
 
 
+def _total_cycles(layer: LayerResult) -> int:
+    """SCALE-Sim's Total Cycles: the layer's cycles after the prefetch, or under the scalesim memory convention in
+    USER mode compute plus SCALE-Sim's own stalls (sim/engine/scalesim_memory.py)."""
+    return int(_extra(layer).get("scalesim.total_cycles", layer.cycles - _prefetch(layer)))
+
+
 def _sram_ifmap_reads(layer: LayerResult) -> int:
     """SRAM ifmap reads as the reports count them: under the scalesim memory convention SCALE-Sim's (a sparse layer
     streams the dense window padded to whole M-blocks); the LayerResult keeps the reads our array makes."""
@@ -99,8 +105,8 @@ def compute_report_rows(run: RunResult) -> list[tuple]:
     length is C-1 too long; sim/report/scalesim_windows.py)."""
     rows = []
     for index, layer in enumerate(run.layers):
-        total = layer.cycles - _prefetch(layer)
-        stall = max(total - layer.compute_cycles, 0)
+        total = _total_cycles(layer)
+        stall = int(_extra(layer).get("scalesim.stall_cycles", max(total - layer.compute_cycles, 0)))
         pes = run.pes or 1
         # SCALE-Sim's Overall Util counts the dense layer's MACs, also for an N:M-sparse one
         overall = 100.0 * _extra(layer).get("dense_macs", layer.macs) / (total * pes) if total else 0.0
@@ -132,7 +138,7 @@ def bandwidth_header(run: RunResult) -> tuple[str, ...]:
 
 
 def _metadata_bw(layer: LayerResult) -> float:
-    return _extra(layer).get("sparsity.metadata_sram_reads", 0.0) / max(layer.cycles - _prefetch(layer), 1)
+    return _extra(layer).get("sparsity.metadata_sram_reads", 0.0) / max(_total_cycles(layer), 1)
 
 
 def bandwidth_report_rows(run: RunResult) -> list[tuple]:
@@ -142,7 +148,7 @@ def bandwidth_report_rows(run: RunResult) -> list[tuple]:
     sparse = is_sparse_run(run)
     rows = []
     for index, layer in enumerate(run.layers):
-        cycles = max(layer.cycles - _prefetch(layer), 1)
+        cycles = max(_total_cycles(layer), 1)
         sram = (_sram_ifmap_reads(layer), layer.sram_reads.filter, _sram_ofmap_writes(layer))
         cells = [_fmt(v / cycles) for v in sram]
         if any(f"scalesim.dram.{operand}.words" in _extra(layer) for operand in ("ifmap", "filter", "ofmap")):

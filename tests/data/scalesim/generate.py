@@ -10,6 +10,9 @@ Sparse runs (ws arrays, `SparsitySupport: true`, an N:M topology column, each Sp
 golden_sparse.csv: the three reports plus SPARSE_REPORT, per layer. Runs with 1 KiB SRAMs (every dataflow, both
 topologies) add golden_small_sram.csv, the regime where SCALE-Sim's buffers re-fetch and drain during compute.
 `--resnet18` instead writes golden_resnet18.csv: real layers, whose operands overflow 64 KiB SRAMs (4-13 min).
+`--user` instead writes golden_user.csv: USER mode (`InterfaceBandwidth: USER`, finite DRAM bandwidths: the
+ifmap / filter fills at the [layout] bank bandwidths, the ofmap drain at `Bandwidth`), every dataflow on
+USER_ARRAYS x USER_BANDWIDTHS x USER_SRAM_KB, both small topologies (a few minutes).
 """
 from __future__ import annotations
 
@@ -34,6 +37,10 @@ SMALL_SRAM_ARRAYS = ((8, 8), (4, 4))
 # --resnet18: the first 9 layers of traces/scalesim/resnet18.csv on 32x32 ws, 64 KiB (minutes of SCALE-Sim time)
 RESNET_TOPOLOGY = "resnet18_head.csv"
 RESNET_LAYERS = 9
+# --user: USER-mode runs; the same words/cycle for the ifmap and filter fills and the ofmap drain
+USER_ARRAYS = ((8, 8), (32, 32))
+USER_BANDWIDTHS = (2, 10)
+USER_SRAM_KB = (64, 1)
 SPARSE_TEXT = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, Sparsity,
 conv3x3_24, 8, 8, 3, 3, 4, 8, 1, 2:4,
 conv1x1_14, 7, 7, 1, 1, 16, 12, 1, 1:4,
@@ -54,7 +61,7 @@ OfmapSramSzkB : {sram_kb}
 IfmapOffset : 0
 FilterOffset : 10000000
 OfmapOffset : 20000000
-Bandwidth : 10
+Bandwidth : {bw}
 Dataflow : {dataflow}
 ReadRequestBuffer : 32
 WriteRequestBuffer : 32
@@ -62,11 +69,11 @@ MemoryBanks : 1
 
 [layout]
 IfmapCustomLayout : False
-IfmapSRAMBankBandwidth : 10
+IfmapSRAMBankBandwidth : {bw}
 IfmapSRAMBankNum : 1
 IfmapSRAMBankPort : 2
 FilterCustomLayout : False
-FilterSRAMBankBandwidth : 10
+FilterSRAMBankBandwidth : {bw}
 FilterSRAMBankNum : 1
 FilterSRAMBankPort : 2
 
@@ -78,7 +85,7 @@ BlockSize : 8
 RandomNumberGeneratorSeed : 40
 
 [run_presets]
-InterfaceBandwidth : CALC
+InterfaceBandwidth : {mode}
 UseRamulatorTrace : False
 """
 
@@ -108,6 +115,23 @@ def _all_columns(reports: dict[str, list[list[str]]], key: dict[str, str]) -> li
             for column, value in zip(header, values):
                 row["layer_id" if column == "LayerID" else f"{report}:{column}"] = value
     return rows
+
+
+def _cfg(**fields) -> str:
+    """A cfg's text; CALC mode at 10 words/cycle unless `mode` / `bw` say otherwise."""
+    return CFG.format(**{"mode": "CALC", "bw": 10, **fields})
+
+
+def user_name(dataflow: str, rows: int, cols: int, bw: int, sram_kb: int) -> str:
+    return f"{dataflow}_{rows}x{cols}_user_bw{bw}_sram{sram_kb}k"
+
+
+def run_user(python: str, dataflow: str, rows: int, cols: int, bw: int, sram_kb: int, form: str) -> list:
+    name = user_name(dataflow, rows, cols, bw, sram_kb)
+    reports = run_scalesim(python, HERE / "cfg" / f"{name}.cfg", HERE / "topology" / TOPOLOGIES[form], name, form)
+    key = {"cfg": name, "form": form, "dataflow": dataflow, "rows": str(rows), "cols": str(cols), "bw": str(bw),
+           "sram_kb": str(sram_kb)}
+    return _all_columns(reports, key)
 
 
 def run_one(python: str, dataflow: str, rows: int, cols: int, form: str, suffix: str = "") -> tuple[list, list]:
@@ -145,13 +169,25 @@ def main() -> None:
     parser.add_argument("--scalesim-python", default=os.environ.get("SCALESIM_PYTHON"),
                         help="the Python of a SCALE-Sim 3.0.0 virtual environment (default: $SCALESIM_PYTHON)")
     parser.add_argument("--resnet18", action="store_true", help="only the ResNet-18 golden (slow)")
+    parser.add_argument("--user", action="store_true", help="only the USER-mode golden (golden_user.csv)")
     args = parser.parse_args()
     if not args.scalesim_python:
         parser.error("--scalesim-python (or SCALESIM_PYTHON) is required")
+    if args.user:
+        jobs = [(d, r, c, bw, kb, form) for d in DATAFLOWS for r, c in USER_ARRAYS for bw in USER_BANDWIDTHS
+                for kb in USER_SRAM_KB for form in TOPOLOGIES]
+        for dataflow, rows, cols, bw, kb, _ in jobs:
+            (HERE / "cfg" / f"{user_name(dataflow, rows, cols, bw, kb)}.cfg").write_text(_cfg(
+                name=user_name(dataflow, rows, cols, bw, kb), rows=rows, cols=cols, dataflow=dataflow,
+                sparse="false", rep="ellpack_block", sram_kb=kb, mode="USER", bw=bw))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            user = list(pool.map(lambda job: run_user(args.scalesim_python, *job), jobs))
+        _write(HERE / "golden_user.csv", [row for rows_out in user for row in rows_out])
+        return
     if args.resnet18:
         lines = (HERE.parents[2] / "traces" / "scalesim" / "resnet18.csv").read_text().splitlines()
         (HERE / "topology" / RESNET_TOPOLOGY).write_text("\n".join(lines[:1 + RESNET_LAYERS]) + "\n")
-        (HERE / "cfg" / "ws_32x32.cfg").write_text(CFG.format(name="ws_32x32", rows=32, cols=32, dataflow="ws",
+        (HERE / "cfg" / "ws_32x32.cfg").write_text(_cfg(name="ws_32x32", rows=32, cols=32, dataflow="ws",
                                                                sparse="false", rep="ellpack_block", sram_kb=64))
         reports = run_scalesim(args.scalesim_python, HERE / "cfg" / "ws_32x32.cfg", HERE / "topology" / RESNET_TOPOLOGY,
                                "ws_32x32", "conv")
@@ -162,17 +198,17 @@ def main() -> None:
     for dataflow in DATAFLOWS:
         for rows, cols in ARRAYS:
             name = f"{dataflow}_{rows}x{cols}"
-            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+            (HERE / "cfg" / f"{name}.cfg").write_text(_cfg(name=name, rows=rows, cols=cols, dataflow=dataflow,
                                                                  sparse="false", rep="ellpack_block", sram_kb=64))
         for rows, cols in SMALL_SRAM_ARRAYS:
             name = f"{dataflow}_{rows}x{cols}_sram{SMALL_SRAM_KB}k"
-            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow=dataflow,
+            (HERE / "cfg" / f"{name}.cfg").write_text(_cfg(name=name, rows=rows, cols=cols, dataflow=dataflow,
                                                                  sparse="false", rep="ellpack_block",
                                                                  sram_kb=SMALL_SRAM_KB))
     for rows, cols in SPARSE_ARRAYS:
         for rep in SPARSE_REPS:
             name = f"ws_{rows}x{cols}_sparse_{rep}"
-            (HERE / "cfg" / f"{name}.cfg").write_text(CFG.format(name=name, rows=rows, cols=cols, dataflow="ws",
+            (HERE / "cfg" / f"{name}.cfg").write_text(_cfg(name=name, rows=rows, cols=cols, dataflow="ws",
                                                                  sparse="true", rep=rep, sram_kb=64))
     (HERE / "topology" / SPARSE_TOPOLOGY).write_text(SPARSE_TEXT)
     jobs = [(d, r, c, form) for d in DATAFLOWS for r, c in ARRAYS for form in TOPOLOGIES]

@@ -194,7 +194,7 @@ def test_sparsity_support_becomes_a_sparsity_section(rep):
         hardware_from_cfg_text(text.replace(f"SparseRep : {rep}", "SparseRep : coo"), "x.cfg")
 
 
-def test_memory_convention_is_scalesim_in_calc_mode_only():
-    # the scalesim memory convention reproduces CALC mode; USER mode keeps our own buffers
+def test_memory_convention_is_scalesim_in_calc_and_user_mode():
+    # the scalesim memory convention reproduces CALC mode and USER mode (finite per-operand ports)
     assert hardware_from_cfg_text(CFG, "x.cfg").pe_array.memory_convention == "scalesim"
-    assert hardware_from_cfg_text(CFG.replace("CALC", "USER"), "x.cfg").pe_array.memory_convention == "native"
+    assert hardware_from_cfg_text(CFG.replace("CALC", "USER"), "x.cfg").pe_array.memory_convention == "scalesim"
