@@ -357,7 +357,22 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     trace = _with_mapping(trace, _resolve_auto(trace, hw, mapping))
     run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
                                     overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
-    return _with_hardware_metadata(_with_scalesim_windows(_with_sparsity(run, trace, hw), trace, hw), hw)
+    run = _with_sparsity(run, trace, hw)
+    if functional:
+        run = _with_measured_densities(run, trace)
+    return _with_hardware_metadata(_with_scalesim_windows(run, trace, hw), hw)
+
+
+def _with_measured_densities(run: RunResult, trace: Trace) -> RunResult:
+    """Functional mode, layers with unstructured or activation sparsity: the densities of the values really drawn."""
+    from sim.mapping.sparsity import has_density, measured_densities
+
+    if len(run.layers) != len(trace.layers):
+        return run
+    return replace(run, layers=tuple(
+        result.with_extra(measured_densities(layer, result.functional.seed or 0))
+        if has_density(layer) and result.functional is not None else result
+        for layer, result in zip(trace.layers, run.layers)))
 
 
 def training_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:

@@ -105,6 +105,20 @@ def sparsity_extras(layer: Layer, representation: str | None,
     return extras
 
 
+def measured_densities(layer: Layer, seed: int) -> dict[str, float]:
+    """Functional mode: the densities of the seeded operands (sim.mapping.operands.random_operands) and the MACs
+    with both operands non-zero (lowered ifmap, padding included: what a zero-skipping array really performs)."""
+    from sim.mapping.operands import filter_matrix, ifmap_matrix, random_operands
+
+    ifmap, filters = random_operands(layer, seed)
+    a, b = ifmap_matrix(layer, ifmap) != 0, filter_matrix(layer, filters) != 0
+    nonzero_macs = sum(int((a[g].sum(axis=0, dtype=np.int64) * b[g].sum(axis=1, dtype=np.int64)).sum())
+                       for g in range(a.shape[0]))  # sum_k (non-zero a in column k) x (non-zero b in row k)
+    return {"functional.weight_density": float(np.count_nonzero(filters)) / max(filters.size, 1),
+            "functional.ifmap_density": float(np.count_nonzero(ifmap)) / max(ifmap.size, 1),
+            "functional.nonzero_macs": float(nonzero_macs)}
+
+
 def prune_unstructured(weights: np.ndarray, keep: int) -> np.ndarray:
     """`weights` (K x N) with all but the `keep` largest-magnitude entries zeroed (magnitude pruning; ties: the
     lower row-major index), so exactly `keep` positions may be non-zero."""

@@ -158,3 +158,20 @@ def test_sparse_report_carries_densities_and_effective_macs() -> None:
     assert sparse_header(run)[-3:] == DENSITY_COLUMNS
     rows = sparse_report_rows(run)
     assert rows[0][-3:] == ("0.5", "1", "256") and rows[1][-3:] == ("1", "1", "512")
+
+
+@settings(max_examples=15, deadline=None)
+@given(sparse_layers(), st.integers(0, 100))
+def test_functional_mode_measures_the_densities_it_drew(layer: Layer, seed: int) -> None:
+    result = sim.simulate([layer], _hw("os"), functional=True, seed=seed).layers[0]
+    extra = dict(result.extra)
+    if layer.weight_density == layer.ifmap_density == 1:
+        assert "functional.ifmap_density" not in extra  # dense: today's extras
+        return
+    ifmap, filters = random_operands(layer, seed)
+    kept = max(1, -(-round(layer.ifmap_density * ifmap.size * 1e9) // 10**9))
+    assert extra["functional.ifmap_density"] == np.count_nonzero(ifmap) / ifmap.size <= kept / ifmap.size
+    assert extra["functional.weight_density"] == np.count_nonzero(filters) / filters.size
+    a, b = ifmap_matrix(layer, ifmap), filter_matrix(layer, filters)
+    both = sum(int(((a[g] != 0)[:, :, None] & (b[g] != 0)[None, :, :]).sum()) for g in range(a.shape[0]))
+    assert extra["functional.nonzero_macs"] == both <= extra["effective_macs"]
