@@ -73,6 +73,18 @@ def has_density(layer: Layer) -> bool:
     return layer.weight_density < 1 or layer.ifmap_density < 1
 
 
+def metadata_bits(layer: Layer, representation: str) -> int:
+    """The index bits of an unstructured-sparse filter (per group K x N, nnz non-zeros), packed to the fewest bits
+    an index needs: csr (K + 1) row pointers of bits(nnz) + nnz column indices of bits(N - 1); csc (N + 1) column
+    pointers + nnz row indices of bits(K - 1); ellpack_block nnz row positions of bits(K - 1)."""
+    dense, nnz = layer.dense_gemm, layer.nonzero_weights_per_group
+    width = lambda largest: max(1, int(largest).bit_length())  # bits of an unsigned index 0..largest
+    per_group = {"csr": (dense.k + 1) * width(nnz) + nnz * width(dense.n - 1),
+                 "csc": (dense.n + 1) * width(nnz) + nnz * width(dense.k - 1),
+                 "ellpack_block": nnz * width(dense.k - 1)}[representation]
+    return dense.groups * per_group
+
+
 def effective_macs(layer: Layer, skip_zero_activations: bool) -> float:
     """The MACs a layer really performs: the run's MACs less those gated on a zero weight (unstructured sparsity)
     and, with `skip_zero_activations`, on a zero activation (expected value: x ifmap_density)."""
@@ -99,7 +111,8 @@ def sparsity_extras(layer: Layer, representation: str | None,
         "dense_macs": layer.dense_macs,
     }
     if has_density(layer) or skip_zero_activations:
-        extras.update({"sparsity.weight_density": layer.weight_density,
+        extras.update({"sparsity.metadata_bits": metadata_bits(layer, storage.representation),
+                       "sparsity.weight_density": layer.weight_density,
                        "sparsity.ifmap_density": layer.ifmap_density,
                        "effective_macs": effective_macs(layer, skip_zero_activations)})
     return extras

@@ -13,7 +13,7 @@ import sim
 from sim.errors import TraceError
 from sim.hardware.spec import Hardware
 from sim.mapping.operands import filter_matrix, ifmap_matrix, ofmap_from_matrix, random_operands
-from sim.mapping.sparsity import effective_macs, prune_unstructured, sparse_storage
+from sim.mapping.sparsity import effective_macs, metadata_bits, prune_unstructured, sparse_storage
 from sim.report.writer import DENSITY_COLUMNS, sparse_header, sparse_report_rows
 from sim.workload.layer import Layer
 from sim.workload.trace_csv import format_trace_csv, parse_trace_csv
@@ -82,6 +82,10 @@ def test_metadata_formulas() -> None:
     assert sparse_storage(layer, "csr").metadata_words == 21 + 50
     assert sparse_storage(layer, "csc").metadata_words == 11 + 50
     assert sparse_storage(layer, "ellpack_block").metadata_words == 50 * 5 / 32  # ceil(log2 20) = 5 bits each
+    # packed index bits: pointers 0..50 need 6 bits, column indices 0..9 need 4, row indices 0..19 need 5
+    assert metadata_bits(layer, "csr") == 21 * 6 + 50 * 4
+    assert metadata_bits(layer, "csc") == 11 * 6 + 50 * 5
+    assert metadata_bits(layer, "ellpack_block") == 50 * 5
     assert Layer.gemm_layer("g", m=1, n=10, k=1, weight_density=0.3).nonzero_weights_per_group == 3  # not 4
 
 
@@ -175,3 +179,25 @@ def test_functional_mode_measures_the_densities_it_drew(layer: Layer, seed: int)
     a, b = ifmap_matrix(layer, ifmap), filter_matrix(layer, filters)
     both = sum(int(((a[g] != 0)[:, :, None] & (b[g] != 0)[None, :, :]).sum()) for g in range(a.shape[0]))
     assert extra["functional.nonzero_macs"] == both <= extra["effective_macs"]
+
+
+def test_scalesim_topology_writer_refuses_densities() -> None:
+    from sim.workload.scalesim_csv import format_scalesim_csv
+
+    with pytest.raises(TraceError, match="no unstructured or activation sparsity") as error:
+        format_scalesim_csv([Layer("c", ifmap_h=4, ifmap_w=4, ifmap_density=0.5, ofmap_bits=8)])
+    assert error.value.field == "c.ifmap_density"
+
+
+def test_cli_exits_2_on_a_bad_density(tmp_path) -> None:
+    import subprocess
+    import sys
+
+    trace = tmp_path / "t.csv"
+    trace.write_text("name,type,m,n,k,ifmap_density\ng,gemm,2,2,2,1.5\n")
+    hw = Path(__file__).resolve().parents[2] / "hw_configs" / "scalesim_32x32_ws.toml"
+    out = tmp_path / "out"
+    done = subprocess.run([sys.executable, "-m", "sim", "run", "--trace", str(trace), "--hw", str(hw), "--out", str(out)],
+                          capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "ifmap_density" in done.stderr and "(0, 1]" in done.stderr and not out.exists()
