@@ -357,7 +357,7 @@ class Layer:
     def describe(self) -> str:
         if self.kind == "gemm":
             g = self.gemm
-            return f"gemm M={g.m} K={g.k} N={g.n}"
+            return f"gemm M={g.m} K={g.k} N={g.n}" + self._density_text()
         e, f = self.ofmap_hw
         text = (f"{self.kind} {self.ifmap_h}x{self.ifmap_w}x{self.in_channels} * "
                 f"{self.filter_h}x{self.filter_w}x{self.out_channels} /{self.stride_h} -> {e}x{f}")
@@ -365,4 +365,8 @@ class Layer:
             text += f" g={self.groups}"
         if self.block_size > 1:
             text += f" bc={self.block_size}"
-        return text
+        return text + self._density_text()
+
+    def _density_text(self) -> str:
+        return "".join(f" {label}={value:g}" for label, value in (("weights", self.weight_density),
+                                                                  ("ifmap", self.ifmap_density)) if value < 1)

@@ -201,3 +201,16 @@ def test_cli_exits_2_on_a_bad_density(tmp_path) -> None:
                           capture_output=True, text=True, cwd=Path(__file__).resolve().parents[2])
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert "ifmap_density" in done.stderr and "(0, 1]" in done.stderr and not out.exists()
+
+
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_activation_skipping_composes_with_n_of_m(dataflow: str) -> None:
+    layer = Layer("nm", ifmap_h=6, ifmap_w=6, filter_h=3, filter_w=3, in_channels=4, out_channels=6,
+                  sparsity_n=2, sparsity_m=4, ifmap_density=0.4)
+    hw = _hw(dataflow, skip=True)
+    engine = sim.simulate([layer], hw, functional=True, seed=3).layers[0]
+    model = sim.estimate([layer], hw).layers[0]
+    assert (engine.cycles, engine.actions, engine.energy) == (model.cycles, model.actions, model.energy)
+    assert engine.cycles == sim.simulate([replace(layer, ifmap_density=1.0)], hw).layers[0].cycles
+    assert dict(engine.extra)["effective_macs"] == pytest.approx(layer.macs * 0.4)  # the N:M MACs, then gated
+    assert engine.functional.max_abs_error == 0
