@@ -338,17 +338,40 @@ def _with_scalesim_windows(run: RunResult, trace: Trace, hw: Hardware) -> RunRes
 
 
 def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
-    """Sparse layers (or a sparsity-aware array) get their filter storage, metadata and dense MACs as extras."""
-    from sim.mapping.sparsity import sparsity_extras
+    """Sparse layers (or a sparsity-aware array) get their filter storage, metadata and dense MACs as extras;
+    unstructured weight / activation sparsity also re-prices the layer's energy (sim.mapping.sparsity)."""
+    from sim.mapping.sparsity import has_density, sparsity_extras
 
     representation = hw.sparsity.representation if hw.sparsity is not None else None
+    skip = hw.sparsity is not None and hw.sparsity.skip_zero_activations
     if len(run.layers) != len(trace.layers) or (representation is None and not any(
-            layer.is_sparse for layer in trace.layers)):
+            layer.is_sparse or has_density(layer) for layer in trace.layers)):
         return run
     shared_keys: dict = {}  # the layers' records share one keys tuple
-    layers = tuple(result.with_extra(sparsity_extras(layer, representation), shared_keys) if representation is not None
-                   or layer.is_sparse else result for layer, result in zip(trace.layers, run.layers))
+    layers = tuple(_sparse_result(result, sparsity_extras(layer, representation, skip), hw, shared_keys)
+                   if representation is not None or layer.is_sparse or has_density(layer) else result
+                   for layer, result in zip(trace.layers, run.layers))
     return replace(run, layers=layers)
+
+
+def _sparse_result(result: LayerResult, extras: dict[str, float], hw: Hardware,
+                   shared_keys: dict | None = None) -> LayerResult:
+    """`result` with the sparsity extras; where effective MACs are known (unstructured weight or activation
+    sparsity), only those are charged as `mac`, plus the metadata reads and, when skipping zero activations, one
+    zero check per ifmap SRAM read (both priced from the config's energy table; unpriced when absent)."""
+    result = result.with_extra(extras, shared_keys)
+    actions = result.actions.as_dict()
+    if "effective_macs" not in extras or "mac" not in actions:
+        return result
+    actions["mac"] = extras["effective_macs"]
+    actions["sparsity_metadata.read"] = extras["sparsity.metadata_sram_reads"]
+    if hw.sparsity is not None and hw.sparsity.skip_zero_activations:
+        actions["zero_detect.check"] = result.sram_reads.ifmap
+    from sim.energy.tables import apply
+    from sim.records import ActionCounts
+
+    counts = ActionCounts.of(actions)
+    return replace(result, actions=counts, energy=apply(counts, hw.energy))
 
 
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None) -> RunResult:
@@ -377,7 +400,22 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     trace = _with_mapping(trace, _resolve_auto(trace, hw, mapping))
     run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
                                     overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)
-    return _with_hardware_metadata(_with_scalesim_windows(_with_sparsity(run, trace, hw), trace, hw), hw)
+    run = _with_sparsity(run, trace, hw)
+    if functional:
+        run = _with_measured_densities(run, trace)
+    return _with_hardware_metadata(_with_scalesim_windows(run, trace, hw), hw)
+
+
+def _with_measured_densities(run: RunResult, trace: Trace) -> RunResult:
+    """Functional mode, layers with unstructured or activation sparsity: the densities of the values really drawn."""
+    from sim.mapping.sparsity import has_density, measured_densities
+
+    if len(run.layers) != len(trace.layers):
+        return run
+    return replace(run, layers=tuple(
+        result.with_extra(measured_densities(layer, result.functional.seed or 0))
+        if has_density(layer) and result.functional is not None else result
+        for layer, result in zip(trace.layers, run.layers)))
 
 
 def training_trace(workload: Trace | Layer | Iterable[Layer]) -> Trace:

@@ -541,6 +541,8 @@ class SparsitySpec(Spec):
     representation: Literal["csr", "csc", "ellpack_block"] = "ellpack_block"
     block_size: int = Field(8, ge=1, le=64)  # SCALE-Sim's BlockSize (the M of its row-wise optimized mapping)
     seed: int = Field(40, ge=0, le=2**32 - 1)  # SCALE-Sim's RandomNumberGeneratorSeed (its optimized mapping's random N per column)
+    # Beyond SCALE-Sim: gate the MACs on zero input activations (Eyeriss's zero-skipping: energy, not cycles)
+    skip_zero_activations: bool = False
 
 
 class Hardware(Spec):

@@ -13,6 +13,8 @@ as PyTorch's ConvTranspose); their lowered stride-1 convolution therefore uses t
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from sim.errors import MappingError
@@ -61,11 +63,19 @@ def random_operands(layer: Layer, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """
     rng = np.random.default_rng(seed)
     ifmap = _random_signed(rng, layer.ifmap_bits, ifmap_shape(layer))
+    if layer.ifmap_density < 1:  # a sparse ifmap: all but ceil(density x elements) seeded positions zero
+        ifmap = _sparsified(ifmap, layer.ifmap_density, np.random.default_rng([seed, 1]))  # own stream: filters unchanged
     if layer.is_sparse:  # N:M-sparse weights: random, then pruned to the N largest of every M
         from sim.mapping.sparsity import prune_n_of_m
 
         dense = filter_matrix(layer, _random_signed(rng, layer.filter_bits, filter_shape(layer)))
         pruned = np.stack([prune_n_of_m(group, layer.sparsity_n, layer.sparsity_m) for group in dense])
+        return ifmap, _filters_from_matrix(layer, pruned)
+    if layer.weight_density < 1:  # unstructured sparsity: magnitude pruning to exactly the layer's non-zeros
+        from sim.mapping.sparsity import prune_unstructured
+
+        dense = filter_matrix(layer, _random_signed(rng, layer.filter_bits, filter_shape(layer)))
+        pruned = np.stack([prune_unstructured(group, layer.nonzero_weights_per_group) for group in dense])
         return ifmap, _filters_from_matrix(layer, pruned)
     if layer.block_size == 1:
         return ifmap, _random_signed(rng, layer.filter_bits, filter_shape(layer))
@@ -77,6 +87,14 @@ def random_operands(layer: Layer, seed: int) -> tuple[np.ndarray, np.ndarray]:
     blocks = vectors[..., index]  # (groups, K/k, N/k, k, k)
     matrix = blocks.transpose(0, 1, 3, 2, 4).reshape(g.groups, g.k, g.n)
     return ifmap, _filters_from_matrix(layer, matrix)
+
+
+def _sparsified(values: np.ndarray, density: float, rng: np.random.Generator) -> np.ndarray:
+    keep = max(1, math.ceil(round(density * values.size, 9)))
+    flat = np.zeros(values.size, dtype=values.dtype)
+    chosen = rng.permutation(values.size)[:keep]
+    flat[chosen] = values.ravel()[chosen]
+    return flat.reshape(values.shape)
 
 
 def _filters_from_matrix(layer: Layer, matrix: np.ndarray) -> np.ndarray:

@@ -11,6 +11,16 @@ each filter column (K x N filter matrix, per group); the array holds the compres
 
 Storage = stored weights + metadata; the metadata is read from SRAM once per layer (SCALE-Sim's "Avg FILTER
 Metadata SRAM BW" = metadata / Total Cycles).
+
+Beyond SCALE-Sim (docs/scalesim_compat.md "beyond SCALE-Sim"):
+- unstructured weight sparsity (Layer.weight_density < 1): nnz = ceil(density x K x N) stored weights per group,
+  metadata by the same csr / csc counts (their index words over the K x N matrix), ellpack_block as one block
+  of the whole window: ceil(log2 K) position bits per stored weight. The array still runs the dense GEMM (a
+  systolic os/ws/is array cannot compact arbitrary zeros without SIGMA's flexible interconnect), so cycles and
+  traffic stay the dense layer's; the MACs with a zero weight are clock-gated (Eyeriss v2), saving energy only.
+- activation sparsity (Layer.ifmap_density < 1): with `skip_zero_activations` the MACs on zero activations are
+  gated as well (Eyeriss's zero-skipping: energy, not cycles); every ifmap SRAM read passes a zero detector.
+Effective MACs = dense MACs x (nnz / (K x N)) x (ifmap_density when skipping zero activations, else 1).
 """
 from __future__ import annotations
 
@@ -44,25 +54,54 @@ def sparse_storage(layer: Layer, representation: str = DEFAULT_REPRESENTATION) -
     dense, stored = layer.dense_gemm, layer.gemm
     groups = dense.groups
     original = groups * dense.k * dense.n
-    nonzero = groups * stored.k * stored.n
+    nonzero = groups * (layer.nonzero_weights_per_group if layer.weight_density < 1 else stored.k * stored.n)
     if representation == "csr":
         metadata: float = groups * (dense.k + 1) + nonzero
     elif representation == "csc":
         metadata = groups * (dense.n + 1) + nonzero
     elif representation == "ellpack_block":
-        position_bits = math.ceil(math.log2(layer.sparsity_m)) if layer.is_sparse else 0
+        block = layer.sparsity_m if layer.is_sparse else dense.k if layer.weight_density < 1 else 1
+        position_bits = math.ceil(math.log2(block)) if block > 1 else 0
         metadata = nonzero * position_bits / ELLPACK_WORD_BITS
     else:
         raise ValueError(f"unknown sparse representation {representation!r}")
     return SparseStorage(representation, original, nonzero, metadata)
 
 
-def sparsity_extras(layer: Layer, representation: str | None) -> dict[str, float]:
-    """LayerResult extras for a sparse layer or a sparsity-aware array: storage, metadata reads and dense MACs."""
-    if representation is None and not layer.is_sparse:
+def has_density(layer: Layer) -> bool:
+    """True for unstructured weight sparsity or a sparse ifmap (the options beyond SCALE-Sim)."""
+    return layer.weight_density < 1 or layer.ifmap_density < 1
+
+
+def metadata_bits(layer: Layer, representation: str) -> int:
+    """The index bits of an unstructured-sparse filter (per group K x N, nnz non-zeros), packed to the fewest bits
+    an index needs: csr (K + 1) row pointers of bits(nnz) + nnz column indices of bits(N - 1); csc (N + 1) column
+    pointers + nnz row indices of bits(K - 1); ellpack_block nnz row positions of bits(K - 1)."""
+    dense, nnz = layer.dense_gemm, layer.nonzero_weights_per_group
+    width = lambda largest: max(1, int(largest).bit_length())  # bits of an unsigned index 0..largest
+    per_group = {"csr": (dense.k + 1) * width(nnz) + nnz * width(dense.n - 1),
+                 "csc": (dense.n + 1) * width(nnz) + nnz * width(dense.k - 1),
+                 "ellpack_block": nnz * width(dense.k - 1)}[representation]
+    return dense.groups * per_group
+
+
+def effective_macs(layer: Layer, skip_zero_activations: bool) -> float:
+    """The MACs a layer really performs: the run's MACs less those gated on a zero weight (unstructured sparsity)
+    and, with `skip_zero_activations`, on a zero activation (expected value: x ifmap_density)."""
+    dense = layer.dense_gemm
+    macs = float(dense.groups * dense.m * layer.nonzero_weights_per_group) if layer.weight_density < 1 \
+        else float(layer.macs)
+    return macs * layer.ifmap_density if skip_zero_activations else macs
+
+
+def sparsity_extras(layer: Layer, representation: str | None,
+                    skip_zero_activations: bool = False) -> dict[str, float]:
+    """LayerResult extras for a sparse layer or a sparsity-aware array: storage, metadata reads and dense MACs
+    (and, for unstructured / activation sparsity, the densities and effective MACs)."""
+    if representation is None and not layer.is_sparse and not has_density(layer):
         return {}
     storage = sparse_storage(layer, representation or DEFAULT_REPRESENTATION)
-    return {
+    extras = {
         "sparsity.n": layer.sparsity_n,
         "sparsity.m": layer.sparsity_m,
         "sparsity.original_filter_words": storage.original_words,
@@ -71,6 +110,36 @@ def sparsity_extras(layer: Layer, representation: str | None) -> dict[str, float
         "sparsity.metadata_sram_reads": storage.metadata_words,
         "dense_macs": layer.dense_macs,
     }
+    if has_density(layer) or skip_zero_activations:
+        extras.update({"sparsity.metadata_bits": metadata_bits(layer, storage.representation),
+                       "sparsity.weight_density": layer.weight_density,
+                       "sparsity.ifmap_density": layer.ifmap_density,
+                       "effective_macs": effective_macs(layer, skip_zero_activations)})
+    return extras
+
+
+def measured_densities(layer: Layer, seed: int) -> dict[str, float]:
+    """Functional mode: the densities of the seeded operands (sim.mapping.operands.random_operands) and the MACs
+    with both operands non-zero (lowered ifmap, padding included: what a zero-skipping array really performs)."""
+    from sim.mapping.operands import filter_matrix, ifmap_matrix, random_operands
+
+    ifmap, filters = random_operands(layer, seed)
+    a, b = ifmap_matrix(layer, ifmap) != 0, filter_matrix(layer, filters) != 0
+    nonzero_macs = sum(int((a[g].sum(axis=0, dtype=np.int64) * b[g].sum(axis=1, dtype=np.int64)).sum())
+                       for g in range(a.shape[0]))  # sum_k (non-zero a in column k) x (non-zero b in row k)
+    return {"functional.weight_density": float(np.count_nonzero(filters)) / max(filters.size, 1),
+            "functional.ifmap_density": float(np.count_nonzero(ifmap)) / max(ifmap.size, 1),
+            "functional.nonzero_macs": float(nonzero_macs)}
+
+
+def prune_unstructured(weights: np.ndarray, keep: int) -> np.ndarray:
+    """`weights` (K x N) with all but the `keep` largest-magnitude entries zeroed (magnitude pruning; ties: the
+    lower row-major index), so exactly `keep` positions may be non-zero."""
+    flat = np.abs(weights.astype(np.float64)).ravel()
+    order = np.argsort(-flat, kind="stable")  # stable: the lower index first among equals
+    mask = np.zeros(flat.size, dtype=bool)
+    mask[order[:keep]] = True
+    return np.where(mask.reshape(weights.shape), weights, 0).astype(weights.dtype)
 
 
 def prune_n_of_m(weights: np.ndarray, n: int, m: int) -> np.ndarray:

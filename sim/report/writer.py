@@ -30,6 +30,8 @@ BANDWIDTH_HEADER = ("LayerID", "Avg IFMAP SRAM BW", "Avg FILTER SRAM BW", "Avg O
 METADATA_BW_COLUMN = "Avg FILTER Metadata SRAM BW"
 SPARSE_HEADER = ("LayerID", "Sparsity Representation", "Original Filter Storage", "New Storage (Filter+Metadata)",
                  "Filter Metadata Storage", METADATA_BW_COLUMN)
+# Beyond SCALE-Sim: appended only when a layer has unstructured weight or activation sparsity (else SCALE-Sim's own).
+DENSITY_COLUMNS = ("Weight Density", "IFMAP Density", "Effective MACs")
 DETAILED_HEADER = ("LayerID",
                    "SRAM IFMAP Start Cycle", "SRAM IFMAP Stop Cycle", "SRAM IFMAP Reads",
                    "SRAM Filter Start Cycle", "SRAM Filter Stop Cycle", "SRAM Filter Reads",
@@ -172,7 +174,19 @@ def sparse_report_rows(run: RunResult) -> list[tuple]:
         rows.append((index, run_sparse_representation(run), int(extra.get("sparsity.original_filter_words", 0)),
                      _fmt(extra.get("sparsity.stored_filter_words", 0) + metadata), _fmt(metadata),
                      _fmt(_metadata_bw(layer))))
+    if has_density_columns(run):
+        rows = [(*row, _fmt(extra.get("sparsity.weight_density", 1.0)), _fmt(extra.get("sparsity.ifmap_density", 1.0)),
+                 _fmt(extra.get("effective_macs", layer.macs)))
+                for row, layer, extra in ((row, layer, _extra(layer)) for row, layer in zip(rows, run.layers))]
     return rows
+
+
+def has_density_columns(run: RunResult) -> bool:
+    return any("effective_macs" in _extra(layer) for layer in run.layers)
+
+
+def sparse_header(run: RunResult) -> tuple[str, ...]:
+    return SPARSE_HEADER + DENSITY_COLUMNS if has_density_columns(run) else SPARSE_HEADER
 
 
 def run_sparse_representation(run: RunResult) -> str:
@@ -256,7 +270,7 @@ def _write_staged(run: RunResult, out: Path, staging: Path, *, scalesim_reports:
         _write_scalesim(staging / "DETAILED_ACCESS_REPORT.csv", DETAILED_HEADER, detailed_access_rows(run))
         names += ["COMPUTE_REPORT.csv", "BANDWIDTH_REPORT.csv", "DETAILED_ACCESS_REPORT.csv"]
         if is_sparse_run(run):
-            _write_scalesim(staging / "SPARSE_REPORT.csv", SPARSE_HEADER, sparse_report_rows(run))
+            _write_scalesim(staging / "SPARSE_REPORT.csv", sparse_header(run), sparse_report_rows(run))
             names.append("SPARSE_REPORT.csv")
     if bandwidth_trace and _write_bandwidth_trace(staging / "bandwidth_trace.csv.gz", run):
         names.append("bandwidth_trace.csv.gz")

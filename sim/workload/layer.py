@@ -14,9 +14,14 @@ Conventions
 - N:M structured weight sparsity (`sparsity_n < sparsity_m`): at most N non-zero weights in every M consecutive
   window (K) elements of each filter column; the array holds the filter compressed to N of every M, so the
   lowered GEMM's K is ceil(K/M)*N (SCALE-Sim 3's compression) and `dense_gemm` keeps the uncompressed one.
+- Unstructured weight sparsity (`weight_density < 1`): ceil(density x K x N) non-zero weights per group, anywhere;
+  the array still runs the dense GEMM (no cycles saved), the MACs with a zero weight are gated (docs/hardware.md).
+- Activation sparsity (`ifmap_density < 1`): the expected fraction of non-zero input activations; MACs on zeros are
+  gated only on hardware with `skip_zero_activations` (sim.mapping.sparsity.effective_macs).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from functools import cached_property
 from typing import Literal
@@ -34,6 +39,7 @@ MAX_MACS = 1 << 50
 MAX_WINDOW = 1 << 12
 WINDOW_FIELDS = ("filter_h", "filter_w", "stride_h", "stride_w", "dilation_h", "dilation_w", "pad_top", "pad_bottom",
                  "pad_left", "pad_right", "output_padding_h", "output_padding_w")
+DENSITY_FIELDS = ("weight_density", "ifmap_density")  # fractions in (0, 1], 1.0 = dense
 MAX_SPARSITY_M = 64  # longest N:M block we accept (SCALE-Sim's BlockSize is 8 in its shipped configs)
 
 
@@ -83,6 +89,8 @@ class Layer:
     psum_bits: int = 0  # partial sums (accumulator) leaving the array; 0: ofmap_bits, as before precision per operand
     sparsity_n: int = 1  # N:M structured weight sparsity: N non-zeros kept in every M window elements; 1:1 dense
     sparsity_m: int = 1
+    weight_density: float = 1.0  # unstructured weight sparsity: fraction of non-zero weights; 1.0 dense
+    ifmap_density: float = 1.0  # activation sparsity: expected fraction of non-zero input activations; 1.0 dense
 
     def __post_init__(self) -> None:
         self._validate()
@@ -94,6 +102,12 @@ class Layer:
         return cls(name=name, kind="gemm", ifmap_h=m, ifmap_w=1, in_channels=k, out_channels=n, **kwargs)
 
     # ---------------------------------------------------------------- validation
+    def _check_density(self, name: str, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self._fail(name, "must be a number", value, "a fraction in (0, 1]; 1.0 = dense")
+        if not 0 < value <= 1:  # NaN fails this too
+            self._fail(name, "density out of range", value, "a fraction in (0, 1]; 1.0 = dense")
+
     def _fail(self, field_name: str, message: str, value: object, allowed: str | None = None) -> None:
         raise TraceError(message, field=f"{self.name}.{field_name}", value=value, allowed=allowed)
 
@@ -108,6 +122,9 @@ class Layer:
         for f in fields(self):
             value = getattr(self, f.name)
             if f.name in ("name", "kind"):
+                continue
+            if f.name in DENSITY_FIELDS:
+                self._check_density(f.name, value)
                 continue
             if isinstance(value, bool) or not isinstance(value, int):
                 self._fail(f.name, "must be an integer", value)
@@ -134,6 +151,9 @@ class Layer:
         if self.is_sparse and self.block_size > 1:
             self._fail("sparsity_n", "N:M sparsity and block-circulant filters cannot be combined",
                        f"{self.sparsity_n}:{self.sparsity_m}", "1:1 with block_size > 1")
+        if self.weight_density < 1 and (self.is_sparse or self.block_size > 1):
+            self._fail("weight_density", "unstructured weight sparsity cannot be combined with N:M sparsity or "
+                       "block-circulant filters", self.weight_density, "1.0 when sparsity_n < sparsity_m or block_size > 1")
         if self.in_channels % self.groups:
             self._fail("groups", "groups must divide in_channels", self.groups, f"a divisor of {self.in_channels}")
         if self.out_channels % self.groups:
@@ -273,6 +293,12 @@ class Layer:
             return dense
         return GemmShape(m=dense.m, k=-(-dense.k // self.sparsity_m) * self.sparsity_n, n=dense.n, groups=dense.groups)
 
+    @cached_property
+    def nonzero_weights_per_group(self) -> int:
+        """Non-zero weights of one group's K x N filter matrix under unstructured sparsity (all of them when dense)."""
+        dense = self.dense_gemm.k * self.dense_gemm.n
+        return dense if self.weight_density >= 1 else max(1, math.ceil(round(self.weight_density * dense, 9)))  # round: 0.3*10 is 3.0000000000000004
+
     @property
     def dense_macs(self) -> int:
         """MACs of the dense layer (SCALE-Sim's utilisation counts these for sparse layers too)."""
@@ -331,7 +357,7 @@ class Layer:
     def describe(self) -> str:
         if self.kind == "gemm":
             g = self.gemm
-            return f"gemm M={g.m} K={g.k} N={g.n}"
+            return f"gemm M={g.m} K={g.k} N={g.n}" + self._density_text()
         e, f = self.ofmap_hw
         text = (f"{self.kind} {self.ifmap_h}x{self.ifmap_w}x{self.in_channels} * "
                 f"{self.filter_h}x{self.filter_w}x{self.out_channels} /{self.stride_h} -> {e}x{f}")
@@ -339,4 +365,8 @@ class Layer:
             text += f" g={self.groups}"
         if self.block_size > 1:
             text += f" bc={self.block_size}"
-        return text
+        return text + self._density_text()
+
+    def _density_text(self) -> str:
+        return "".join(f" {label}={value:g}" for label, value in (("weights", self.weight_density),
+                                                                  ("ifmap", self.ifmap_density)) if value < 1)

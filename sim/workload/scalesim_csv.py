@@ -300,6 +300,9 @@ def _check_writable(layer: Layer, form: str) -> None:
         refuse("batch", "SCALE-Sim has no batch", layer.batch, "1")
     if layer.block_size != 1:
         refuse("block_size", "SCALE-Sim has no block-circulant layers", layer.block_size, "1")
+    for density in ("weight_density", "ifmap_density"):
+        if getattr(layer, density) != 1:
+            refuse(density, "SCALE-Sim has no unstructured or activation sparsity", getattr(layer, density), "1.0")
     if form == "gemm":
         if layer.kind != "gemm":
             refuse("kind", "the GEMM form holds only gemm layers", layer.kind, "gemm (or use form='conv')")

@@ -8,12 +8,13 @@ SCALE-Sim's ceil). For gemm/fc rows m, n, k are the shape of each of the `groups
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from sim.errors import TraceError
-from sim.workload.layer import Layer
+from sim.workload.layer import DENSITY_FIELDS, Layer
 from sim.workload.scalesim_csv import (
     check_name_writable,
     drop_trailing_empty,
@@ -50,7 +51,7 @@ def _columns() -> tuple[Column, ...]:
     gemm = [("m", 1), ("n", 1), ("k", 1)]
     tconv = [("output_padding", 0), ("output_padding_h", 0), ("output_padding_w", 0)]
     common = [("groups", 1), ("batch", 1), ("block_size", 1), ("ifmap_bits", 1), ("filter_bits", 1), ("ofmap_bits", 1),
-              ("psum_bits", 0), ("sparsity_n", 1), ("sparsity_m", 1)]
+              ("psum_bits", 0), ("sparsity_n", 1), ("sparsity_m", 1), ("weight_density", 0), ("ifmap_density", 0)]
     return ((Column("name", 0, _ALL), Column("type", 0, _ALL))
             + tuple(Column(n, lo, _CONV_LIKE) for n, lo in conv)
             + tuple(Column(n, lo, _GEMM_LIKE) for n, lo in gemm)
@@ -165,7 +166,8 @@ def _parse_row(cells: dict[str, str], file: str | Path, line: int) -> Layer:
             applies = ", ".join(t for t in TRACE_TYPES if t in spec.types)
             raise TraceError(f"column does not apply to type {kind}", file=file, line=line, field=column, value=text,
                              allowed=f"an empty cell (applies to: {applies})")
-        values[column] = parse_int(text, file=file, line=line, column=column, minimum=spec.minimum)
+        values[column] = _parse_density(text, file=file, line=line, column=column) if column in DENSITY_FIELDS \
+            else parse_int(text, file=file, line=line, column=column, minimum=spec.minimum)
     for column in _REQUIRED[kind]:
         if column not in values:
             raise TraceError(f"type {kind} needs a value in this column", file=file, line=line, field=column,
@@ -183,10 +185,22 @@ def _parse_row(cells: dict[str, str], file: str | Path, line: int) -> Layer:
         raise relocate(err, name, file=file, line=line, columns=columns) from err
 
 
+def _parse_density(text: str, *, file: str | Path, line: int, column: str) -> float:
+    """A density cell: a decimal fraction in (0, 1] (1 = dense)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:  # NaN, inf and text fail here too
+        raise TraceError("not a density", file=file, line=line, field=column, value=text,
+                         allowed="a fraction in (0, 1], e.g. 0.35; 1 = dense")
+    return value
+
+
 def _layer_fields(kind: str, values: dict[str, int], file: str | Path, line: int) -> dict[str, object]:
     fields: dict[str, object] = {}
     for key in ("groups", "batch", "block_size", "ifmap_bits", "filter_bits", "ofmap_bits", "psum_bits",
-                "sparsity_n", "sparsity_m"):
+                "sparsity_n", "sparsity_m", *DENSITY_FIELDS):
         if key in values:
             fields[key] = values[key]
     if kind in _GEMM_LIKE:
@@ -242,7 +256,7 @@ def write_trace_csv(trace: Trace | Iterable[Layer], path: str | Path, *, comment
 
 
 _DEFAULTS = {"groups": 1, "batch": 1, "block_size": 1, "ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 32,
-             "psum_bits": 0, "sparsity_n": 1, "sparsity_m": 1}
+             "psum_bits": 0, "sparsity_n": 1, "sparsity_m": 1, "weight_density": 1.0, "ifmap_density": 1.0}
 
 
 def _row_cells(layer: Layer) -> dict[str, object]:
