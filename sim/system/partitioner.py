@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 from sim.errors import ConfigError
 from sim.records import SystemResult
-from sim.system.engine import run_system
+from sim.system.engine import _ops_trace, _time_ops, _with_writes, run_system
 from sim.system.partition import Partition, Stage, split_counts, tensor_slice, trace_batch, with_batch
 from sim.system.spec import Accelerator, System
 from sim.workload.layer import Layer
@@ -79,22 +79,33 @@ class _Costs:
             by_layer[layer][2] += result.energy.total_pj
         return tuple(tuple(by_layer[name]) for name in names)
 
-    def stage_cost(self, accelerator: Accelerator, layers: tuple[Layer, ...], micro: int) -> tuple[float, float, float]:
-        """(forward ns, backward ns, energy pJ) of one stage priced on its own trace, as the system engine runs it:
-        a model whose placement depends on the layers run together (a ReRAM chip sized by `chips = "auto"`, its
-        replicas; outputs kept on chip) prices a stage differently from the sum of its layers in the whole trace."""
-        from sim import api
-
+    def stage_cost(self, accelerator: Accelerator, layers: tuple[Layer, ...], micro: int) -> StageCost:
+        """One stage priced on its own trace, as the system engine runs it: a model whose placement depends on the
+        layers run together (a ReRAM chip sized by `chips = "auto"`, its replicas; outputs kept on chip) prices a
+        stage differently from the sum of its layers in the whole trace."""
         key = (accelerator.hardware.name, accelerator.hardware.source_file, accelerator.clock_mhz, micro,
                tuple(layer.name for layer in layers))
         if key not in self._stages:
             sub = Trace(f"{self.trace.name}.stage", tuple(replace(layer, batch=micro) for layer in layers))
-            run = api.estimate(training_trace(sub) if self.training else sub, accelerator.hardware)
-            count = len(layers)
-            self._stages[key] = (sum(accelerator.ns(r.cycles) for r in run.layers[:count]),
-                                 sum(accelerator.ns(r.cycles) for r in run.layers[count:]),
-                                 sum(r.energy.total_pj for r in run.layers))
+            run = _with_writes(_time_ops(accelerator, _ops_trace(sub, sub.name, self.training), "analytical", 0),
+                               accelerator, sub, self.training)
+            ops = 3 * len(layers) if self.training else len(layers)
+            self._stages[key] = StageCost(sum(accelerator.ns(r.cycles) for r in run.layers[:len(layers)]),
+                                          sum(accelerator.ns(r.cycles) for r in run.layers[len(layers):ops]),
+                                          sum(accelerator.ns(r.cycles) for r in run.layers[ops:]),
+                                          sum(r.energy.total_pj for r in run.layers[:ops]),
+                                          sum(r.energy.total_pj for r in run.layers[ops:]))
         return self._stages[key]
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """One stage on its own trace, one micro-batch: forward and backward ns, ReRAM writes once per step."""
+    forward_ns: float
+    backward_ns: float
+    writes_ns: float
+    energy_pj: float  # the operations', per micro-batch
+    writes_energy_pj: float  # once per step
 
 
 def _forward_name(op_name: str, names: list[str]) -> str:
@@ -177,8 +188,8 @@ def _price_pipeline(trace, system, costs, training, accelerators, m, ends):
     starts = [0] + ends[:-1]
     priced = [costs.stage_cost(accelerators[s], trace.layers[a:b], batch // m)
               for s, (a, b) in enumerate(zip(starts, ends))]
-    forward = [p[0] for p in priced]
-    backward = [p[1] for p in priced]
+    forward = [p.forward_ns for p in priced]
+    backward = [p.backward_ns for p in priced]
     stage_times = [f + b for f, b in zip(forward, backward)]
     link_time, link_energy = 0.0, 0.0
     for s in range(stages - 1):
@@ -192,7 +203,10 @@ def _price_pipeline(trace, system, costs, training, accelerators, m, ends):
     step = sum(stage_times) + (m - 1) * (max(max(forward), link_time) + (max(max(backward), link_time)
                                                                        if training else 0.0)) \
         + (stages - 1) * link_time * (2 if training else 1)
-    energy = sum(p[2] for p in priced) * m + link_energy
+    # a ReRAM stage programs its crossbars after its last backward op, while the stages before it finish theirs
+    step = max([step] + [step - sum(backward[:s]) - s * link_time + p.writes_ns for s, p in enumerate(priced)
+                         if p.writes_ns])
+    energy = sum(p.energy_pj * m + p.writes_energy_pj for p in priced) + link_energy
     return step, energy, stage_times
 
 
