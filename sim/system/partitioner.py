@@ -8,6 +8,10 @@ hardware and batch):
 - data parallel, images split so the slowest accelerator is as fast as possible (greedy moves of one image from
   the slowest to the one that finishes it soonest);
 - a tensor split of every layer's output channels in proportion to each accelerator's throughput.
+A pipeline's chosen cuts are then priced stage by stage on the stage's own trace of operations, as the system
+engine runs them (a ReRAM chip's `chips = "auto"` board and its replicas depend on the layers it holds, so the
+whole-trace per-layer prices can be far off); where a stage's own price differs from its layers' sum by more than
+CONTEXT_TOLERANCE, each cut is moved by up to REFINE_SHIFT layers under the stage prices.
 Predicted step time = compute (GPipe: sum of stage times + (M-1) x the slowest) + the link time of the transfers
 the partition needs; energy = the operations' energy + bytes x pJ/byte per hop; balance = slowest / mean busy time.
 The best candidate under the objective is run by the system engine (run_system, model="engine").
@@ -16,13 +20,14 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sim.errors import ConfigError
 from sim.records import SystemResult
-from sim.system.engine import run_system
+from sim.system.engine import _ops_trace, _time_ops, _with_writes, run_system
 from sim.system.partition import Partition, Stage, split_counts, tensor_slice, trace_batch, with_batch
 from sim.system.spec import Accelerator, System
+from sim.workload.layer import Layer
 from sim.workload.trace import Trace
 from sim.workload.training import training_trace
 
@@ -52,6 +57,7 @@ class _Costs:
     def __init__(self, trace: Trace, training: bool) -> None:
         self.trace, self.training = trace, training
         self._cache: dict = {}
+        self._stages: dict = {}
 
     def layer_costs(self, accelerator: Accelerator, batch: int) -> tuple[tuple[float, float, float], ...]:
         key = (accelerator.hardware.name, accelerator.hardware.source_file, accelerator.clock_mhz, batch)
@@ -72,6 +78,34 @@ class _Costs:
             by_layer[layer][1 if backward else 0] += accelerator.ns(result.cycles)
             by_layer[layer][2] += result.energy.total_pj
         return tuple(tuple(by_layer[name]) for name in names)
+
+    def stage_cost(self, accelerator: Accelerator, layers: tuple[Layer, ...], micro: int) -> StageCost:
+        """One stage priced on its own trace, as the system engine runs it: a model whose placement depends on the
+        layers run together (a ReRAM chip sized by `chips = "auto"`, its replicas; outputs kept on chip) prices a
+        stage differently from the sum of its layers in the whole trace."""
+        key = (accelerator.hardware.name, accelerator.hardware.source_file, accelerator.clock_mhz, micro,
+               tuple(layer.name for layer in layers))
+        if key not in self._stages:
+            sub = Trace(f"{self.trace.name}.stage", tuple(replace(layer, batch=micro) for layer in layers))
+            run = _with_writes(_time_ops(accelerator, _ops_trace(sub, sub.name, self.training), "analytical", 0),
+                               accelerator, sub, self.training)
+            ops = 3 * len(layers) if self.training else len(layers)
+            self._stages[key] = StageCost(sum(accelerator.ns(r.cycles) for r in run.layers[:len(layers)]),
+                                          sum(accelerator.ns(r.cycles) for r in run.layers[len(layers):ops]),
+                                          sum(accelerator.ns(r.cycles) for r in run.layers[ops:]),
+                                          sum(r.energy.total_pj for r in run.layers[:ops]),
+                                          sum(r.energy.total_pj for r in run.layers[ops:]))
+        return self._stages[key]
+
+
+@dataclass(frozen=True)
+class StageCost:
+    """One stage on its own trace, one micro-batch: forward and backward ns, ReRAM writes once per step."""
+    forward_ns: float
+    backward_ns: float
+    writes_ns: float
+    energy_pj: float  # the operations', per micro-batch
+    writes_energy_pj: float  # once per step
 
 
 def _forward_name(op_name: str, names: list[str]) -> str:
@@ -125,26 +159,14 @@ def _pipeline_candidates(trace, system, costs, training, max_micro_batches, acce
     for m in [d for d in range(1, min(batch, max_micro_batches) + 1) if batch % d == 0]:
         priced = [costs.layer_costs(accelerators[s], batch // m) for s in range(stages)]
         per = [[c[0] + c[1] for c in p] for p in priced]
-        energies = [[c[2] for c in p] for p in priced]
-        slowest, ends = _best_cuts(per, stages)
-        starts = [0] + ends[:-1]
-        stage_times = [sum(per[s][a:b]) for s, (a, b) in enumerate(zip(starts, ends))]
-        forward = [sum(c[0] for c in priced[s][a:b]) for s, (a, b) in enumerate(zip(starts, ends))]
-        backward = [t - f for t, f in zip(stage_times, forward)]
-        link_time, link_energy = 0.0, 0.0
-        for s in range(stages - 1):
-            size = with_batch(trace, batch // m).layers[ends[s]].ifmap_bytes
-            t, e = _link_ns(system, accelerators[s].name, accelerators[s + 1].name, size)
-            trips = 2 if training else 1
-            link_time = max(link_time, t)
-            link_energy += e * m * trips
-        # GPipe: every forward micro-batch, then every backward one; each phase fills, streams at its slowest stage
-        # (or link), and drains
-        step = sum(stage_times) + (m - 1) * (max(max(forward), link_time) + (max(max(backward), link_time)
-                                                                           if training else 0.0)) \
-            + (stages - 1) * link_time * (2 if training else 1)
-        energy = sum(sum(energies[s][a:b]) for s, (a, b) in enumerate(zip(starts, ends))) * m + link_energy
+        _, ends = _best_cuts(per, stages)
+        step, energy, stage_times = _price_pipeline(trace, system, costs, training, accelerators, m, ends)
+        if any(abs(t - sum(per[s][a:b])) > CONTEXT_TOLERANCE * t
+               for s, (t, a, b) in enumerate(zip(stage_times, [0] + ends[:-1], ends))):
+            step, energy, stage_times, ends = _refine_cuts(trace, system, costs, training, accelerators, m, ends,
+                                                           step, energy, stage_times)
         mean = sum(stage_times) / stages
+        starts = [0] + ends[:-1]
         partition = Partition("pipeline", tuple(Stage(accelerators[s].name, tuple(
             layer.name for layer in trace.layers[a:b])) for s, (a, b) in enumerate(zip(starts, ends))),
             micro_batches=m)
@@ -152,6 +174,60 @@ def _pipeline_candidates(trace, system, costs, training, max_micro_batches, acce
     return out
 
 
+# a stage whose own-trace price differs from its layers' whole-trace prices by more than this gets its cuts
+# re-searched on own-trace prices (a ReRAM chip's board and replicas depend on the layers it holds)
+CONTEXT_TOLERANCE = 0.02
+REFINE_SHIFT = 3  # layers each cut may move in that re-search
+
+
+def _price_pipeline(trace, system, costs, training, accelerators, m, ends):
+    """(step ns, energy pJ, stage times) of a pipeline whose stages end at `ends`, each stage priced on its own
+    trace of operations (what the system engine runs)."""
+    batch = trace_batch(trace)
+    stages = len(ends)
+    starts = [0] + ends[:-1]
+    priced = [costs.stage_cost(accelerators[s], trace.layers[a:b], batch // m)
+              for s, (a, b) in enumerate(zip(starts, ends))]
+    forward = [p.forward_ns for p in priced]
+    backward = [p.backward_ns for p in priced]
+    stage_times = [f + b for f, b in zip(forward, backward)]
+    link_time, link_energy = 0.0, 0.0
+    for s in range(stages - 1):
+        size = with_batch(trace, batch // m).layers[ends[s]].ifmap_bytes
+        t, e = _link_ns(system, accelerators[s].name, accelerators[s + 1].name, size)
+        trips = 2 if training else 1
+        link_time = max(link_time, t)
+        link_energy += e * m * trips
+    # GPipe: every forward micro-batch, then every backward one; each phase fills, streams at its slowest stage
+    # (or link), and drains
+    step = sum(stage_times) + (m - 1) * (max(max(forward), link_time) + (max(max(backward), link_time)
+                                                                       if training else 0.0)) \
+        + (stages - 1) * link_time * (2 if training else 1)
+    # a ReRAM stage programs its crossbars after its last backward op, while the stages before it finish theirs
+    step = max([step] + [step - sum(backward[:s]) - s * link_time + p.writes_ns for s, p in enumerate(priced)
+                         if p.writes_ns])
+    energy = sum(p.energy_pj * m + p.writes_energy_pj for p in priced) + link_energy
+    return step, energy, stage_times
+
+
+def _refine_cuts(trace, system, costs, training, accelerators, m, ends, step, energy, stage_times):
+    """Move each cut by up to REFINE_SHIFT layers (one cut at a time, repeated while the step improves), every
+    candidate priced on the stages' own traces."""
+    n_layers = len(trace.layers)
+    best = (step, energy, stage_times, list(ends))
+    improved = True
+    while improved:
+        improved = False
+        for index in range(len(ends) - 1):
+            low = (best[3][index - 1] if index else 0) + 1
+            high = best[3][index + 1] - 1 if index + 1 < len(ends) else n_layers - 1
+            for end in range(max(low, best[3][index] - REFINE_SHIFT), min(high, best[3][index] + REFINE_SHIFT) + 1):
+                trial = list(best[3])
+                trial[index] = end
+                priced = _price_pipeline(trace, system, costs, training, accelerators, m, trial)
+                if priced[0] < best[0]:
+                    best, improved = (*priced, trial), True
+    return best
 def _ring_all_reduce(system: System, ring: tuple[str, ...], size_bytes: float, steps: int | None = None):
     n = len(ring)
     if n < 2 or not size_bytes:

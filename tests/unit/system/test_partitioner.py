@@ -93,3 +93,21 @@ def test_the_best_candidate_is_the_minimum_of_its_objective(objective, key):
     search = search_partitions(_trace(), System("pair", accelerators, links, "ring"), objective=objective,
                                validate=False)
     assert getattr(search.best, key) == min(getattr(c, key) for c in search.candidates)
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_pipeline_prediction_equals_the_analytical_system_run_on_a_mixed_pair(training):
+    # a ReRAM chip's board (chips = "auto") and replicas depend on the layers of its stage, so the partitioner
+    # prices each stage on its own trace, as the system engine runs it (and its crossbar writes once per step)
+    isaac = sim.load_hardware(ROOT / "hw_configs" / "isaac.toml")
+    accelerators = (Accelerator("sys", HW, 1000.0), Accelerator("isaac", isaac, isaac.reram.clock_mhz))
+    links = topology_links(("sys", "isaac"), "list", {"bandwidth_gbytes_per_s": math.inf}, Path("t.toml"),
+                           [{"a": "sys", "b": "isaac"}])
+    system = System("mixed", accelerators, links)
+    search = search_partitions(_trace(), system, kinds=("pipeline",), validate=False, training=training)
+    assert {tuple(s.accelerator for s in c.partition.stages) for c in search.candidates} == {
+        ("sys", "isaac"), ("isaac", "sys")}
+    for candidate in search.candidates:
+        run = run_system(_trace(), system, candidate.partition, training=training, model="analytical")
+        assert candidate.step_ns == pytest.approx(run.step_ns, rel=1e-9)
+        assert candidate.energy_pj == pytest.approx(run.energy_pj, rel=1e-9)
