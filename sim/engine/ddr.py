@@ -85,9 +85,14 @@ class DdrController:
         self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
         # Every array an engine request passes to the kernel lives in one buffer (the attributes are views of it):
         # one argument instead of fifteen, as numba's dispatch checks each argument's type on every call.
-        (self.field_kind, self.field_bits, self.timing, self.geometry, *state, self.counts, self._totals), \
-            self._packed, self._layout = kernel.pack((self.field_kind, self.field_bits, self.timing, self.geometry,
-                                                      *self.state, self.counts, self._totals))
+        # The scratch arrays of one request ride along in it, so the kernel allocates nothing per call.
+        scratch = (*(np.zeros(EXACT_TRANSACTIONS, dtype=np.int64) for _ in range(8)), np.zeros(6, dtype=np.int64),
+                   *kernel.new_scratch(self.geometry, len(self.state[0])))
+        views, self._packed, self._layout = kernel.pack((self.field_kind, self.field_bits, self.timing,
+                                                         self.geometry, *self.state, self.counts, self._totals,
+                                                         *scratch))
+        views = views[:len(views) - len(scratch)]
+        (self.field_kind, self.field_bits, self.timing, self.geometry, *state, self.counts, self._totals) = views
         self.state = tuple(state)
 
     @property
