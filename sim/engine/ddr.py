@@ -213,6 +213,10 @@ class DdrDram:
         self._last_start = 0
         self.shared = SharedChannel()  # requests in flight, sharing the channel
         self._next_key = 0
+        # The controller's per-request kernel and its buffer, bound once: _serve runs once per engine request.
+        self._serve_packed = self.controller.kernel.serve_request_packed
+        self._packed, self._layout = self.controller._packed, self.controller._layout
+        self._steady = self.controller._steady  # tCK per transaction of a long stream, by kind, measured when needed
 
     def _to_tck(self, cycle: int) -> int:
         return math.ceil(cycle * self.tck_per_cycle - 1e-9)
@@ -247,7 +251,18 @@ class DdrDram:
         arrive = math.ceil(now * tck_per_cycle - 1e-9)  # _to_tck, inlined: once per request
         if size_bytes <= 0:
             return arrive, 0, 0, arrive
-        done, work, latency, hits, n = self.controller.serve_request(kind == "write", address, size_bytes, arrive)
+        # DdrController.serve_request, inlined (the same kernel call).
+        write = kind == "write"
+        tb = self.burst_bytes
+        first = address // tb
+        n = (address + size_bytes - 1) // tb - first + 1
+        steady = 0.0
+        if n > EXACT_TRANSACTIONS:
+            steady = self._steady.get(write)
+            if steady is None:
+                steady = self.controller._steady_tck(write)
+        done, work, latency, hits, n = self._serve_packed(write, first, n, arrive, EXACT_TRANSACTIONS, steady,
+                                                          self._packed, self._layout)
         finish = math.ceil(done / tck_per_cycle - 1e-9)  # _to_cycle
         if finish < now:
             finish = now

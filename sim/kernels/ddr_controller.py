@@ -188,8 +188,12 @@ def scratch_shapes(G, n_banks: int) -> tuple:
 
 
 def new_scratch(G, n_banks: int) -> tuple:
-    """Scratch arrays for run_controller_into (their contents need not survive between calls)."""
-    return tuple(np.zeros(shape, dtype=np.int64) for shape in scratch_shapes(G, n_banks))
+    """Scratch arrays for run_controller_into: all but bank_group and bank_rank (each bank's bank group and rank,
+    filled here once) are set by every call."""
+    scratch = tuple(np.zeros(shape, dtype=np.int64) for shape in scratch_shapes(G, n_banks))
+    scratch[5][:] = np.arange(n_banks) // int(G[G_BANKS])
+    scratch[6][:] = scratch[5] // int(G[G_GROUPS])
+    return scratch
 
 
 @njit(cache=True)
@@ -202,12 +206,12 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
     n_ranks = channels * ranks
     n_banks = open_row.shape[0]
     queue = np.empty((channels * 3, G[G_QUEUE] * 2 + n_banks + 1), dtype=np.int64)
+    bank_group = np.arange(n_banks) // banks
     return run_controller_into(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, bank_ok, group_ok,
                                rank_ok, channel_ok, faw, refresh_due, flags, scalars, done, missed, counts, queue,
                                np.zeros((channels, 3), dtype=np.int64), np.zeros(channels, dtype=np.int64),
                                np.zeros(n_ranks, dtype=np.int64), np.zeros((n_ranks, 4), dtype=np.int64),
-                               np.zeros(n_banks, dtype=np.int64), np.zeros(n_banks, dtype=np.int64),
-                               np.zeros(1, dtype=np.int64))
+                               bank_group, bank_group // groups, np.zeros(1, dtype=np.int64))
 
 
 @njit(cache=True)
@@ -215,7 +219,7 @@ def run_controller_into(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_
                         channel_ok, faw, refresh_due, flags, scalars, done, missed, counts, queue, size, command_bus,
                         faw_slot, rank_bound, bank_group, bank_rank, wake_box):
     """run_controller with its scratch arrays given (new_scratch), so a caller per request allocates nothing;
-    queue row c * 3 + q is channel c's queue q (0 read, 1 write, 2 active)."""
+    queue row c * 3 + q is channel c's queue q (0 read, 1 write, 2 active); bank_group and bank_rank are read."""
     n = t_write.shape[0]
     channels, ranks, groups, banks = G[G_CHANNELS], G[G_RANKS], G[G_GROUPS], G[G_BANKS]
     depth, high, low = G[G_QUEUE], G[G_HIGH], G[G_LOW]
@@ -224,9 +228,6 @@ def run_controller_into(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_
     for c in range(channels):
         for q in range(3):
             size[c, q] = 0
-    for b in range(open_row.shape[0]):
-        bank_group[b] = b // banks
-        bank_rank[b] = b // banks // groups
     # The FAW ring's oldest entry is the one the next ACT overwrites: recover the slot from the stored times.
     for r in range(n_ranks):
         oldest = 0
@@ -504,7 +505,7 @@ def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field
                               np.zeros((channels * 3, G[G_QUEUE] * 2 + n_banks + 1), dtype=np.int64),
                               np.zeros((channels, 3), dtype=np.int64), np.zeros(channels, dtype=np.int64),
                               np.zeros(n_ranks, dtype=np.int64), np.zeros((n_ranks, 4), dtype=np.int64),
-                              np.zeros(n_banks, dtype=np.int64), np.zeros(n_banks, dtype=np.int64),
+                              np.arange(n_banks) // G[G_BANKS], np.arange(n_banks) // G[G_BANKS] // G[G_GROUPS],
                               np.zeros(1, dtype=np.int64))
 
 
