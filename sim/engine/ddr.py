@@ -290,21 +290,34 @@ class DdrDram:
         `callback(None)` runs when its last transaction has completed."""
         _done, work, latency, arrive = self._serve(kind, address, size_bytes)
         key = self._next_key
-        self._next_key += 1
-        self.shared.add(key, arrive, work, latency)
-        self._wait(key, callback)
-
-    def _wait(self, key: int, callback: Callable[[object], None]) -> None:
-        """Call back at `key`'s completion; a later arrival may move it later, then wait again (one call per move,
-        never one per transaction)."""
-        env = self.env
+        self._next_key = key + 1
         shared = self.shared
-        due = math.ceil(math.ceil(shared.finish(key) - 1e-9) / self.tck_per_cycle - 1e-9)
+        if shared.remaining:
+            shared.add(key, arrive, work, latency)
+            self._wait(key, callback, shared.finish(key))
+            return
+        # Nothing in flight (most requests): SharedChannel.add and .finish inlined, the same arithmetic.
+        shared.arrivals += 1
+        if arrive > shared.time:
+            shared.time = arrive
+        if work <= 0:
+            finish = shared.done[key] = arrive + latency
+        else:
+            mine = shared.remaining[key] = float(work)
+            shared.latency[key] = latency
+            finish = shared.time + mine + latency
+        self._wait(key, callback, finish)
+
+    def _wait(self, key: int, callback: Callable[[object], None], finish: float) -> None:
+        """Call back at `key`'s completion `finish` (tCK); a later arrival may move it later, then wait again (one
+        call per move, never one per transaction)."""
+        env = self.env
+        due = math.ceil(math.ceil(finish - 1e-9) / self.tck_per_cycle - 1e-9)
         if due <= env._now:
-            shared.collect(key)
+            self.shared.collect(key)
             callback(None)
         else:
-            env.call_at(due - env._now, partial(self._check, key, callback, shared.arrivals))
+            env.call_at(due - env._now, partial(self._check, key, callback, self.shared.arrivals))
 
     def _check(self, key: int, callback: Callable[[object], None], arrivals: int, _call: object) -> None:
         shared = self.shared
@@ -313,7 +326,7 @@ class DdrDram:
             shared.collect(key)
             callback(None)
         else:
-            self._wait(key, callback)
+            self._wait(key, callback, shared.finish(key))
 
     def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
         """Serve `request` now; `done(None)` runs when its last transaction has completed."""
