@@ -85,9 +85,14 @@ class DdrController:
         self._steady: dict[bool, float] = {}  # tCK per transaction of a long stream, by kind (write?)
         # Every array an engine request passes to the kernel lives in one buffer (the attributes are views of it):
         # one argument instead of fifteen, as numba's dispatch checks each argument's type on every call.
-        (self.field_kind, self.field_bits, self.timing, self.geometry, *state, self.counts, self._totals), \
-            self._packed, self._layout = kernel.pack((self.field_kind, self.field_bits, self.timing, self.geometry,
-                                                      *self.state, self.counts, self._totals))
+        # The scratch arrays of one request ride along in it, so the kernel allocates nothing per call.
+        scratch = (*(np.zeros(EXACT_TRANSACTIONS, dtype=np.int64) for _ in range(8)), np.zeros(6, dtype=np.int64),
+                   *kernel.new_scratch(self.geometry, len(self.state[0])))
+        views, self._packed, self._layout = kernel.pack((self.field_kind, self.field_bits, self.timing,
+                                                         self.geometry, *self.state, self.counts, self._totals,
+                                                         *scratch))
+        views = views[:len(views) - len(scratch)]
+        (self.field_kind, self.field_bits, self.timing, self.geometry, *state, self.counts, self._totals) = views
         self.state = tuple(state)
 
     @property
@@ -208,6 +213,10 @@ class DdrDram:
         self._last_start = 0
         self.shared = SharedChannel()  # requests in flight, sharing the channel
         self._next_key = 0
+        # The controller's per-request kernel and its buffer, bound once: _serve runs once per engine request.
+        self._serve_packed = self.controller.kernel.serve_request_packed
+        self._packed, self._layout = self.controller._packed, self.controller._layout
+        self._steady = self.controller._steady  # tCK per transaction of a long stream, by kind, measured when needed
 
     def _to_tck(self, cycle: int) -> int:
         return math.ceil(cycle * self.tck_per_cycle - 1e-9)
@@ -242,7 +251,18 @@ class DdrDram:
         arrive = math.ceil(now * tck_per_cycle - 1e-9)  # _to_tck, inlined: once per request
         if size_bytes <= 0:
             return arrive, 0, 0, arrive
-        done, work, latency, hits, n = self.controller.serve_request(kind == "write", address, size_bytes, arrive)
+        # DdrController.serve_request, inlined (the same kernel call).
+        write = kind == "write"
+        tb = self.burst_bytes
+        first = address // tb
+        n = (address + size_bytes - 1) // tb - first + 1
+        steady = 0.0
+        if n > EXACT_TRANSACTIONS:
+            steady = self._steady.get(write)
+            if steady is None:
+                steady = self.controller._steady_tck(write)
+        done, work, latency, hits, n = self._serve_packed(write, first, n, arrive, EXACT_TRANSACTIONS, steady,
+                                                          self._packed, self._layout)
         finish = math.ceil(done / tck_per_cycle - 1e-9)  # _to_cycle
         if finish < now:
             finish = now
@@ -270,21 +290,34 @@ class DdrDram:
         `callback(None)` runs when its last transaction has completed."""
         _done, work, latency, arrive = self._serve(kind, address, size_bytes)
         key = self._next_key
-        self._next_key += 1
-        self.shared.add(key, arrive, work, latency)
-        self._wait(key, callback)
-
-    def _wait(self, key: int, callback: Callable[[object], None]) -> None:
-        """Call back at `key`'s completion; a later arrival may move it later, then wait again (one call per move,
-        never one per transaction)."""
-        env = self.env
+        self._next_key = key + 1
         shared = self.shared
-        due = math.ceil(math.ceil(shared.finish(key) - 1e-9) / self.tck_per_cycle - 1e-9)
+        if shared.remaining:
+            shared.add(key, arrive, work, latency)
+            self._wait(key, callback, shared.finish(key))
+            return
+        # Nothing in flight (most requests): SharedChannel.add and .finish inlined, the same arithmetic.
+        shared.arrivals += 1
+        if arrive > shared.time:
+            shared.time = arrive
+        if work <= 0:
+            finish = shared.done[key] = arrive + latency
+        else:
+            mine = shared.remaining[key] = float(work)
+            shared.latency[key] = latency
+            finish = shared.time + mine + latency
+        self._wait(key, callback, finish)
+
+    def _wait(self, key: int, callback: Callable[[object], None], finish: float) -> None:
+        """Call back at `key`'s completion `finish` (tCK); a later arrival may move it later, then wait again (one
+        call per move, never one per transaction)."""
+        env = self.env
+        due = math.ceil(math.ceil(finish - 1e-9) / self.tck_per_cycle - 1e-9)
         if due <= env._now:
-            shared.collect(key)
+            self.shared.collect(key)
             callback(None)
         else:
-            env.call_at(due - env._now, partial(self._check, key, callback, shared.arrivals))
+            env.call_at(due - env._now, partial(self._check, key, callback, self.shared.arrivals))
 
     def _check(self, key: int, callback: Callable[[object], None], arrivals: int, _call: object) -> None:
         shared = self.shared
@@ -293,7 +326,7 @@ class DdrDram:
             shared.collect(key)
             callback(None)
         else:
-            self._wait(key, callback)
+            self._wait(key, callback, shared.finish(key))
 
     def issue(self, request: DramRequest, done: Callable[[object], None]) -> None:
         """Serve `request` now; `done(None)` runs when its last transaction has completed."""

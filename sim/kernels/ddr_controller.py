@@ -155,7 +155,7 @@ def _refresh_step(c, now, channels, ranks, groups, banks, queue, size, t_bank, o
                     at = bank_ok[b, PRE]
             # PREA may not close a row an active request still needs.
             for k in range(size[c, 2]):
-                if bank_rank[t_bank[queue[c, 2, k]]] == r:
+                if bank_rank[t_bank[queue[c * 3 + 2, k]]] == r:
                     at = NEVER
         if at <= now:
             if any_open:
@@ -178,25 +178,56 @@ def _refresh_step(c, now, channels, ranks, groups, banks, queue, size, t_bank, o
     return False
 
 
+def scratch_shapes(G, n_banks: int) -> tuple:
+    """Shapes of run_controller's scratch arrays (queue, size, command_bus, faw_slot, rank_bound, bank_group,
+    bank_rank, wake_box) for geometry G; the queue is (channels x 3 queues, slots)."""
+    channels, ranks, depth = int(G[G_CHANNELS]), int(G[G_RANKS]), int(G[G_QUEUE])
+    n_ranks = channels * ranks
+    return ((channels * 3, depth * 2 + n_banks + 1), (channels, 3), (channels,), (n_ranks,),
+            (n_ranks, 4), (n_banks,), (n_banks,), (1,))
+
+
+def new_scratch(G, n_banks: int) -> tuple:
+    """Scratch arrays for run_controller_into: all but bank_group and bank_rank (each bank's bank group and rank,
+    filled here once) are set by every call."""
+    scratch = tuple(np.zeros(shape, dtype=np.int64) for shape in scratch_shapes(G, n_banks))
+    scratch[5][:] = np.arange(n_banks) // int(G[G_BANKS])
+    scratch[6][:] = scratch[5] // int(G[G_GROUPS])
+    return scratch
+
+
 @njit(cache=True)
 def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, bank_ok, group_ok, rank_ok,
                    channel_ok, faw, refresh_due, flags, scalars, done, missed, counts):
     """Serve every transaction (arrays in arrival order; banks are global indices) from the state left by the last
     call; fills done[i] (completion cycle), missed[i] (an ACT was issued for it) and counts[channel, command].
     Returns the cycle after the last command issued (where the next call's clock resumes)."""
+    channels, ranks, groups, banks = G[G_CHANNELS], G[G_RANKS], G[G_GROUPS], G[G_BANKS]
+    n_ranks = channels * ranks
+    n_banks = open_row.shape[0]
+    queue = np.empty((channels * 3, G[G_QUEUE] * 2 + n_banks + 1), dtype=np.int64)
+    bank_group = np.arange(n_banks) // banks
+    return run_controller_into(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, bank_ok, group_ok,
+                               rank_ok, channel_ok, faw, refresh_due, flags, scalars, done, missed, counts, queue,
+                               np.zeros((channels, 3), dtype=np.int64), np.zeros(channels, dtype=np.int64),
+                               np.zeros(n_ranks, dtype=np.int64), np.zeros((n_ranks, 4), dtype=np.int64),
+                               bank_group, bank_group // groups, np.zeros(1, dtype=np.int64))
+
+
+@njit(cache=True)
+def run_controller_into(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, bank_ok, group_ok, rank_ok,
+                        channel_ok, faw, refresh_due, flags, scalars, done, missed, counts, queue, size, command_bus,
+                        faw_slot, rank_bound, bank_group, bank_rank, wake_box):
+    """run_controller with its scratch arrays given (new_scratch), so a caller per request allocates nothing;
+    queue row c * 3 + q is channel c's queue q (0 read, 1 write, 2 active); bank_group and bank_rank are read."""
     n = t_write.shape[0]
     channels, ranks, groups, banks = G[G_CHANNELS], G[G_RANKS], G[G_GROUPS], G[G_BANKS]
     depth, high, low = G[G_QUEUE], G[G_HIGH], G[G_LOW]
     n_ranks = channels * ranks
     # Queues per channel: 0 read, 1 write, 2 active; entries are transaction indices in arrival order.
-    queue = np.empty((channels, 3, depth * 2 + n_ranks * groups * banks + 1), dtype=np.int64)
-    size = np.zeros((channels, 3), dtype=np.int64)
-    command_bus = np.zeros(channels, dtype=np.int64)
-    faw_slot = np.zeros(n_ranks, dtype=np.int64)
-    rank_bound = np.zeros((n_ranks, 4), dtype=np.int64)
-    bank_group = np.arange(open_row.shape[0]) // banks
-    bank_rank = bank_group // groups
-    wake_box = np.zeros(1, dtype=np.int64)
+    for c in range(channels):
+        for q in range(3):
+            size[c, q] = 0
     # The FAW ring's oldest entry is the one the next ACT overwrites: recover the slot from the stored times.
     for r in range(n_ranks):
         oldest = 0
@@ -252,7 +283,7 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
             kind = 1 if t_write[next_in] else 0
             if size[c, kind] >= depth:
                 break
-            queue[c, kind, size[c, kind]] = next_in
+            queue[c * 3 + kind, size[c, kind]] = next_in
             size[c, kind] += 1
             next_in += 1
         wake = NEVER
@@ -289,7 +320,7 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
             while True:
                 last_bank, last_cmd = -1, -1
                 for k in range(size[c, which]):
-                    tx = queue[c, which, k]
+                    tx = queue[c * 3 + which, k]
                     bank = t_bank[tx]
                     held = open_row[bank]
                     cmd = (RD + t_write[tx]) if held == t_row[tx] else (PRE if held >= 0 else ACT)
@@ -330,14 +361,14 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
             chosen_from = which
             if chosen >= 0 and chosen_command == PRE and which != 2:
                 # A PRE may not close the row of an active request.
-                bank = t_bank[queue[c, which, chosen]]
+                bank = t_bank[queue[c * 3 + which, chosen]]
                 for k in range(size[c, 2]):
-                    if t_bank[queue[c, 2, k]] == bank:
+                    if t_bank[queue[c * 3 + 2, k]] == bank:
                         chosen = -1
-            chosen_bank = t_bank[queue[c, which, chosen]] if chosen >= 0 else -1
+            chosen_bank = t_bank[queue[c * 3 + which, chosen]] if chosen >= 0 else -1
             if chosen < 0:
                 continue
-            tx = queue[c, chosen_from, chosen]
+            tx = queue[c * 3 + chosen_from, chosen]
             _issue(chosen_command, chosen_bank, now, groups, banks, ranks, open_row, bank_ok, group_ok, rank_ok,
                    channel_ok, faw, T, faw_slot, t_row[tx])
             counts[c, chosen_command] += 1
@@ -351,13 +382,13 @@ def run_controller(t_write, t_channel, t_bank, t_row, t_arrive, T, G, open_row, 
                 missed[tx] = True
                 remove = chosen_from != 2
                 if remove:
-                    queue[c, 2, size[c, 2]] = tx
+                    queue[c * 3 + 2, size[c, 2]] = tx
                     size[c, 2] += 1
             else:
                 remove = False
             if remove:
                 for k in range(chosen, size[c, chosen_from] - 1):
-                    queue[c, chosen_from, k] = queue[c, chosen_from, k + 1]
+                    queue[c * 3 + chosen_from, k] = queue[c * 3 + chosen_from, k + 1]
                 size[c, chosen_from] -= 1
         step = now + 1
         for c in range(channels):
@@ -392,15 +423,29 @@ def _table(buffer, layout, i, count):
     return buffer[layout[i]:layout[i + 1]].reshape(((layout[i + 1] - layout[i]) // columns, columns))
 
 
+# Arrays of serve_request in a packed buffer, in this order: the controller's (field_kind .. totals), then scratch.
+PACKED_STATE = 15
+# Scratch of serve_request: per transaction (lines, channel, bank, row, kinds, arrivals, done, missed; `exact`
+# long), the address parts (6), then run_controller_into's (scratch_shapes).
+PACKED_SCRATCH = 17
+
+
 @njit(cache=True)
 def serve_request_packed(write, first_line, n, arrive, exact, steady, buffer, layout):
-    """`serve_request` with its arrays in one buffer (`pack`, in serve_request's argument order)."""
-    return serve_request(write, first_line, n, arrive, exact, steady, _flat(buffer, layout, 0),
-                         _flat(buffer, layout, 1), _flat(buffer, layout, 2), _flat(buffer, layout, 3),
-                         _flat(buffer, layout, 4), _table(buffer, layout, 5, 15), _table(buffer, layout, 6, 15),
-                         _table(buffer, layout, 7, 15), _table(buffer, layout, 8, 15), _table(buffer, layout, 9, 15),
-                         _flat(buffer, layout, 10), _flat(buffer, layout, 11), _flat(buffer, layout, 12),
-                         _table(buffer, layout, 13, 15), _flat(buffer, layout, 14))
+    """`serve_request` with its arrays and scratch in one buffer (`pack`: PACKED_STATE arrays in serve_request's
+    argument order, then PACKED_SCRATCH scratch arrays)."""
+    k = PACKED_STATE + PACKED_SCRATCH
+    return serve_request_into(
+        write, first_line, n, arrive, exact, steady, _flat(buffer, layout, 0), _flat(buffer, layout, 1),
+        _flat(buffer, layout, 2), _flat(buffer, layout, 3), _flat(buffer, layout, 4), _table(buffer, layout, 5, k),
+        _table(buffer, layout, 6, k), _table(buffer, layout, 7, k), _table(buffer, layout, 8, k),
+        _table(buffer, layout, 9, k), _flat(buffer, layout, 10), _flat(buffer, layout, 11), _flat(buffer, layout, 12),
+        _table(buffer, layout, 13, k), _flat(buffer, layout, 14),
+        _flat(buffer, layout, 15), _flat(buffer, layout, 16), _flat(buffer, layout, 17), _flat(buffer, layout, 18),
+        _flat(buffer, layout, 19), _flat(buffer, layout, 20), _flat(buffer, layout, 21), _flat(buffer, layout, 22),
+        _flat(buffer, layout, 23), _table(buffer, layout, 24, k), _table(buffer, layout, 25, k),
+        _flat(buffer, layout, 26), _flat(buffer, layout, 27), _table(buffer, layout, 28, k), _flat(buffer, layout, 29),
+        _flat(buffer, layout, 30), _flat(buffer, layout, 31))
 
 
 @njit(cache=True)
@@ -425,7 +470,12 @@ FIELD_CODES = {"channel": F_CHANNEL, "rank": F_RANK, "bankgroup": F_GROUP, "bank
 @njit(cache=True)
 def decompose(lines, field_kind, field_bits, G, out_channel, out_bank, out_row):
     """Channel, global bank and row of each transaction index (address / transaction bytes)."""
-    parts = np.zeros(6, dtype=np.int64)
+    decompose_into(lines, field_kind, field_bits, G, out_channel, out_bank, out_row, np.zeros(6, dtype=np.int64))
+
+
+@njit(cache=True)
+def decompose_into(lines, field_kind, field_bits, G, out_channel, out_bank, out_row, parts):
+    """decompose with its scratch (6 address parts) given."""
     for i in range(lines.shape[0]):
         rest = lines[i]
         for f in range(field_kind.shape[0]):
@@ -444,6 +494,26 @@ def decompose(lines, field_kind, field_bits, G, out_channel, out_bank, out_row):
 @njit(cache=True)
 def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field_bits, T, G, open_row, bank_ok,
                   group_ok, rank_ok, channel_ok, faw, refresh_due, flags, scalars, counts, totals):
+    """serve_request_into with fresh scratch (see there)."""
+    per = [np.zeros(exact, dtype=np.int64) for _ in range(8)]
+    n_banks = open_row.shape[0]
+    channels, n_ranks = G[G_CHANNELS], G[G_CHANNELS] * G[G_RANKS]
+    return serve_request_into(write, first_line, n, arrive, exact, steady, field_kind, field_bits, T, G, open_row,
+                              bank_ok, group_ok, rank_ok, channel_ok, faw, refresh_due, flags, scalars, counts, totals,
+                              per[0], per[1], per[2], per[3], per[4], per[5], per[6], per[7],
+                              np.zeros(6, dtype=np.int64),
+                              np.zeros((channels * 3, G[G_QUEUE] * 2 + n_banks + 1), dtype=np.int64),
+                              np.zeros((channels, 3), dtype=np.int64), np.zeros(channels, dtype=np.int64),
+                              np.zeros(n_ranks, dtype=np.int64), np.zeros((n_ranks, 4), dtype=np.int64),
+                              np.arange(n_banks) // G[G_BANKS], np.arange(n_banks) // G[G_BANKS] // G[G_GROUPS],
+                              np.zeros(1, dtype=np.int64))
+
+
+@njit(cache=True)
+def serve_request_into(write, first_line, n, arrive, exact, steady, field_kind, field_bits, T, G, open_row, bank_ok,
+                       group_ok, rank_ok, channel_ok, faw, refresh_due, flags, scalars, counts, totals,
+                       s_lines, s_channel, s_bank, s_row, s_kinds, s_arrivals, s_done, s_missed, s_parts,
+                       queue, size, command_bus, faw_slot, rank_bound, bank_group, bank_rank, wake_box):
     """One contiguous request of `n` transactions from transaction index `first_line`, all arriving at `arrive`:
     the first `exact` through the controller, the rest at `steady` tCK each (refresh apart: tRFC + tRP for each
     tREFI crossed), the state moved past them. Adds to totals [transactions, row hits, latest completion];
@@ -451,17 +521,18 @@ def serve_request(write, first_line, n, arrive, exact, steady, field_kind, field
     command, latency: from there to the completion, row hits, transactions)."""
     start = scalars[S_CLOCK] if scalars[S_CLOCK] > arrive else arrive
     m = n if n < exact else exact
-    lines = np.arange(first_line, first_line + m)
-    channel = np.empty(m, dtype=np.int64)
-    bank = np.empty(m, dtype=np.int64)
-    row = np.empty(m, dtype=np.int64)
-    decompose(lines, field_kind, field_bits, G, channel, bank, row)
-    kinds = np.full(m, write)
-    arrivals = np.full(m, arrive, dtype=np.int64)
-    done = np.zeros(m, dtype=np.int64)
-    missed = np.zeros(m, dtype=np.bool_)
-    run_controller(kinds, channel, bank, row, arrivals, T, G, open_row, bank_ok, group_ok, rank_ok, channel_ok, faw,
-                   refresh_due, flags, scalars, done, missed, counts)
+    lines, channel, bank, row = s_lines[:m], s_channel[:m], s_bank[:m], s_row[:m]
+    kinds, arrivals, done, missed = s_kinds[:m], s_arrivals[:m], s_done[:m], s_missed[:m]
+    for i in range(m):
+        lines[i] = first_line + i
+        kinds[i] = 1 if write else 0
+        arrivals[i] = arrive
+        done[i] = 0
+        missed[i] = 0
+    decompose_into(lines, field_kind, field_bits, G, channel, bank, row, s_parts)
+    run_controller_into(kinds, channel, bank, row, arrivals, T, G, open_row, bank_ok, group_ok, rank_ok, channel_ok,
+                        faw, refresh_due, flags, scalars, done, missed, counts, queue, size, command_bus, faw_slot,
+                        rank_bound, bank_group, bank_rank, wake_box)
     finish = done.max()
     hits = m - missed.sum()
     rest = n - m

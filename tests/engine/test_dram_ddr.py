@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.engine.ddr import DdrController
+from sim.engine.ddr import EXACT_TRANSACTIONS, DdrController
 from sim.hardware.presets import ddr_preset_names, resolve_ddr_preset
 from sim.kernels import ddr_controller as kernel
 from sim.kernels.ddr_controller import ACT, PRE, RD, WR
@@ -319,3 +319,30 @@ def test_energy_is_the_commands_times_their_energies_plus_background(requests, p
     background = d.background_mw * elapsed * d.tck_ns * d.channels * d.ranks  # mW x ns = pJ, every rank
     assert sum(counts.energy_pj.values()) == pytest.approx(commands + background, rel=1e-12)
     assert counts.energy_pj["background"] == pytest.approx(background, rel=1e-12)
+
+
+@settings(deadline=None, max_examples=30)
+@given(st.lists(st.tuples(st.booleans(), st.integers(0, 1 << 24), st.integers(1, 64 * 40), st.integers(0, 3000)),
+                min_size=1, max_size=40),
+       st.sampled_from(PRESETS))
+def test_the_engine_kernel_reusing_its_scratch_matches_fresh_scratch(requests, preset):
+    """The engine's per-request call reuses scratch arrays kept in its packed buffer: nothing may carry over from
+    one request to the next, so it gives what the same kernel gives with fresh arrays every call."""
+    device = resolve_ddr_preset(preset)
+    packed = DdrController(device)
+    fresh = DdrController(device)
+    state = [a.copy() for a in fresh.state]
+    counts, totals = np.zeros_like(fresh.counts), np.zeros(3, dtype=np.int64)
+    arrive = 0
+    for write, address, size, gap in requests:
+        arrive += gap
+        got = packed.serve_request(write, address, size, arrive)
+        tb = device.transaction_bytes
+        first = address // tb
+        n = (address + size - 1) // tb - first + 1
+        steady = packed._steady_tck(write) if n > EXACT_TRANSACTIONS else 0.0
+        want = kernel.serve_request(write, first, n, arrive, EXACT_TRANSACTIONS, steady, fresh.field_kind,
+                                    fresh.field_bits, fresh.timing, fresh.geometry, *state, counts, totals)
+        assert tuple(int(v) for v in got) == tuple(int(v) for v in want)
+    assert np.array_equal(packed.counts, counts)
+    assert all(np.array_equal(a, b) for a, b in zip(packed.state, state))
