@@ -151,7 +151,7 @@ def main() -> None:
     args = parser.parse_args()
     repeat = 1 if args.quick else 5
     counts = [int(c) for c in (args.layers or ("200,2000" if args.quick else "200,2000,20000")).split(",") if int(c)]
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe or log keeps the columns readable
 
     sides = [(ROOT, None)]
     if args.baseline_root or args.baseline_path:
