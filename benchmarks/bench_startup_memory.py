@@ -1,21 +1,27 @@
 """Start-up time and engine memory at scale.
 
 Prints a table and writes benchmarks/results/bench_startup_memory.json.
-- Start-up: wall time of `sim --help`, `sim check` on one config, a one-layer `sim run -q`, and `import sim`, each
-  a fresh interpreter (best of N), against the bare interpreter (`python -c pass`) measured in the same run.
+- Start-up: CPU time (user + system, best of N; load-independent enough on a shared machine) and wall time of
+  `sim --help`, `sim check` on one config and on one trace, a one-layer `sim run -q`, and `import sim`, each a fresh
+  interpreter, against the bare interpreter (`python -c pass`) measured in the same run; with --instructions also
+  the instruction count of one run of each (valgrind callgrind, if installed; independent of the load).
 - Memory: peak RSS (ru_maxrss of a fresh child process) of an engine run of 200 / 2,000 / 20,000 small, all
   different GEMM layers behind a DDR4 channel (so every layer has its own plan and DRAM transfers), against the
   analytical model on the same layers and a child that only builds the trace, measured in the same run.
 
 Usage: python benchmarks/bench_startup_memory.py [--quick] [--layers 200,2000,20000] [--baseline-root DIR]
+       [--baseline-path DIR] [--instructions]
 (--quick: one repeat of each start-up command, 200 and 2,000 layers only; --layers 0: start-up only;
---baseline-root: another checkout's start-up measured alongside, alternating run by run).
+--baseline-root: another checkout's start-up measured alongside, alternating run by run; --baseline-path: a folder
+put first on the baseline's PYTHONPATH, e.g. `pip install --target DIR typer==0.29.2` to measure another typer).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -56,30 +62,49 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, wall, cycles)
 """
 
 
-def _env(root: Path = ROOT) -> dict[str, str]:
+def _env(root: Path = ROOT, extra_path: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     # Start-up as a user sees it: compiled bytecode cached (the first, warm-up call writes it).
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    env["PYTHONPATH"] = str(root) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    paths = [str(root)] + ([str(extra_path)] if extra_path else []) + ([env["PYTHONPATH"]] if env.get("PYTHONPATH")
+                                                                       else [])
+    env["PYTHONPATH"] = os.pathsep.join(paths)
     return env
 
 
-def _walls(command: list[str], repeat: int, roots: list[Path]) -> list[float]:
-    """Best wall time of `command` run from each checkout in `roots`, the checkouts alternating run by run (so a
-    shared machine's load moves both alike)."""
-    best = [float("inf")] * len(roots)
-    for root in roots:  # warm-up: file caches, bytecode
-        subprocess.run(command, cwd=root, env=_env(root), check=True, capture_output=True)
+def _cpu_seconds() -> float:
+    usage = os.times()
+    return usage.children_user + usage.children_system
+
+
+def _times(command: list[str], repeat: int, sides: list[tuple[Path, Path | None]]) -> list[tuple[float, float]]:
+    """Best (CPU s, wall s) of `command` on each side (a checkout and an optional extra PYTHONPATH folder), the
+    sides alternating run by run (so a shared machine's load moves both alike)."""
+    best = [(float("inf"), float("inf"))] * len(sides)
+    for root, extra in sides:  # warm-up: file caches, bytecode
+        subprocess.run(command, cwd=root, env=_env(root, extra), check=True, capture_output=True)
     for _ in range(repeat):
-        for index, root in enumerate(roots):
-            start = time.perf_counter()
-            subprocess.run(command, cwd=root, env=_env(root), check=True, stdout=subprocess.DEVNULL,
+        for index, (root, extra) in enumerate(sides):
+            cpu, start = _cpu_seconds(), time.perf_counter()
+            subprocess.run(command, cwd=root, env=_env(root, extra), check=True, stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
-            best[index] = min(best[index], time.perf_counter() - start)
+            wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
+            best[index] = (min(best[index][0], cpu), min(best[index][1], wall))
     return best
 
 
-def startup(repeat: int, roots: list[Path]) -> dict[str, list[float]]:
+def _instructions(command: list[str], root: Path, extra: Path | None) -> int | None:
+    """Instructions executed by one run (valgrind callgrind's `Collected`), or None without valgrind."""
+    if shutil.which("valgrind") is None:
+        return None
+    with tempfile.TemporaryDirectory() as scratch:
+        done = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={scratch}/cg.out"] + command,
+                              cwd=root, env=_env(root, extra), capture_output=True, text=True)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    return int(found.group(1)) if found else None
+
+
+def startup(repeat: int, sides: list[tuple[Path, Path | None]], instructions: bool) -> dict[str, list[dict]]:
     python = sys.executable
     with tempfile.TemporaryDirectory() as scratch:
         one_layer = Path(scratch) / "one.csv"
@@ -89,10 +114,18 @@ def startup(repeat: int, roots: list[Path]) -> dict[str, list[float]]:
             "import sim": [python, "-c", "import sim"],
             "sim --help": [python, "-m", "sim", "--help"],
             "sim check (one config)": [python, "-m", "sim", "check", "hw_configs/scalesim_32x32_ws.toml"],
+            "sim check (one trace)": [python, "-m", "sim", "check", "traces/alexnet.csv"],
             "sim run -q (one layer)": [python, "-m", "sim", "run", "-q", "--hw", "hw_configs/scalesim_32x32_ws.toml",
                                        "--trace", str(one_layer), "--out", str(Path(scratch) / "out")],
         }
-        return {name: _walls(command, repeat, roots) for name, command in commands.items()}
+        measured = {}
+        for name, command in commands.items():
+            rows = [{"cpu_s": cpu, "wall_s": wall} for cpu, wall in _times(command, repeat, sides)]
+            if instructions:
+                for row, (root, extra) in zip(rows, sides):
+                    row["instructions"] = _instructions(command, root, extra)
+            measured[name] = rows
+        return measured
 
 
 def memory(count: int, model: str) -> dict[str, float]:
@@ -108,24 +141,41 @@ def main() -> None:
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="another checkout (e.g. `git worktree add` of the previous commit) whose start-up is "
                              "measured alongside, alternating run by run")
+    parser.add_argument("--baseline-path", type=Path, default=None,
+                        help="a folder put first on the baseline's PYTHONPATH (e.g. another typer installed with "
+                             "`pip install --target`)")
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count the instructions of one run of each start-up command (valgrind callgrind)")
     parser.add_argument("--layers", default=None,
                         help="comma-separated layer counts (default 200,2000,20000; 0: no memory runs)")
     args = parser.parse_args()
     repeat = 1 if args.quick else 5
     counts = [int(c) for c in (args.layers or ("200,2000" if args.quick else "200,2000,20000")).split(",") if int(c)]
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe or log keeps the columns readable
 
-    roots = [ROOT] + ([args.baseline_root.resolve()] if args.baseline_root else [])
-    measured = startup(repeat, roots)
-    times = {name: walls[0] for name, walls in measured.items()}
-    baseline = {name: walls[1] for name, walls in measured.items()} if args.baseline_root else None
-    table = Table(title=f"start-up, best of {repeat} (s)")
+    sides = [(ROOT, None)]
+    if args.baseline_root or args.baseline_path:
+        sides.append(((args.baseline_root or ROOT).resolve(), args.baseline_path.resolve() if args.baseline_path
+                      else None))
+    measured = startup(repeat, sides, args.instructions)
+    times = {name: rows[0] for name, rows in measured.items()}
+    baseline = {name: rows[1] for name, rows in measured.items()} if len(sides) > 1 else None
+    table = Table(title=f"start-up, best of {repeat}")
     table.add_column("command")
-    table.add_column("wall s", justify="right")
-    if baseline is not None:
-        table.add_column("baseline checkout, wall s", justify="right")
-    for name, wall in times.items():
-        table.add_row(name, f"{wall:.3f}", *([f"{baseline[name]:.3f}"] if baseline is not None else []))
+    for side in ["this checkout"] + (["baseline"] if baseline is not None else []):
+        table.add_column(f"{side}: CPU s", justify="right")
+        table.add_column("wall s", justify="right")
+        if args.instructions:
+            table.add_column("instructions (M)", justify="right")
+
+    def cells(row: dict) -> list[str]:
+        found = [f"{row['cpu_s']:.3f}", f"{row['wall_s']:.3f}"]
+        if args.instructions:
+            found.append(f"{row['instructions'] / 1e6:,.0f}" if row.get("instructions") else "-")
+        return found
+
+    for name, row in times.items():
+        table.add_row(name, *cells(row), *(cells(baseline[name]) if baseline is not None else []))
     console.print(table)
 
     rows = []
@@ -144,7 +194,7 @@ def main() -> None:
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_startup_memory.json"
-    out.write_text(json.dumps({"startup_wall_s": times, "baseline_startup_wall_s": baseline, "memory": rows,
+    out.write_text(json.dumps({"startup": times, "baseline_startup": baseline, "memory": rows,
                                "repeat": repeat}, indent=1) + "\n")
     console.print(f"written {out.relative_to(ROOT)}")
 
