@@ -13,6 +13,8 @@ topologies) add golden_small_sram.csv, the regime where SCALE-Sim's buffers re-f
 `--user` instead writes golden_user.csv: USER mode (`InterfaceBandwidth: USER`, finite DRAM bandwidths: the
 ifmap / filter fills at the [layout] bank bandwidths, the ofmap drain at `Bandwidth`), every dataflow on
 USER_ARRAYS x USER_BANDWIDTHS x USER_SRAM_KB, both small topologies (a few minutes).
+`--optmap` instead writes golden_optmap.csv: `OptimizedMapping : true` sparse ws runs (csr) of the sparse topology on
+OPTMAP_ARRAYS x OPTMAP_BLOCKS x OPTMAP_SEEDS (about a minute).
 """
 from __future__ import annotations
 
@@ -41,6 +43,10 @@ RESNET_LAYERS = 9
 USER_ARRAYS = ((8, 8), (32, 32))
 USER_BANDWIDTHS = (2, 10)
 USER_SRAM_KB = (64, 1)
+# --optmap: `OptimizedMapping : true` (SCALE-Sim's random per-column N), ws, csr, a few block sizes and seeds
+OPTMAP_ARRAYS = ((8, 8), (8, 4))  # SCALE-Sim asserts BlockSize <= ArrayHeight
+OPTMAP_BLOCKS = (4, 8)
+OPTMAP_SEEDS = (40, 7)
 SPARSE_TEXT = """Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, Strides, Sparsity,
 conv3x3_24, 8, 8, 3, 3, 4, 8, 1, 2:4,
 conv1x1_14, 7, 7, 1, 1, 16, 12, 1, 1:4,
@@ -80,9 +86,9 @@ FilterSRAMBankPort : 2
 [sparsity]
 SparsitySupport : {sparse}
 SparseRep : {rep}
-OptimizedMapping : false
-BlockSize : 8
-RandomNumberGeneratorSeed : 40
+OptimizedMapping : {optmap}
+BlockSize : {block}
+RandomNumberGeneratorSeed : {seed}
 
 [run_presets]
 InterfaceBandwidth : {mode}
@@ -119,7 +125,7 @@ def _all_columns(reports: dict[str, list[list[str]]], key: dict[str, str]) -> li
 
 def _cfg(**fields) -> str:
     """A cfg's text; CALC mode at 10 words/cycle unless `mode` / `bw` say otherwise."""
-    return CFG.format(**{"mode": "CALC", "bw": 10, **fields})
+    return CFG.format(**{"mode": "CALC", "bw": 10, "optmap": "false", "block": 8, "seed": 40, **fields})
 
 
 def user_name(dataflow: str, rows: int, cols: int, bw: int, sram_kb: int) -> str:
@@ -156,6 +162,18 @@ def run_sparse(python: str, rows: int, cols: int, rep: str) -> list[dict[str, st
     return _all_columns(reports, key)
 
 
+def optmap_name(rows: int, cols: int, block: int, seed: int) -> str:
+    return f"ws_{rows}x{cols}_optmap_b{block}_s{seed}"
+
+
+def run_optmap(python: str, rows: int, cols: int, block: int, seed: int) -> list[dict[str, str]]:
+    name = optmap_name(rows, cols, block, seed)
+    reports = run_scalesim(python, HERE / "cfg" / f"{name}.cfg", HERE / "topology" / SPARSE_TOPOLOGY, name, "conv")
+    key = {"cfg": name, "form": "conv", "dataflow": "ws", "rows": str(rows), "cols": str(cols), "sparse_rep": "csr",
+           "block_size": str(block), "seed": str(seed)}
+    return _all_columns(reports, key)
+
+
 def _write(path: Path, rows: list[dict[str, str]]) -> None:
     fields = list(dict.fromkeys(key for row in rows for key in row))
     with open(path, "w", newline="") as handle:
@@ -170,9 +188,20 @@ def main() -> None:
                         help="the Python of a SCALE-Sim 3.0.0 virtual environment (default: $SCALESIM_PYTHON)")
     parser.add_argument("--resnet18", action="store_true", help="only the ResNet-18 golden (slow)")
     parser.add_argument("--user", action="store_true", help="only the USER-mode golden (golden_user.csv)")
+    parser.add_argument("--optmap", action="store_true", help="only the OptimizedMapping golden (golden_optmap.csv)")
     args = parser.parse_args()
     if not args.scalesim_python:
         parser.error("--scalesim-python (or SCALESIM_PYTHON) is required")
+    if args.optmap:
+        jobs = [(r, c, b, seed) for r, c in OPTMAP_ARRAYS for b in OPTMAP_BLOCKS for seed in OPTMAP_SEEDS]
+        for rows, cols, block, seed in jobs:
+            (HERE / "cfg" / f"{optmap_name(rows, cols, block, seed)}.cfg").write_text(_cfg(
+                name=optmap_name(rows, cols, block, seed), rows=rows, cols=cols, dataflow="ws", sparse="true",
+                rep="csr", sram_kb=64, optmap="true", block=block, seed=seed))
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            optmap = list(pool.map(lambda job: run_optmap(args.scalesim_python, *job), jobs))
+        _write(HERE / "golden_optmap.csv", [row for rows_out in optmap for row in rows_out])
+        return
     if args.user:
         jobs = [(d, r, c, bw, kb, form) for d in DATAFLOWS for r, c in USER_ARRAYS for bw in USER_BANDWIDTHS
                 for kb in USER_SRAM_KB for form in TOPOLOGIES]
