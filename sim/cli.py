@@ -50,13 +50,35 @@ BATCH_HELP = "batch size for an ONNX model whose batch dimension is dynamic"
 INCLUDE_HELP = "let configs include energy tables from anywhere under DIR (default: the config's own folder tree)"
 
 
+CONVENTION_HELP = ("cycle convention, overriding the config's: native, scalesim (systolic arrays: SCALE-Sim's "
+                   "numbers) or maestro (directive arrays: MAESTRO's estimate); docs/maestro.md, docs/scalesim_compat.md")
+_CONVENTIONS = {"pe_array": ("native", "scalesim"), "directive_array": ("native", "maestro")}
+
+
+def _with_convention(hw, convention: Optional[str]):
+    """`hw` under the cycle convention the user asked for (`--cycle-convention`), checked against its array kind."""
+    if convention is None:
+        return hw
+    section = next((name for name in _CONVENTIONS if getattr(hw, name, None) is not None), None)
+    if section is None or convention not in _CONVENTIONS[section]:
+        allowed = (", ".join(_CONVENTIONS[section]) + f" for a [{section}] config") if section else \
+            "nothing: crossbar configs have one convention"
+        raise ConfigError("not a cycle convention of this hardware", field="--cycle-convention", value=convention,
+                          allowed=allowed)
+    spec = getattr(hw, section)
+    update = {"cycle_convention": convention}
+    if section == "pe_array" and convention == "native" and spec.memory_convention == "scalesim":
+        update["memory_convention"] = "native"  # SCALE-Sim's buffers need SCALE-Sim's cycles
+    return hw.model_copy(update={section: spec.model_copy(update=update)})
+
+
 def _load_inputs(hw_path: Path, trace_path: Path, mapping_path: Optional[Path], batch: Optional[int] = None,
-                 include_root: Optional[Path] = None):
+                 include_root: Optional[Path] = None, convention: Optional[str] = None):
     from sim import api
 
     if batch is not None and batch < 1:
         raise ConfigError("must be >= 1", field="--batch", value=batch)
-    hw = api.load_hardware(hw_path, include_root=include_root)
+    hw = _with_convention(api.load_hardware(hw_path, include_root=include_root), convention)
     trace = api.load_trace(trace_path, batch=batch)
     mapping = api.load_mapping(mapping_path) if mapping_path else None
     return hw, trace, mapping
@@ -84,6 +106,7 @@ def run(
         False, "--training", help="one training step: forward, backward-data and weight-gradient per layer"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="print nothing but errors"),
     include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
+    cycle_convention: Optional[str] = typer.Option(None, "--cycle-convention", help=CONVENTION_HELP),
     power_grid: Optional[str] = typer.Option(
         None, "--power-grid", help="systolic engine: power per ROWSxCOLS PE regions and window (power_*.csv)"),
     power_window: int = typer.Option(1024, "--power-window", help="cycles per power window (with --power-grid)"),
@@ -93,7 +116,7 @@ def run(
     from sim.report import write_report
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root, cycle_convention)
     if analytical and functional:
         raise ConfigError("--functional needs the engine; drop --analytical", field="--functional")
     if ramulator_trace and dram_trace is None:
@@ -315,13 +338,14 @@ def compare(
     batch: Optional[int] = typer.Option(None, "--batch", help=BATCH_HELP),
     quiet: bool = typer.Option(False, "--quiet", "-q"),
     include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
+    cycle_convention: Optional[str] = typer.Option(None, "--cycle-convention", help=CONVENTION_HELP),
 ) -> None:
     """Engine vs analytical model, per layer and field, with the relative error; writes compare.csv."""
     from sim import api
     from sim.report.files import make_out_dir
 
     console = _console(quiet)
-    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root)
+    hardware, layers, dataflow = _load_inputs(hw, trace, mapping, batch, include_root, cycle_convention)
     out_dir = _out_dir(out, _default_out(trace, hardware.name, "-compare"))
     with _located(hw):
         comparison = api.compare(layers, hardware, mapping=dataflow)
