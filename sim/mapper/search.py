@@ -57,6 +57,8 @@ class LayerSearch:
     utilization: float = 0.0
     dram_bytes: int = 0
     cached: bool = False
+    options: tuple[Scored, ...] = ()  # every candidate scored as the winners were (the cross-layer pick's choices)
+    residency: tuple[bool, bool] = (False, False)  # (ifmap arrives on chip, ofmap kept) in the whole trace
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class MapResult:
     search_s: float = 0.0
     # An interrupted search: the config's own mapping of each layer not searched, so the file still runs.
     fallback: tuple[tuple[str, Mapping], ...] = ()
+    # The whole-trace check (sim.mapper.residency_pick): which answer was kept and each contender's objective.
+    across_layers: str = ""
+    contenders: tuple[tuple[str, float], ...] = ()
 
     def mappings(self) -> dict[str, Mapping]:
         found = {search.layer: search.best.mapping for search in self.layers}
@@ -306,7 +311,8 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
                        baselines=baselines, evaluated=len(batch), space_size=space.size, raw_size=space.raw_size,
                        pruned=space.pruned, strategy=strategy, search_s=time.perf_counter() - start,
                        utilization=float(final.utilization),
-                       dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)))
+                       dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)),
+                       options=tuple(scored))
 
 
 def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
@@ -340,6 +346,12 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     except KeyboardInterrupt:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
+    across, contenders = "", ()
+    from sim.mapper.residency_pick import applies, apply_choice, choose_across_layers
+
+    if complete and len(layers_out) > 1 and applies(hw):  # outputs may stay on chip: pick across layers
+        choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0)
+        layers_out, across, contenders = list(apply_choice(layers_out, choice)), choice.chosen, choice.contenders
     fallback = []
     for layer in trace.layers[len(layers_out):] if hw.pe_array is not None else ():
         try:
@@ -348,4 +360,5 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
             continue  # no mapping of the config's dataflow fits: left out of the file, listed as not searched
     return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
                      complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
-                     search_s=time.perf_counter() - start, fallback=tuple(fallback))
+                     search_s=time.perf_counter() - start, fallback=tuple(fallback), across_layers=across,
+                     contenders=contenders)
