@@ -214,7 +214,7 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
         best = float("inf")
         for _ in range(runs):
             start = time.perf_counter()
-            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole)
+            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole, chunks_outside=batch.outside)
             best = min(best, time.perf_counter() - start)
         return best
 

@@ -122,15 +122,16 @@ def check_settings(objective: str, budget: int | None, time_limit_s: float | Non
 def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
     from sim.analytical.systolic import estimate_systolic_mappings
 
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict())
+    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
+                                        chunks_outside=batch.outside)
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     return score, values
 
 
 def _order(batch: Candidates, score: np.ndarray) -> np.ndarray:
-    """Candidates best first; ties broken by dataflow, chunks, whole flags (deterministic)."""
-    keys = [batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow, score]
+    """Candidates best first; ties broken by dataflow, chunks, whole flags, chunk order (deterministic)."""
+    keys = [batch.outside, batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow, score]
     return np.lexsort(keys)
 
 
@@ -156,7 +157,8 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
         return concat_families([])
     return Candidates(np.array([DATAFLOW_NAMES.index(r.dataflow) for r in records], dtype=np.int64),
                       np.array([r.chunks for r in records], dtype=np.int64),
-                      tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS))
+                      tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS),
+                      np.array([r.chunk_order == "outside_row_folds" for r in records], dtype=bool))
 
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
@@ -174,7 +176,8 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
     def run(batch: Candidates) -> None:
         keep = []
         for i in range(len(batch)):
-            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole))
+            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole),
+                   bool(batch.outside[i]))
             if key not in seen and len(seen) < budget:
                 seen.add(key)
                 keep.append(i)
@@ -186,7 +189,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
     run(concat_families([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
     # Zoom: around the best candidates, the chunk counts between their neighbours on the ladder, finer each round.
-    families = {(f.dataflow, f.whole): f for f in space.families}
+    families = {(f.dataflow, f.whole, f.outside): f for f in space.families}
     for _ in range(8):
         if len(seen) >= budget or time.perf_counter() > deadline:
             break
@@ -196,7 +199,8 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         for i in best:
             if not np.isfinite(score[i]):
                 continue
-            family = families[(int(batch.dataflow[i]), tuple(bool(w[i]) for w in batch.whole))]
+            family = families[(int(batch.dataflow[i]), tuple(bool(w[i]) for w in batch.whole),
+                               bool(batch.outside[i]))]
             c = int(batch.chunks[i])
             span = max(1, c // 4)
             low, high = max(int(family.counts[0]), c - span), min(int(family.counts[-1]), c + span)
@@ -223,7 +227,8 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
 
 def _merged(parts) -> tuple[Candidates, np.ndarray]:
     batch = Candidates(np.concatenate([p[0].dataflow for p in parts]), np.concatenate([p[0].chunks for p in parts]),
-                       tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)))
+                       tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)),
+                       np.concatenate([p[0].outside for p in parts]))
     return batch, np.concatenate([p[1] for p in parts])
 
 
