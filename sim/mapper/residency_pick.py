@@ -38,6 +38,11 @@ def applies(hw: Hardware) -> bool:
     return hw.directive_array is None and keeps_outputs_on_chip(hw)
 
 
+def any_link(trace: Trace, hw: Hardware) -> bool:
+    """Whether some layer's output could stay on chip for the next one (else each layer alone is the whole story)."""
+    return applies(hw) and any(possible_links(list(trace.layers), hw)[0])
+
+
 def _residency_costs(trace: Trace, hw: Hardware, options: list[list], objective: str, value):
     """cost[i][j][(ifmap_on_chip, ofmap_kept)] for option j of layer i (only the feasible residencies)."""
     from sim.analytical.systolic import estimate_systolic

@@ -352,9 +352,9 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
     across, contenders = "", ()
-    from sim.mapper.residency_pick import applies, apply_choice, choose_across_layers
+    from sim.mapper.residency_pick import any_link, apply_choice, choose_across_layers
 
-    if complete and len(layers_out) > 1 and applies(hw):  # outputs may stay on chip: pick across layers
+    if complete and len(layers_out) > 1 and any_link(trace, hw):  # outputs may stay on chip: pick across layers
         choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0)
         layers_out, across, contenders = list(apply_choice(layers_out, choice)), choice.chosen, choice.contenders
     fallback = []
