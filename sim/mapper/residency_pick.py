@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from sim.hardware.spec import Hardware
 from sim.mapping.record import Mapping
-from sim.mapping.residency import IN_DRAM, Residency, keeps_outputs_on_chip, possible_links
+from sim.mapping.residency import Residency, keeps_outputs_on_chip, possible_links, trace_residency
 from sim.workload.trace import Trace
 
 
@@ -145,8 +145,6 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
     chosen = min(scores, key=lambda kv: kv[1])[0]  # first listed wins a tie: the programme's answer
     mappings = contenders[chosen]
     analytical = _whole(trace, hw, dict(zip(names, mappings)), False, seed)
-    from sim.mapping.residency import trace_residency
-
     return TraceChoice(
         chosen=chosen, contenders=tuple(scores), mappings=tuple(mappings),
         cycles=tuple(int(layer.cycles) for layer in analytical.layers),
@@ -158,18 +156,17 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
 
 def apply_choice(searches, choice: TraceChoice):
     """The LayerSearch records with the kept mapping and its numbers in the whole trace as `best`."""
+    from sim.mapper.search import Scored
+
     out = []
     for n, search in enumerate(searches):
-        best = next((item for item in (search.best, *search.options) if item.mapping == choice.mappings[n]), None)
-        from sim.mapper.search import Scored
-
+        scored = next((item for item in (search.best, *search.options) if item.mapping == choice.mappings[n]), None)
+        # The numbers of the whole run; the disagreement note is the layer-alone validation's.
         best = Scored(choice.mappings[n], choice.cycles[n], choice.energy_pj[n],
                       engine_cycles=choice.engine_cycles[n] if choice.engine_cycles else None,
                       engine_energy_pj=choice.engine_energy_pj[n] if choice.engine_energy_pj else None,
-                      disagreement=best.disagreement if best is not None else "")
+                      disagreement=scored.disagreement if scored is not None else "")
         res = choice.residencies[n]
         out.append(replace(search, best=best, residency=(res.ifmap_on_chip, res.ofmap_kept)))
     return tuple(out)
 
-
-__all__ = ["IN_DRAM", "TraceChoice", "applies", "apply_choice", "choose_across_layers"]

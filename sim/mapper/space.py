@@ -7,8 +7,9 @@ buffer, into how many chunks each fold's streamed dimension T is cut (the tile s
 order at level dram (Mapping.chunk_order: chunks innermost, or outside the row folds so partial sums stay on chip).
 
 Pruning: symmetry pruning drops the outside-row-folds order where it is the default order (one row fold or one
-chunk) and on os, which refuses it; capacity pruning removes, before anything is evaluated, every candidate the buffers refuse (a whole
-operand that does not fit a slot, fewer chunks than the streamed tiles need); they are counted, not scored.
+chunk) and on os, which refuses it; capacity pruning removes, before anything is evaluated, every candidate the
+buffers refuse (a whole operand that does not fit a slot, fewer chunks than the streamed tiles need); they are
+counted, not scored.
 A family's chunk counts (low..T) are all kept here; the search decides which it scores (sim.mapper.search).
 """
 from __future__ import annotations

@@ -54,7 +54,8 @@ hardware = st.tuples(st.integers(1, 5), st.integers(1, 5),
 
 
 def brute_force(layer: Layer, hw: Hardware, objective: str) -> float:
-    """Every record of the family the models run (both chunk orders), each through estimate_systolic: the reference optimum."""
+    """Every record of the family the models run (both chunk orders), each through estimate_systolic: the reference
+    optimum."""
     best = np.inf
     for flow in DATAFLOW_NAMES:
         temporal = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols).temporal
