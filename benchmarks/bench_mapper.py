@@ -23,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -100,8 +102,22 @@ ZIGZAG_RESULTS = RESULTS / "zigzag_resnet18.json"
 SCORED_CONV = ("conv1", "layer1.0.conv1", "layer4.0.conv2")  # conv layers whose scoring rate is measured
 
 
+# ZigZag's ONNX parser's precisions (docs/zigzag.md); the systolic models run partial sums at the output width.
+ZIGZAG_PRECISION = {"ifmap_bits": 8, "filter_bits": 8, "ofmap_bits": 8, "psum_bits": 0}
+
+
+def trace_name(onnx_name: str) -> str:
+    """The trace's layer name of an ONNX node name ("/layer2/layer2.0/downsample/downsample.0/Conv" ->
+    "layer2.0.downsample"); a name without "/" is returned as it is."""
+    if "/" not in onnx_name:
+        return onnx_name
+    parts = [p for p in onnx_name.split("/") if p][:-1]  # the last part is the op ("Conv", "Gemm")
+    kept = [p for i, p in enumerate(parts) if not (i + 1 < len(parts) and parts[i + 1].startswith(p + "."))]
+    return re.sub(r"\.downsample\.0$", ".downsample", ".".join(kept))
+
+
 def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "traces" / "resnet18.csv",
-                      root: Path = ROOT, top_k: int = 1) -> dict | None:
+                      root: Path = ROOT, top_k: int = 1, precision: dict | None = None) -> dict | None:
     """sim's mapper vs ZigZag per matched accelerator and layer (layers matched by name); None without the file.
 
     The file: {"zigzag_version", "accelerators": {name: {"sim_config", "zigzag_seconds", "layers": [{"name",
@@ -117,8 +133,8 @@ def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "tr
             out["accelerators"][name] = {"skipped": f"config {acc['sim_config']} not found"}
             continue
         hw = sim.load_hardware(config)
-        zz = {layer["name"]: layer for layer in acc["layers"]}
-        layers = [layer for layer in trace.layers if layer.name in zz]
+        zz = {trace_name(layer["name"]): layer for layer in acc["layers"]}
+        layers = [replace(layer, **(precision or {})) for layer in trace.layers if layer.name in zz]
         if not layers:
             out["accelerators"][name] = {"skipped": "no layer of the trace matches ZigZag's layer names"}
             continue
@@ -214,7 +230,7 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
         best = float("inf")
         for _ in range(runs):
             start = time.perf_counter()
-            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole)
+            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole, chunks_outside=batch.outside)
             best = min(best, time.perf_counter() - start)
         return best
 
@@ -274,7 +290,7 @@ def main() -> None:
         print(f"directive {r['layer']} on {r['hardware']}: mapper {r['mapper_cycles']:,} ({r['mapper_mapping']}; "
               f"compute bound {r['compute_bound_cycles']:,}); shipped: {shipped}; {r['candidates']} candidates of "
               f"{r['space']:,} in {r['search_s']:.1f} s")
-    zigzag = zigzag_comparison()
+    zigzag = zigzag_comparison(precision=ZIGZAG_PRECISION)
     print_zigzag(zigzag)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,

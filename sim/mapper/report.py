@@ -24,6 +24,7 @@ def result_dict(result: MapResult) -> dict[str, Any]:
             "utilization": s.utilization, "dram_bytes": s.dram_bytes, "evaluated": s.evaluated,
             "space_size": s.space_size, "raw_size": s.raw_size, "pruned": dict(s.pruned), "strategy": s.strategy,
             "search_s": s.search_s, "cached": s.cached, "baselines": dict(s.baselines),
+            "residency": list(s.residency),
             "validated": [{"mapping": v.mapping.name, "chunks": _chunks(v.mapping), "whole": list(v.mapping.whole),
                            "cycles": v.cycles, "engine_cycles": v.engine_cycles, "energy_pj": v.energy_pj,
                            "engine_energy_pj": v.engine_energy_pj, "disagreement": v.disagreement}
@@ -31,7 +32,8 @@ def result_dict(result: MapResult) -> dict[str, Any]:
         })
     return {"hardware": result.hardware, "trace": result.trace, "objective": result.objective,
             "complete": result.complete, "missing": list(result.missing), "seed": result.seed,
-            "budget": result.budget, "search_s": result.search_s, "evaluated": result.evaluated, "layers": layers}
+            "budget": result.budget, "search_s": result.search_s, "evaluated": result.evaluated,
+            "across_layers": result.across_layers, "contenders": dict(result.contenders), "layers": layers}
 
 
 def write_map_outputs(result: MapResult, out_dir: Path) -> tuple[Path, Path]:
@@ -69,5 +71,8 @@ def print_map_table(result: MapResult, console: Any) -> None:
     for layer, v in flagged:
         console.print(f"{layer}: {v.mapping.name} chunks={_chunks(v.mapping) or '-'}: {v.disagreement}")
     console.print(f"{result.evaluated:,} candidates scored in {result.search_s:.2f} s")
+    if result.across_layers:  # outputs kept on chip between layers: the whole-trace check's contenders
+        console.print("whole trace (outputs kept on chip): kept " + result.across_layers + "; "
+                      + ", ".join(f"{name} {value:,.4g}" for name, value in result.contenders))
     if not result.complete:
         console.print(f"[yellow]search stopped: incomplete, not searched: {', '.join(result.missing)}[/yellow]")

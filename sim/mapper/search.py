@@ -57,6 +57,8 @@ class LayerSearch:
     utilization: float = 0.0
     dram_bytes: int = 0
     cached: bool = False
+    options: tuple[Scored, ...] = ()  # every candidate scored as the winners were (the cross-layer pick's choices)
+    residency: tuple[bool, bool] = (False, False)  # (ifmap arrives on chip, ofmap kept) in the whole trace
 
 
 @dataclass(frozen=True)
@@ -74,6 +76,9 @@ class MapResult:
     search_s: float = 0.0
     # An interrupted search: the config's own mapping of each layer not searched, so the file still runs.
     fallback: tuple[tuple[str, Mapping], ...] = ()
+    # The whole-trace check (sim.mapper.residency_pick): which answer was kept and each contender's objective.
+    across_layers: str = ""
+    contenders: tuple[tuple[str, float], ...] = ()
 
     def mappings(self) -> dict[str, Mapping]:
         found = {search.layer: search.best.mapping for search in self.layers}
@@ -117,15 +122,16 @@ def check_settings(objective: str, budget: int | None, time_limit_s: float | Non
 def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
     from sim.analytical.systolic import estimate_systolic_mappings
 
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict())
+    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
+                                        chunks_outside=batch.outside)
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     return score, values
 
 
 def _order(batch: Candidates, score: np.ndarray) -> np.ndarray:
-    """Candidates best first; ties broken by dataflow, chunks, whole flags (deterministic)."""
-    keys = [batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow, score]
+    """Candidates best first; ties broken by dataflow, chunks, whole flags, chunk order (deterministic)."""
+    keys = [batch.outside, batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow, score]
     return np.lexsort(keys)
 
 
@@ -151,7 +157,8 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
         return concat_families([])
     return Candidates(np.array([DATAFLOW_NAMES.index(r.dataflow) for r in records], dtype=np.int64),
                       np.array([r.chunks for r in records], dtype=np.int64),
-                      tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS))
+                      tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS),
+                      np.array([r.chunk_order == "outside_row_folds" for r in records], dtype=bool))
 
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
@@ -169,7 +176,8 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
     def run(batch: Candidates) -> None:
         keep = []
         for i in range(len(batch)):
-            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole))
+            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole),
+                   bool(batch.outside[i]))
             if key not in seen and len(seen) < budget:
                 seen.add(key)
                 keep.append(i)
@@ -181,7 +189,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
     run(concat_families([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
     # Zoom: around the best candidates, the chunk counts between their neighbours on the ladder, finer each round.
-    families = {(f.dataflow, f.whole): f for f in space.families}
+    families = {(f.dataflow, f.whole, f.outside): f for f in space.families}
     for _ in range(8):
         if len(seen) >= budget or time.perf_counter() > deadline:
             break
@@ -191,7 +199,8 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         for i in best:
             if not np.isfinite(score[i]):
                 continue
-            family = families[(int(batch.dataflow[i]), tuple(bool(w[i]) for w in batch.whole))]
+            family = families[(int(batch.dataflow[i]), tuple(bool(w[i]) for w in batch.whole),
+                               bool(batch.outside[i]))]
             c = int(batch.chunks[i])
             span = max(1, c // 4)
             low, high = max(int(family.counts[0]), c - span), min(int(family.counts[-1]), c + span)
@@ -218,7 +227,8 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
 
 def _merged(parts) -> tuple[Candidates, np.ndarray]:
     batch = Candidates(np.concatenate([p[0].dataflow for p in parts]), np.concatenate([p[0].chunks for p in parts]),
-                       tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)))
+                       tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)),
+                       np.concatenate([p[0].outside for p in parts]))
     return batch, np.concatenate([p[1] for p in parts])
 
 
@@ -306,7 +316,8 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
                        baselines=baselines, evaluated=len(batch), space_size=space.size, raw_size=space.raw_size,
                        pruned=space.pruned, strategy=strategy, search_s=time.perf_counter() - start,
                        utilization=float(final.utilization),
-                       dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)))
+                       dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)),
+                       options=tuple(scored))
 
 
 def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
@@ -340,6 +351,12 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     except KeyboardInterrupt:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
+    across, contenders = "", ()
+    from sim.mapper.residency_pick import any_link, apply_choice, choose_across_layers
+
+    if complete and len(layers_out) > 1 and any_link(trace, hw):  # outputs may stay on chip: pick across layers
+        choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0)
+        layers_out, across, contenders = list(apply_choice(layers_out, choice)), choice.chosen, choice.contenders
     fallback = []
     for layer in trace.layers[len(layers_out):] if hw.pe_array is not None else ():
         try:
@@ -348,4 +365,5 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
             continue  # no mapping of the config's dataflow fits: left out of the file, listed as not searched
     return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
                      complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
-                     search_s=time.perf_counter() - start, fallback=tuple(fallback))
+                     search_s=time.perf_counter() - start, fallback=tuple(fallback), across_layers=across,
+                     contenders=contenders)

@@ -3,11 +3,13 @@
 The one place that says what the mapper may choose; it grows as the models run more of the record (issue 12).
 Today a systolic array runs the named loop nests (sim.mapping.systolic): per dataflow os / ws / is (which GEMM
 dimensions go on the rows and the columns: the spatial unrolling), which operands are held whole in the global
-buffer, and into how many chunks each fold's streamed dimension T is cut (the tile size of level dram). The loop
-order at level dram is fixed by the models (G, column folds, row folds, chunks) and is not a choice yet.
+buffer, into how many chunks each fold's streamed dimension T is cut (the tile size of level dram), and the loop
+order at level dram (Mapping.chunk_order: chunks innermost, or outside the row folds so partial sums stay on chip).
 
-Pruning: capacity pruning removes, before anything is evaluated, every candidate the buffers refuse (a whole
-operand that does not fit a slot, fewer chunks than the streamed tiles need); they are counted, not scored.
+Pruning: symmetry pruning drops the outside-row-folds order where it is the default order (one row fold or one
+chunk) and on os, which refuses it; capacity pruning removes, before anything is evaluated, every candidate the
+buffers refuse (a whole operand that does not fit a slot, fewer chunks than the streamed tiles need); they are
+counted, not scored.
 A family's chunk counts (low..T) are all kept here; the search decides which it scores (sim.mapper.search).
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
-from sim.mapping.record import OPERANDS, Mapping
+from sim.mapping.record import CHUNK_ORDERS, OPERANDS, Mapping
 from sim.mapping.systolic import (DATAFLOW_NAMES, array_mapping, buffer_slots, chunking, operand_totals)
 from sim.workload.layer import Layer
 
@@ -30,6 +32,7 @@ class Candidates:
     dataflow: np.ndarray  # int64 code, DATAFLOW_NAMES index
     chunks: np.ndarray  # int64, parts of T at level dram
     whole: tuple[np.ndarray, np.ndarray, np.ndarray]  # bool, per OPERANDS
+    outside: np.ndarray  # bool: chunk_order "outside_row_folds" (else "innermost")
 
     def __len__(self) -> int:
         return int(self.dataflow.size)
@@ -38,13 +41,15 @@ class Candidates:
         return dict(zip(OPERANDS, self.whole))
 
     def take(self, index: np.ndarray) -> "Candidates":
-        return Candidates(self.dataflow[index], self.chunks[index], tuple(w[index] for w in self.whole))
+        return Candidates(self.dataflow[index], self.chunks[index], tuple(w[index] for w in self.whole),
+                          self.outside[index])
 
     def record(self, layer: Layer, hw: Hardware, i: int) -> Mapping:
         """Candidate `i` as the mapping record the models and mapping files take."""
         held = tuple(name for name, flags in zip(OPERANDS, self.whole) if flags[i])
         return array_mapping(layer, DATAFLOW_NAMES[int(self.dataflow[i])], hw.pe_array.rows, hw.pe_array.cols,
-                             chunks=int(self.chunks[i]), whole=held)
+                             chunks=int(self.chunks[i]), whole=held,
+                             chunk_order=CHUNK_ORDERS[int(bool(self.outside[i]))])
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,7 @@ class Family:
     dataflow: int
     whole: tuple[bool, bool, bool]
     counts: np.ndarray  # int64, ascending
+    outside: bool = False  # chunk_order "outside_row_folds"
 
 
 @dataclass(frozen=True)
@@ -77,11 +83,12 @@ def concat_families(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
     """One batch of the given chunk counts of each family."""
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return Candidates(empty, empty, (empty.astype(bool),) * 3)
+        return Candidates(empty, empty, (empty.astype(bool),) * 3, empty.astype(bool))
     flows = np.concatenate([np.full(c.size, f.dataflow, dtype=np.int64) for f, c in parts])
     chunks = np.concatenate([c for _, c in parts]).astype(np.int64)
     whole = tuple(np.concatenate([np.full(c.size, f.whole[i], dtype=bool) for f, c in parts]) for i in range(3))
-    return Candidates(flows, chunks, whole)
+    outside = np.concatenate([np.full(c.size, f.outside, dtype=bool) for f, c in parts])
+    return Candidates(flows, chunks, whole, outside)
 
 
 def systolic_space(layer: Layer, hw: Hardware) -> Space:
@@ -90,24 +97,32 @@ def systolic_space(layer: Layer, hw: Hardware) -> Space:
     _, capacity = buffer_slots(hw.buffers, layer)
     totals = operand_totals(layer)
     g = layer.gemm
-    families, raw, capacity_pruned = [], 0, 0
+    families, raw, capacity_pruned, symmetry_pruned = [], 0, 0, 0
     refusal = ""
     for code in range(len(DATAFLOW_NAMES)):
         for bits in range(8):
             whole = tuple(bool(bits >> i & 1) for i in range(3))
             geometry = chunking(rows, cols, code, g.m, g.k, g.n, totals, capacity, dict(zip(OPERANDS, whole)))
             temporal = max(int(geometry["temporal"]), 1)
-            raw += temporal
+            raw += 2 * temporal  # both chunk orders
             if geometry["misfit"]:
-                capacity_pruned += temporal
+                capacity_pruned += 2 * temporal
                 if not refusal:
                     refusal = _misfit_text(layer, hw, DATAFLOW_NAMES[code], geometry["misfit"], whole, capacity,
                                            totals)
                 continue
             low = int(geometry["chunks"])
-            capacity_pruned += low - 1
-            families.append(Family(code, whole, np.arange(low, temporal + 1, dtype=np.int64)))
-    return Space(tuple(families), raw, (("capacity", capacity_pruned),), "" if families else refusal)
+            capacity_pruned += 2 * (low - 1)
+            counts = np.arange(low, temporal + 1, dtype=np.int64)
+            families.append(Family(code, whole, counts))
+            # The other order differs only with several row folds and chunks, and os refuses it.
+            distinct = counts[counts > 1] if (DATAFLOW_NAMES[code] != "os" and int(geometry["row_folds"]) > 1) \
+                else counts[:0]
+            symmetry_pruned += counts.size - distinct.size
+            if distinct.size:
+                families.append(Family(code, whole, distinct, outside=True))
+    return Space(tuple(families), raw, (("capacity", capacity_pruned), ("symmetry", symmetry_pruned)),
+                 "" if families else refusal)
 
 
 def _misfit_text(layer: Layer, hw: Hardware, flow: str, name: str, whole: tuple[bool, ...], capacity: dict,

@@ -56,25 +56,42 @@ def keeps_outputs_on_chip(hw: Hardware) -> bool:
     return hw.pe_array.cycle_convention == "native" if option is None else option
 
 
+def possible_links(layers: Sequence[Layer], hw: Hardware) -> tuple[tuple[bool, ...], tuple[bool, ...]]:
+    """The mapping-independent part of the rule, per layer i of a trace: (linkable[i], layer i + 1 may read layer
+    i's ofmap from chip if the two mappings hold it whole; skippable[i], layer i's DRAM write may then be skipped)."""
+    count = len(layers)
+    if count < 2 or not keeps_outputs_on_chip(hw) or (
+            hw.pe_array.deconv == "zero_skipping" and any(layer.kind == "tconv" for layer in layers)):
+        return (False,) * count, (False,) * count
+    linkable = [False] * count
+    for i in range(count - 1):
+        layer, following = layers[i], layers[i + 1]
+        if layer.kind != "conv" or following.kind != "conv" or ofmap_shape(layer) != ifmap_shape(following):
+            continue
+        linkable[i] = layer.ofmap_elements <= buffer_slots(hw.buffers, following)[1]["ifmap"]
+    # A write is skipped only when no layer after the next could read the tensor: ifmap tensors seen from the end.
+    later: set[tuple[int, ...]] = set()
+    skippable = [False] * count
+    for i in range(count - 2, -1, -1):
+        skippable[i] = ofmap_shape(layers[i]) not in later
+        later.add(ifmap_shape(layers[i + 1]))
+    return tuple(linkable), tuple(skippable)
+
+
+def residency_of(index: int, linkable: Sequence[bool], skippable: Sequence[bool], previous: Mapping | None,
+                 mapping: Mapping, following: Mapping | None) -> Residency:
+    """Layer `index`'s Residency given its own and its neighbours' mappings (None: no neighbour)."""
+    linked_in = (index > 0 and previous is not None and linkable[index - 1] and "ofmap" in previous.whole
+                 and "ifmap" in mapping.whole)
+    linked_out = (following is not None and linkable[index] and "ofmap" in mapping.whole
+                  and "ifmap" in following.whole)
+    return Residency(ifmap_on_chip=linked_in, ofmap_kept=linked_out and skippable[index])
+
+
 def trace_residency(layers: Sequence[tuple[Layer, Mapping]], hw: Hardware) -> tuple[Residency, ...]:
     """Each layer's Residency in a run of `layers` (layer, its systolic record) in trace order (module docstring)."""
     count = len(layers)
-    if count < 2 or not keeps_outputs_on_chip(hw) or (
-            hw.pe_array.deconv == "zero_skipping" and any(layer.kind == "tconv" for layer, _ in layers)):
-        return (IN_DRAM,) * count
-    linked = [False] * count  # linked[i]: layer i + 1 reads layer i's ofmap from chip
-    for i in range(count - 1):
-        (layer, mapping), (following, next_mapping) = layers[i], layers[i + 1]
-        if (layer.kind != "conv" or following.kind != "conv" or "ofmap" not in mapping.whole
-                or "ifmap" not in next_mapping.whole
-                or ofmap_shape(layer) != ifmap_shape(following)):
-            continue
-        linked[i] = layer.ofmap_elements <= buffer_slots(hw.buffers, following)[1]["ifmap"]
-    # A write is skipped only when no layer after the next could read the tensor: ifmap tensors seen from the end.
-    later: set[tuple[int, ...]] = set()
-    kept = [False] * count
-    for i in range(count - 2, -1, -1):
-        layer = layers[i][0]
-        kept[i] = linked[i] and ofmap_shape(layer) not in later
-        later.add(ifmap_shape(layers[i + 1][0]))
-    return tuple(Residency(ifmap_on_chip=i > 0 and linked[i - 1], ofmap_kept=kept[i]) for i in range(count))
+    linkable, skippable = possible_links([layer for layer, _ in layers], hw)
+    mappings = [mapping for _, mapping in layers]
+    return tuple(residency_of(i, linkable, skippable, mappings[i - 1] if i else None, mappings[i],
+                              mappings[i + 1] if i + 1 < count else None) for i in range(count))

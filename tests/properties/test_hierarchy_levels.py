@@ -173,7 +173,8 @@ def test_the_mappers_batched_scores_price_every_level_as_the_one_record_model(la
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 6))
     values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
-                                        {n: w[picks] for n, w in batch.whole_dict().items()})
+                                        {n: w[picks] for n, w in batch.whole_dict().items()},
+                                        chunks_outside=batch.outside[picks])
     for j, i in enumerate(picks.tolist()):
         result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
         assert values["valid"][j]

@@ -60,3 +60,13 @@ def test_zigzag_section_is_skipped_without_the_file(tmp_path, capsys):
     assert module.zigzag_comparison(tmp_path / "absent.json") is None
     module.print_zigzag(None)
     assert "comparison skipped" in capsys.readouterr().out
+
+
+def test_onnx_layer_names_match_the_trace_names():
+    module = bench()
+    trace = {layer.name for layer in sim.load_trace(ROOT / "traces" / "resnet18.csv").layers}
+    for onnx, name in (("/conv1/Conv", "conv1"), ("/layer1/layer1.0/conv2/Conv", "layer1.0.conv2"),
+                       ("/layer3/layer3.0/downsample/downsample.0/Conv", "layer3.0.downsample"), ("/fc/Gemm", "fc"),
+                       ("small_conv", "small_conv")):
+        assert module.trace_name(onnx) == name
+        assert name in trace or name == "small_conv"

@@ -1,5 +1,6 @@
 """The mapper (sim.mapper): brute-force optimum per objective, write -> read -> run identical, never worse than the
 named os / ws / is, determinism, the vectorized scoring equal to the one-record model, and bad input."""
+import itertools
 import subprocess
 import sys
 from dataclasses import replace
@@ -21,7 +22,7 @@ from sim.mapper.report import write_map_outputs
 from sim.mapper.search import MapperCache, map_trace, objective_of, search_layer
 from sim.mapper.space import layer_space
 from sim.mapping.mapping_file import read_mappings
-from sim.mapping.record import OPERANDS
+from sim.mapping.record import CHUNK_ORDERS, OPERANDS
 from sim.mapping.systolic import DATAFLOW_NAMES, array_mapping, fit_mapping
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
@@ -53,14 +54,18 @@ hardware = st.tuples(st.integers(1, 5), st.integers(1, 5),
 
 
 def brute_force(layer: Layer, hw: Hardware, objective: str) -> float:
-    """Every record of the family the models run, each through estimate_systolic: the reference optimum."""
+    """Every record of the family the models run (both chunk orders), each through estimate_systolic: the reference
+    optimum."""
     best = np.inf
     for flow in DATAFLOW_NAMES:
         temporal = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols).temporal
         for bits in range(8):
             held = tuple(name for i, name in enumerate(OPERANDS) if bits >> i & 1)
-            for chunks in range(1, max(temporal, 1) + 1):
-                record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks, whole=held)
+            for chunks, order in itertools.product(range(1, max(temporal, 1) + 1), CHUNK_ORDERS):
+                if flow == "os" and order != "innermost":
+                    continue  # os refuses the other order (no partial sums leave its PEs)
+                record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks, whole=held,
+                                       chunk_order=order)
                 try:
                     result = estimate_systolic(layer, hw, record)
                 except MappingError:
@@ -98,7 +103,8 @@ def test_batched_scores_equal_the_one_record_model(layer, point, seed):
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(batch), size=min(len(batch), 8))
     values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
-                                        {n: w[picks] for n, w in batch.whole_dict().items()})
+                                        {n: w[picks] for n, w in batch.whole_dict().items()},
+                                        chunks_outside=batch.outside[picks])
     for j, i in enumerate(picks.tolist()):
         result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
         assert values["valid"][j]
@@ -277,3 +283,18 @@ def test_repeated_layer_names_are_refused(eyeriss):
     layer = Layer.gemm_layer("same", m=8, n=8, k=8)
     with pytest.raises(MappingError, match="repeats a name"):
         sim.map(Trace(name="t", layers=(layer, layer)), eyeriss, top_k=0)
+
+
+def test_chunk_order_is_searched_and_engine_validated():
+    # Partial sums kept on chip (chunks outside the row folds) win here: the batched scorer and the engine see it.
+    hw = systolic_hw(4, 4, [64, 256, 64])
+    layer = Layer.gemm_layer("g", m=16, n=8, k=64)
+    space = layer_space(layer, hw)
+    assert "symmetry" in dict(space.pruned) and any(f.outside for f in space.families)
+    assert not any(f.outside and DATAFLOW_NAMES[f.dataflow] == "os" for f in space.families)
+    found = search_layer(layer, hw, top_k=1, budget=100_000)
+    assert found.best.mapping.chunk_order == "outside_row_folds"
+    assert found.best.engine_cycles is not None
+    inner = search_layer(layer, hw, top_k=0, budget=100_000)
+    innermost = min(o.cycles for o in inner.options if o.mapping.chunk_order == "innermost")
+    assert inner.best.cycles < innermost
