@@ -143,6 +143,13 @@ class DdrController:
         Up to `EXACT_TRANSACTIONS` transactions run through the controller; the rest of a longer request streams at
         the device's steady rate for that kind (measured once through the same controller, refresh apart), with a
         refresh (tRFC + tRP) for every tREFI the stretch crosses, and the controller's state moved past them."""
+        first, n, steady = self.span(write, address, size_bytes)
+        return self.kernel.serve_request_packed(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady,
+                                                self._packed, self._layout)
+
+    def span(self, write: bool, address: int, size_bytes: int) -> tuple[int, int, float]:
+        """A request's first transaction, its transaction count, and the steady tCK per transaction that the
+        transactions past `EXACT_TRANSACTIONS` stream at (0.0 when none do)."""
         tb = self._transaction_bytes
         first = address // tb
         n = (address + size_bytes - 1) // tb - first + 1
@@ -151,8 +158,7 @@ class DdrController:
             steady = self._steady.get(write)
             if steady is None:
                 steady = self._steady_tck(write)
-        return self.kernel.serve_request_packed(write, first, n, arrive_tck, EXACT_TRANSACTIONS, steady,
-                                                self._packed, self._layout)
+        return first, n, steady
 
     def _steady_tck(self, write: bool) -> float:
         """tCK per transaction of a long sequential stream of one kind on this device, refresh apart (measured
@@ -216,7 +222,6 @@ class DdrDram:
         # The controller's per-request kernel and its buffer, bound once: _serve runs once per engine request.
         self._serve_packed = self.controller.kernel.serve_request_packed
         self._packed, self._layout = self.controller._packed, self.controller._layout
-        self._steady = self.controller._steady  # tCK per transaction of a long stream, by kind, measured when needed
 
     def _to_tck(self, cycle: int) -> int:
         return math.ceil(cycle * self.tck_per_cycle - 1e-9)
@@ -253,14 +258,7 @@ class DdrDram:
             return arrive, 0, 0, arrive
         # DdrController.serve_request, inlined (the same kernel call).
         write = kind == "write"
-        tb = self.burst_bytes
-        first = address // tb
-        n = (address + size_bytes - 1) // tb - first + 1
-        steady = 0.0
-        if n > EXACT_TRANSACTIONS:
-            steady = self._steady.get(write)
-            if steady is None:
-                steady = self.controller._steady_tck(write)
+        first, n, steady = self.controller.span(write, address, size_bytes)
         done, work, latency, hits, n = self._serve_packed(write, first, n, arrive, EXACT_TRANSACTIONS, steady,
                                                           self._packed, self._layout)
         finish = math.ceil(done / tck_per_cycle - 1e-9)  # _to_cycle
