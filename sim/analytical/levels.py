@@ -54,6 +54,39 @@ def check_registers(layer: Layer, hw: Hardware) -> None:
                                    allowed=f">= {need} bytes for {operand}")
 
 
+def max_row_folds_per_fill(layer: Layer, hw: Hardware, stationary: str) -> tuple[int, int | None]:
+    """(the most row folds' stationary elements one PE's innermost register for `stationary` holds, that level's
+    index): its bytes (a half when double-buffered: the next fill loads into the other) over the element's bytes;
+    (1, None) without such a register (today's [buffers] configs: one element per PE)."""
+    for index, level in enumerate(hw.hierarchy[:-1]):
+        if level.kind == "register_file" and stationary in level.operands:
+            usable = share_bytes(level, stationary) // (2 if level.double_buffered else 1)
+            return max(usable // _bytes(layer)[stationary], 1), index
+    return 1, None
+
+
+def check_fill(layer: Layer, hw: Hardware, mapping: Mapping) -> None:
+    """MappingError naming the level unless the stationary operand's per-PE register holds the F row folds' elements
+    of a fill (Mapping.row_folds_per_fill); F must be 1 without such a register."""
+    fill = mapping.row_folds_per_fill
+    if fill == 1:
+        return
+    stationary = mapping.stationary
+    most, index = max_row_folds_per_fill(layer, hw, stationary)
+    need = fill * _bytes(layer)[stationary]
+    if index is None:
+        raise MappingError(f"{fill} row folds per stationary fill need a per-PE register file for {stationary}; "
+                           f"hardware '{hw.name}' has none", field="mapping.pe", value=fill,
+                           allowed="1 (row folds per fill) without a register_file level holding " + stationary)
+    if fill > most:
+        level = hw.hierarchy[index]
+        half = " (one half: double-buffered)" if level.double_buffered else ""
+        raise MappingError(f"level '{level.name}', operand {stationary}: {fill} row folds per stationary fill need "
+                           f"{need} bytes per PE; the level holds {most * _bytes(layer)[stationary]}{half}",
+                           field=f"memory.{index}.size_bytes", value=share_bytes(level, stationary),
+                           allowed=f"row folds per fill <= {most}")
+
+
 def timeline_hardware(hw: Hardware) -> Hardware:
     """The hardware the systolic timeline runs on: an operand whose staging level has an on-chip level above it
     moves its tiles at that level's bandwidth (a port of its own); the others share DRAM's. The shared channel is

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.analytical.levels import check_registers, level_grid, price_levels, timeline_hardware
+from sim.analytical.levels import (check_fill, check_registers, level_grid, max_row_folds_per_fill, price_levels,
+                                   timeline_hardware)
 from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
@@ -84,6 +85,8 @@ def step_cycles(mapping: Mapping, convention: str, double_buffered_stationary: b
     stationary operand once: a fold (chunk order "innermost": a fold's chunks of T share one load), or, with chunks
     of T outside the row folds (Mapping.chunk_order), one chunk of one fold, in the order groups, column folds,
     chunks, row folds, costing a fold's count with the chunk's length as T."""
+    if mapping.row_folds_per_fill > 1:
+        return _fill_cycles(mapping, convention, double_buffered_stationary)
     if mapping.steps_per_fold == 1:
         return fold_cycles(mapping, convention, double_buffered_stationary)
     _check_convention(convention)
@@ -102,6 +105,35 @@ def step_cycles(mapping: Mapping, convention: str, double_buffered_stationary: b
     return cycles
 
 
+def _fill_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool) -> np.ndarray:
+    """step_cycles with F row folds per stationary fill (ws / is): one pass per fill (and per chunk of T when chunks
+    are outside the fills), in the order groups, column folds, [chunks,] fills. A pass of F_i row folds (F or the
+    remainder) and T length t: native F_i R + r_last + c + F_i t - 2 (F_i R register rows preloaded, one skew of
+    the fill's last row fold and its c columns, F_i t streaming cycles); "scalesim" F_i 2R + C + F_i t - 2.
+    Double-buffered, a pass's preload F_i R hides under the previous pass's cycles after its own preload."""
+    _check_convention(convention)
+    fill, rows, fills, temporal = mapping.row_folds_per_fill, mapping.rows, mapping.fills, mapping.temporal
+    passes = mapping.steps_per_fold
+    edges = (temporal * np.arange(passes + 1, dtype=np.int64)) // passes
+    lengths = np.diff(edges).reshape(1, 1, passes, 1)
+    per_fill = np.minimum(fill, mapping.row_folds - fill * np.arange(fills, dtype=np.int64)).reshape(1, 1, 1, fills)
+    bounds = mapping.fill_bounds.reshape(mapping.groups, mapping.col_folds, 1, fills, 7)
+    row_axis, col_axis, _ = mapping.axes
+    # The fill's last row fold's used rows (only the layer's last row fold is partial) and the columns used.
+    last_rows = (bounds[..., 2 + 2 * row_axis] - bounds[..., 1 + 2 * row_axis]) - rows * (per_fill - 1)
+    used_cols = bounds[..., 2 + 2 * col_axis] - bounds[..., 1 + 2 * col_axis]
+    if convention == "native":
+        cycles = per_fill * rows + last_rows + used_cols + per_fill * lengths - 2
+    else:
+        cycles = 2 * rows * per_fill + mapping.cols + per_fill * lengths - 2 + 0 * used_cols
+    shape = (mapping.groups, mapping.col_folds, passes, fills)
+    cycles = np.array(np.broadcast_to(cycles, shape), dtype=np.int64).reshape(-1)
+    if double_buffered_stationary and cycles.size > 1:
+        preload = np.array(np.broadcast_to(per_fill * rows, shape), dtype=np.int64).reshape(-1)
+        cycles[1:] -= np.minimum(preload[1:], cycles[:-1] - preload[:-1])
+    return cycles
+
+
 def layer_compute_cycles(mapping: Mapping, convention: str, double_buffered_stationary: bool = False) -> int:
     """The layer's compute cycles: the sum of step_cycles; "scalesim" subtracts SCALE-Sim's -1 per group."""
     total = int(step_cycles(mapping, convention, double_buffered_stationary).sum())
@@ -109,25 +141,35 @@ def layer_compute_cycles(mapping: Mapping, convention: str, double_buffered_stat
 
 
 def _hidden_preloads(rows, cols, row_folds, col_folds, last_row, last_col, temporal, groups, convention_scalesim,
-                     passes=1):
+                     passes=1, fill=1):
     """Cycles of stationary preloads hidden under the previous pass (double_buffered_stationary), summed over a
-    layer's passes in closed form: sum over every pass but the last of min(R, r + c + t - 2) (native; a pass's cycles
-    after its preload), R per pass but the first under "scalesim" (its R + C + t - 2 always covers R). Passes use
+    layer's passes in closed form: over every pass but the last, min(the next pass's preload F_next R, the pass's
+    cycles after its own preload: r_last + c + F_i t - 2 native, F_i R + C + F_i t - 2 "scalesim"). Passes use
     (R or the last row fold's r) x (C or the last column fold's c) x a T of `passes` near-equal chunks (step_cycles):
-    T mod passes of them one longer than T // passes, the last one T - T * (passes - 1) // passes long."""
+    T mod passes of them one longer than T // passes, the last one T - T * (passes - 1) // passes long. With F row
+    folds per fill (`fill`) a (group, column fold, chunk) runs fills of F row folds, the last of the remainder
+    F_last; F_next depends only on a pass's place among them, so the sum goes over three kinds of fill: not among
+    the last two (F, next F), the last but one (F, next F_last), the last (F_last, next the first fill)."""
     short, long_count = temporal // passes, temporal % passes
+    fills = _ceil_div(row_folds, fill)
+    fill_last = row_folds - fill * (fills - 1)
 
-    def hidden(r, c):  # summed over one fold's passes
-        return ((passes - long_count) * _minimum(rows, r + c + short - 2)
-                + long_count * _minimum(rows, r + c + short - 1))
+    def after(r, c, f, t):  # a pass's cycles after its own preload
+        return _where(convention_scalesim, f * rows + cols + f * t - 2, r + c + f * t - 2)
 
+    def hidden(r, f, f_next, c):  # summed over one (column fold)'s chunks
+        return ((passes - long_count) * _minimum(f_next * rows, after(r, c, f, short))
+                + long_count * _minimum(f_next * rows, after(r, c, f, short + 1)))
+
+    def over_columns(r, f, f_next):
+        return (col_folds - 1) * hidden(r, f, f_next, cols) + hidden(r, f, f_next, last_col)
+
+    first_next = _where(fills > 1, fill, fill_last)
+    per_group = (_maximum(fills - 2, 0) * over_columns(rows, fill, fill)
+                 + _where(fills > 1, over_columns(rows, fill, fill_last), 0)
+                 + over_columns(last_row, fill_last, first_next))
     last_length = temporal - (temporal * (passes - 1)) // passes
-    full_rows, full_cols = row_folds - 1, col_folds - 1
-    native = (groups * (full_rows * full_cols * hidden(rows, cols) + full_cols * hidden(last_row, cols)
-                        + full_rows * hidden(rows, last_col) + hidden(last_row, last_col))
-              - _minimum(rows, last_row + last_col + last_length - 2))
-    scalesim = rows * (groups * row_folds * col_folds * passes - 1)
-    return _where(convention_scalesim, scalesim, native)
+    return groups * per_group - _minimum(first_next * rows, after(last_row, last_col, fill_last, last_length))
 
 
 def fold_sram_counts(mapping: Mapping) -> np.ndarray:
@@ -143,7 +185,11 @@ def fold_sram_counts(mapping: Mapping) -> np.ndarray:
     out[:, 3] = m * n
     if mapping.dataflow != "os":
         # The K split across row folds leaves partial sums in the ofmap SRAM; later row folds add to them.
-        out[:, 2] = np.where(mapping.fold_row_index > 0, m * n, 0)
+        # With F row folds per fill the partial sums stay in the PEs over a fill: read back at a fill's first
+        # row fold after the first fill, written at its last.
+        row, fill = mapping.fold_row_index, mapping.row_folds_per_fill
+        out[:, 2] = np.where((row > 0) & (row % fill == 0), m * n, 0)
+        out[:, 3] = np.where(((row + 1) % fill == 0) | (row == mapping.row_folds - 1), m * n, 0)
         out[:, OPERANDS.index(mapping.stationary)] *= mapping.steps_per_fold
     return out
 
@@ -304,16 +350,17 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
     """`fold_sram_counts(mapping).sum(axis=0)` as Python ints, without building the per-fold arrays."""
     m, k, n = mapping.gemm_dims
     code = mapping.dataflow_code
-    return _sram_counts(m, k, n, mapping.groups, mapping.row_folds, mapping.col_folds, code == OS, code == WS,
+    return _sram_counts(m, k, n, mapping.groups, mapping.fills, mapping.col_folds, code == OS, code == WS,
                         mapping.steps_per_fold)
 
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
                  geometry=None, drain_finished=False, double_buffered_stationary=False, chunks_outside=False,
-                 residency: Residency = IN_DRAM):
+                 residency: Residency = IN_DRAM, fill=1):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments;
-    `chunks_outside`: the mapping's chunks of T run outside its row folds (Mapping.chunk_order, ws / is only)."""
+    `chunks_outside`: the mapping's chunks of T run outside its row folds (Mapping.chunk_order, ws / is only);
+    `fill`: F, row folds per stationary fill (Mapping.row_folds_per_fill, ws / is only; 1 = today)."""
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
     is_os = dataflow == OS
@@ -325,22 +372,28 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     col_folds = _ceil_div(spatial_cols, cols)
     folds_per_group = row_folds * col_folds
     folds = groups * folds_per_group
-    traffic = _dram_traffic(layer, rows, cols, dataflow, capacity, geometry, drain_finished, chunks_outside,
+    # A fill's tiles span F x rows of the rows' dimension: the tiling is that of an array F x rows high.
+    fill_rows = rows * fill
+    fills = _ceil_div(spatial_rows, fill_rows)
+    traffic = _dram_traffic(layer, fill_rows, cols, dataflow, capacity, geometry, drain_finished, chunks_outside,
                             residency)
-    # Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside the row folds.
-    passes = _where(chunks_outside & (row_folds > 1), traffic["chunks"], 1)
-    # Native: sum over passes of R + r + c + t - 2; the used rows sum to Sr per column fold and pass (cols likewise),
-    # and a fold's chunks of T sum to T.
-    native = groups * (folds_per_group * (passes * (rows - 2) + temporal) + passes * col_folds * spatial_rows
-                       + passes * row_folds * spatial_cols)
-    scalesim = folds * (passes * (_where(is_os, rows, 2 * rows) + cols - 2) + temporal) - groups
+    # Array passes per fill: each chunk of T reloads the stationary operand when chunks are outside the fills.
+    passes = _where(chunks_outside & (fills > 1), traffic["chunks"], 1)
+    last_row = spatial_rows - rows * (row_folds - 1)
+    # Native: sum over passes of F_i R + r_last + c + F_i t - 2 (step_cycles); per column fold and pass the F_i sum
+    # to the row folds and the r_last to (fills - 1) R + the last row fold's rows, the c of a column to Sc per fill.
+    native = groups * (col_folds * (passes * (row_folds * rows + (fills - 1) * rows + last_row - 2 * fills)
+                                    + row_folds * temporal) + passes * fills * spatial_cols)
+    scalesim = groups * col_folds * (passes * (row_folds * _where(is_os, rows, 2 * rows) + fills * (cols - 2))
+                                     + row_folds * temporal) - groups
     compute = _where(convention_scalesim, scalesim, native)
-    hidden = _hidden_preloads(rows, cols, row_folds, col_folds, spatial_rows - rows * (row_folds - 1),
-                              spatial_cols - cols * (col_folds - 1), temporal, groups, convention_scalesim, passes)
+    hidden = _hidden_preloads(rows, cols, row_folds, col_folds, last_row,
+                              spatial_cols - cols * (col_folds - 1), temporal, groups, convention_scalesim, passes,
+                              fill)
     compute = compute - _where(_where(is_os, False, double_buffered_stationary), hidden, 0)
     mapping_efficiency = (spatial_rows * spatial_cols) / (folds_per_group * rows * cols)
 
-    sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, row_folds,
+    sram_ifmap, sram_filter, sram_ofmap_reads, sram_ofmap_writes = _sram_counts(m, k, n, groups, fills,
                                                                                 col_folds, is_os, is_ws, passes)
     dram_ifmap, dram_filter = traffic["dram_ifmap_reads"], traffic["dram_filter_reads"]
     dram_ofmap_reads, dram_ofmap_writes = traffic["dram_ofmap_reads"], traffic["dram_ofmap_writes"]
@@ -505,6 +558,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
     except MappingError as error:
         raise error if plain else misfit_error(hw, error) from None
     check_residency(mapping, residency)
+    check_fill(layer, hw, mapping)
     convention = hw.pe_array.cycle_convention
     capacity = geometry["capacity"]
     # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.
@@ -516,6 +570,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
         double_buffered_stationary=hw.pe_array.double_buffered_stationary,
         chunks_outside=mapping.chunk_order == "outside_row_folds", residency=residency,
+        fill=mapping.row_folds_per_fill,
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
@@ -557,10 +612,13 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
 
 def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,
                                whole: dict[str, np.ndarray],
-                               chunks_outside: np.ndarray | bool = False) -> dict[str, np.ndarray]:
+                               chunks_outside: np.ndarray | bool = False,
+                               row_folds_per_fill: np.ndarray | int = 1) -> dict[str, np.ndarray]:
     """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
     candidates): per candidate its dataflow code, chunks of T, which operands are held whole (bool arrays) and
-    whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os).
+    whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os) and its
+    row folds per stationary fill (Mapping.row_folds_per_fill; > 1 refused on os, beyond the row folds or beyond
+    what the stationary operand's per-PE register holds).
     Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
     numbers equal estimate_systolic on its record exactly."""
     from sim.mapping.systolic import buffer_slots
@@ -570,12 +628,20 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     totals = operand_totals(layer)
     dataflow = np.asarray(dataflow, dtype=np.int64)
     chunks = np.asarray(chunks, dtype=np.int64)
-    geometry = chunking(hw.pe_array.rows, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
+    rows = hw.pe_array.rows
+    fill = np.asarray(row_folds_per_fill, dtype=np.int64)
+    row_folds = _ceil_div(np.where(dataflow == OS, g.m, g.k), rows)
+    # The most F each candidate's stationary register holds (ws: filter, is: ifmap); os has none to hold.
+    most = {code: max_row_folds_per_fill(layer, hw, name)[0] for code, name in ((WS, "filter"), (IS, "ifmap"))}
+    fill_ok = (fill == 1) | ((fill >= 1) & (dataflow != OS) & (fill <= row_folds)
+                             & (fill <= np.where(dataflow == WS, most[WS], most[IS])))
+    fill = np.where(fill_ok, fill, 1)
+    geometry = chunking(rows * fill, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
                         {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
     chunks_outside = np.asarray(chunks_outside, dtype=bool)
     valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
              & (chunks <= np.maximum(geometry["temporal"], 1))
-             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)))
+             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok)
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
     dram = hw.dram if plain else timeline_hardware(hw).dram
@@ -585,7 +651,7 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                           dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
                           drain_finished=hw.buffers.ofmap.drain_finished,
                           double_buffered_stationary=hw.pe_array.double_buffered_stationary,
-                          chunks_outside=chunks_outside & (dataflow != OS))
+                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill)
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}

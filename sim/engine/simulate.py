@@ -23,7 +23,7 @@ from operator import attrgetter
 import numpy as np
 import simpy
 
-from sim.analytical.levels import price_levels, timeline_hardware
+from sim.analytical.levels import check_fill, price_levels, timeline_hardware
 from sim.analytical.systolic import step_cycles
 from sim.energy.tables import prices
 from sim.engine.buffer import Buffer
@@ -282,6 +282,7 @@ class _Run:
         key = (_layer_shape(layer), mapping, residency)
         cached = self.plans.get(key)
         if cached is None:
+            check_fill(layer, self.hw, mapping)
             cycles = layer_fold_cycles(mapping, self.convention, self.hw.pe_array.double_buffered_stationary)
             try:
                 plan = plan_layer(layer, self.hw.buffers, mapping, cycles, residency)

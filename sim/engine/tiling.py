@@ -113,14 +113,14 @@ def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
 
 
 def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis: int,
-                   chunks: int) -> tuple[list[int], list[int], list[list[int]]]:
-    """(fold, compute cycles, block) of every step: each fold's temporal extent in `chunks` near-equal chunks
-    (the mapping's parts of T), one step per chunk."""
+                   chunks: int, fold_of: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
+    """(fold, compute cycles, block) of every step: each fill's temporal extent in `chunks` near-equal chunks
+    (the mapping's parts of T), one step per chunk; `fold_of`: each fill's first fold."""
     lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
     folds: list[int] = []
     cycles: list[int] = []
     blocks: list[list[int]] = []
-    for fold, (block, fold_cycles) in enumerate(zip(bounds, all_cycles)):
+    for fold, block, fold_cycles in zip(fold_of, bounds, all_cycles):
         lo = block[lo_at]
         temporal = block[hi_at] - lo
         fold_cycles = int(fold_cycles)
@@ -135,35 +135,42 @@ def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis
     return folds, cycles, blocks
 
 
-def _chunks_outside_steps(mapping: Mapping, bounds: list[list[int]],
-                          pass_cycles: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
-    """(fold, compute cycles, block) of every step when the chunks of T run outside the row folds (groups, column
-    folds, chunks, row folds): each step is one array pass with its own cycles (`pass_cycles`, in this order)."""
-    chunks, row_folds, temporal_axis = mapping.chunks, mapping.row_folds, mapping.axes[2]
+def _chunks_outside_steps(mapping: Mapping, bounds: list[list[int]], pass_cycles: list[int],
+                          fold_of: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
+    """(fold, compute cycles, block) of every step when the chunks of T run outside the fills (groups, column
+    folds, chunks, fills): each step is one array pass with its own cycles (`pass_cycles`, in this order)."""
+    chunks, fills, temporal_axis = mapping.chunks, mapping.fills, mapping.axes[2]
     lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
     folds: list[int] = []
     blocks: list[list[int]] = []
-    for first in range(0, len(bounds), row_folds):  # the row folds of one (group, column fold)
+    for first in range(0, len(bounds), fills):  # the fills of one (group, column fold)
         for i in range(chunks):
-            for fold in range(first, first + row_folds):
-                chunk = bounds[fold].copy()
+            for fill in range(first, first + fills):
+                chunk = bounds[fill].copy()
                 lo, temporal = chunk[lo_at], chunk[hi_at] - chunk[lo_at]
                 chunk[lo_at] = lo + (temporal * i) // chunks
                 chunk[hi_at] = lo + (temporal * (i + 1)) // chunks
-                folds.append(fold)
+                folds.append(fold_of[fill])
                 blocks.append(chunk)
     return folds, list(map(int, pass_cycles)), blocks
 
 
 def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
     """(fold, compute cycles, GEMM block [group, m0, m1, k0, k1, n0, n1]) of every step in execution order, from the
-    cycles of each array pass (sim.analytical.systolic.step_cycles) and the mapping's chunks and chunk order."""
-    bounds = np.asarray(mapping.fold_bounds).tolist()
-    if mapping.chunks == 1:  # no fold is chunked: a step per fold
-        return list(range(len(bounds))), list(map(int, pass_cycles)), bounds
-    if mapping.steps_per_fold > 1:  # chunks outside several row folds: a step is an array pass
-        return _chunks_outside_steps(mapping, bounds, pass_cycles)
-    return _chunked_steps(bounds, pass_cycles, mapping.axes[2], mapping.chunks)
+    cycles of each array pass (sim.analytical.systolic.step_cycles) and the mapping's chunks and chunk order. With F
+    row folds per stationary fill (Mapping.row_folds_per_fill) a step's block is the union of a fill's F row-fold
+    blocks (Mapping.fill_bounds) and its fold is the fill's first."""
+    bounds = np.asarray(mapping.fill_bounds).tolist()
+    fill = mapping.row_folds_per_fill
+    fold_of = list(range(len(bounds)))
+    if fill > 1:
+        fills, row_folds = mapping.fills, mapping.row_folds
+        fold_of = [(i // fills) * row_folds + (i % fills) * fill for i in fold_of]
+    if mapping.chunks == 1:  # no fill is chunked: a step per fill
+        return fold_of, list(map(int, pass_cycles)), bounds
+    if mapping.steps_per_fold > 1:  # chunks outside several fills: a step is an array pass
+        return _chunks_outside_steps(mapping, bounds, pass_cycles, fold_of)
+    return _chunked_steps(bounds, pass_cycles, mapping.axes[2], mapping.chunks, fold_of)
 
 
 def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray,

@@ -205,10 +205,32 @@ class Mapping:
 
     @property
     def steps_per_fold(self) -> int:
-        """Array passes per fold: each chunk of T reloads the stationary operand when chunks are outside several row
-        folds; else a fold's chunks run back to back on one load (1: with one row fold both orders are one schedule)."""
-        outside = self.chunk_order == "outside_row_folds" and self.row_folds > 1
+        """Array passes per fill: each chunk of T reloads the stationary operand when chunks are outside several
+        fills; else a fill's chunks run back to back on one load (1: with one fill both orders are one schedule)."""
+        outside = self.chunk_order == "outside_row_folds" and self.fills > 1
         return self.chunks if outside else 1
+
+    @cached_property
+    def row_folds_per_fill(self) -> int:
+        """F: row folds whose stationary blocks one fill loads into the PEs' registers (docs/mapping.md); level dram's
+        row loop walks F x rows, a third level "pe" walks the F blocks. 1 (today's schedule) for a two-level record."""
+        if len(self.levels) < 3 or self.problem.view != "gemm":
+            return 1
+        row_dim = ("M", "K", "N")[self.axes[0]]
+        for loop in self.levels[0].loops:
+            if loop.dim == row_dim and loop.size:
+                return max(loop.size // self.rows, 1)
+        return 1
+
+    @property
+    def fill_rows(self) -> int:
+        """Extent of the row dimension one fill covers (F x rows): the tiles of a step span it."""
+        return self.row_folds_per_fill * self.rows
+
+    @property
+    def fills(self) -> int:
+        """Fills per (group, column fold[, chunk]): ceil(row folds / F); the last holds the remainder."""
+        return -(-self.row_folds // self.row_folds_per_fill)
 
     @cached_property
     def gemm_dims(self) -> tuple[int, int, int]:
@@ -268,6 +290,20 @@ class Mapping:
         out[..., 1 + 2 * col_axis] = col_lo
         out[..., 2 + 2 * col_axis] = np.minimum(col_lo + cols, dims[col_axis])
         return out.reshape(-1, 7)
+
+    @cached_property
+    def fill_bounds(self) -> np.ndarray:
+        """int64 array (groups x column folds x fills, 7): the GEMM block of each fill (the union of its F row folds'
+        blocks), in order; fold_bounds when F = 1."""
+        if self.row_folds_per_fill == 1:
+            return self.fold_bounds
+        row_axis = self.axes[0]
+        per = self.fold_bounds.reshape(self.groups * self.col_folds, self.row_folds, 7)
+        first = per[:, ::self.row_folds_per_fill].copy()
+        last = np.minimum(np.arange(self.fills) * self.row_folds_per_fill + self.row_folds_per_fill,
+                          self.row_folds) - 1
+        first[..., 2 + 2 * row_axis] = per[:, last, 2 + 2 * row_axis]
+        return first.reshape(-1, 7)
 
     @cached_property
     def fold_used(self) -> np.ndarray:

@@ -49,30 +49,38 @@ SPAN_KIND = {name: tuple(span_kind(name, rows, time) for rows, _, time in NAMED_
 
 
 def array_mapping(layer: Layer, dataflow: str, rows: int, cols: int, *, chunks: int = 1,
-                  whole: tuple[str, ...] = (), chunk_order: str = "innermost") -> Mapping:
+                  whole: tuple[str, ...] = (), chunk_order: str = "innermost", row_folds_per_fill: int = 1) -> Mapping:
     """The named mapping `dataflow` of `layer` on a rows x cols array, with T in `chunks`, `whole` operands
-    held whole and the chunks of T placed by `chunk_order` (CHUNK_ORDERS; no buffer check: `map_systolic` derives
-    chunks and whole operands from the buffers)."""
+    held whole, the chunks of T placed by `chunk_order` (CHUNK_ORDERS) and `row_folds_per_fill` row folds' stationary
+    blocks per register fill (Mapping.row_folds_per_fill; no buffer check: `map_systolic` derives chunks and whole
+    operands from the buffers)."""
     if dataflow not in NAMED_DATAFLOWS:
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
     if chunk_order not in CHUNK_ORDERS:
         raise MappingError("unknown chunk order", field="mapping.chunk_order", value=chunk_order,
                            allowed=", ".join(CHUNK_ORDERS))
     held = tuple(name for name in OPERANDS if name in whole)
-    return Mapping(dataflow, gemm_problem(layer), _array_levels(dataflow, rows, cols, chunks, held, chunk_order))
+    if not isinstance(row_folds_per_fill, int) or row_folds_per_fill < 1:
+        raise MappingError("row folds per stationary fill must be a positive integer", field="mapping.pe",
+                           value=row_folds_per_fill, allowed=">= 1")
+    return Mapping(dataflow, gemm_problem(layer),
+                   _array_levels(dataflow, rows, cols, chunks, held, chunk_order, row_folds_per_fill))
 
 
 # Frozen levels of a few (dataflow, array, chunks, whole) combinations serve every layer of a network: building
 # them once per combination keeps mapping a layer cheap beside the closed form it feeds.
 @lru_cache(maxsize=1024)
 def _array_levels(dataflow: str, rows: int, cols: int, chunks: int, whole: tuple[str, ...],
-                  chunk_order: str = "innermost") -> tuple[LevelLoops, ...]:
+                  chunk_order: str = "innermost", row_folds_per_fill: int = 1) -> tuple[LevelLoops, ...]:
     row_dim, col_dim, time_dim = NAMED_DATAFLOWS[dataflow]
-    outer = [Loop("G", size=1), Loop(col_dim, size=cols), Loop(row_dim, size=rows)]
+    outer = [Loop("G", size=1), Loop(col_dim, size=cols), Loop(row_dim, size=rows * row_folds_per_fill)]
     if chunks > 1:
         outer.insert(3 if chunk_order == "innermost" else 2, Loop(time_dim, parts=chunks))
     inner = (Loop(row_dim, size=1, spatial="rows", units=rows), Loop(col_dim, size=1, spatial="cols", units=cols),
              Loop(time_dim, size=1))
+    if row_folds_per_fill > 1:  # the PEs' registers walk the fill's row-fold blocks under each element of T
+        return (LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner),
+                LevelLoops("pe", (Loop(row_dim, size=rows),)))
     return LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner)
 
 
@@ -175,7 +183,7 @@ def raise_misfit(name: str, mapping: Mapping, capacity: dict[str, int], totals: 
         raise MappingError(f"the mapping holds the whole {name} tensor ({totals[name]} elements) in the global "
                            f"buffer, more than a slot of the {name} SRAM", field=field, value=capacity[name],
                            allowed=f">= {totals[name]} elements per slot")
-    row_ext = min(mapping.rows, mapping.spatial_rows)
+    row_ext = min(mapping.fill_rows, mapping.spatial_rows)
     col_ext = min(mapping.cols, mapping.spatial_cols)
     row_dim, _, time_dim = ("M", "K", "N")[mapping.axes[0]], None, mapping.temporal_dim
     kind = span_kind(name, row_dim, time_dim)
@@ -205,7 +213,9 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
     totals = operand_totals(layer)
     whole = {name: name in mapping.whole for name in OPERANDS}
     g = layer.gemm
-    geometry = chunking(mapping.rows, mapping.cols, mapping.dataflow_code, g.m, g.k, g.n, totals, capacity, whole)
+    # A step's tiles span a fill (F row folds) along the rows' dimension.
+    geometry = chunking(mapping.fill_rows, mapping.cols, mapping.dataflow_code, g.m, g.k, g.n, totals, capacity,
+                        whole)
     if geometry["misfit"]:
         raise_misfit(geometry["misfit"], mapping, capacity, totals)
     if not geometry["chunks"] <= mapping.chunks <= max(mapping.temporal, 1):
@@ -220,11 +230,24 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
 def _check_loop_order(mapping: Mapping) -> None:
     """The systolic models walk groups, column folds, row folds, chunks of T (SCALE-Sim's order), or, on ws / is,
     groups, column folds, chunks of T, row folds (Mapping.chunk_order "outside_row_folds")."""
-    if len(mapping.levels) != 2:
-        raise MappingError("a systolic mapping has two levels", field="mapping.levels",
-                           value=[level.level for level in mapping.levels], allowed="dram, global_buffer")
+    names = [level.level for level in mapping.levels]
+    if names not in (["dram", "global_buffer"], ["dram", "global_buffer", "pe"]):
+        raise MappingError("a systolic mapping has two levels, or three with the PEs' register loop",
+                           field="mapping.levels", value=names, allowed="dram, global_buffer[, pe]")
     row_dim, col_dim, time_dim = (("M", "K", "N")[axis] for axis in mapping.axes)
-    expected = [("G", 1, 0), (col_dim, mapping.cols, 0), (row_dim, mapping.rows, 0)]
+    fill = mapping.row_folds_per_fill
+    if len(names) == 3:
+        pe = [(loop.dim, loop.size, loop.parts, loop.spatial) for loop in mapping.levels[2].loops]
+        if pe != [(row_dim, mapping.rows, 0, "")]:
+            raise MappingError("level pe walks the row-fold blocks a fill holds: one temporal loop of rows",
+                               field="mapping.pe", value=pe, allowed=f"[({row_dim}, size={mapping.rows})]")
+        if mapping.dataflow == "os":
+            raise MappingError("os keeps its partial sums stationary: it has no stationary operand to hold several "
+                               "row folds of", field="mapping.pe", value=mapping.dataflow, allowed="ws or is")
+        if not 1 < fill <= mapping.row_folds:
+            raise MappingError("row folds per fill out of range", field="mapping.pe", value=fill,
+                               allowed=f"2..{mapping.row_folds} (the layer's row folds; two levels for 1)")
+    expected = [("G", 1, 0), (col_dim, mapping.cols, 0), (row_dim, mapping.rows * fill, 0)]
     got = [(loop.dim, loop.size, loop.parts) for loop in mapping.levels[0].loops]
     chunk_at = next((i for i, loop in enumerate(got) if loop[0] == time_dim), None)
     folds = [loop for loop in got if loop[0] != time_dim]
