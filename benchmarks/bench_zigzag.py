@@ -9,9 +9,9 @@ runs each layer alone (ZigZag reads every layer's input from DRAM and writes its
 on chip for the next layer stay out of the comparison) on the record nearest ZigZag's loop nest: ws (ZigZag's
 spatial unrolling, output channels on the columns and the reduction on the rows, weights stationary in the PE
 registers) with its chunks of T outside the row folds, so partial sums stay on chip across the whole reduction as
-in ZigZag's nest. sim's record cannot yet hold several row folds' weights in a PE register while the partial sum
-accumulates in the PE (ZigZag's innermost loops); ws with the default chunk order and os are run and written too
-(docs/zigzag.md).
+in ZigZag's nest, and F row folds' weights per PE register fill, so the partial sum accumulates in the PE over a fill
+(ZigZag's innermost loops; F as the register allows, balanced); ws with the default chunk order and os are run and
+written too (docs/zigzag.md).
 
     python benchmarks/bench_zigzag.py [--zigzag-python PATH] [--rerun-zigzag]
 
@@ -30,7 +30,9 @@ from pathlib import Path
 
 import sim
 from sim.mapping.record import Mapping
-from sim.mapping.systolic import array_mapping, map_systolic
+from sim.analytical.levels import max_row_folds_per_fill
+from sim.errors import MappingError
+from sim.mapping.systolic import array_mapping, fit_mapping, map_systolic
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "zigzag_resnet18.json"
@@ -61,18 +63,32 @@ def mapping_text(layer: dict) -> str:
 
 
 def nearest_mapping(layer, hw) -> Mapping:
-    """ws as fitted to the buffers, its chunks of T moved outside the row folds (partial sums never leave the chip)
-    when there are several chunks and row folds; with one of either the two orders are the same schedule."""
+    """ws holding as many row folds' weights per PE register fill as the register holds (F = min(row folds, what
+    the filter register holds), balanced: F = ceil(row folds / fills), so the partial sum stays in the PE over a
+    fill as in ZigZag's innermost loops), fitted to the buffers for tiles of F x rows, its chunks of T outside the
+    fills when there are several of both (partial sums never leave the chip); a smaller F when the tiles cannot fit."""
     fitted = map_systolic(layer, hw, "ws")
-    if fitted.chunks == 1 or fitted.row_folds == 1:
-        return fitted
-    return array_mapping(layer, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks, whole=fitted.whole,
-                         chunk_order="outside_row_folds")
+    most, _ = max_row_folds_per_fill(layer, hw, "filter")
+    fill = min(fitted.row_folds, most)
+    while fill > 1:
+        fill = -(-fitted.row_folds // -(-fitted.row_folds // fill))  # balanced: equal fills
+        try:
+            tiled = fit_mapping(layer, "ws", fitted.rows * fill, fitted.cols, hw.buffers)
+            break
+        except MappingError:
+            fill //= 2
+    if fill == 1:
+        tiled = fitted
+    fills = -(-fitted.row_folds // fill)
+    order = "outside_row_folds" if tiled.chunks > 1 and fills > 1 else "innermost"
+    return array_mapping(layer, "ws", fitted.rows, fitted.cols, chunks=tiled.chunks, whole=tiled.whole,
+                         chunk_order=order, row_folds_per_fill=fill)
 
 
 def mapping_label(mapping: Mapping) -> str:
     return (f"{mapping.dataflow}, chunk order {mapping.chunk_order}: {mapping.chunks} chunks of T x "
-            f"{mapping.row_folds} row folds x {mapping.col_folds} column folds")
+            f"{mapping.row_folds} row folds ({mapping.fills} fills of {mapping.row_folds_per_fill}) x "
+            f"{mapping.col_folds} column folds")
 
 
 def within(ratios: list[float], tolerance: float = 0.10) -> int:
@@ -177,7 +193,7 @@ def main() -> None:
         zz_e, sim_e = sum(r["zigzag_energy_pj"] for r in rows), sum(r["sim_energy_pj"] for r in rows)
         print(f"{'total':44} {'':5} {zz_c:11.0f} {sim_c:11.0f} {sim_c / zz_c:6.2f} {zz_e / 1e6:9.2f} {sim_e / 1e6:9.2f} "
               f"{sim_e / zz_e:6.2f}")
-        for key, label in (("", "ws, chunks outside"), ("ws_", "ws innermost"), ("os_", "os")):
+        for key, label in (("", "nearest (ws, F)"), ("ws_", "ws innermost"), ("os_", "os")):
             cycles = sorted(r[f"sim_{key}cycles"] / r["zigzag_cycles"] for r in rows)
             energy = sorted(r[f"sim_{key}energy_pj"] / r["zigzag_energy_pj"] for r in rows)
             print(f"{label:20} cycles ratio min {cycles[0]:.2f} median {cycles[len(rows) // 2]:.2f} max {cycles[-1]:.2f}, "
