@@ -69,7 +69,7 @@ def check_fill(layer: Layer, hw: Hardware, mapping: Mapping) -> None:
     """MappingError naming the level unless the stationary operand's per-PE register holds the F row folds' elements
     of a fill (Mapping.row_folds_per_fill); F must be 1 without such a register."""
     fill = mapping.row_folds_per_fill
-    if fill == 1:
+    if fill == 1 or mapping.dataflow not in ("ws", "is"):  # os: refused by the loop-order check (mapping.pe)
         return
     stationary = mapping.stationary
     most, index = max_row_folds_per_fill(layer, hw, stationary)

@@ -553,12 +553,12 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
     if mapping is None:
         mapping = map_systolic(layer, hw)
     plain = is_today(hw)
+    check_fill(layer, hw, mapping)
     try:
         geometry = check_mapping(layer, hw.buffers, mapping)
     except MappingError as error:
         raise error if plain else misfit_error(hw, error) from None
     check_residency(mapping, residency)
-    check_fill(layer, hw, mapping)
     convention = hw.pe_array.cycle_convention
     capacity = geometry["capacity"]
     # The tiling is the record's: its whole operands and chunks of T, checked against the buffers.

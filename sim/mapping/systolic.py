@@ -190,7 +190,8 @@ def raise_misfit(name: str, mapping: Mapping, capacity: dict[str, int], totals: 
     if kind == ROWS_AND_COLS:
         units = row_ext * col_ext
         raise MappingError(
-            f"one fold's stationary {name} block ({units} elements) does not fit a slot of the {name} SRAM",
+            f"one {'fill' if mapping.row_folds_per_fill > 1 else 'fold'}'s stationary {name} block ({units} elements) "
+            f"does not fit a slot of the {name} SRAM",
             field=field, value=capacity[name], allowed=f">= {units} elements per slot")
     units = row_ext if kind == ROWS_AND_TIME else col_ext
     raise MappingError(

@@ -60,7 +60,7 @@ def test_compare_diffs_every_level_and_operand():
 
 
 def _nearest(layer: Layer, hw):
-    """benchmarks/bench_zigzag.py's record nearest ZigZag's nest: ws, chunks of T outside the row folds."""
+    """ws with its chunks of T outside the row folds (bench_zigzag.py's nearest record before row folds per fill)."""
     fitted = map_systolic(layer, hw, "ws")
     return array_mapping(layer, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks, whole=fitted.whole,
                          chunk_order="outside_row_folds")
@@ -95,3 +95,25 @@ def test_tpu_like_overlaps_weight_fetches_and_drains_finished_outputs_as_zigzags
     # ZigZag 299 983 cycles: its weight stream overlaps compute; sim 303 598 with the overlap, 559 264 without.
     assert simulate_layer(big, hw).cycles == 303598
     assert simulate_layer(big, serial).cycles == 559264
+
+
+def test_tpu_like_weights_of_every_row_fold_in_the_registers_keep_partial_sums_in_the_pe_as_zigzag():
+    # 576 / 32 = 18 row folds; the 64 B half of rf_128b holds 18 one-byte weights: one fill (docs/zigzag.md).
+    hw = _hw("tpu_like", "ws")
+    fitted = map_systolic(LAYER, hw, "ws")
+    mapping = array_mapping(LAYER, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks, whole=fitted.whole,
+                            row_folds_per_fill=18)
+    engine, closed = simulate_layer(LAYER, hw, mapping), estimate_systolic(LAYER, hw, mapping)
+    assert engine.levels == closed.levels and engine.energy.total_pj == closed.energy.total_pj
+    assert closed.compute_cycles == engine.compute_cycles == 113596  # 115 160 with one row fold per fill
+    energy = {f"{c.level}.{c.operand}": c.energy_pj for c in closed.levels}
+    # ZigZag 3.9.1: sram_2mb.ofmap 622 935.04 pJ, the finished outputs written once (21.8 uJ per row fold before).
+    assert energy["sram_2mb.ofmap"] == pytest.approx(622935.04, rel=1e-9)
+    for key, value in ZIGZAG_TPU.items():
+        assert energy.get(key, closed.energy.as_dict()["mac"]) == pytest.approx(value, rel=1e-9), key
+    with pytest.raises(MappingError, match="level 'rf_128b', operand filter: 72 row folds per stationary fill"):
+        big = Layer(name="l3", ifmap_h=14, ifmap_w=14, in_channels=256, out_channels=256, filter_h=3, filter_w=3,
+                    pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, ofmap_bits=8, psum_bits=16)
+        fitted = map_systolic(big, hw, "ws")
+        estimate_systolic(big, hw, array_mapping(big, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks,
+                                                 whole=fitted.whole, row_folds_per_fill=72))
