@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sim.analytical.levels import max_row_folds_per_fill
 from sim.analytical.systolic import (estimate_systolic, estimate_systolic_mappings, fold_sram_counts,
                                      layer_compute_cycles, step_cycles)
 from sim.engine.simulate import layer_fold_cycles, simulate_layer
@@ -28,8 +29,8 @@ SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[Healt
 STATIONARY = {"ws": "filter", "is": "ifmap"}
 
 
-def fill_hw(dataflow, rows, cols, sizes, convention="native", double=False, register_bytes=64,
-            register_double=False) -> Hardware:
+def fill_hw(dataflow, rows, cols, sizes, convention="native", double=False, register_double=False,
+            register_bytes=64) -> Hardware:
     """Per-PE registers for the stationary operand (`register_bytes`, optionally double-buffered) and the partial
     sum, one buffer per operand, DRAM: ideal memory (unlimited bandwidth, no latency)."""
     levels = [{"name": "rf_s", "kind": "register_file", "operands": [STATIONARY[dataflow]],
@@ -66,14 +67,17 @@ def layers(draw):
 
 hardware = st.tuples(st.sampled_from(["ws", "is"]), st.integers(1, 5), st.integers(1, 5),
                      st.lists(st.sampled_from([64, 256, 1024, 1 << 20]), min_size=3, max_size=3),
-                     st.sampled_from(["native", "scalesim"]), st.booleans())
+                     st.sampled_from(["native", "scalesim"]), st.booleans(), st.booleans())
 
 
 def records(layer, hw, data):
-    """Records with a drawn F in [1, row folds] in both chunk orders (those whose tiles fit the buffers)."""
+    """Records with a drawn F in [1, row folds] in both chunk orders (those whose tiles fit the buffers and whose F
+    the stationary register holds)."""
     pe = hw.pe_array
     base = array_mapping(layer, pe.dataflow, pe.rows, pe.cols)
     fill = data.draw(st.integers(1, base.row_folds))
+    if fill > max_row_folds_per_fill(layer, hw, STATIONARY[pe.dataflow])[0]:
+        return []
     out = []
     for order in CHUNK_ORDERS:
         try:
@@ -115,7 +119,8 @@ def test_macs_are_conserved_and_levels_read_the_unique_data(layer, point, data):
     g = layer.gemm
     for mapping in records(layer, hw, data):
         _, _, blocks = plan_steps(mapping, layer_fold_cycles(mapping, "native"))
-        assert sum((m1 - m0) * (k1 - k0) * (n1 - n0) for _, m0, m1, k0, k1, n0, n1 in blocks) == g.groups * g.m * g.k * g.n
+        volume = sum((m1 - m0) * (k1 - k0) * (n1 - n0) for _, m0, m1, k0, k1, n0, n1 in blocks)
+        assert volume == g.groups * g.m * g.k * g.n
         result = estimate_systolic(layer, hw, mapping)
         assert result.macs == layer.macs
         assert result.dram_reads.ifmap >= totals["ifmap"] and result.dram_reads.filter >= totals["filter"]
@@ -183,7 +188,7 @@ def test_a_batch_of_fills_equals_the_one_record_model(layer, point, data):
 
 def test_a_fill_needs_the_stationary_register_and_os_has_none():
     layer = Layer.gemm_layer("g", m=32, n=4, k=64)  # 16 row folds on 4 rows
-    hw = fill_hw("ws", 4, 4, [1 << 20] * 3, register_bytes=8, register_double=True)
+    hw = fill_hw("ws", 4, 4, [1 << 20] * 3, register_double=True, register_bytes=8)
     fits = array_mapping(layer, "ws", 4, 4, whole=("ifmap", "filter", "ofmap"), row_folds_per_fill=4)
     assert estimate_systolic(layer, hw, fits).sram_reads.ofmap == 3 * 32 * 4
     big = array_mapping(layer, "ws", 4, 4, whole=("ifmap", "filter", "ofmap"), row_folds_per_fill=8)
