@@ -13,7 +13,10 @@ in ZigZag's nest, and F row folds' weights per PE register fill, so the partial 
 (ZigZag's innermost loops; F as the register allows, balanced); ws with the default chunk order and os are run and
 written too (docs/zigzag.md).
 
-    python benchmarks/bench_zigzag.py [--zigzag-python PATH] [--rerun-zigzag]
+    python benchmarks/bench_zigzag.py [--zigzag-python PATH] [--rerun-zigzag] [--explain]
+
+--explain also prints, per layer outside 10 % of ZigZag, the terms docs/zigzag.md's "Per layer outside 10 %" compares:
+ZigZag's ideal, onload, offload and stall cycles; sim's compute cycles, per-operand stalls and the DRAM port's bound.
 
 Prints per-layer cycles and energy of both tools and their ratio, and writes the JSON (docs/zigzag.md).
 """
@@ -120,10 +123,30 @@ def print_levels(row: dict) -> None:
                   f"{row['sim_os_energy_by_level_pj'].get(key, 0.0) / 1e6:9.3f}")
 
 
+def explain(rows: list[dict], results: dict) -> None:
+    """Per layer outside 10 % on cycles or energy: ZigZag's latency terms beside sim's compute and per-operand stalls."""
+    print("\nlayers outside 10 %: ZigZag ideal + onload + offload + stall | sim compute + stalls per operand; port bound")
+    for row in rows:
+        cycles, energy = row["sim_cycles"] / row["zigzag_cycles"], row["sim_energy_pj"] / row["zigzag_energy_pj"]
+        if within([cycles, energy]) == 2:
+            continue
+        result = results[row["name"]]
+        stalls = {key.rsplit(".", 1)[-1]: value for key, value in result.extra
+                  if key.startswith("pe_array.stall_cycles.")}
+        print(f"{row['name'][:44]:44} cycles {cycles:.2f} energy {energy:.2f} | ZigZag {row['zigzag_cycles']:.0f} = "
+              f"{row['zigzag_ideal_temporal_cycles']:.0f} + {row['zigzag_onloading_cycles']:.0f} + "
+              f"{row['zigzag_offloading_cycles']:.0f} + {row['zigzag_stall_cycles']:.0f} | sim {result.cycles} "
+              f"(closed form {row['sim_analytical_cycles']:.0f}): compute {result.compute_cycles}, stalls "
+              + ", ".join(f"{operand} {value:.0f}" for operand, value in stalls.items())
+              + f"; port bound {row['sim_dram_bound_cycles']:.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--zigzag-python", default=None, help="Python of a venv with zigzag-dse ($ZIGZAG_PYTHON)")
     parser.add_argument("--rerun-zigzag", action="store_true", help="run ZigZag again instead of using the cache")
+    parser.add_argument("--explain", action="store_true",
+                        help="print ZigZag's latency terms and sim's stalls for each layer outside 10 %%")
     args = parser.parse_args()
     python = zigzag_python(args.zigzag_python)
     if python is None:
@@ -146,7 +169,7 @@ def main() -> None:
         report["zigzag_version"] = version
         hw = sim.load_hardware(ROOT / config)
         layers = {layer.name: layer for layer in trace.layers}
-        rows, engine_s, analytical_s = [], 0.0, 0.0
+        rows, engine_s, analytical_s, explained = [], 0.0, 0.0, {}
         for layer in zz_layers:
             ours = layers[layer["name"]]
             # One layer at a time: from and to DRAM, as ZigZag evaluates a layer.
@@ -178,6 +201,7 @@ def main() -> None:
                 row[f"sim_{other}_cycles"], row[f"sim_{other}_energy_pj"] = float(result.cycles), result.energy.total_pj
                 row[f"sim_{other}_energy_by_level_pj"] = {f"{c.level}.{c.operand}": c.energy_pj for c in result.levels}
             rows.append(row)
+            explained[layer["name"]] = best
         report["accelerators"][accelerator] = {"sim_config": config, "zigzag_seconds": seconds,
                                                "sim_engine_seconds": engine_s, "sim_analytical_seconds": analytical_s,
                                                "layers": rows}
@@ -206,6 +230,8 @@ def main() -> None:
               f"ZigZag's cycles below the DRAM port's bound on {sum(r['zigzag_cycles'] < r['sim_dram_bound_cycles'] for r in rows)}"
               f"/{len(rows)} layers")
         print_levels(rows[1])
+        if args.explain:
+            explain(rows, explained)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=1) + "\n")
     print(f"\nwrote {RESULTS.relative_to(ROOT)}")
