@@ -240,6 +240,9 @@ def scalesim_memory(layer: Layer, dataflow: str, rows: int, cols: int, buffer_wo
     window = _ceil(layer.dense_gemm.k, layer.sparsity_m) * layer.sparsity_m if layer.is_sparse_n_of_m else k
     spatial_cols = n if dataflow in ("os", "ws") else m
     sram_ifmap_reads = m * k if dataflow == "is" else _ceil(spatial_cols, cols) * m * window
+    if layer.optimized_mapping is not None and dataflow == "ws":
+        # measured (golden_optmap.csv, 8-row arrays, BlockSize 4 and 8): per fold R x M reads per skewed output row
+        sram_ifmap_reads = _ceil(n, cols) * _ceil(k, rows) * (m + rows - 1) * rows * layer.optmap_block
     return ScalesimMemory(ifmap, filt, ofmap, sram_ifmap_reads, ifmap_over or filter_over or ofmap_over)
 
 
