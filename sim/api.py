@@ -118,6 +118,29 @@ def _resolve_auto(trace: Trace, hw: Hardware, mapping: Any, cache: Any = None) -
     return map(trace, hw, top_k=0, cache=cache).mappings()
 
 
+def _with_optimized_mapping(trace: Trace, hw: Hardware) -> Trace:
+    """With [sparsity] optimized_mapping: every layer under SCALE-Sim's optimized mapping (a seeded random N per
+    filter column in blocks of block_size; the layers' own N:M ignored, as SCALE-Sim does), sim.mapping.optmap."""
+    spec = hw.sparsity
+    if spec is None or not spec.optimized_mapping:
+        return trace
+    where = {"file": hw.source_file or None, "field": "sparsity.optimized_mapping"}
+    if hw.kind != "systolic":
+        raise ConfigError("the optimized mapping is SCALE-Sim's, for a systolic array", value=True,
+                          allowed="false without a [pe_array]", **where)
+    if spec.block_size < 2 or spec.block_size > hw.pe_array.rows:  # SCALE-Sim asserts BlockSize <= ArrayHeight
+        raise ConfigError("the optimized mapping's block does not fit the array", value=spec.block_size,
+                          allowed=f"block_size 2..{hw.pe_array.rows} (the array's rows)",
+                          **{**where, "field": "sparsity.block_size"})
+    for layer in trace.layers:
+        if layer.block_size > 1 or layer.weight_density < 1:
+            raise MappingError(f"layer '{layer.name}': the optimized mapping cannot be combined with block-circulant "
+                               "filters or unstructured weight sparsity", field="sparsity.optimized_mapping",
+                               value=True, allowed="false for this trace")
+    return replace(trace, layers=tuple(replace(layer, sparsity_n=1, sparsity_m=1, optmap_block=spec.block_size,
+                                               optmap_seed=spec.seed) for layer in trace.layers))
+
+
 def _with_mapping(trace: Trace, mapping: MappingArgument) -> Trace:
     """The trace carrying the mapping given apart from it, per layer."""
     if mapping is None:
@@ -348,10 +371,22 @@ def _with_sparsity(run: RunResult, trace: Trace, hw: Hardware) -> RunResult:
             layer.is_sparse or has_density(layer) for layer in trace.layers)):
         return run
     shared_keys: dict = {}  # the layers' records share one keys tuple
-    layers = tuple(_sparse_result(result, sparsity_extras(layer, representation, skip), hw, shared_keys)
+    layers = tuple(_optimized_efficiency(_sparse_result(result, sparsity_extras(layer, representation, skip), hw,
+                                                        shared_keys), layer, hw)
                    if representation is not None or layer.is_sparse or has_density(layer) else result
                    for layer, result in zip(trace.layers, run.layers))
     return replace(run, layers=layers)
+
+
+def _optimized_efficiency(result: LayerResult, layer: Layer, hw: Hardware) -> LayerResult:
+    """Under the optimized mapping the array's filter slots hold only each column's kept weights: SCALE-Sim's
+    mapping efficiency = stored weights / (row folds x column folds x rows x cols), per group."""
+    opt = layer.optimized_mapping
+    if opt is None or hw.pe_array is None or layer.dense_gemm.n == 0:
+        return result
+    rows, cols = hw.pe_array.rows, hw.pe_array.cols
+    slots = -(-opt.filter_rows // rows) * -(-layer.dense_gemm.n // cols) * rows * cols
+    return replace(result, mapping_efficiency=opt.stored / slots)
 
 
 def _sparse_result(result: LayerResult, extras: dict[str, float], hw: Hardware,
@@ -376,7 +411,7 @@ def _sparse_result(result: LayerResult, extras: dict[str, float], hw: Hardware,
 
 def estimate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, mapping: MappingArgument = None) -> RunResult:
     """The analytical model for every layer (microseconds per layer) on each layer's mapping ("auto": the mapper's)."""
-    trace = _as_trace(workload)
+    trace = _with_optimized_mapping(_as_trace(workload), hw)
     trace = _with_mapping(trace, _resolve_auto(trace, hw, mapping))
     run = _with_scalesim_windows(_with_sparsity(_MODELS[hw.kind].estimate(trace, hw), trace, hw), trace, hw)
     return _with_hardware_metadata(run, hw)
@@ -396,7 +431,7 @@ def simulate(workload: Trace | Layer | Iterable[Layer], hw: Hardware, *, functio
     if dram_requests is not None and hw.kind != "systolic":
         raise ConfigError("a DRAM request trace needs a systolic array (the crossbar and directive engines keep "
                           "no request-level DRAM)", field="--dram-trace", allowed="a config with [pe_array]")
-    trace = _as_trace(workload)
+    trace = _with_optimized_mapping(_as_trace(workload), hw)
     trace = _with_mapping(trace, _resolve_auto(trace, hw, mapping))
     run = _MODELS[hw.kind].simulate(trace, hw, functional=functional, seed=seed, progress=progress,
                                     overlap_weight_prefetch=overlap_weight_prefetch, dram_requests=dram_requests)

@@ -83,7 +83,7 @@ def _touched(extent: int, filter_extent: int, outputs: int, stride: int, dilatio
 def _kept_window_elements(layer: Layer) -> np.ndarray:
     """int64: the window elements k (channel fastest) of SCALE-Sim's ifmap matrix, in order (N:M: k mod M < N)."""
     window = np.arange(layer.filter_h * layer.filter_w * (layer.in_channels // layer.groups))
-    return window[window % layer.sparsity_m < layer.sparsity_n] if layer.is_sparse else window
+    return window[window % layer.sparsity_m < layer.sparsity_n] if layer.is_sparse_n_of_m else window
 
 
 def _distinct_words(layer: Layer, elements: np.ndarray, cache: dict | None = None) -> int:
@@ -115,7 +115,7 @@ def _distinct_words(layer: Layer, elements: np.ndarray, cache: dict | None = Non
 
 def distinct_ifmap_words(layer: Layer) -> int:
     """Distinct ifmap addresses of SCALE-Sim's ifmap matrix (one group, every image of the batch)."""
-    if layer.is_sparse:  # the kept elements' shifted grids may overlap: count them
+    if layer.is_sparse_n_of_m:  # the kept elements' shifted grids may overlap: count them
         return _distinct_words(layer, _kept_window_elements(layer))
     height, width = layer.padded_ifmap
     out_h, out_w = layer.ofmap_hw
@@ -229,15 +229,20 @@ def scalesim_memory(layer: Layer, dataflow: str, rows: int, cols: int, buffer_wo
     # measured: the operand streamed along the rows (ws ifmap, is filter) prefetches R cycles' worth less
     ifmap, ifmap_over = _read_window(distinct, ifmap_words, set_words["ifmap"], sram_windows["ifmap"],
                                      rows if dataflow == "ws" else 0)
-    filt, filter_over = _read_window(k * n, k * n * filter_passes, set_words["filter"], sram_windows["filter"],
+    # the optimized mapping fetches each column's kept weights only (SCALE-Sim: DRAM filter reads = stored)
+    filter_words = layer.optimized_mapping.stored if layer.optimized_mapping is not None else k * n
+    filt, filter_over = _read_window(filter_words, filter_words * filter_passes, set_words["filter"], sram_windows["filter"],
                                      rows if dataflow == "is" else 0)
     # every row fold's partial sums are SRAM writes, and every SRAM write goes to DRAM (os: one row fold over K)
     schedule = ofmap_writes_per_cycle(dataflow, rows, cols, m, k, n)
     ofmap, ofmap_over = _write_window(schedule, set_words["ofmap"], buffer_words["ofmap"], cols, total_cycles)
     # SCALE-Sim streams the dense window padded to whole M-blocks, selecting with the metadata
-    window = _ceil(layer.dense_gemm.k, layer.sparsity_m) * layer.sparsity_m if layer.is_sparse else k
+    window = _ceil(layer.dense_gemm.k, layer.sparsity_m) * layer.sparsity_m if layer.is_sparse_n_of_m else k
     spatial_cols = n if dataflow in ("os", "ws") else m
     sram_ifmap_reads = m * k if dataflow == "is" else _ceil(spatial_cols, cols) * m * window
+    if layer.optimized_mapping is not None and dataflow == "ws":
+        # measured (golden_optmap.csv, 8-row arrays, BlockSize 4 and 8): per fold R x M reads per skewed output row
+        sram_ifmap_reads = _ceil(n, cols) * _ceil(k, rows) * (m + rows - 1) * rows * layer.optmap_block
     return ScalesimMemory(ifmap, filt, ofmap, sram_ifmap_reads, ifmap_over or filter_over or ofmap_over)
 
 

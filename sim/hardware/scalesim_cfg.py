@@ -47,8 +47,6 @@ REQUIRED_SECTIONS = ("general", "architecture_presets", "run_presets")
 INTERFACE_MODES = ("CALC", "USER")
 # Features SCALE-Sim has and we do not model: on, they are an error rather than a silently different result.
 UNMODELLED_SWITCHES = {
-    ("sparsity", "OptimizedMapping"): "SCALE-Sim's row-wise optimized sparse mapping (random N per column) is "
-                                      "not modelled; layers take their N:M from the topology",
     ("run_presets", "UseRamulatorTrace"): "Ramulator latency traces are not read; use our TOML with "
                                           "[dram] model = \"bank_row\" for a bank/row DRAM",
     ("layout", "IfmapCustomLayout"): "custom SRAM layouts (bank conflicts) are not modelled",
@@ -248,6 +246,7 @@ def hardware_from_cfg_text(text: str, file: str | Path, *,
             "representation": cfg.choice("sparsity", "SparseRep", SPARSE_REPRESENTATIONS),
             "block_size": cfg.integer("sparsity", "BlockSize", required=False) or 8,
             "seed": cfg.integer("sparsity", "RandomNumberGeneratorSeed", minimum=0, required=False) or 0,
+            "optimized_mapping": cfg.boolean("sparsity", "OptimizedMapping"),
         }
     if energy_table is not None:
         table = Path(energy_table)

@@ -541,6 +541,9 @@ class SparsitySpec(Spec):
     representation: Literal["csr", "csc", "ellpack_block"] = "ellpack_block"
     block_size: int = Field(8, ge=1, le=64)  # SCALE-Sim's BlockSize (the M of its row-wise optimized mapping)
     seed: int = Field(40, ge=0, le=2**32 - 1)  # SCALE-Sim's RandomNumberGeneratorSeed (its optimized mapping's random N per column)
+    # SCALE-Sim's OptimizedMapping: every layer gets a seeded random N per filter column in blocks of block_size
+    # (sim.mapping.optmap); the layers' own N:M is then ignored, as SCALE-Sim does
+    optimized_mapping: bool = False
     # Beyond SCALE-Sim: gate the MACs on zero input activations (Eyeriss's zero-skipping: energy, not cycles)
     skip_zero_activations: bool = False
 

@@ -114,7 +114,7 @@ def run_layer_functional(layer: Layer, mapping: Mapping, ifmap: np.ndarray, filt
                            field="mapping.problem", value=mapping.problem.sizes)
     a = ifmap_matrix(layer, ifmap)
     b = filter_matrix(layer, filters)
-    if layer.is_sparse:  # the array holds the compressed filter: N of every M, selecting activations by metadata
+    if layer.is_sparse_n_of_m:  # the array holds the compressed filter: N of every M, selecting activations by metadata
         from sim.mapping.sparsity import sparse_gemm_exact
 
         exact = np.stack([sparse_gemm_exact(a[g].astype(np.int64), b[g], layer.sparsity_n, layer.sparsity_m)

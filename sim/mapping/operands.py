@@ -65,6 +65,13 @@ def random_operands(layer: Layer, seed: int) -> tuple[np.ndarray, np.ndarray]:
     ifmap = _random_signed(rng, layer.ifmap_bits, ifmap_shape(layer))
     if layer.ifmap_density < 1:  # a sparse ifmap: all but ceil(density x elements) seeded positions zero
         ifmap = _sparsified(ifmap, layer.ifmap_density, np.random.default_rng([seed, 1]))  # own stream: filters unchanged
+    if layer.optimized_mapping is not None:  # SCALE-Sim's optimized mapping: each column its own N of every M
+        from sim.mapping.optmap import prune_per_column
+
+        dense = filter_matrix(layer, _random_signed(rng, layer.filter_bits, filter_shape(layer)))
+        pruned = np.stack([prune_per_column(group, layer.optimized_mapping.column_n, layer.optmap_block)
+                           for group in dense])
+        return ifmap, _filters_from_matrix(layer, pruned)
     if layer.is_sparse:  # N:M-sparse weights: random, then pruned to the N largest of every M
         from sim.mapping.sparsity import prune_n_of_m
 

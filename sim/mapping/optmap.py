@@ -10,7 +10,8 @@ Inferred from real SCALE-Sim 3.0.0 runs (tests/data/scalesim/golden_optmap.csv: 
 - the array holds ceil(ceil(K / M) / 2) x M filter rows whatever the draw (two blocks of at most M/2 per M rows):
   SRAM filter reads = those rows x filters, and cycles are the ws cycles of that row count (seed-independent);
 - Mapping Efficiency % = stored weights / (row folds x col folds x ArrayHeight x ArrayWidth).
-Not yet wired into the engine, analytical model or functional mode: the cfg switch is still refused.
+Wired in through Layer.optmap_block / optmap_seed (set by sim.api from the hardware's [sparsity] optimized_mapping):
+the array runs `filter_rows` rows, the filter's DRAM words are `stored`, functional mode prunes per column.
 """
 from __future__ import annotations
 
@@ -42,3 +43,12 @@ def optimized_mapping(window: int, filters: int, block_size: int, seed: int) -> 
     lengths = [min(block_size, window - b * block_size) for b in range(blocks)]
     stored = sum(min(n, length) for n in ns for length in lengths)
     return OptimizedMapping(column_n=ns, stored=stored, filter_rows=math.ceil(blocks / 2) * block_size)
+
+
+def prune_per_column(weights: np.ndarray, ns: tuple[int, ...], block_size: int) -> np.ndarray:
+    """`weights` (K x filters) with column c keeping its n_c largest-magnitude of every `block_size` rows (ties: the
+    lower row; the last block may be short), as the optimized mapping stores them."""
+    from sim.mapping.sparsity import prune_n_of_m
+
+    return np.stack([prune_n_of_m(weights[:, c:c + 1], n, block_size)[:, 0] for c, n in enumerate(ns)], axis=1) \
+        if weights.shape[1] else weights.copy()

@@ -54,13 +54,14 @@ def sparse_storage(layer: Layer, representation: str = DEFAULT_REPRESENTATION) -
     dense, stored = layer.dense_gemm, layer.gemm
     groups = dense.groups
     original = groups * dense.k * dense.n
-    nonzero = groups * (layer.nonzero_weights_per_group if layer.weight_density < 1 else stored.k * stored.n)
+    nonzero = groups * (layer.nonzero_weights_per_group if layer.weight_density < 1 else
+                        layer.optimized_mapping.stored if layer.optimized_mapping is not None else stored.k * stored.n)
     if representation == "csr":
         metadata: float = groups * (dense.k + 1) + nonzero
     elif representation == "csc":
         metadata = groups * (dense.n + 1) + nonzero
     elif representation == "ellpack_block":
-        block = layer.sparsity_m if layer.is_sparse else dense.k if layer.weight_density < 1 else 1
+        block = layer.optmap_block or layer.sparsity_m if layer.is_sparse else dense.k if layer.weight_density < 1 else 1
         position_bits = math.ceil(math.log2(block)) if block > 1 else 0
         metadata = nonzero * position_bits / ELLPACK_WORD_BITS
     else:

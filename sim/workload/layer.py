@@ -91,6 +91,10 @@ class Layer:
     sparsity_m: int = 1
     weight_density: float = 1.0  # unstructured weight sparsity: fraction of non-zero weights; 1.0 dense
     ifmap_density: float = 1.0  # activation sparsity: expected fraction of non-zero input activations; 1.0 dense
+    # SCALE-Sim 3's OptimizedMapping (sim.mapping.optmap): a seeded random N per filter column in blocks of
+    # `optmap_block`; 0: off. Set from the hardware's [sparsity] optimized_mapping, not from a trace.
+    optmap_block: int = 0
+    optmap_seed: int = 0
 
     def __post_init__(self) -> None:
         self._validate()
@@ -143,6 +147,10 @@ class Layer:
             self._fail("ofmap_bits", "accumulator precision too wide", self.ofmap_bits, "1..64")
         if self.psum_bits > 64:
             self._fail("psum_bits", "partial-sum precision too wide", self.psum_bits, "0 (= ofmap_bits) or 1..64")
+        if self.optmap_block and (self.optmap_block < 2 or self.is_sparse_n_of_m or self.block_size > 1
+                                  or self.weight_density < 1):
+            self._fail("optmap_block", "the optimized mapping needs a block of 2 or more and a dense N:M / "
+                       "block-circulant / weight-density layer", self.optmap_block, "2.. on a 1:1 dense layer")
         if self.sparsity_m > MAX_SPARSITY_M:
             self._fail("sparsity_m", "sparsity block too long", self.sparsity_m, f"1..{MAX_SPARSITY_M}")
         if self.sparsity_n > self.sparsity_m:
@@ -271,8 +279,22 @@ class Layer:
 
     @property
     def is_sparse(self) -> bool:
-        """True for N:M weight sparsity with N < M (1:1, or any n:n, is dense)."""
+        """True for N:M weight sparsity with N < M (1:1, or any n:n, is dense) or SCALE-Sim's optimized mapping."""
+        return self.is_sparse_n_of_m or self.optmap_block > 0
+
+    @property
+    def is_sparse_n_of_m(self) -> bool:
         return self.sparsity_n < self.sparsity_m
+
+    @cached_property
+    def optimized_mapping(self):
+        """SCALE-Sim's optimized mapping of one group's filter (sim.mapping.optmap), or None when off."""
+        if not self.optmap_block:
+            return None
+        from sim.mapping.optmap import optimized_mapping
+
+        dense = self.dense_gemm
+        return optimized_mapping(dense.k, dense.n, self.optmap_block, self.optmap_seed)
 
     @cached_property
     def dense_gemm(self) -> GemmShape:
@@ -291,6 +313,8 @@ class Layer:
         dense = self.dense_gemm
         if not self.is_sparse:
             return dense
+        if self.optimized_mapping is not None:  # ceil(ceil(K/M)/2) x M rows whatever N is drawn
+            return GemmShape(m=dense.m, k=self.optimized_mapping.filter_rows, n=dense.n, groups=dense.groups)
         return GemmShape(m=dense.m, k=-(-dense.k // self.sparsity_m) * self.sparsity_n, n=dense.n, groups=dense.groups)
 
     @cached_property
@@ -328,6 +352,8 @@ class Layer:
     @cached_property
     def filter_elements(self) -> int:
         """Unique weights stored (block-circulant: one vector per k x k block, so 1/k of the dense count)."""
+        if self.optimized_mapping is not None:  # each column's kept weights
+            return self.groups * self.optimized_mapping.stored
         if self.is_sparse:  # the non-zeros of the compressed filter (metadata is counted apart, sim.mapping.sparsity)
             return self.groups * self.gemm.k * self.gemm.n
         dense = self.filter_h * self.filter_w * (self.in_channels // self.groups) * self.out_channels

@@ -132,7 +132,6 @@ def test_missing_section_is_named():
 
 
 @pytest.mark.parametrize("old,new,field", [
-    ("OptimizedMapping : false", "OptimizedMapping : true", "sparsity.OptimizedMapping"),
     ("UseRamulatorTrace: False", "UseRamulatorTrace: True", "run_presets.UseRamulatorTrace"),
     ("IfmapCustomLayout: False", "IfmapCustomLayout: True", "layout.IfmapCustomLayout"),
 ])
