@@ -230,7 +230,8 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
         best = float("inf")
         for _ in range(runs):
             start = time.perf_counter()
-            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole, chunks_outside=batch.outside)
+            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole, chunks_outside=batch.outside,
+                                       row_folds_per_fill=batch.fill)
             best = min(best, time.perf_counter() - start)
         return best
 

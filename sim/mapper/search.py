@@ -123,15 +123,16 @@ def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
     from sim.analytical.systolic import estimate_systolic_mappings
 
     values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
-                                        chunks_outside=batch.outside)
+                                        chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     return score, values
 
 
 def _order(batch: Candidates, score: np.ndarray) -> np.ndarray:
-    """Candidates best first; ties broken by dataflow, chunks, whole flags, chunk order (deterministic)."""
-    keys = [batch.outside, batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow, score]
+    """Candidates best first; ties broken by dataflow, chunks, whole flags, chunk order, F (deterministic)."""
+    keys = [batch.fill, batch.outside, batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow,
+            score]
     return np.lexsort(keys)
 
 
@@ -158,7 +159,8 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
     return Candidates(np.array([DATAFLOW_NAMES.index(r.dataflow) for r in records], dtype=np.int64),
                       np.array([r.chunks for r in records], dtype=np.int64),
                       tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS),
-                      np.array([r.chunk_order == "outside_row_folds" for r in records], dtype=bool))
+                      np.array([r.chunk_order == "outside_row_folds" for r in records], dtype=bool),
+                      np.array([r.row_folds_per_fill for r in records], dtype=np.int64))
 
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
@@ -169,6 +171,22 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         batch = space.all()
         score, values = _score(layer, hw, batch, objective)
         return batch, score, values, "exhaustive"
+    # F = 1 (today's schedule) and F > 1 each get the budget: the F axis multiplies the families, and sharing one
+    # budget would thin the F = 1 ladder the named mappings' neighbours are found on.
+    parts: list[tuple[Candidates, np.ndarray, dict]] = []
+    for phase, families in enumerate((tuple(f for f in space.families if f.fill == 1),
+                                      tuple(f for f in space.families if f.fill > 1))):
+        if families:
+            parts += _heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase,
+                                deadline, named if phase == 0 else concat_families([]))
+    batch, score = _merged(parts)
+    values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
+    return batch, score, values, "heuristic"
+
+
+def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int, deadline: float,
+               named: Candidates) -> list[tuple[Candidates, np.ndarray, dict]]:
+    """The seeded ladder / zoom / random search over `space`'s families within `budget`: the scored parts."""
     rng = np.random.default_rng(seed)
     seen: set[tuple] = set()
     parts: list[tuple[Candidates, np.ndarray, dict]] = []
@@ -177,7 +195,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         keep = []
         for i in range(len(batch)):
             key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole),
-                   bool(batch.outside[i]))
+                   bool(batch.outside[i]), int(batch.fill[i]))
             if key not in seen and len(seen) < budget:
                 seen.add(key)
                 keep.append(i)
@@ -189,7 +207,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
     run(concat_families([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
     # Zoom: around the best candidates, the chunk counts between their neighbours on the ladder, finer each round.
-    families = {(f.dataflow, f.whole, f.outside): f for f in space.families}
+    families = {(f.dataflow, f.whole, f.outside, f.fill): f for f in space.families}
     for _ in range(8):
         if len(seen) >= budget or time.perf_counter() > deadline:
             break
@@ -200,7 +218,7 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
             if not np.isfinite(score[i]):
                 continue
             family = families[(int(batch.dataflow[i]), tuple(bool(w[i]) for w in batch.whole),
-                               bool(batch.outside[i]))]
+                               bool(batch.outside[i]), int(batch.fill[i]))]
             c = int(batch.chunks[i])
             span = max(1, c // 4)
             low, high = max(int(family.counts[0]), c - span), min(int(family.counts[-1]), c + span)
@@ -220,15 +238,13 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         run(concat_families(sample))
         if len(seen) == before:
             break
-    batch, score = _merged(parts)
-    values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
-    return batch, score, values, "heuristic"
+    return parts
 
 
 def _merged(parts) -> tuple[Candidates, np.ndarray]:
     batch = Candidates(np.concatenate([p[0].dataflow for p in parts]), np.concatenate([p[0].chunks for p in parts]),
                        tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)),
-                       np.concatenate([p[0].outside for p in parts]))
+                       np.concatenate([p[0].outside for p in parts]), np.concatenate([p[0].fill for p in parts]))
     return batch, np.concatenate([p[1] for p in parts])
 
 
@@ -284,7 +300,9 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     finite = order[np.isfinite(score[order])]
     named = _named(layer, hw)
     picked: list[Mapping] = []
-    for i in finite[:max(top_k, 1)].tolist():
+    # The best F = 1 candidate is validated too: the closed form may rank an F > 1 first that the engine does not.
+    today = finite[batch.fill[finite] == 1][:1].tolist()
+    for i in finite[:max(top_k, 1)].tolist() + [i for i in today if i not in finite[:max(top_k, 1)]]:
         picked.append(batch.record(layer, hw, i))
     for record in named.values():  # the baselines: always scored the same way as the winners
         if record not in picked:

@@ -4,12 +4,15 @@ The one place that says what the mapper may choose; it grows as the models run m
 Today a systolic array runs the named loop nests (sim.mapping.systolic): per dataflow os / ws / is (which GEMM
 dimensions go on the rows and the columns: the spatial unrolling), which operands are held whole in the global
 buffer, into how many chunks each fold's streamed dimension T is cut (the tile size of level dram), and the loop
-order at level dram (Mapping.chunk_order: chunks innermost, or outside the row folds so partial sums stay on chip).
+order at level dram (Mapping.chunk_order: chunks innermost, or outside the row folds so partial sums stay on chip),
+and on ws / is the row folds per stationary fill F (Mapping.row_folds_per_fill: F row folds' stationary blocks per
+PE register fill, up to what the register holds, sim.analytical.levels.max_row_folds_per_fill).
 
 Pruning: symmetry pruning drops the outside-row-folds order where it is the default order (one row fold or one
 chunk) and on os, which refuses it; capacity pruning removes, before anything is evaluated, every candidate the
 buffers refuse (a whole operand that does not fit a slot, fewer chunks than the streamed tiles need); they are
-counted, not scored.
+counted, not scored. Of F only the distinct fill counts are kept (F = ceil(row folds / fills)): an F giving the
+same fills as a smaller one is the same schedule with a larger register claim (symmetry pruning).
 A family's chunk counts (low..T) are all kept here; the search decides which it scores (sim.mapper.search).
 """
 from __future__ import annotations
@@ -33,6 +36,11 @@ class Candidates:
     chunks: np.ndarray  # int64, parts of T at level dram
     whole: tuple[np.ndarray, np.ndarray, np.ndarray]  # bool, per OPERANDS
     outside: np.ndarray  # bool: chunk_order "outside_row_folds" (else "innermost")
+    fill: np.ndarray | None = None  # int64, row folds per stationary fill (None: all 1)
+
+    def __post_init__(self):
+        if self.fill is None:  # F = 1 unless given: today's schedule
+            object.__setattr__(self, "fill", np.ones(self.dataflow.shape, dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.dataflow.size)
@@ -42,14 +50,15 @@ class Candidates:
 
     def take(self, index: np.ndarray) -> "Candidates":
         return Candidates(self.dataflow[index], self.chunks[index], tuple(w[index] for w in self.whole),
-                          self.outside[index])
+                          self.outside[index], self.fill[index])
 
     def record(self, layer: Layer, hw: Hardware, i: int) -> Mapping:
         """Candidate `i` as the mapping record the models and mapping files take."""
         held = tuple(name for name, flags in zip(OPERANDS, self.whole) if flags[i])
         return array_mapping(layer, DATAFLOW_NAMES[int(self.dataflow[i])], hw.pe_array.rows, hw.pe_array.cols,
                              chunks=int(self.chunks[i]), whole=held,
-                             chunk_order=CHUNK_ORDERS[int(bool(self.outside[i]))])
+                             chunk_order=CHUNK_ORDERS[int(bool(self.outside[i]))],
+                             row_folds_per_fill=int(self.fill[i]))
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,7 @@ class Family:
     whole: tuple[bool, bool, bool]
     counts: np.ndarray  # int64, ascending
     outside: bool = False  # chunk_order "outside_row_folds"
+    fill: int = 1  # row folds per stationary fill
 
 
 @dataclass(frozen=True)
@@ -83,12 +93,13 @@ def concat_families(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
     """One batch of the given chunk counts of each family."""
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return Candidates(empty, empty, (empty.astype(bool),) * 3, empty.astype(bool))
+        return Candidates(empty, empty, (empty.astype(bool),) * 3, empty.astype(bool), empty)
     flows = np.concatenate([np.full(c.size, f.dataflow, dtype=np.int64) for f, c in parts])
     chunks = np.concatenate([c for _, c in parts]).astype(np.int64)
     whole = tuple(np.concatenate([np.full(c.size, f.whole[i], dtype=bool) for f, c in parts]) for i in range(3))
     outside = np.concatenate([np.full(c.size, f.outside, dtype=bool) for f, c in parts])
-    return Candidates(flows, chunks, whole, outside)
+    fill = np.concatenate([np.full(c.size, f.fill, dtype=np.int64) for f, c in parts])
+    return Candidates(flows, chunks, whole, outside, fill)
 
 
 def systolic_space(layer: Layer, hw: Hardware) -> Space:
@@ -100,29 +111,48 @@ def systolic_space(layer: Layer, hw: Hardware) -> Space:
     families, raw, capacity_pruned, symmetry_pruned = [], 0, 0, 0
     refusal = ""
     for code in range(len(DATAFLOW_NAMES)):
-        for bits in range(8):
-            whole = tuple(bool(bits >> i & 1) for i in range(3))
-            geometry = chunking(rows, cols, code, g.m, g.k, g.n, totals, capacity, dict(zip(OPERANDS, whole)))
-            temporal = max(int(geometry["temporal"]), 1)
-            raw += 2 * temporal  # both chunk orders
-            if geometry["misfit"]:
-                capacity_pruned += 2 * temporal
-                if not refusal:
-                    refusal = _misfit_text(layer, hw, DATAFLOW_NAMES[code], geometry["misfit"], whole, capacity,
-                                           totals)
-                continue
-            low = int(geometry["chunks"])
-            capacity_pruned += 2 * (low - 1)
-            counts = np.arange(low, temporal + 1, dtype=np.int64)
-            families.append(Family(code, whole, counts))
-            # The other order differs only with several row folds and chunks, and os refuses it.
-            distinct = counts[counts > 1] if (DATAFLOW_NAMES[code] != "os" and int(geometry["row_folds"]) > 1) \
-                else counts[:0]
-            symmetry_pruned += counts.size - distinct.size
-            if distinct.size:
-                families.append(Family(code, whole, distinct, outside=True))
+        for fill, repeats in _fills(layer, hw, code):
+            for bits in range(8):
+                whole = tuple(bool(bits >> i & 1) for i in range(3))
+                geometry = chunking(rows * fill, cols, code, g.m, g.k, g.n, totals, capacity,
+                                    dict(zip(OPERANDS, whole)))
+                temporal = max(int(geometry["temporal"]), 1)
+                raw += 2 * temporal * (1 + repeats)  # both chunk orders, every F giving these fills
+                symmetry_pruned += 2 * temporal * repeats
+                if geometry["misfit"]:
+                    capacity_pruned += 2 * temporal
+                    if not refusal:
+                        refusal = _misfit_text(layer, hw, DATAFLOW_NAMES[code], geometry["misfit"], whole, capacity,
+                                               totals)
+                    continue
+                low = int(geometry["chunks"])
+                capacity_pruned += 2 * (low - 1)
+                counts = np.arange(low, temporal + 1, dtype=np.int64)
+                families.append(Family(code, whole, counts, fill=fill))
+                # The other order differs only with several fills and chunks, and os refuses it.
+                fills = int(geometry["row_folds"])  # with F row folds per fill: the fills
+                distinct = counts[counts > 1] if (DATAFLOW_NAMES[code] != "os" and fills > 1) else counts[:0]
+                symmetry_pruned += counts.size - distinct.size
+                if distinct.size:
+                    families.append(Family(code, whole, distinct, outside=True, fill=fill))
     return Space(tuple(families), raw, (("capacity", capacity_pruned), ("symmetry", symmetry_pruned)),
                  "" if families else refusal)
+
+
+def _fills(layer: Layer, hw: Hardware, code: int) -> list[tuple[int, int]]:
+    """(F, how many larger F give the same fill count) for each distinct fill count of dataflow `code`:
+    F = ceil(row folds / fills), up to what the stationary register holds; os and F = 1 alone without a register."""
+    from sim.analytical.levels import max_row_folds_per_fill
+
+    flow = DATAFLOW_NAMES[code]
+    if flow == "os":
+        return [(1, 0)]
+    row_folds = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols).row_folds
+    most = min(max_row_folds_per_fill(layer, hw, "filter" if flow == "ws" else "ifmap")[0], max(row_folds, 1))
+    by_fills: dict[int, list[int]] = {}
+    for fill in range(1, most + 1):
+        by_fills.setdefault(-(-row_folds // fill), []).append(fill)
+    return [(group[0], len(group) - 1) for group in by_fills.values()]
 
 
 def _misfit_text(layer: Layer, hw: Hardware, flow: str, name: str, whole: tuple[bool, ...], capacity: dict,

@@ -298,3 +298,111 @@ def test_chunk_order_is_searched_and_engine_validated():
     inner = search_layer(layer, hw, top_k=0, budget=100_000)
     innermost = min(o.cycles for o in inner.options if o.mapping.chunk_order == "innermost")
     assert inner.best.cycles < innermost
+
+
+def fill_hw(rows: int, cols: int, sizes: list[int], register_bytes: int, bandwidth: float) -> Hardware:
+    """Per-PE registers for filter and ifmap (so ws and is may hold several row folds per fill), one buffer per
+    operand, DRAM."""
+    levels = [{"name": "rf_w", "kind": "register_file", "operands": ["filter"], "size_bytes": register_bytes,
+               "instances": rows * cols, "word_bytes": 1},
+              {"name": "rf_i", "kind": "register_file", "operands": ["ifmap"], "size_bytes": register_bytes,
+               "instances": rows * cols, "word_bytes": 1},
+              {"name": "rf_p", "kind": "register_file", "operands": ["ofmap"], "size_bytes": 4,
+               "instances": rows * cols, "word_bytes": 1}]
+    levels += [{"name": f"{name}_buf", "kind": "global_buffer", "operands": [name], "size_bytes": size,
+                "word_bytes": 2} for name, size in zip(OPERANDS, sizes)]
+    levels.append({"name": "dram", "kind": "dram", "operands": list(OPERANDS),
+                   "bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": 3})
+    energy = {"mac": {"pj": 0.5, "source": "test"}, "dram.read_byte": {"pj": 100.0, "source": "test"},
+              "dram.write_byte": {"pj": 110.0, "source": "test"}}
+    for index, level in enumerate(levels[:-1]):
+        for action in ("read", "write"):
+            energy[f"{level['name']}.{action}"] = {"pj": 1.0 + index + (action == "write"), "source": "test"}
+    return Hardware(name="f", pe_array={"rows": rows, "cols": cols, "dataflow": "ws"},
+                    dram={"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": 3}, memory=levels, energy=energy)
+
+
+def brute_force_fills(layer: Layer, hw: Hardware, objective: str) -> float:
+    """Every record with every F in 1..row folds on ws / is (both chunk orders), each through estimate_systolic."""
+    best = np.inf
+    for flow in DATAFLOW_NAMES:
+        base = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols)
+        for fill in range(1, (base.row_folds if flow != "os" else 1) + 1):
+            for bits in range(8):
+                held = tuple(name for i, name in enumerate(OPERANDS) if bits >> i & 1)
+                for chunks, order in itertools.product(range(1, max(base.temporal, 1) + 1), CHUNK_ORDERS):
+                    if flow == "os" and order != "innermost":
+                        continue
+                    record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks,
+                                           whole=held, chunk_order=order, row_folds_per_fill=fill)
+                    try:
+                        result = estimate_systolic(layer, hw, record)
+                    except MappingError:
+                        continue
+                    best = min(best, float(objective_of(objective, result.cycles, result.energy.total_pj)))
+    return best
+
+
+fill_points = st.tuples(st.integers(1, 4), st.integers(1, 4),
+                        st.lists(st.sampled_from([64, 256, 1 << 20]), min_size=3, max_size=3),
+                        st.sampled_from([1, 3, 64]), st.sampled_from([1.0, 64.0]))
+
+
+@SETTINGS
+@given(layers(), fill_points, st.sampled_from(["latency", "energy", "edp"]))
+def test_row_folds_per_fill_search_returns_the_brute_force_optimum(layer, point, objective):
+    hw = fill_hw(*point)
+    reference = brute_force_fills(layer, hw, objective)
+    if not np.isfinite(reference):
+        with pytest.raises(MappingError, match="layer '"):
+            search_layer(layer, hw, objective=objective, top_k=0, budget=100_000)
+        return
+    found = search_layer(layer, hw, objective=objective, top_k=0, budget=100_000)
+    assert found.strategy == "exhaustive"
+    assert float(objective_of(objective, found.best.cycles, found.best.energy_pj)) == pytest.approx(reference,
+                                                                                                   rel=1e-12)
+
+
+@SETTINGS
+@given(layers(), fill_points, st.integers(0, 2**31))
+def test_batched_fill_scores_equal_the_one_record_model(layer, point, seed):
+    hw = fill_hw(*point)
+    try:
+        batch = layer_space(layer, hw).all()
+    except MappingError:
+        return
+    if not len(batch):
+        return
+    picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 8))
+    values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
+                                        {n: w[picks] for n, w in batch.whole_dict().items()},
+                                        chunks_outside=batch.outside[picks], row_folds_per_fill=batch.fill[picks])
+    for j, i in enumerate(picks.tolist()):
+        result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
+        assert values["valid"][j]
+        assert int(values["cycles"][j]) == result.cycles
+        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
+
+
+def test_row_folds_per_fill_is_searched_written_read_back_and_run_identically(tmp_path):
+    # tpu_like's 128 B weight register holds several row folds: for energy the mapper picks F > 1 on a deep-K layer, the
+    # engine validates it, and the mapping file carries F back to the same numbers.
+    hw = sim.load_hardware(ROOT / "hw_configs" / "zigzag_tpu_like.toml")
+    layer = Layer.gemm_layer("deep", m=64, n=32, k=32 * 12, ofmap_bits=8)
+    trace = Trace(name="t", layers=(layer,))
+    space = layer_space(layer, hw)
+    assert {f.fill for f in space.families} == {1, 2, 3, 4, 6, 12}  # the distinct fill counts of 12 row folds
+    result = map_trace(trace, hw, objective="energy", top_k=2)
+    best = result.layers[0].best
+    assert best.mapping.row_folds_per_fill > 1 and best.engine_cycles is not None
+    batch = space.all()
+    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
+                                        chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
+    today = values["energy_pj"][values["valid"] & (batch.fill == 1)]
+    assert best.energy_pj < today.min()  # F beats every F = 1 mapping here (partial sums stay in the PEs longer)
+    mapping_path, _ = write_map_outputs(result, tmp_path)
+    records = read_mappings(mapping_path)
+    assert records == result.mappings()
+    run = sim.simulate(trace, hw, mapping=records).layers[0]
+    assert run.cycles == best.engine_cycles and run.energy.total_pj == best.engine_energy_pj
+    assert sim.estimate(trace, hw, mapping=records).layers[0].cycles == best.cycles
