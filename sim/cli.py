@@ -639,6 +639,14 @@ def _is_energy_table(keys: set[str]) -> bool:
     return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
 
 
+INTERRUPT_GRACE_S = 10  # seconds the clean-up after Ctrl-C may take before the process is ended regardless
+
+
+def _force_exit(signum, frame):
+    os.write(2, b"interrupted\n")
+    os._exit(130)
+
+
 class _Interrupted(BaseException):
     """Ctrl-C, raised past click (which would turn KeyboardInterrupt into 'Aborted!' and exit 1)."""
 
@@ -649,6 +657,10 @@ def main() -> None:
     def interrupted(signum, frame):
         if os.getpid() != main_pid:  # a forked worker keeps the default behaviour
             raise KeyboardInterrupt
+        # A library that swallows the exception (one raised in a __del__ or a callback is only printed) must not
+        # keep the run going: if the clean-up below has not ended the process within the grace period, end it.
+        signal.signal(signal.SIGALRM, _force_exit)
+        signal.alarm(INTERRUPT_GRACE_S)
         raise _Interrupted
 
     previous = signal.signal(signal.SIGINT, interrupted)
@@ -658,6 +670,7 @@ def main() -> None:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     except (_Interrupted, KeyboardInterrupt):
+        signal.alarm(0)
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     finally:
