@@ -4,6 +4,8 @@
   `name`, a SCALE-Sim `run_name`, a trace's file name) and become part of an output path.
 - `check_out_dir(path)`: before simulating, the output folder is a folder (or can be made one) and writable,
   so a long run does not fail at its very end.
+- `staging_folder(out, prefix)`: a set of files written into a hidden folder inside `out` and moved in only when
+  all of them are complete; the folder is removed whatever happens.
 - `atomic_file(path)`: a file appears complete or not at all (written beside it, then renamed); a failed write
   (a full disk) leaves neither a partial nor a 0-byte file and raises OutputError.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -77,6 +80,22 @@ def replace_into(source: Path, target: Path) -> None:
         os.replace(source, target)
     except OSError as error:
         raise OutputError(f"cannot write: {error.strerror or error}", file=target) from None
+
+
+@contextmanager
+def staging_folder(out: Path, prefix: str, failure: str = "cannot write") -> Iterator[Path]:
+    """A hidden folder inside `out` for files that must appear together: the caller writes them there and moves them
+    in; an OSError meanwhile becomes OutputError ("<failure>: ...", naming `out`), and the folder is removed."""
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=prefix, dir=out))
+    except OSError as error:
+        raise OutputError(f"cannot write: {error.strerror or error}", file=out) from None
+    try:
+        yield staging
+    except OSError as error:  # a full disk, a folder made read-only meanwhile: nothing partial is left behind
+        raise OutputError(f"{failure}: {error.strerror or error}", file=out) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager

@@ -8,8 +8,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -32,15 +30,11 @@ def _write_csv(path: Path, rows: list[dict[str, Any]], columns: list[str]) -> No
 def write_system_report(result: SystemResult, out_dir: str | Path, *, extra: dict[str, Any] | None = None
                         ) -> list[Path]:
     """system.json (with `extra`, e.g. the partition search), timeline.csv, accelerators.csv, links.csv."""
-    from sim.errors import OutputError
-    from sim.report.files import make_out_dir
+    from sim.report.files import make_out_dir, staging_folder
 
     out = make_out_dir(out_dir)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".system-", dir=out))
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror or error}", file=out) from None
-    try:
+    names = ["timeline.csv", "accelerators.csv", "links.csv", "system.json"]
+    with staging_folder(out, ".system-") as staging:
         _write_csv(staging / "timeline.csv", [asdict(s) for s in result.timeline],
                    ["resource", "label", "start_ns", "end_ns", "category"])
         _write_csv(staging / "accelerators.csv", [asdict(a) for a in result.accelerators],
@@ -50,15 +44,10 @@ def write_system_report(result: SystemResult, out_dir: str | Path, *, extra: dic
         with (staging / "system.json").open("w") as handle:
             json.dump(_finite({**result.to_dict(), **(extra or {})}), handle, indent=1, allow_nan=False)
             handle.write("\n")
-        names = ["timeline.csv", "accelerators.csv", "links.csv", "system.json"]
         if (out / "system.json").exists():
             (out / "system.json").unlink()
         for name in names:
             os.replace(staging / name, out / name)
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror or error}", file=out) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return [out / name for name in names]
 
 

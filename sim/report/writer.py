@@ -9,14 +9,11 @@ import csv
 import gzip
 import json
 import math
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from sim.errors import OutputError
 from sim.records import LayerResult, RunResult, flatten
-from sim.report.files import make_out_dir, replace_into
+from sim.report.files import make_out_dir, replace_into, staging_folder
 
 # Metadata too bulky for report.json: written to its own file instead.
 BANDWIDTH_WINDOWS = "bandwidth_windows"
@@ -243,16 +240,8 @@ def write_report(run: RunResult, out_dir: str | Path, *, scalesim_reports: bool 
     """Write report.json and report.csv (and the SCALE-Sim-style reports, the bandwidth trace when the run has
     one) into `out_dir`; returns the paths written. Files appear only once all of them are complete."""
     out = make_out_dir(out_dir)
-    try:
-        staging = Path(tempfile.mkdtemp(prefix=".report-", dir=out))
-    except OSError as error:
-        raise OutputError(f"cannot write: {error.strerror or error}", file=out) from None
-    try:
+    with staging_folder(out, ".report-", "cannot write the report") as staging:
         return _write_staged(run, out, staging, scalesim_reports=scalesim_reports, bandwidth_trace=bandwidth_trace)
-    except OSError as error:  # a full disk, a folder made read-only meanwhile: nothing partial is left behind
-        raise OutputError(f"cannot write the report: {error.strerror or error}", file=out) from None
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def _write_staged(run: RunResult, out: Path, staging: Path, *, scalesim_reports: bool,
