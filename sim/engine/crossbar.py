@@ -16,7 +16,6 @@ Cycles are in the engine clock (reram.clock_mhz); action counts come from the ma
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field, replace
 
@@ -32,6 +31,7 @@ from sim.analytical.crossbar import (
 from sim.hardware.spec import Hardware
 from sim.kernels.circulant import compressed_mvm, expand
 from sim.kernels.crossbar import crossbar_mvm
+from sim.engine.pipeline import batches_of, upstream_needed
 from sim.engine.tile_noc import simulate_tile_noc
 from sim.mapping.crossbar import (
     CrossbarMapping,
@@ -102,14 +102,8 @@ class TileRun:
     log: list[tuple[str, str, int]] = field(default_factory=list)
 
 
-def _batches_of(total: int, count: int) -> list[int]:
-    """`total` split into `count` near-equal integer parts."""
-    base, rest = divmod(total, count)
-    return [base + (1 if b < rest else 0) for b in range(count)]
-
-
 def _batches(vectors: int) -> list[int]:
-    return _batches_of(vectors, min(vectors, MAX_BATCHES))
+    return batches_of(vectors, min(vectors, MAX_BATCHES))
 
 
 def simulate_tile(mapping: CrossbarMapping, t: CrossbarTiming, *, log: bool = False) -> TileRun:
@@ -285,10 +279,9 @@ def pipeline_schedule(layers: tuple[LayerResult, ...], lags: tuple[float, ...]) 
     span: list[list[int]] = [[0, 0] for _ in range(count)]
 
     def stage(i: int):
-        for b, cycles in enumerate(_batches_of(layers[i].cycles, batches[i])):
+        for b, cycles in enumerate(batches_of(layers[i].cycles, batches[i])):
             if i > 0:
-                fraction = min(1.0, (b + 1) / batches[i] + lags[i])
-                need = min(batches[i - 1], math.ceil(fraction * batches[i - 1] - 1e-9))
+                need = upstream_needed(b, batches[i], batches[i - 1], lags[i])
                 while done[i - 1] < need:
                     yield progress[i - 1]
             if b == 0:

@@ -33,6 +33,7 @@ import simpy
 
 from sim.energy.tables import apply
 from sim.engine.noc import Link
+from sim.engine.pipeline import batches_of, upstream_needed
 from sim.errors import ConfigError
 from sim.hardware.spec import Hardware, ReramSpec, TileNocSpec
 from sim.mapping.crossbar import CrossbarMapping, ceil_div
@@ -406,10 +407,9 @@ def run_pipeline(cycles: tuple[int, ...], lags: tuple[float, ...], flows, networ
         event.succeed()
 
     def stage(i: int):
-        for b, c in enumerate(_batches_of(cycles[i], batches[i])):
+        for b, c in enumerate(batches_of(cycles[i], batches[i])):
             if i > 0:
-                fraction = min(1.0, (b + 1) / batches[i] + lags[i])
-                need = min(batches[i - 1], math.ceil(fraction * batches[i - 1] - 1e-9))
+                need = upstream_needed(b, batches[i], batches[i - 1], lags[i])
                 while arrived[i - 1] < need:
                     yield progress[i - 1]
             if b == 0:
@@ -425,11 +425,6 @@ def run_pipeline(cycles: tuple[int, ...], lags: tuple[float, ...], flows, networ
     links = tuple((key, link.carried_bytes, link.busy_cycles) for key, link in sorted(network.links.items()))
     return TileNocRun(makespan=int(env.now), spans=tuple((s, f) for s, f in span), messages=tuple(network.log),
                       links=links, latency_cycles=tuple(latency), uncontended_latency_cycles=tuple(uncontended))
-
-
-def _batches_of(total: int, count: int) -> list[int]:
-    base, rest = divmod(total, count)
-    return [base + (1 if b < rest else 0) for b in range(count)]
 
 
 @dataclass(frozen=True)
