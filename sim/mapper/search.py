@@ -126,13 +126,19 @@ def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
                                         chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
+    # Ties on the objective are common (energy does not see the chunk count; cycles often not the whole flags).
+    values["tie_break"] = np.asarray(values["energy_pj"] if objective == "latency" else values["cycles"],
+                                     dtype=np.float64)
     return score, values
 
 
-def _order(batch: Candidates, score: np.ndarray) -> np.ndarray:
-    """Candidates best first; ties broken by dataflow, chunks, whole flags, chunk order, F (deterministic)."""
-    keys = [batch.fill, batch.outside, batch.whole[2], batch.whole[1], batch.whole[0], batch.chunks, batch.dataflow,
-            score]
+def _order(batch: Candidates, score: np.ndarray, tie_break: np.ndarray | None = None) -> np.ndarray:
+    """Candidates best first. Equal objective: the better other metric (`tie_break`: cycles for energy, energy
+    otherwise), then ifmap and ofmap held whole first (the same numbers alone, but only a held tensor can stay on
+    chip across layers, sim.mapper.residency_pick), then dataflow, chunks, the filter flag, chunk order, F."""
+    tie = np.zeros(len(batch)) if tie_break is None else tie_break
+    keys = [batch.fill, batch.outside, batch.whole[1], batch.chunks, batch.dataflow, ~batch.whole[0],
+            ~batch.whole[2], tie, score]
     return np.lexsort(keys)
 
 
@@ -212,7 +218,7 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
         if len(seen) >= budget or time.perf_counter() > deadline:
             break
         batch, score = _merged(parts)
-        best = _order(batch, score)[:4]
+        best = _order(batch, score, np.concatenate([p[2]["tie_break"] for p in parts]))[:4]
         zoom = []
         for i in best:
             if not np.isfinite(score[i]):
@@ -296,7 +302,7 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
                            f"({space.refusal})", field=f"{layer.name}", value=hw.name,
                            allowed="buffers large enough for one fold's tiles")
     batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline)
-    order = _order(batch, score)
+    order = _order(batch, score, values["tie_break"])
     finite = order[np.isfinite(score[order])]
     named = _named(layer, hw)
     picked: list[Mapping] = []
@@ -324,7 +330,13 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
             return float(objective_of(objective, item.engine_cycles, item.engine_energy_pj))
         return float(objective_of(objective, item.cycles, item.energy_pj))
 
-    ranked = sorted(range(len(scored)), key=lambda n: (value(scored[n]), n))
+    def other(item: Scored) -> float:  # the tie-break of _order, on the picking numbers
+        validated = item.engine_cycles is not None
+        if objective == "latency":
+            return float(item.engine_energy_pj if validated else item.energy_pj)
+        return float(item.engine_cycles if validated else item.cycles)
+
+    ranked = sorted(range(len(scored)), key=lambda n: (value(scored[n]), other(scored[n]), n))
     best = scored[ranked[0]]
     baselines = tuple((name, value(next(s for s in scored if s.mapping == record))) for name, record in named.items())
     final = estimate_systolic(layer, hw, best.mapping)

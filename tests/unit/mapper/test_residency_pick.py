@@ -54,10 +54,15 @@ def test_whole_trace_with_residency_never_worse_than_the_best_named_dataflow(tpu
 
 
 def test_residency_beats_layers_scored_alone_on_the_tpu(tpu):
-    result = map_trace(_part(5), tpu, top_k=1, budget=48)
+    trace = _part(5)
+    result = map_trace(trace, tpu, top_k=1, budget=48)
     contenders = dict(result.contenders)
     assert result.across_layers == "residency"
-    assert contenders["residency"] < contenders["per_layer"]
+    # The per-layer picks run whole may tie (a search's ties go to tensors held whole, which can stay on chip).
+    assert contenders["residency"] <= contenders["per_layer"]
+    alone = sum(sim.simulate(layer, tpu, mapping=search.best.mapping).layers[0].cycles
+                for layer, search in zip(trace.layers, result.layers))
+    assert contenders["residency"] < alone  # outputs kept on chip pay off against the same mappings run alone
 
 
 def test_programme_finds_the_brute_force_optimum_of_its_costs(tpu):
