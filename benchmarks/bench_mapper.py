@@ -21,6 +21,7 @@ Rows:
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import re
@@ -185,6 +186,132 @@ def print_zigzag(section: dict | None) -> None:
               + (f"; unmatched: {', '.join(acc['unmatched'])}" if acc["unmatched"] else ""))
 
 
+# ZigZag's operand letters, and the loop dimensions each operand does not depend on (the loops it is reused over).
+ZIGZAG_OPERANDS = {"I": "ifmap", "W": "filter", "O": "ofmap"}
+IRRELEVANT = {"I": {"K"}, "W": {"OX", "OY", "B"}, "O": {"C", "FX", "FY"}}
+
+
+def register_reuse(loops: list, operand: str) -> int:
+    """MACs per read of `operand`'s innermost memory in ZigZag's nest: the product of the innermost consecutive
+    temporal loops of its lowest level (`loops`, innermost first) that the operand does not depend on. ZigZag counts
+    a level's reads per change of the data it sends down, so an operand stays at the MAC's input across them."""
+    reuse = 1.0
+    for dim, size in loops:
+        if dim not in IRRELEVANT[operand]:
+            break
+        reuse *= size
+    return int(round(reuse))
+
+
+def zigzag_recounted_pj(row: dict, hw, macs: int, bits: dict) -> tuple[float, dict]:
+    """ZigZag's layer energy with its innermost-register reads of the inputs counted as sim counts them, one per MAC
+    (sim.analytical.levels; Eyeriss's per-MAC register accesses), the rest of its nest unchanged; and the reuse
+    factors used, per operand with a per-PE register innermost."""
+    extra, reuse = 0.0, {}
+    levels = {level.name: level for level in hw.hierarchy}
+    for letter, name in (("I", "ifmap"), ("W", "filter")):
+        innermost = row["zigzag_operands"][letter]["levels"][0].lower()
+        level = levels.get(innermost)
+        if level is None or level.kind != "register_file":
+            continue
+        factor = register_reuse(row["zigzag_loops"][letter][0], letter)
+        accesses = -(-(-(-bits[name] // 8)) // level.word_bytes)  # words per element read
+        reuse[name] = factor
+        extra += macs * accesses * hw.energy[f"{innermost}.read"].pj * (1 - 1 / factor)
+    return row["zigzag_energy_pj"] + extra, reuse
+
+
+def zigzag_energy_gaps(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "traces" / "resnet18.csv",
+                       root: Path = ROOT, top_k: int = 1, precision: dict | None = None) -> dict | None:
+    """Every layer where sim's mapper (energy objective, the whole trace) spends more energy than ZigZag: the
+    per-level, per-operand difference, the level carrying it, and the numbers that tell the cause apart (docs/zigzag.md,
+    "The mapper against ZigZag, per layer"): the same mapping run alone (a residency trade when lower), the best
+    mapping of the layer alone among those the search validated (a search miss when below ZigZag), bench_zigzag's
+    record nearest ZigZag's nest, and ZigZag's energy recounted with one register read per MAC (sim's convention:
+    when it is not below sim's, the gap is the counting convention). None without the results file."""
+    if not path.is_file():
+        return None
+    spec = importlib.util.spec_from_file_location("bench_zigzag", ROOT / "benchmarks" / "bench_zigzag.py")
+    bench_zigzag = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench_zigzag)  # its nearest record (not a package: loaded by path)
+    data = json.loads(path.read_text())
+    trace = sim.load_trace(trace_path)
+    out = {"zigzag_version": data.get("zigzag_version", ""), "accelerators": {}}
+    for name, acc in data["accelerators"].items():
+        config = root / acc["sim_config"]
+        if not config.is_file():
+            continue
+        hw = sim.load_hardware(config)
+        zz = {trace_name(layer["name"]): layer for layer in acc["layers"]}
+        layers = [replace(layer, **(precision or {})) for layer in trace.layers if layer.name in zz]
+        if not layers:
+            continue
+        found = sim.map(layers, hw, objective="energy", top_k=top_k)
+        run = sim.simulate(replace(trace, layers=tuple(layers)), hw, mapping=found.mappings())
+        # Whether the next layer reads this one's ofmap on chip (it may still be written for a later reader:
+        # LayerSearch.residency's ofmap flag says only whether the DRAM write is skipped).
+        linked = [search.residency[0] for search in found.layers[1:]] + [False]
+        rows = []
+        for index, (search, result) in enumerate(zip(found.layers, run.layers)):
+            ref = zz[search.layer]
+            if result.energy.total_pj <= ref["zigzag_energy_pj"]:
+                continue
+            layer = layers[index]
+            alone = sim.simulate(layer, hw, mapping=search.best.mapping).layers[0]
+            options = [o.engine_energy_pj for o in search.options if o.engine_energy_pj is not None]
+            ws = bench_zigzag.with_dataflow(hw, "ws")
+            nearest = sim.simulate(layer, ws, mapping=bench_zigzag.nearest_mapping(layer, ws)).layers[0]
+            ours = {f"{c.level}.{c.operand}": c.energy_pj for c in result.levels}
+            ours["mac"] = result.energy.as_dict().get("mac", 0.0)
+            theirs = {"mac": ref["zigzag_mac_energy_pj"]}
+            for letter, levels in ref["zigzag_operands"].items():
+                for level, energy in zip(levels["levels"], levels["energy_pj"]):
+                    theirs[f"{level.lower()}.{ZIGZAG_OPERANDS[letter]}"] = energy
+            levels = sorted(({"level": key, "zigzag_pj": theirs.get(key, 0.0), "sim_pj": ours.get(key, 0.0),
+                              "difference_pj": ours.get(key, 0.0) - theirs.get(key, 0.0)}
+                             for key in sorted(set(ours) | set(theirs))), key=lambda r: -abs(r["difference_pj"]))
+            recounted, reuse = zigzag_recounted_pj(ref, hw, layer.macs, {"ifmap": layer.ifmap_bits,
+                                                                          "filter": layer.filter_bits})
+            mapping = search.best.mapping
+            rows.append({
+                "name": search.layer, "zigzag_pj": ref["zigzag_energy_pj"], "sim_pj": result.energy.total_pj,
+                "sim_alone_pj": alone.energy.total_pj, "best_alone_pj": min(options, default=alone.energy.total_pj),
+                "nearest_pj": nearest.energy.total_pj, "zigzag_recounted_pj": recounted,
+                "zigzag_register_reuse": reuse,
+                "mapping": f"{mapping.dataflow}, {mapping.chunks} chunks, F {mapping.row_folds_per_fill}, "
+                           f"whole {'+'.join(mapping.whole) or '-'}",
+                "ifmap_on_chip": search.residency[0], "ofmap_read_on_chip_next": linked[index],
+                "carrier": levels[0]["level"], "levels": levels})
+        out["accelerators"][name] = {"sim_config": acc["sim_config"], "layers": len(layers), "worse": rows,
+                                     "sim_energy_pj": float(sum(layer.energy.total_pj for layer in run.layers)),
+                                     "zigzag_energy_pj": float(sum(zz[layer.name]["zigzag_energy_pj"]
+                                                                   for layer in layers))}
+    return out
+
+
+def print_energy_gaps(section: dict | None) -> None:
+    if section is None:
+        print(f"ZigZag energy gaps: {ZIGZAG_RESULTS.relative_to(ROOT)} not found: skipped")
+        return
+    for name, acc in section["accelerators"].items():
+        total = acc["sim_energy_pj"] / acc["zigzag_energy_pj"] - 1
+        print(f"\nZigZag {section['zigzag_version']} vs sim's mapper, energy, {name}: {len(acc['worse'])} of "
+              f"{acc['layers']} layers worse; total {total:+.1%}")
+        for r in acc["worse"]:
+            reuse = ", ".join(f"{k} x{v}" for k, v in r["zigzag_register_reuse"].items())
+            print(f"{r['name']}: sim {r['sim_pj'] / 1e6:.2f} uJ ({r['mapping']}; ifmap on chip {r['ifmap_on_chip']}, "
+                  f"ofmap read on chip next {r['ofmap_read_on_chip_next']}) vs ZigZag {r['zigzag_pj'] / 1e6:.2f} "
+                  f"(+{r['sim_pj'] / r['zigzag_pj'] - 1:.1%})")
+            print(f"  alone {r['sim_alone_pj'] / 1e6:.2f}, best validated alone {r['best_alone_pj'] / 1e6:.2f}, nearest "
+                  f"{r['nearest_pj'] / 1e6:.2f}; ZigZag at one register read per MAC {r['zigzag_recounted_pj'] / 1e6:.2f}"
+                  f" (its register reuse: {reuse or 'none'}); carried by {r['carrier']}")
+            print(f"  {'level.operand':20}{'ZigZag uJ':>11}{'sim uJ':>11}{'sim - ZigZag':>14}")
+            for level in r["levels"]:
+                if abs(level["difference_pj"]) >= 0.01e6 or level["level"] == r["carrier"]:
+                    print(f"  {level['level']:20}{level['zigzag_pj'] / 1e6:11.3f}{level['sim_pj'] / 1e6:11.3f}"
+                          f"{level['difference_pj'] / 1e6:+14.3f}")
+
+
 def _per_tiling_counter(layer: Layer) -> FootprintCounter:
     """The baseline: a footprint counter whose chunkings of K and M are counted one tiling at a time (as before
     FootprintCounter.k_chunkings / m_chunkings batched them)."""
@@ -293,10 +420,13 @@ def main() -> None:
               f"{r['space']:,} in {r['search_s']:.1f} s")
     zigzag = zigzag_comparison(precision=ZIGZAG_PRECISION)
     print_zigzag(zigzag)
+    gaps = zigzag_energy_gaps(precision=ZIGZAG_PRECISION)
+    print_energy_gaps(gaps)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
            "networks": rows, "scoring": rates, "directive": directive,
-           "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
+           "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found",
+           "zigzag_energy_gaps": gaps if gaps is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
     (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
 
 
