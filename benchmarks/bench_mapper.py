@@ -15,6 +15,8 @@ Rows:
   a separate run of ZigZag) and the configs it names exist, sim's mapper runs ResNet-18 on each matched config, for
   latency and for energy, and the table gives per layer sim's best (engine numbers) next to ZigZag's, the totals,
   the layers better / worse, and sim's search time next to zigzag_seconds. Without the file it says so and skips.
+  Then, per layer where the energy pick spends more than ZigZag, the per-level, per-operand difference table and the
+  numbers that tell the causes apart (zigzag_energy_gaps; docs/zigzag.md, "The mapper against ZigZag, per layer").
 
     python benchmarks/bench_mapper.py [--quick]
 """
@@ -302,9 +304,10 @@ def print_energy_gaps(section: dict | None) -> None:
             print(f"{r['name']}: sim {r['sim_pj'] / 1e6:.2f} uJ ({r['mapping']}; ifmap on chip {r['ifmap_on_chip']}, "
                   f"ofmap read on chip next {r['ofmap_read_on_chip_next']}) vs ZigZag {r['zigzag_pj'] / 1e6:.2f} "
                   f"(+{r['sim_pj'] / r['zigzag_pj'] - 1:.1%})")
-            print(f"  alone {r['sim_alone_pj'] / 1e6:.2f}, best validated alone {r['best_alone_pj'] / 1e6:.2f}, nearest "
-                  f"{r['nearest_pj'] / 1e6:.2f}; ZigZag at one register read per MAC {r['zigzag_recounted_pj'] / 1e6:.2f}"
-                  f" (its register reuse: {reuse or 'none'}); carried by {r['carrier']}")
+            print(f"  alone {r['sim_alone_pj'] / 1e6:.2f}, best validated alone {r['best_alone_pj'] / 1e6:.2f}, "
+                  f"nearest {r['nearest_pj'] / 1e6:.2f}; ZigZag at one register read per MAC "
+                  f"{r['zigzag_recounted_pj'] / 1e6:.2f} (its register reuse: {reuse or 'none'}); "
+                  f"carried by {r['carrier']}")
             print(f"  {'level.operand':20}{'ZigZag uJ':>11}{'sim uJ':>11}{'sim - ZigZag':>14}")
             for level in r["levels"]:
                 if abs(level["difference_pj"]) >= 0.01e6 or level["level"] == r["carrier"]:
