@@ -298,13 +298,18 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     chunks, row_folds, col_folds = geometry["chunks"], geometry["row_folds"], geometry["col_folds"]
     ifmap_sum, ifmap_first = _ifmap_blocks(layer, dataflow, geometry["row_ext"], geometry["col_ext"], chunks)
     unique = {"ifmap": ifmap_sum, "filter": g.k * g.n, "ofmap": g.m * g.n}
-    fetched = {}
+    fetched, tiles, blocks = {}, {}, {}
     for name in OPERANDS:
         kind = SPAN_KIND[name][dataflow] if isinstance(dataflow, int) else np.asarray(SPAN_KIND[name])[dataflow]
         times = _where(kind == ROWS_AND_COLS, _where(chunks_outside & (row_folds > 1), chunks, 1),
                        _where(kind == ROWS_AND_TIME, _where((chunks > 1) | (row_folds > 1), col_folds, 1),
                               _where(chunks_outside, 1, _where(chunks > 1, row_folds, 1))))
         fetched[name] = _where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
+        # Distinct blocks of one group (row folds x column folds, row folds x chunks, column folds x chunks) and the
+        # tiles the layer moves: a block is fetched `times` times.
+        blocks[name] = _where(kind == ROWS_AND_COLS, row_folds * col_folds,
+                              _where(kind == ROWS_AND_TIME, row_folds * chunks, col_folds * chunks))
+        tiles[name] = _where(geometry["whole"][name], 1, g.groups * blocks[name] * times)
     readback = _where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
     if residency.ifmap_on_chip:
         fetched["ifmap"] = 0
@@ -331,6 +336,8 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
         "last_ofmap_tile": 0 if residency.ofmap_kept else _where(_where(drain_finished, False, whole["ofmap"]),
                                                                   totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
+        "tiles": tiles, "whole": whole, "ofmap_readbacks": _where(geometry["whole"]["ofmap"], 0,
+                                                  tiles["ofmap"] - g.groups * blocks["ofmap"]),
     }
 
 
@@ -354,13 +361,41 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
                         mapping.steps_per_fold)
 
 
+def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, drain_bytes, bandwidth, ports: dict,
+                latency_cycles):
+    """Cycles the array waits, beyond the first tiles and the last drain, for tiles of single-buffered operands
+    (one slot): a new tile's fetch can start only when the step before has released the slot, and the next step
+    needs it, so every tile change but the first is serialized with the steps (the engine's timeline). An input's
+    fetch costs its transfer plus the read latency; an ofmap tile change costs the drain of the old tile (its slot
+    frees when written) and then the read-back of the new one's partial sums. `input_bytes`: each input's bytes
+    beyond its first tile; `drain_bytes`: ofmap bytes written beyond the last tile. Operands change tiles at nested
+    step boundaries (every step, fill, column fold), so their transfers at one boundary run together: the shared
+    channel carries all of them, each operand's port (if slower) its own, and one read latency is exposed per
+    boundary with a read."""
+    tiles, whole = traffic["tiles"], traffic["whole"]
+    serial = {name: _where(_where(whole[name], False, single[name]), input_bytes[name], 0)
+              for name in ("ifmap", "filter")}
+    ofmap_single = _where(whole["ofmap"], False, single["ofmap"])
+    serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, 0)
+    channel = _hold_cycles(serial["ifmap"] + serial["filter"] + serial["ofmap"], bandwidth)
+    port = _maximum(_maximum(_hold_cycles(serial["ifmap"], ports["ifmap"]),
+                             _hold_cycles(serial["filter"], ports["filter"])),
+                    _hold_cycles(serial["ofmap"], ports["ofmap"]))
+    reads = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
+                              _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
+                     _where(ofmap_single, traffic["ofmap_readbacks"], 0))
+    return _maximum(channel, port) + latency_cycles * reads
+
+
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
                  geometry=None, drain_finished=False, double_buffered_stationary=False, chunks_outside=False,
-                 residency: Residency = IN_DRAM, fill=1):
+                 residency: Residency = IN_DRAM, fill=1, single=None):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments;
     `chunks_outside`: the mapping's chunks of T run outside its row folds (Mapping.chunk_order, ws / is only);
-    `fill`: F, row folds per stationary fill (Mapping.row_folds_per_fill, ws / is only; 1 = today)."""
+    `fill`: F, row folds per stationary fill (Mapping.row_folds_per_fill, ws / is only; 1 = today); `single`: per
+    operand, whether its buffer has one slot (not double-buffered), bools or arrays (None: every buffer has two)."""
+    single = single if single is not None else dict.fromkeys(OPERANDS, False)
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
     is_os = dataflow == OS
@@ -427,7 +462,11 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         _hold_cycles(first_ifmap, bandwidth) + _hold_cycles(first_filter, bandwidth),
         _maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
     epilogue = _maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
-    cycles = _maximum(compute + prologue + epilogue, memory_cycles)
+    serial = _serialized(traffic, single, {"ifmap": ifmap_bytes - first_ifmap, "filter": filter_bytes - first_filter},
+                         packed(dram_ofmap_reads, "psum"), ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap,
+                         bandwidth, {"ifmap": ifmap_bandwidth, "filter": filter_bandwidth, "ofmap": ofmap_bandwidth},
+                         latency_cycles)
+    cycles = _maximum(compute + prologue + epilogue + serial, memory_cycles)
     return {
         "folds": folds, "row_folds": row_folds, "col_folds": col_folds,
         "compute_cycles": compute, "memory_cycles": memory_cycles, "cycles": cycles,
@@ -441,6 +480,11 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         "dram_read_bytes": dram_read_bytes, "dram_write_bytes": dram_write_bytes,
         "chunks": traffic["chunks"], "fits": traffic["misfit"] == "", "misfit": traffic["misfit"],
     }
+
+
+def single_buffered(hw: Hardware) -> dict[str, bool]:
+    """Per operand, whether its buffer has one slot (buffers.<operand>.double_buffered false)."""
+    return {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
 
 
 def _element_bytes(bits: int) -> int:
@@ -516,6 +560,7 @@ def estimate_systolic_grid(
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(latency_cycles, dtype=np.int64), drain_finished=np.asarray(drain_finished, dtype=bool),
         double_buffered_stationary=np.asarray(double_buffered_stationary, dtype=bool),
+        single=dict.fromkeys(OPERANDS, ~np.asarray(double_buffered, dtype=bool)),
     )
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
@@ -570,7 +615,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
         double_buffered_stationary=hw.pe_array.double_buffered_stationary,
         chunks_outside=mapping.chunk_order == "outside_row_folds", residency=residency,
-        fill=mapping.row_folds_per_fill,
+        fill=mapping.row_folds_per_fill, single=single_buffered(hw),
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
@@ -651,7 +696,7 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                           dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
                           drain_finished=hw.buffers.ofmap.drain_finished,
                           double_buffered_stationary=hw.pe_array.double_buffered_stationary,
-                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill)
+                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill, single=single_buffered(hw))
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}
