@@ -384,7 +384,37 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
     reads = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
                               _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
                      _where(ofmap_single, traffic["ofmap_readbacks"], 0))
-    return _maximum(channel, port) + latency_cycles * reads
+    boundaries = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
+                                   _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
+                          _where(ofmap_single, tiles["ofmap"] - 1, 0))
+    return _maximum(channel, port) + latency_cycles * reads, boundaries
+
+
+def _blocking(traffic: dict, single: dict, input_bytes: dict, bandwidth, boundaries, compute):
+    """Cycles a double-buffered input's prefetches hold up the serialized chain (`_serialized`): the channel serves
+    requests in arrival order, so a single-buffered operand's next tile waits behind a prefetch issued before it,
+    and only the steps up to the next serialized tile change (compute / (boundaries + 1) each) can run meanwhile."""
+    tiles, whole = traffic["tiles"], traffic["whole"]
+    cover = compute // (boundaries + 1)
+    total = 0
+    for name in ("ifmap", "filter"):
+        prefetched = _where(_where(whole[name], False, single[name]), False, True)
+        held = _hold_cycles(input_bytes[name], bandwidth)
+        total = total + _where(prefetched, _maximum(held - (tiles[name] - 1) * cover, 0), 0)
+    return _where(boundaries > 0, total, 0)
+
+
+def _write_tail(final_bytes, column_passes, fills, chunks, is_os, chunks_outside, compute, hold):
+    """Cycles from the first step to the last finished output written: outputs are finished only by a column
+    fold's last fill (os: by each fold), so all of them are written after the first such step, and the last column
+    fold's after its last fill's first step. Per (group, column fold) the compute is taken as the average."""
+    per_column = compute // column_passes
+    fill_cycles = per_column // fills
+    first_step = _where(chunks_outside, per_column // chunks, fill_cycles // chunks)
+    first_finish = _where(is_os, fill_cycles, _where(chunks_outside, first_step, per_column - fill_cycles + first_step))
+    everything = first_finish + hold(final_bytes)
+    last = compute - fill_cycles + first_step + hold(final_bytes // column_passes)
+    return _maximum(everything, _where(is_os | chunks_outside, 0, last))
 
 
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
@@ -462,11 +492,16 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         _hold_cycles(first_ifmap, bandwidth) + _hold_cycles(first_filter, bandwidth),
         _maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
     epilogue = _maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
-    serial = _serialized(traffic, single, {"ifmap": ifmap_bytes - first_ifmap, "filter": filter_bytes - first_filter},
-                         packed(dram_ofmap_reads, "psum"), ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap,
-                         bandwidth, {"ifmap": ifmap_bandwidth, "filter": filter_bandwidth, "ofmap": ofmap_bandwidth},
-                         latency_cycles)
-    cycles = _maximum(compute + prologue + epilogue + serial, memory_cycles)
+    later_inputs = {"ifmap": ifmap_bytes - first_ifmap, "filter": filter_bytes - first_filter}
+    serial, boundaries = _serialized(
+        traffic, single, later_inputs, packed(dram_ofmap_reads, "psum"),
+        ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap, bandwidth,
+        {"ifmap": ifmap_bandwidth, "filter": filter_bandwidth, "ofmap": ofmap_bandwidth}, latency_cycles)
+    serial = serial + _blocking(traffic, single, later_inputs, bandwidth, boundaries, compute)
+    tail = _write_tail(packed(dram_final_writes, "ofmap"), groups * col_folds, fills, traffic["chunks"], is_os,
+                       chunks_outside & (fills > 1), compute, lambda size: _maximum(_hold_cycles(size, bandwidth),
+                                                                                   _hold_cycles(size, ofmap_bandwidth)))
+    cycles = _maximum(_maximum(compute + prologue + epilogue + serial, prologue + tail), memory_cycles)
     return {
         "folds": folds, "row_folds": row_folds, "col_folds": col_folds,
         "compute_cycles": compute, "memory_cycles": memory_cycles, "cycles": cycles,
