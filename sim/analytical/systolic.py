@@ -377,17 +377,43 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
               for name in ("ifmap", "filter")}
     ofmap_single = _where(whole["ofmap"], False, single["ofmap"])
     serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, 0)
-    channel = _hold_cycles(serial["ifmap"] + serial["filter"] + serial["ofmap"], bandwidth)
-    port = _maximum(_maximum(_hold_cycles(serial["ifmap"], ports["ifmap"]),
-                             _hold_cycles(serial["filter"], ports["filter"])),
-                    _hold_cycles(serial["ofmap"], ports["ofmap"]))
+    changes = {"ifmap": tiles["ifmap"] - 1, "filter": tiles["filter"] - 1, "ofmap": tiles["ofmap"] - 1}
+    held = _boundary_cycles([serial[name] for name in OPERANDS], [_where(serial[name] > 0, changes[name], 0)
+                                                                  for name in OPERANDS],
+                            bandwidth, [ports[name] for name in OPERANDS])
     reads = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
                               _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
                      _where(ofmap_single, traffic["ofmap_readbacks"], 0))
     boundaries = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
                                    _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
                           _where(ofmap_single, tiles["ofmap"] - 1, 0))
-    return _maximum(channel, port) + latency_cycles * reads, boundaries
+    return held + latency_cycles * reads, boundaries
+
+
+def _boundary_cycles(sizes: list, changes: list, bandwidth, ports: list):
+    """Transfer cycles of the serialized tile changes: operand i moves sizes[i] bytes over changes[i] step
+    boundaries; the boundaries are nested (a column fold's is also a fill's and a step's), so the rarest operand's
+    boundaries carry every operand, and so on. At a boundary the transfers share the channel and each runs on its
+    own port: it lasts max(bytes / channel, each operand's bytes / its port)."""
+    count = np.stack(np.broadcast_arrays(*changes)).astype(np.int64)
+    per = np.stack(np.broadcast_arrays(*[np.asarray(size, dtype=np.float64) / np.maximum(change, 1)
+                                         for size, change in zip(sizes, changes)]))
+    port = np.stack(np.broadcast_arrays(*[np.asarray(p, dtype=np.float64) for p in ports]))
+    port = np.broadcast_to(port, per.shape)
+    order = np.argsort(count, axis=0, kind="stable")
+    count, per = np.take_along_axis(count, order, 0), np.take_along_axis(per, order, 0)
+    port = np.take_along_axis(port, order, 0)
+    alone = np.where(np.isfinite(port), per / np.where(np.isfinite(port), port, 1.0), 0.0)
+    channel = np.asarray(bandwidth, dtype=np.float64)
+    total = np.zeros(per.shape[1:], dtype=np.float64)
+    previous = np.zeros(per.shape[1:], dtype=np.int64)
+    for i in range(len(sizes)):
+        together = per[i:].sum(axis=0)
+        shared = np.where(np.isfinite(channel), together / np.where(np.isfinite(channel), channel, 1.0), 0.0)
+        total = total + (count[i] - previous) * np.maximum(shared, alone[i:].max(axis=0))
+        previous = count[i]
+    held = np.floor(total + 1e-9).astype(np.int64)
+    return int(held) if held.ndim == 0 else held
 
 
 def _blocking(traffic: dict, single: dict, input_bytes: dict, bandwidth, boundaries, compute):
