@@ -362,7 +362,7 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
 
 
 def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, drain_bytes, bandwidth, ports: dict,
-                latency_cycles):
+                latency_cycles, finished_bytes=0, finishing_steps=1):
     """Cycles the array waits, beyond the first tiles and the last drain, for tiles of single-buffered operands
     (one slot): a new tile's fetch can start only when the step before has released the slot, and the next step
     needs it, so every tile change but the first is serialized with the steps (the engine's timeline). An input's
@@ -371,13 +371,16 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
     beyond its first tile; `drain_bytes`: ofmap bytes written beyond the last tile. Operands change tiles at nested
     step boundaries (every step, fill, column fold), so their transfers at one boundary run together: the shared
     channel carries all of them, each operand's port (if slower) its own, and one read latency is exposed per
-    boundary with a read."""
+    boundary with a read. A whole ofmap drained as it finishes (`finished_bytes` beyond the last block, written
+    after each of `finishing_steps` steps) queues its writes on the channel before the next step's fetches."""
     tiles, whole = traffic["tiles"], traffic["whole"]
     serial = {name: _where(_where(whole[name], False, single[name]), input_bytes[name], 0)
               for name in ("ifmap", "filter")}
     ofmap_single = _where(whole["ofmap"], False, single["ofmap"])
-    serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, 0)
-    changes = {"ifmap": tiles["ifmap"] - 1, "filter": tiles["filter"] - 1, "ofmap": tiles["ofmap"] - 1}
+    waits = (serial["ifmap"] > 0) | (serial["filter"] > 0)
+    serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, _where(waits, finished_bytes, 0))
+    changes = {"ifmap": tiles["ifmap"] - 1, "filter": tiles["filter"] - 1,
+               "ofmap": _where(ofmap_single, tiles["ofmap"], finishing_steps) - 1}
     held = _boundary_cycles([serial[name] for name in OPERANDS], [_where(serial[name] > 0, changes[name], 0)
                                                                   for name in OPERANDS],
                             bandwidth, [ports[name] for name in OPERANDS])
@@ -519,10 +522,14 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         _maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
     epilogue = _maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
     later_inputs = {"ifmap": ifmap_bytes - first_ifmap, "filter": filter_bytes - first_filter}
+    # A whole ofmap written block by block as its outputs finish (buffers.ofmap.drain_finished).
+    finishing = _where(traffic["whole"]["ofmap"], _where(residency.ofmap_kept, False, drain_finished), False)
     serial, boundaries = _serialized(
         traffic, single, later_inputs, packed(dram_ofmap_reads, "psum"),
         ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap, bandwidth,
-        {"ifmap": ifmap_bandwidth, "filter": filter_bandwidth, "ofmap": ofmap_bandwidth}, latency_cycles)
+        {"ifmap": ifmap_bandwidth, "filter": filter_bandwidth, "ofmap": ofmap_bandwidth}, latency_cycles,
+        _where(finishing, packed(dram_final_writes, "ofmap") - last_ofmap, 0),
+        _where(is_os, folds, groups * col_folds * traffic["chunks"]))
     serial = serial + _blocking(traffic, single, later_inputs, bandwidth, boundaries, compute)
     tail = _write_tail(packed(dram_final_writes, "ofmap"), groups * col_folds, fills, traffic["chunks"], is_os,
                        chunks_outside & (fills > 1), compute, lambda size: _maximum(_hold_cycles(size, bandwidth),
