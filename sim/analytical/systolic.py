@@ -398,19 +398,21 @@ def _boundary_cycles(sizes: list, changes: list, bandwidth, ports: list):
     boundaries; the boundaries are nested (a column fold's is also a fill's and a step's), so the rarest operand's
     boundaries carry every operand, and so on. At a boundary the transfers share the channel and each runs on its
     own port: it lasts max(bytes / channel, each operand's bytes / its port)."""
-    count = np.stack(np.broadcast_arrays(*changes)).astype(np.int64)
-    per = np.stack(np.broadcast_arrays(*[np.asarray(size, dtype=np.float64) / np.maximum(change, 1)
-                                         for size, change in zip(sizes, changes)]))
-    port = np.stack(np.broadcast_arrays(*[np.asarray(p, dtype=np.float64) for p in ports]))
-    port = np.broadcast_to(port, per.shape)
+    n = len(sizes)
+    every = np.broadcast_arrays(*[np.asarray(change, dtype=np.int64) for change in changes],
+                                *[np.asarray(size, dtype=np.float64) for size in sizes],
+                                *[np.asarray(p, dtype=np.float64) for p in ports],
+                                np.asarray(bandwidth, dtype=np.float64))
+    count, size, port = np.stack(every[:n]), np.stack(every[n:2 * n]), np.stack(every[2 * n:3 * n])
+    channel = every[-1]
+    per = size / np.maximum(count, 1)
     order = np.argsort(count, axis=0, kind="stable")
     count, per = np.take_along_axis(count, order, 0), np.take_along_axis(per, order, 0)
     port = np.take_along_axis(port, order, 0)
     alone = np.where(np.isfinite(port), per / np.where(np.isfinite(port), port, 1.0), 0.0)
-    channel = np.asarray(bandwidth, dtype=np.float64)
     total = np.zeros(per.shape[1:], dtype=np.float64)
     previous = np.zeros(per.shape[1:], dtype=np.int64)
-    for i in range(len(sizes)):
+    for i in range(n):
         together = per[i:].sum(axis=0)
         shared = np.where(np.isfinite(channel), together / np.where(np.isfinite(channel), channel, 1.0), 0.0)
         total = total + (count[i] - previous) * np.maximum(shared, alone[i:].max(axis=0))
@@ -534,7 +536,17 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     tail = _write_tail(packed(dram_final_writes, "ofmap"), groups * col_folds, fills, traffic["chunks"], is_os,
                        chunks_outside & (fills > 1), compute, lambda size: _maximum(_hold_cycles(size, bandwidth),
                                                                                    _hold_cycles(size, ofmap_bandwidth)))
-    cycles = _maximum(_maximum(compute + prologue + epilogue + serial, prologue + tail), memory_cycles)
+    # Every read arrives before the last step starts (the channel serves them in order), which then computes and
+    # drains its tile.
+    readback_bytes = packed(dram_ofmap_reads, "psum")
+    reads = _maximum(_maximum(_hold_cycles(ifmap_bytes + filter_bytes + readback_bytes, bandwidth),
+                              _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
+                     _maximum(_hold_cycles(filter_bytes, filter_bandwidth),
+                              _hold_cycles(readback_bytes, ofmap_bandwidth)))
+    last_step = compute // (groups * col_folds * fills * traffic["chunks"])
+    read_tail = latency_cycles + reads + last_step + epilogue
+    cycles = _maximum(_maximum(compute + prologue + epilogue + serial, prologue + tail),
+                      _maximum(memory_cycles, read_tail))
     return {
         "folds": folds, "row_folds": row_folds, "col_folds": col_folds,
         "compute_cycles": compute, "memory_cycles": memory_cycles, "cycles": cycles,
