@@ -378,9 +378,11 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
               for name in ("ifmap", "filter")}
     ofmap_single = _where(whole["ofmap"], False, single["ofmap"])
     waits = (serial["ifmap"] > 0) | (serial["filter"] > 0)
-    serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, _where(waits, finished_bytes, 0))
+    # A double-buffered ofmap's drains, like a whole one's finished blocks, are queued before the next fetches.
+    queued = _where(whole["ofmap"], finished_bytes, drain_bytes)
+    serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, _where(waits, queued, 0))
     changes = {"ifmap": tiles["ifmap"] - 1, "filter": tiles["filter"] - 1,
-               "ofmap": _where(ofmap_single, tiles["ofmap"], finishing_steps) - 1}
+               "ofmap": _where(whole["ofmap"], finishing_steps, tiles["ofmap"]) - 1}
     held = _boundary_cycles([serial[name] for name in OPERANDS], [_where(serial[name] > 0, changes[name], 0)
                                                                   for name in OPERANDS],
                             bandwidth, [ports[name] for name in OPERANDS])
@@ -433,6 +435,39 @@ def _blocking(traffic: dict, single: dict, input_bytes: dict, bandwidth, boundar
         held = _hold_cycles(input_bytes[name], bandwidth)
         total = total + _where(prefetched, _maximum(held - (tiles[name] - 1) * cover, 0), 0)
     return _where(boundaries > 0, total, 0)
+
+
+def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, finishing, is_os, folds,
+                  column_passes, steps, compute, hold):
+    """Cycles the array waits for double-buffered inputs' prefetches (no serialized chain): a prefetch is requested
+    one input tile ahead, so it must arrive within the compute between two input changes, and the channel serves
+    requests in arrival order, so the writes issued before it (a streamed ofmap tile's drain, or a column fold's
+    finished outputs block by block) go first. Per input change: max(0, writes queued ahead + the fetch - the compute
+    between changes). Writes as frequent as the input changes spread over them; rarer ones come in bursts (a burst of
+    `run` consecutive writing steps overlaps its own steps' compute); the last burst is the layer's tail."""
+    tiles, whole = traffic["tiles"], traffic["whole"]
+    streamed = {name: _where(whole[name], False, tiles[name] > 1) for name in ("ifmap", "filter")}
+    change = {name: later_inputs[name] // _maximum(tiles[name] - 1, 1) for name in ("ifmap", "filter")}
+    finest = _maximum(_where(streamed["ifmap"], tiles["ifmap"], 1), _where(streamed["filter"], tiles["filter"], 1))
+    # Both slots fill at the start, so the first change's tile is fetched before any write; the others are requested
+    # as the tile before them is released.
+    changes = _maximum(finest - 2, 0)
+    # The inputs that change at (nearly) every input boundary, and those that change at every step.
+    per_change = sum(_where(streamed[name] & (2 * tiles[name] > finest), hold(change[name]), 0)
+                     for name in ("ifmap", "filter"))
+    per_step = sum(_where(streamed[name] & (tiles[name] >= steps), hold(change[name]), 0)
+                   for name in ("ifmap", "filter"))
+    between, step = compute // finest, compute // steps
+    # Finished outputs: per column fold (os: per fold), over its last fill's steps; a streamed ofmap: per tile change.
+    groups_of = _where(is_os, folds, column_passes)
+    issued = _where(finishing, groups_of - 1, _where(whole["ofmap"], 0, tiles["ofmap"] - 1))
+    written = _where(finishing, final_bytes - final_bytes // _maximum(groups_of, 1), drain_bytes)
+    bursts = _minimum(issued, changes)
+    run = _where(finishing & ~np.asarray(is_os), steps // column_passes // _maximum(traffic["fills"], 1), 1)
+    run = _where(bursts < changes, run, 1)
+    backlog = _maximum(hold(written // _maximum(issued, 1)) + (run - 1) * (per_step - step), 0)
+    return (bursts * _maximum(backlog + per_change - between, 0)
+            + (changes - bursts) * _maximum(per_change - between, 0))
 
 
 def _write_tail(final_bytes, column_passes, fills, chunks, is_os, chunks_outside, compute, hold):
@@ -533,6 +568,11 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         _where(finishing, packed(dram_final_writes, "ofmap") - last_ofmap, 0),
         _where(is_os, folds, groups * col_folds * traffic["chunks"]))
     serial = serial + _blocking(traffic, single, later_inputs, bandwidth, boundaries, compute)
+    steps = groups * col_folds * fills * traffic["chunks"]
+    serial = serial + _where(boundaries > 0, 0, _write_bursts(
+        {**traffic, "fills": fills}, later_inputs, ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap,
+        packed(dram_final_writes, "ofmap"), finishing, is_os, folds, groups * col_folds, steps, compute,
+        lambda size: _maximum(_hold_cycles(size, bandwidth), _hold_cycles(size, ofmap_bandwidth))))
     tail = _write_tail(packed(dram_final_writes, "ofmap"), groups * col_folds, fills, traffic["chunks"], is_os,
                        chunks_outside & (fills > 1), compute, lambda size: _maximum(_hold_cycles(size, bandwidth),
                                                                                    _hold_cycles(size, ofmap_bandwidth)))
@@ -543,7 +583,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
                               _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
                      _maximum(_hold_cycles(filter_bytes, filter_bandwidth),
                               _hold_cycles(readback_bytes, ofmap_bandwidth)))
-    last_step = compute // (groups * col_folds * fills * traffic["chunks"])
+    last_step = compute // steps
     read_tail = latency_cycles + reads + last_step + epilogue
     cycles = _maximum(_maximum(compute + prologue + epilogue + serial, prologue + tail),
                       _maximum(memory_cycles, read_tail))
