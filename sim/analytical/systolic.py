@@ -438,7 +438,7 @@ def _blocking(traffic: dict, single: dict, input_bytes: dict, bandwidth, boundar
 
 
 def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, finishing, is_os, folds,
-                  column_passes, steps, compute, hold):
+                  column_passes, steps, compute, hold, latency_cycles=0):
     """Cycles the array waits for double-buffered inputs' prefetches (no serialized chain): a prefetch is requested
     one input tile ahead, so it must arrive within the compute between two input changes, and the channel serves
     requests in arrival order, so the writes issued before it (a streamed ofmap tile's drain, or a column fold's
@@ -453,8 +453,8 @@ def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, f
     # as the tile before them is released.
     changes = _maximum(finest - 2, 0)
     # The inputs that change at (nearly) every input boundary, and those that change at every step.
-    per_change = sum(_where(streamed[name] & (2 * tiles[name] > finest), hold(change[name]), 0)
-                     for name in ("ifmap", "filter"))
+    per_change = latency_cycles + sum(_where(streamed[name] & (2 * tiles[name] > finest), hold(change[name]), 0)
+                                      for name in ("ifmap", "filter"))
     per_step = sum(_where(streamed[name] & (tiles[name] >= steps), hold(change[name]), 0)
                    for name in ("ifmap", "filter"))
     between, step = compute // finest, compute // steps
@@ -572,7 +572,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     serial = serial + _where(boundaries > 0, 0, _write_bursts(
         {**traffic, "fills": fills}, later_inputs, ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap,
         packed(dram_final_writes, "ofmap"), finishing, is_os, folds, groups * col_folds, steps, compute,
-        lambda size: _maximum(_hold_cycles(size, bandwidth), _hold_cycles(size, ofmap_bandwidth))))
+        lambda size: _maximum(_hold_cycles(size, bandwidth), _hold_cycles(size, ofmap_bandwidth)), latency_cycles))
     tail = _write_tail(packed(dram_final_writes, "ofmap"), groups * col_folds, fills, traffic["chunks"], is_os,
                        chunks_outside & (fills > 1), compute, lambda size: _maximum(_hold_cycles(size, bandwidth),
                                                                                    _hold_cycles(size, ofmap_bandwidth)))
