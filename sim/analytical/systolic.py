@@ -443,8 +443,9 @@ def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, f
     one input tile ahead, so it must arrive within the compute between two input changes, and the channel serves
     requests in arrival order, so the writes issued before it (a streamed ofmap tile's drain, or a column fold's
     finished outputs block by block) go first. Per input change: max(0, writes queued ahead + the fetch - the compute
-    between changes). Writes as frequent as the input changes spread over them; rarer ones come in bursts (a burst of
-    `run` consecutive writing steps overlaps its own steps' compute); the last burst is the layer's tail."""
+    between changes, the read latency included). Writes as frequent as the input changes spread over them; rarer ones
+    come in bursts (a burst of `run` consecutive writing steps overlaps its own steps' compute); the last burst is the
+    layer's tail."""
     tiles, whole = traffic["tiles"], traffic["whole"]
     streamed = {name: _where(whole[name], False, tiles[name] > 1) for name in ("ifmap", "filter")}
     change = {name: later_inputs[name] // _maximum(tiles[name] - 1, 1) for name in ("ifmap", "filter")}
@@ -453,8 +454,8 @@ def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, f
     # as the tile before them is released.
     changes = _maximum(finest - 2, 0)
     # The inputs that change at (nearly) every input boundary, and those that change at every step.
-    per_change = latency_cycles + sum(_where(streamed[name] & (2 * tiles[name] > finest), hold(change[name]), 0)
-                                      for name in ("ifmap", "filter"))
+    per_change = sum(_where(streamed[name] & (2 * tiles[name] > finest), hold(change[name]), 0)
+                     for name in ("ifmap", "filter"))
     per_step = sum(_where(streamed[name] & (tiles[name] >= steps), hold(change[name]), 0)
                    for name in ("ifmap", "filter"))
     between, step = compute // finest, compute // steps
@@ -466,8 +467,10 @@ def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, f
     run = _where(finishing & ~np.asarray(is_os), steps // column_passes // _maximum(traffic["fills"], 1), 1)
     run = _where(bursts < changes, run, 1)
     backlog = _maximum(hold(written // _maximum(issued, 1)) + (run - 1) * (per_step - step), 0)
-    return (bursts * _maximum(backlog + per_change - between, 0)
-            + (changes - bursts) * _maximum(per_change - between, 0))
+    # Without a burst, two fetches are in flight (two slots): the read latency is paid once per two changes.
+    steady = _maximum(per_change - between, (per_change + latency_cycles - between) // 2)
+    return (bursts * _maximum(backlog + per_change + latency_cycles - between, 0)
+            + (changes - bursts) * _maximum(steady, 0))
 
 
 def _write_tail(final_bytes, column_passes, fills, chunks, is_os, chunks_outside, compute, hold):
