@@ -200,6 +200,11 @@ def _hold_cycles(size_bytes, bandwidth):
     """Cycles a transfer holds a channel (0 when the bandwidth is unlimited): the engine's, before burst padding."""
     if isinstance(bandwidth, float) and not isinstance(size_bytes, np.ndarray):
         return math.ceil(size_bytes / bandwidth) if math.isfinite(bandwidth) else 0
+    if np.ndim(bandwidth) == 0:  # one bandwidth for a batch (the mapper's candidates): no masking
+        bandwidth = float(bandwidth)
+        if not math.isfinite(bandwidth):
+            return np.zeros(np.shape(size_bytes), dtype=np.int64)
+        return np.ceil(np.asarray(size_bytes) / bandwidth).astype(np.int64)
     bandwidth = np.asarray(bandwidth, dtype=np.float64)
     finite = np.isfinite(bandwidth)
     return np.where(finite, np.ceil(size_bytes / np.where(finite, bandwidth, 1.0)), 0).astype(np.int64)
@@ -375,8 +380,12 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
     channel carries all of them, each operand's port (if slower) its own, and one read latency is exposed per
     boundary with a read. A whole ofmap drained as it finishes (`finished_bytes` beyond the last block, written
     after each of `finishing_steps` steps) queues its writes on the channel before the next step's fetches."""
+    # Operands whose buffer has two slots everywhere (a plain bool) take no part: skip their arrays.
+    never = {name for name in OPERANDS if isinstance(single[name], bool) and not single[name]}
+    if {"ifmap", "filter"} <= never and "ofmap" in never:
+        return 0, 0
     tiles, whole = traffic["tiles"], traffic["whole"]
-    serial = {name: _where(_where(whole[name], False, single[name]), input_bytes[name], 0)
+    serial = {name: 0 if name in never else _where(_where(whole[name], False, single[name]), input_bytes[name], 0)
               for name in ("ifmap", "filter")}
     ofmap_single = _where(whole["ofmap"], False, single["ofmap"])
     waits = (serial["ifmap"] > 0) | (serial["filter"] > 0)
@@ -385,9 +394,10 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
     serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, _where(waits, queued, 0))
     changes = {"ifmap": tiles["ifmap"] - 1, "filter": tiles["filter"] - 1,
                "ofmap": _where(whole["ofmap"], finishing_steps, tiles["ofmap"]) - 1}
-    held = _boundary_cycles([serial[name] for name in OPERANDS], [_where(serial[name] > 0, changes[name], 0)
-                                                                  for name in OPERANDS],
-                            bandwidth, [ports[name] for name in OPERANDS])
+    taking = [name for name in OPERANDS if name not in never or name == "ofmap"]
+    held = _boundary_cycles([serial[name] for name in taking], [_where(serial[name] > 0, changes[name], 0)
+                                                                for name in taking],
+                            bandwidth, [ports[name] for name in taking])
     reads = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
                               _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
                      _where(ofmap_single, traffic["ofmap_readbacks"], 0))
