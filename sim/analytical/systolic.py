@@ -382,7 +382,7 @@ def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, 
     after each of `finishing_steps` steps) queues its writes on the channel before the next step's fetches."""
     # Operands whose buffer has two slots everywhere (a plain bool) take no part: skip their arrays.
     never = {name for name in OPERANDS if isinstance(single[name], bool) and not single[name]}
-    if {"ifmap", "filter"} <= never and "ofmap" in never:
+    if len(never) == len(OPERANDS):
         return 0, 0
     tiles, whole = traffic["tiles"], traffic["whole"]
     serial = {name: 0 if name in never else _where(_where(whole[name], False, single[name]), input_bytes[name], 0)
@@ -620,6 +620,12 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
     }
 
 
+def _one_slot(double_buffered):
+    """The grid's `double_buffered` as one-slot flags: a plain bool for one value (the serialized terms skip it)."""
+    flags = ~np.asarray(double_buffered, dtype=bool)
+    return bool(flags) if flags.ndim == 0 else flags
+
+
 def single_buffered(hw: Hardware) -> dict[str, bool]:
     """Per operand, whether its buffer has one slot (buffers.<operand>.double_buffered false)."""
     return {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
@@ -698,7 +704,7 @@ def estimate_systolic_grid(
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(latency_cycles, dtype=np.int64), drain_finished=np.asarray(drain_finished, dtype=bool),
         double_buffered_stationary=np.asarray(double_buffered_stationary, dtype=bool),
-        single=dict.fromkeys(OPERANDS, ~np.asarray(double_buffered, dtype=bool)),
+        single=dict.fromkeys(OPERANDS, _one_slot(double_buffered)),
     )
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
