@@ -20,11 +20,13 @@ double-buffered) is read once (the ifmap: the elements the layer reads); otherwi
 whose tiles fit, a tile is fetched whenever a step's tile differs from the previous step's, an ifmap tile
 counts the distinct stored ifmap elements its im2col block touches (sim.mapping.footprint), and ofmap tiles
 drain at every change and are read back when drained before. Per operand this equals the engine exactly.
-Cycles are a lower bound of the engine's timeline (docs/systolic.md):
-cycles = max(compute + first-tile fetch + read latency + last drain, ceil(DRAM bytes / shared bandwidth),
-ceil(operand bytes / operand port bandwidth)). The last drain is the last ofmap tile, or, for a whole-held ofmap,
-the whole ofmap; with buffers.ofmap.drain_finished the whole-held ofmap is written block by block as outputs
-finish, so the last drain is the last step's block.
+Cycles price the engine's timeline (docs/systolic.md): max(compute + first-tile fetch + read latency + last drain +
+the tile changes a single-buffered operand serializes with the steps + prefetches held up behind them or behind
+bursts of writes, the write tail of finished outputs, the read tail (every read before the last step),
+ceil(DRAM bytes / shared bandwidth), ceil(operand bytes / operand port bandwidth)). The last drain is the last ofmap
+tile, or, for a whole-held ofmap, the whole ofmap; with buffers.ofmap.drain_finished the whole-held ofmap is written
+block by block as outputs finish, so the last drain is the last step's block. Terms that average over steps, fills
+or column folds keep the closed form within 5 % above the engine at most (tested), not a strict lower bound.
 """
 from __future__ import annotations
 
@@ -198,6 +200,11 @@ def _hold_cycles(size_bytes, bandwidth):
     """Cycles a transfer holds a channel (0 when the bandwidth is unlimited): the engine's, before burst padding."""
     if isinstance(bandwidth, float) and not isinstance(size_bytes, np.ndarray):
         return math.ceil(size_bytes / bandwidth) if math.isfinite(bandwidth) else 0
+    if np.ndim(bandwidth) == 0:  # one bandwidth for a batch (the mapper's candidates): no masking
+        bandwidth = float(bandwidth)
+        if not math.isfinite(bandwidth):
+            return np.zeros(np.shape(size_bytes), dtype=np.int64)
+        return np.ceil(np.asarray(size_bytes) / bandwidth).astype(np.int64)
     bandwidth = np.asarray(bandwidth, dtype=np.float64)
     finite = np.isfinite(bandwidth)
     return np.where(finite, np.ceil(size_bytes / np.where(finite, bandwidth, 1.0)), 0).astype(np.int64)
@@ -298,13 +305,18 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
     chunks, row_folds, col_folds = geometry["chunks"], geometry["row_folds"], geometry["col_folds"]
     ifmap_sum, ifmap_first = _ifmap_blocks(layer, dataflow, geometry["row_ext"], geometry["col_ext"], chunks)
     unique = {"ifmap": ifmap_sum, "filter": g.k * g.n, "ofmap": g.m * g.n}
-    fetched = {}
+    fetched, tiles, blocks = {}, {}, {}
     for name in OPERANDS:
         kind = SPAN_KIND[name][dataflow] if isinstance(dataflow, int) else np.asarray(SPAN_KIND[name])[dataflow]
         times = _where(kind == ROWS_AND_COLS, _where(chunks_outside & (row_folds > 1), chunks, 1),
                        _where(kind == ROWS_AND_TIME, _where((chunks > 1) | (row_folds > 1), col_folds, 1),
                               _where(chunks_outside, 1, _where(chunks > 1, row_folds, 1))))
         fetched[name] = _where(geometry["whole"][name], totals[name], g.groups * unique[name] * times)
+        # Distinct blocks of one group (row folds x column folds, row folds x chunks, column folds x chunks) and the
+        # tiles the layer moves: a block is fetched `times` times.
+        blocks[name] = _where(kind == ROWS_AND_COLS, row_folds * col_folds,
+                              _where(kind == ROWS_AND_TIME, row_folds * chunks, col_folds * chunks))
+        tiles[name] = _where(geometry["whole"][name], 1, g.groups * blocks[name] * times)
     readback = _where(geometry["whole"]["ofmap"], 0, fetched["ofmap"] - g.groups * g.m * g.n)
     if residency.ifmap_on_chip:
         fetched["ifmap"] = 0
@@ -331,6 +343,8 @@ def _dram_traffic(layer: Layer, rows, cols, dataflow, capacity: dict, geometry=N
         "last_ofmap_tile": 0 if residency.ofmap_kept else _where(_where(drain_finished, False, whole["ofmap"]),
                                                                   totals["ofmap"], last_m * last_n),
         "chunks": chunks, "misfit": geometry["misfit"],
+        "tiles": tiles, "whole": whole, "ofmap_readbacks": _where(geometry["whole"]["ofmap"], 0,
+                                                  tiles["ofmap"] - g.groups * blocks["ofmap"]),
     }
 
 
@@ -354,13 +368,148 @@ def sram_count_totals(mapping: Mapping) -> tuple[int, int, int, int]:
                         mapping.steps_per_fold)
 
 
+def _serialized(traffic: dict, single: dict, input_bytes: dict, readback_bytes, drain_bytes, bandwidth, ports: dict,
+                latency_cycles, finished_bytes=0, finishing_steps=1):
+    """Cycles the array waits, beyond the first tiles and the last drain, for tiles of single-buffered operands
+    (one slot): a new tile's fetch can start only when the step before has released the slot, and the next step
+    needs it, so every tile change but the first is serialized with the steps (the engine's timeline). An input's
+    fetch costs its transfer plus the read latency; an ofmap tile change costs the drain of the old tile (its slot
+    frees when written) and then the read-back of the new one's partial sums. `input_bytes`: each input's bytes
+    beyond its first tile; `drain_bytes`: ofmap bytes written beyond the last tile. Operands change tiles at nested
+    step boundaries (every step, fill, column fold), so their transfers at one boundary run together: the shared
+    channel carries all of them, each operand's port (if slower) its own, and one read latency is exposed per
+    boundary with a read. A whole ofmap drained as it finishes (`finished_bytes` beyond the last block, written
+    after each of `finishing_steps` steps) queues its writes on the channel before the next step's fetches."""
+    # Operands whose buffer has two slots everywhere (a plain bool) take no part: skip their arrays.
+    never = {name for name in OPERANDS if isinstance(single[name], bool) and not single[name]}
+    if len(never) == len(OPERANDS):
+        return 0, 0
+    tiles, whole = traffic["tiles"], traffic["whole"]
+    serial = {name: 0 if name in never else _where(_where(whole[name], False, single[name]), input_bytes[name], 0)
+              for name in ("ifmap", "filter")}
+    ofmap_single = _where(whole["ofmap"], False, single["ofmap"])
+    waits = (serial["ifmap"] > 0) | (serial["filter"] > 0)
+    # A double-buffered ofmap's drains, like a whole one's finished blocks, are queued before the next fetches.
+    queued = _where(whole["ofmap"], finished_bytes, drain_bytes)
+    serial["ofmap"] = _where(ofmap_single, drain_bytes + readback_bytes, _where(waits, queued, 0))
+    changes = {"ifmap": tiles["ifmap"] - 1, "filter": tiles["filter"] - 1,
+               "ofmap": _where(whole["ofmap"], finishing_steps, tiles["ofmap"]) - 1}
+    taking = [name for name in OPERANDS if name not in never or name == "ofmap"]
+    held = _boundary_cycles([serial[name] for name in taking], [_where(serial[name] > 0, changes[name], 0)
+                                                                for name in taking],
+                            bandwidth, [ports[name] for name in taking])
+    reads = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
+                              _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
+                     _where(ofmap_single, traffic["ofmap_readbacks"], 0))
+    boundaries = _maximum(_maximum(_where(serial["ifmap"] > 0, tiles["ifmap"] - 1, 0),
+                                   _where(serial["filter"] > 0, tiles["filter"] - 1, 0)),
+                          _where(ofmap_single, tiles["ofmap"] - 1, 0))
+    return held + latency_cycles * reads, boundaries
+
+
+def _boundary_cycles(sizes: list, changes: list, bandwidth, ports: list):
+    """Transfer cycles of the serialized tile changes: operand i moves sizes[i] bytes over changes[i] step
+    boundaries; the boundaries are nested (a column fold's is also a fill's and a step's), so the rarest operand's
+    boundaries carry every operand, and so on. At a boundary the transfers share the channel and each runs on its
+    own port: it lasts max(bytes / channel, each operand's bytes / its port)."""
+    def rate(value):  # cycles per byte (0 for an unlimited link)
+        value = np.asarray(value, dtype=np.float64)
+        return np.where(np.isfinite(value), 1.0 / np.where(np.isfinite(value), value, 1.0), 0.0)
+
+    count = [np.asarray(change, dtype=np.int64) for change in changes]
+    per = [np.asarray(size, dtype=np.float64) / np.maximum(change, 1) for size, change in zip(sizes, count)]
+    alone = [bytes_ * rate(port) for bytes_, port in zip(per, ports)]
+    channel = rate(bandwidth)
+    total = 0.0
+    for i in range(len(sizes)):
+        # Operand i's own level of boundaries (ties broken by position): every operand changing at least as often
+        # moves there, over the boundaries beyond the next rarer level.
+        together = [(count[j] > count[i]) | ((count[j] == count[i]) & (j >= i)) for j in range(len(sizes))]
+        rarer = 0
+        for j in range(len(sizes)):
+            rarer = np.maximum(rarer, np.where(together[j], 0, count[j]))
+        shared = sum(np.where(together[j], per[j], 0.0) for j in range(len(sizes))) * channel
+        own = 0.0
+        for j in range(len(sizes)):
+            own = np.maximum(own, np.where(together[j], alone[j], 0.0))
+        levels = np.where(together[i], count[i] - rarer, 0)
+        total = total + levels * np.maximum(shared, own)
+    held = np.floor(np.asarray(total) + 1e-9).astype(np.int64)
+    return int(held) if held.ndim == 0 else held
+
+
+def _blocking(traffic: dict, single: dict, input_bytes: dict, bandwidth, boundaries, compute):
+    """Cycles a double-buffered input's prefetches hold up the serialized chain (`_serialized`): the channel serves
+    requests in arrival order, so a single-buffered operand's next tile waits behind a prefetch issued before it,
+    and only the steps up to the next serialized tile change (compute / (boundaries + 1) each) can run meanwhile."""
+    tiles, whole = traffic["tiles"], traffic["whole"]
+    cover = compute // (boundaries + 1)
+    total = 0
+    for name in ("ifmap", "filter"):
+        prefetched = _where(_where(whole[name], False, single[name]), False, True)
+        held = _hold_cycles(input_bytes[name], bandwidth)
+        total = total + _where(prefetched, _maximum(held - (tiles[name] - 1) * cover, 0), 0)
+    return _where(boundaries > 0, total, 0)
+
+
+def _write_bursts(traffic: dict, later_inputs: dict, drain_bytes, final_bytes, finishing, is_os, folds,
+                  column_passes, steps, compute, hold, latency_cycles=0):
+    """Cycles the array waits for double-buffered inputs' prefetches (no serialized chain): a prefetch is requested
+    one input tile ahead, so it must arrive within the compute between two input changes, and the channel serves
+    requests in arrival order, so the writes issued before it (a streamed ofmap tile's drain, or a column fold's
+    finished outputs block by block) go first. Per input change: max(0, writes queued ahead + the fetch - the compute
+    between changes, the read latency included). Writes as frequent as the input changes spread over them; rarer ones
+    come in bursts (a burst of `run` consecutive writing steps overlaps its own steps' compute); the last burst is the
+    layer's tail."""
+    tiles, whole = traffic["tiles"], traffic["whole"]
+    streamed = {name: _where(whole[name], False, tiles[name] > 1) for name in ("ifmap", "filter")}
+    change = {name: later_inputs[name] // _maximum(tiles[name] - 1, 1) for name in ("ifmap", "filter")}
+    finest = _maximum(_where(streamed["ifmap"], tiles["ifmap"], 1), _where(streamed["filter"], tiles["filter"], 1))
+    # Both slots fill at the start, so the first change's tile is fetched before any write; the others are requested
+    # as the tile before them is released.
+    changes = _maximum(finest - 2, 0)
+    # The inputs that change at (nearly) every input boundary, and those that change at every step.
+    per_change = sum(_where(streamed[name] & (2 * tiles[name] > finest), hold(change[name]), 0)
+                     for name in ("ifmap", "filter"))
+    per_step = sum(_where(streamed[name] & (tiles[name] >= steps), hold(change[name]), 0)
+                   for name in ("ifmap", "filter"))
+    between, step = compute // finest, compute // steps
+    # Finished outputs: per column fold (os: per fold), over its last fill's steps; a streamed ofmap: per tile change.
+    groups_of = _where(is_os, folds, column_passes)
+    issued = _where(finishing, groups_of - 1, _where(whole["ofmap"], 0, tiles["ofmap"] - 1))
+    written = _where(finishing, final_bytes - final_bytes // _maximum(groups_of, 1), drain_bytes)
+    bursts = _minimum(issued, changes)
+    run = _where(finishing & ~np.asarray(is_os), steps // column_passes // _maximum(traffic["fills"], 1), 1)
+    run = _where(bursts < changes, run, 1)
+    backlog = _maximum(hold(written // _maximum(issued, 1)) + (run - 1) * (per_step - step), 0)
+    # Without a burst, two fetches are in flight (two slots): the read latency is paid once per two changes.
+    steady = _maximum(per_change - between, (per_change + latency_cycles - between) // 2)
+    return (bursts * _maximum(backlog + per_change + latency_cycles - between, 0)
+            + (changes - bursts) * _maximum(steady, 0))
+
+
+def _write_tail(final_bytes, column_passes, fills, chunks, is_os, chunks_outside, compute, hold):
+    """Cycles from the first step to the last finished output written: outputs are finished only by a column
+    fold's last fill (os: by each fold), so all of them are written after the first such step, and the last column
+    fold's after its last fill's first step. Per (group, column fold) the compute is taken as the average."""
+    per_column = compute // column_passes
+    fill_cycles = per_column // fills
+    first_step = _where(chunks_outside, per_column // chunks, fill_cycles // chunks)
+    first_finish = _where(is_os, fill_cycles, _where(chunks_outside, first_step, per_column - fill_cycles + first_step))
+    everything = first_finish + hold(final_bytes)
+    last = compute - fill_cycles + first_step + hold(final_bytes // column_passes)
+    return _maximum(everything, _where(is_os | chunks_outside, 0, last))
+
+
 def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capacity: dict, bandwidth,
                  ifmap_bandwidth=np.inf, filter_bandwidth=np.inf, ofmap_bandwidth=np.inf, latency_cycles=0,
                  geometry=None, drain_finished=False, double_buffered_stationary=False, chunks_outside=False,
-                 residency: Residency = IN_DRAM, fill=1):
+                 residency: Residency = IN_DRAM, fill=1, single=None):
     """Every count of the model as numpy expressions, broadcast over any of the hardware arguments;
     `chunks_outside`: the mapping's chunks of T run outside its row folds (Mapping.chunk_order, ws / is only);
-    `fill`: F, row folds per stationary fill (Mapping.row_folds_per_fill, ws / is only; 1 = today)."""
+    `fill`: F, row folds per stationary fill (Mapping.row_folds_per_fill, ws / is only; 1 = today); `single`: per
+    operand, whether its buffer has one slot (not double-buffered), bools or arrays (None: every buffer has two)."""
+    single = single if single is not None else dict.fromkeys(OPERANDS, False)
     g = layer.gemm
     m, k, n, groups = g.m, g.k, g.n, g.groups
     is_os = dataflow == OS
@@ -406,7 +555,7 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
                        + dram_ofmap_reads * element_bytes["psum"])
     dram_write_bytes = dram_final_writes * element_bytes["ofmap"] + dram_ofmap_reads * element_bytes["psum"]
 
-    # Timing lower bounds on the engine's timeline, in packed bytes (tiles move ceil(elements * bits / 8) bytes).
+    # Timing on the engine's timeline, in packed bytes (tiles move ceil(elements * bits / 8) bytes).
     def packed(elements, name):
         return _ceil_div(elements * bits[name], 8)
 
@@ -427,7 +576,35 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         _hold_cycles(first_ifmap, bandwidth) + _hold_cycles(first_filter, bandwidth),
         _maximum(_hold_cycles(first_ifmap, ifmap_bandwidth), _hold_cycles(first_filter, filter_bandwidth)))
     epilogue = _maximum(_hold_cycles(last_ofmap, bandwidth), _hold_cycles(last_ofmap, ofmap_bandwidth))
-    cycles = _maximum(compute + prologue + epilogue, memory_cycles)
+    later_inputs = {"ifmap": ifmap_bytes - first_ifmap, "filter": filter_bytes - first_filter}
+    # A whole ofmap written block by block as its outputs finish (buffers.ofmap.drain_finished).
+    finishing = _where(traffic["whole"]["ofmap"], _where(residency.ofmap_kept, False, drain_finished), False)
+    serial, boundaries = _serialized(
+        traffic, single, later_inputs, packed(dram_ofmap_reads, "psum"),
+        ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap, bandwidth,
+        {"ifmap": ifmap_bandwidth, "filter": filter_bandwidth, "ofmap": ofmap_bandwidth}, latency_cycles,
+        _where(finishing, packed(dram_final_writes, "ofmap") - last_ofmap, 0),
+        _where(is_os, folds, groups * col_folds * traffic["chunks"]))
+    serial = serial + _blocking(traffic, single, later_inputs, bandwidth, boundaries, compute)
+    steps = groups * col_folds * fills * traffic["chunks"]
+    serial = serial + _where(boundaries > 0, 0, _write_bursts(
+        {**traffic, "fills": fills}, later_inputs, ofmap_bytes - packed(dram_ofmap_reads, "psum") - last_ofmap,
+        packed(dram_final_writes, "ofmap"), finishing, is_os, folds, groups * col_folds, steps, compute,
+        lambda size: _maximum(_hold_cycles(size, bandwidth), _hold_cycles(size, ofmap_bandwidth)), latency_cycles))
+    tail = _write_tail(packed(dram_final_writes, "ofmap"), groups * col_folds, fills, traffic["chunks"], is_os,
+                       chunks_outside & (fills > 1), compute, lambda size: _maximum(_hold_cycles(size, bandwidth),
+                                                                                   _hold_cycles(size, ofmap_bandwidth)))
+    # Every read arrives before the last step starts (the channel serves them in order), which then computes and
+    # drains its tile.
+    readback_bytes = packed(dram_ofmap_reads, "psum")
+    reads = _maximum(_maximum(_hold_cycles(ifmap_bytes + filter_bytes + readback_bytes, bandwidth),
+                              _hold_cycles(ifmap_bytes, ifmap_bandwidth)),
+                     _maximum(_hold_cycles(filter_bytes, filter_bandwidth),
+                              _hold_cycles(readback_bytes, ofmap_bandwidth)))
+    last_step = compute // steps
+    read_tail = latency_cycles + reads + last_step + epilogue
+    cycles = _maximum(_maximum(compute + prologue + epilogue + serial, prologue + tail),
+                      _maximum(memory_cycles, read_tail))
     return {
         "folds": folds, "row_folds": row_folds, "col_folds": col_folds,
         "compute_cycles": compute, "memory_cycles": memory_cycles, "cycles": cycles,
@@ -441,6 +618,17 @@ def _closed_form(layer: Layer, rows, cols, dataflow, convention_scalesim, capaci
         "dram_read_bytes": dram_read_bytes, "dram_write_bytes": dram_write_bytes,
         "chunks": traffic["chunks"], "fits": traffic["misfit"] == "", "misfit": traffic["misfit"],
     }
+
+
+def _one_slot(double_buffered):
+    """The grid's `double_buffered` as one-slot flags: a plain bool for one value (the serialized terms skip it)."""
+    flags = ~np.asarray(double_buffered, dtype=bool)
+    return bool(flags) if flags.ndim == 0 else flags
+
+
+def single_buffered(hw: Hardware) -> dict[str, bool]:
+    """Per operand, whether its buffer has one slot (buffers.<operand>.double_buffered false)."""
+    return {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
 
 
 def _element_bytes(bits: int) -> int:
@@ -516,6 +704,7 @@ def estimate_systolic_grid(
         np.asarray(ofmap_bandwidth_bytes_per_cycle, dtype=np.float64),
         np.asarray(latency_cycles, dtype=np.int64), drain_finished=np.asarray(drain_finished, dtype=bool),
         double_buffered_stationary=np.asarray(double_buffered_stationary, dtype=bool),
+        single=dict.fromkeys(OPERANDS, _one_slot(double_buffered)),
     )
     result.pop("misfit")
     shape = np.broadcast_shapes(*(np.shape(v) for v in result.values()))
@@ -570,7 +759,7 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
         double_buffered_stationary=hw.pe_array.double_buffered_stationary,
         chunks_outside=mapping.chunk_order == "outside_row_folds", residency=residency,
-        fill=mapping.row_folds_per_fill,
+        fill=mapping.row_folds_per_fill, single=single_buffered(hw),
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
@@ -651,7 +840,7 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                           dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
                           drain_finished=hw.buffers.ofmap.drain_finished,
                           double_buffered_stationary=hw.pe_array.double_buffered_stationary,
-                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill)
+                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill, single=single_buffered(hw))
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}

@@ -267,10 +267,10 @@ def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: flo
              if memory_cycles >= compute_cycles else
              f"compute-bound ({compute_cycles:,} compute vs {memory_cycles:,} memory cycles)")
     if engine_cycles >= analytical_cycles:
-        why = ("the closed form is a lower bound of the engine's timeline (docs/systolic.md): the engine's folds "
-               "wait for tile fetches the bound overlaps; energy follows through leakage per cycle")
+        why = ("the closed form prices the engine's timeline on averages (docs/systolic.md): the engine's steps "
+               "wait longer for tile fetches queued behind other transfers; energy follows through leakage per cycle")
     else:
-        why = "the engine overlaps more than the closed form's prologue and epilogue assume"
+        why = "the engine overlaps more than the closed form's averaged stalls and tails assume"
     return "; ".join(reasons) + f" ({bound}: {why})"
 
 

@@ -77,11 +77,11 @@ def test_engine_and_closed_forms_agree_with_double_buffered_stationary_registers
         assert (hidden == 0).all()
         assert strip(estimate_systolic(layer, off, mapping)) == strip(model)
         assert strip(simulate_layer(layer, off, mapping)) == strip(engine)
-    # A finite channel: same counts, the closed form a lower bound.
+    # A finite channel: same counts, the closed form at most 5 % above the engine (docs/systolic.md, "Cycles").
     slow = systolic_hw(*point, double=True, bandwidth=2.0, latency=4)
     engine, model = simulate_layer(layer, slow, mapping), estimate_systolic(layer, slow, mapping)
     assert (engine.dram_reads, engine.dram_writes) == (model.dram_reads, model.dram_writes)
-    assert engine.cycles >= model.cycles
+    assert 1.05 * engine.cycles >= model.cycles
 
 
 def test_a_ws_fold_hides_its_weight_preload_under_the_previous_fold():

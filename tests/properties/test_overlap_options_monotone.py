@@ -1,8 +1,8 @@
-"""Options that only overlap work never make a layer slower: `buffers.ofmap.drain_finished` (finished outputs
-leave while compute goes on) and `pe_array.double_buffered_stationary` (the next fold's stationary operand shifts
-in during the current fold), each on vs off with everything else equal, engine and closed form, for random layers x
-dataflows x conventions x buffer sizes x mappings (chunk orders), under ideal memory and under finite DRAM
-bandwidth and latency (docs/mapping.md, "Defaults")."""
+"""Options that only overlap work never make a layer slower under ideal memory: `buffers.ofmap.drain_finished`
+(finished outputs leave while compute goes on) and `pe_array.double_buffered_stationary` (the next fold's stationary
+operand shifts in during the current fold), each on vs off with everything else equal, engine and closed form, for
+random layers x dataflows x conventions x buffer sizes x mappings (chunk orders); under finite DRAM bandwidth and
+latency the closed form follows the engine with either setting (docs/mapping.md, "Defaults")."""
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -74,18 +74,18 @@ def test_an_overlap_option_never_adds_cycles_under_ideal_memory(layer, dataflow,
 
 @SETTINGS
 @given(*CASES, st.sampled_from([(1.0, 20), (4.0, 10), (48.0, 10)]), st.sampled_from([1, 64]))
-def test_under_finite_bandwidth_the_closed_form_never_adds_cycles(layer, dataflow, rows, cols, sizes, convention,
+def test_under_finite_bandwidth_the_closed_form_follows_the_engine(layer, dataflow, rows, cols, sizes, convention,
                                                                    option, other_on, memory, burst):
-    # The closed form's time never grows with an overlap option (shorter folds; the last drain one block instead
-    # of the whole ofmap) and stays a lower bound of the engine's. The engine's own timeline under finite
-    # bandwidth is not monotone in them (docs/mapping.md, "Defaults: when an overlap option costs cycles"):
-    # drains are DRAM requests of their own (whole bursts, whole cycles), and shorter folds reorder the requests
-    # on the channel's FIFO.
+    # Under finite bandwidth neither timeline is monotone in the options (docs/mapping.md, "Defaults: when an overlap
+    # option costs cycles"): drains are DRAM requests of their own (whole bursts, whole cycles), and finished outputs
+    # written as they finish queue on the channel's FIFO before the next prefetches, which the closed form prices as
+    # the engine does (docs/systolic.md, "Cycles"; it used to be monotone while it ignored that queueing). Both
+    # settings: the same counts, and the closed form at least the compute and at most 5 % above the engine.
     pair = _pair(layer, dataflow, rows, cols, sizes, convention, option, other_on, (*memory, burst))
     if pair is None:
         return
     off, on, mapping = pair
-    closed_off, closed_on = estimate_systolic(layer, off, mapping), estimate_systolic(layer, on, mapping)
-    engine_off, engine_on = simulate_layer(layer, off, mapping), simulate_layer(layer, on, mapping)
-    assert closed_on.cycles <= closed_off.cycles
-    assert engine_on.cycles >= closed_on.cycles
+    for hw in (off, on):
+        closed, engine = estimate_systolic(layer, hw, mapping), simulate_layer(layer, hw, mapping)
+        assert (closed.dram_reads, closed.dram_writes) == (engine.dram_reads, engine.dram_writes)
+        assert closed.compute_cycles <= closed.cycles <= 1.05 * engine.cycles
