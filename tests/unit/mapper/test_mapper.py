@@ -326,9 +326,9 @@ def fill_hw(rows: int, cols: int, sizes: list[int], register_bytes: int, bandwid
                     dram={"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": 3}, memory=levels, energy=energy)
 
 
-def brute_force_fills(layer: Layer, hw: Hardware, objective: str) -> float:
-    """Every record with every F in 1..row folds on ws / is (both chunk orders), each through estimate_systolic."""
-    best = np.inf
+def every_record(layer: Layer, hw: Hardware):
+    """(whole flags, estimate_systolic result) of every record with every F in 1..row folds on ws / is (both chunk
+    orders) that maps."""
     for flow in DATAFLOW_NAMES:
         base = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols)
         for fill in range(1, (base.row_folds if flow != "os" else 1) + 1):
@@ -343,8 +343,13 @@ def brute_force_fills(layer: Layer, hw: Hardware, objective: str) -> float:
                         result = estimate_systolic(layer, hw, record)
                     except MappingError:
                         continue
-                    best = min(best, float(objective_of(objective, result.cycles, result.energy.total_pj)))
-    return best
+                    yield held, result
+
+
+def brute_force_fills(layer: Layer, hw: Hardware, objective: str) -> float:
+    """The best objective over every_record."""
+    return min((float(objective_of(objective, result.cycles, result.energy.total_pj))
+                for _, result in every_record(layer, hw)), default=np.inf)
 
 
 fill_points = st.tuples(st.integers(1, 4), st.integers(1, 4),
@@ -408,23 +413,9 @@ def tied_optimum(layer: Layer, hw: Hardware, objective: str):
     """Brute force (every record through estimate_systolic): the best objective, the best other metric among the
     records at it (cycles for energy and edp, energy for latency), and which whole flags those records can have."""
     rows = []
-    for flow in DATAFLOW_NAMES:
-        base = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols)
-        for fill in range(1, (base.row_folds if flow != "os" else 1) + 1):
-            for bits in range(8):
-                held = tuple(name for i, name in enumerate(OPERANDS) if bits >> i & 1)
-                for chunks, order in itertools.product(range(1, max(base.temporal, 1) + 1), CHUNK_ORDERS):
-                    if flow == "os" and order != "innermost":
-                        continue
-                    record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks,
-                                           whole=held, chunk_order=order, row_folds_per_fill=fill)
-                    try:
-                        result = estimate_systolic(layer, hw, record)
-                    except MappingError:
-                        continue
-                    other = result.energy.total_pj if objective == "latency" else result.cycles
-                    rows.append((float(objective_of(objective, result.cycles, result.energy.total_pj)),
-                                 float(other), held))
+    for held, result in every_record(layer, hw):
+        other = result.energy.total_pj if objective == "latency" else result.cycles
+        rows.append((float(objective_of(objective, result.cycles, result.energy.total_pj)), float(other), held))
     if not rows:
         return None
     best = min(r[0] for r in rows)
