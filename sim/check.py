@@ -1,10 +1,10 @@
 """`sim check FILE...`: validate configs, traces, mappings and sweep specs, one line per file.
 
 The typer command (`sim.cli.check`) calls `check_files`. A plain `sim check FILE...` (no option) is also run from
-`sim/__main__.py` without typer and click (`plain_check_files`, `run_check_command`): importing them is about a
-third of a hardware check's start-up (docs/robustness.md, "Start-up"). Both ways print the same lines and exit
-with the same code; anything typer would parse differently (an option, `--`, `-`, an empty or unreadable name, a
-shell-completion request) goes through typer.
+`sim/__main__.py` without typer and click (`plain_check_files`, `run_check_command`): importing them is a sixth of
+a hardware check's start-up and two fifths of a trace check's (docs/robustness.md, "Start-up"). Both ways print
+the same lines and exit with the same code; anything typer would parse differently (an option, `--`, `-`, an empty
+or unreadable name, a shell-completion request) goes through typer.
 """
 from __future__ import annotations
 
