@@ -1,8 +1,6 @@
 """The `sim` command: parse arguments, call the API, print. User mistakes (SimError) exit with code 2."""
 from __future__ import annotations
 
-import os
-import signal
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -478,70 +476,6 @@ def plot(
         typer.echo(str(path))
 
 
-def _maestro_file_kind(path: Path) -> str:
-    """'network', 'dataflow' (a mapping file) or 'hardware': MAESTRO uses .m for all three."""
-    from sim.inputs import MAX_TRACE_BYTES, read_bytes
-
-    try:
-        text = read_bytes(path, SimError, limit=MAX_TRACE_BYTES).decode(errors="replace")
-    except SimError:
-        return "network"  # let the trace loader report the unreadable file
-    if "Network" in text or "Layer" in text:
-        return "network"
-    return "dataflow" if "Dataflow" in text or "Map(" in text else "hardware"
-
-
-# Files `sim check` validates; anything else found in a folder (README.md ...) is documentation.
-CHECKED_SUFFIXES = (".toml", ".cfg", ".m", ".csv", ".onnx")
-
-
-def _files_to_check(paths: list[Path]) -> list[Path]:
-    """Named files as given; folders expanded to the checkable files below them, in a stable order."""
-    out: list[Path] = []
-    for path in paths:
-        if path.is_dir():
-            out.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in CHECKED_SUFFIXES))
-        else:
-            out.append(path)
-    return out
-
-
-def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[Path] = None) -> str:
-    """Validate one file; returns what it is, or raises SimError."""
-    from sim import api
-
-    suffix = path.suffix.lower()
-    maestro_kind = _maestro_file_kind(path) if suffix == ".m" else None
-    if maestro_kind == "dataflow":
-        dataflow = api.load_mapping(path)
-        return f"dataflow, {len(dataflow.directives)} directives"
-    if suffix in (".toml", ".cfg") or maestro_kind == "hardware":
-        keys = _toml_keys(path) if suffix == ".toml" else set()  # read once: what kind of TOML this is
-        if "sweep" in keys:
-            from sim.sweep import load_sweep_spec
-
-            load_sweep_spec(path)
-            return "sweep spec"
-        if "accelerator" in keys:
-            from sim.system.partition import partition_from_table
-            from sim.system.spec import raw_partition
-
-            machine = api.load_system(path, include_root=include_root)
-            table = raw_partition(path)
-            if table is not None:
-                partition_from_table(table, machine)
-            return f"system '{machine.name}', {len(machine.accelerators)} accelerators, {len(machine.links)} links"
-        if _is_energy_table(keys):
-            from sim.hardware.energy_table import check_energy_table
-
-            entries = check_energy_table(path)
-            return f"energy/area table, {entries} entries"
-        hardware = api.load_hardware(path, include_root=include_root)
-        return f"hardware '{hardware.name}', {hardware.kind}"
-    trace = api.load_trace(path, batch=batch)
-    return f"trace '{trace.name}', {len(trace.layers)} layers"
-
-
 @app.command()
 def system(
     config: Path = typer.Argument(..., help="a system config (.toml): accelerators, links, optional [partition]"),
@@ -610,71 +544,16 @@ def check(
     include_root: Optional[Path] = typer.Option(None, "--include-root", help=INCLUDE_HELP),
 ) -> None:
     """Validate configs and traces; exit 2 with precise errors if any is invalid."""
-    failed = 0
-    for path in _files_to_check(files):  # plain lines: no rich import, so a check starts fast
-        if path.suffix.lower() in (".md", ".txt", ".rst"):
-            print(f"skip  {path}  (documentation)")
-            continue
-        try:
-            print(f"ok    {path}  ({_check_one(path, batch, include_root)})")
-        except SimError as err:
-            failed += 1
-            print(f"error {err}", file=sys.stderr)
-    if failed:
+    from sim.check import check_files  # `sim check FILE...` without options runs it without typer (sim/__main__.py)
+
+    if check_files(files, batch, include_root):
         raise typer.Exit(2)
 
 
-def _toml_keys(path: Path) -> set[str]:
-    """Top-level keys of a TOML file, read bounded; empty when it cannot be read (the loader then says why)."""
-    from sim.hardware.toml_loader import parse_toml, read_text
-
-    try:
-        return set(parse_toml(read_text(path), path))
-    except SimError:
-        return set()
-
-
-def _is_energy_table(keys: set[str]) -> bool:
-    """A shared table (hw_configs/energy/*.toml) has [energy]/[area] entries and no hardware section."""
-    return bool(keys & {"energy", "area"}) and keys <= {"description", "energy", "area"}
-
-
-INTERRUPT_GRACE_S = 10  # seconds the clean-up after Ctrl-C may take before the process is ended regardless
-
-
-def _force_exit(signum, frame):
-    os.write(2, b"interrupted\n")
-    os._exit(130)
-
-
-class _Interrupted(BaseException):
-    """Ctrl-C, raised past click (which would turn KeyboardInterrupt into 'Aborted!' and exit 1)."""
-
-
 def main() -> None:
-    main_pid = os.getpid()
+    from sim.entry import run_command
 
-    def interrupted(signum, frame):
-        if os.getpid() != main_pid:  # a forked worker keeps the default behaviour
-            raise KeyboardInterrupt
-        # A library that swallows the exception (one raised in a __del__ or a callback is only printed) must not
-        # keep the run going: if the clean-up below has not ended the process within the grace period, end it.
-        signal.signal(signal.SIGALRM, _force_exit)
-        signal.alarm(INTERRUPT_GRACE_S)
-        raise _Interrupted
-
-    previous = signal.signal(signal.SIGINT, interrupted)
-    try:
-        app()
-    except SimError as err:
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except (_Interrupted, KeyboardInterrupt):
-        signal.alarm(0)
-        print("interrupted", file=sys.stderr)
-        sys.exit(130)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    run_command(app)
 
 
 if __name__ == "__main__":

@@ -8,8 +8,9 @@ here (see hw_configs/*.toml and docs/hardware.md). Units are in the field names.
 pydantic does the validation so every message names the field path, the value and what is allowed;
 `sim.hardware.load` turns its errors into ConfigError with the file attached.
 """
-from __future__ import annotations
-
+# No `from __future__ import annotations`: pydantic then takes the ~180 field types as objects instead of compiling
+# and evaluating each as a string when the models are defined (~1.5 % of a `sim check`); a method's return type
+# naming its own class is quoted.
 import math
 import re
 from typing import Annotated, Literal
@@ -85,7 +86,7 @@ class PeArraySpec(Spec):
     double_buffered_stationary: bool = False
 
     @model_validator(mode="after")
-    def _scalesim_memory_needs_scalesim_cycles(self) -> PeArraySpec:
+    def _scalesim_memory_needs_scalesim_cycles(self) -> "PeArraySpec":
         if self.memory_convention == "scalesim" and self.cycle_convention != "scalesim":
             raise constraint_error("memory_convention", "the scalesim memory convention times SCALE-Sim's buffers "
                                    "against SCALE-Sim's compute cycles", self.memory_convention,
@@ -114,7 +115,7 @@ class SramSpec(Spec):
     keep_for_next_layer: bool | None = None
 
     @model_validator(mode="after")
-    def _whole_words(self) -> SramSpec:
+    def _whole_words(self) -> "SramSpec":
         size = self.size_kb * 1024
         if size != math.floor(size):
             raise constraint_error("size_kb", "size_kb * 1024 must be a whole number of bytes", self.size_kb,
@@ -144,7 +145,7 @@ class BuffersSpec(Spec):
     ofmap: SramSpec
 
     @model_validator(mode="after")
-    def _drain_only_outputs(self) -> BuffersSpec:
+    def _drain_only_outputs(self) -> "BuffersSpec":
         for name in ("ifmap", "filter"):
             if getattr(self, name).drain_finished:
                 raise constraint_error(f"{name}.drain_finished", "only the ofmap buffer drains outputs", True,
@@ -223,7 +224,7 @@ class DdrDeviceSpec(Spec):
     source: str = Field("", max_length=MAX_TEXT)
 
     @model_validator(mode="after")
-    def _consistent(self) -> DdrDeviceSpec:
+    def _consistent(self) -> "DdrDeviceSpec":
         if self.rc_tck < self.ras_tck + self.rp_tck:
             raise constraint_error("rc_tck", f"tRC must cover tRAS + tRP ({self.ras_tck} + {self.rp_tck})",
                                    self.rc_tck, f">= {self.ras_tck + self.rp_tck}")
@@ -286,7 +287,7 @@ class DramSpec(Spec):
                                           "ofmap_bandwidth_bytes_per_cycle")(bounded_bandwidth)
 
     @model_validator(mode="after")
-    def _bank_row_needs_timing(self) -> DramSpec:
+    def _bank_row_needs_timing(self) -> "DramSpec":
         if self.model == "bank_row" and self.timing is None and self.preset is None:
             raise constraint_error("timing", "model 'bank_row' needs a 'preset' or a [dram.timing] table", None,
                                    "preset = \"DDR4-2400\" or [dram.timing]")
@@ -343,7 +344,7 @@ class AdcSpec(Spec):
     area_law: Literal["table", "linear", "exponential"] = "table"
 
     @model_validator(mode="after")
-    def _calibrated_range(self) -> AdcSpec:
+    def _calibrated_range(self) -> "AdcSpec":
         if self.calibrated_min >= self.calibrated_max:
             raise ValueError("calibrated_min must be below calibrated_max")
         return self
@@ -429,14 +430,14 @@ class ReramSpec(Spec):
     tile_noc: TileNocSpec = Field(default_factory=TileNocSpec)
 
     @model_validator(mode="after")
-    def _pruning_needs_zero_cells(self) -> ReramSpec:
+    def _pruning_needs_zero_cells(self) -> "ReramSpec":
         if self.prune_nonzero is not None and self.signed_weights != "differential":
             raise ValueError("prune_nonzero (TinyADC) needs pruned weights to store zero cells: "
                              "signed_weights = \"differential\" (an offset stores 2**(weight_bits-1) for a zero)")
         return self
 
     @model_validator(mode="after")
-    def _mesh_columns_divide_the_routers(self) -> ReramSpec:
+    def _mesh_columns_divide_the_routers(self) -> "ReramSpec":
         routers = -(-self.tiles // self.tiles_per_router)
         columns = self.tile_noc.mesh_cols
         if columns != "auto" and routers % columns:
@@ -492,7 +493,7 @@ class MemoryLevelSpec(Spec):
     _bandwidth_bounded = field_validator("bandwidth_bytes_per_cycle")(bounded_bandwidth)
 
     @model_validator(mode="after")
-    def _consistent(self) -> MemoryLevelSpec:
+    def _consistent(self) -> "MemoryLevelSpec":
         if len(set(self.operands)) != len(self.operands):
             raise constraint_error("operands", "an operand listed twice", list(self.operands), "distinct operands")
         if (self.size_bytes is None) != (self.kind == "dram"):
@@ -582,7 +583,7 @@ class Hardware(Spec):
         return data
 
     @model_validator(mode="after")
-    def _one_kind(self) -> Hardware:
+    def _one_kind(self) -> "Hardware":
         kinds = [k for k in ("pe_array", "reram", "directive_array") if getattr(self, k) is not None]
         if not kinds:
             raise constraint_error("pe_array", "a hardware config needs one of [pe_array], [reram] or "

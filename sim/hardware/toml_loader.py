@@ -15,8 +15,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-import tomli_w
-
 from sim.errors import ConfigError
 from sim.inputs import MAX_CONFIG_BYTES, check_toml_shape
 from sim.inputs import read_text as read_input_text
@@ -260,5 +258,7 @@ def dump_hardware_toml(hw: Hardware) -> str:
 
     `load_hardware_toml` of the text gives back `hw` (with source_file set to where it was written).
     """
+    import tomli_w  # writing only: loading a config (`sim check`, every run) does not import it
+
     data = _plain(hw.model_dump(mode="python", exclude={"source_file"}))
     return f"# written by sim.hardware.dump_hardware_toml\n{tomli_w.dumps(data)}"

@@ -12,12 +12,14 @@ accelerator cannot run, each naming the layer and the accelerator.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sim.errors import ConfigError, MappingError
 from sim.system.spec import System
-from sim.workload.layer import Layer
-from sim.workload.trace import Trace
+
+if TYPE_CHECKING:  # annotations only: checking a system config's [partition] loads no workload module
+    from sim.workload.layer import Layer
+    from sim.workload.trace import Trace
 
 KINDS = ("pipeline", "data_parallel", "tensor")
 

@@ -1,4 +1,4 @@
-"""Run one fuzz case through the real CLI entry point (`sim.cli.main`) in a forked child, under a time and
+"""Run one fuzz case through the real CLI entry point (`sim.__main__.main`) in a forked child, under a time and
 memory limit, and classify what happened against the input contract:
 
   accepted     exit 0 and a sane report (finite, non-negative numbers) or `ok` from `sim check`
@@ -60,6 +60,8 @@ def preload() -> None:
     """Import what a run touches, once, in the parent, so every forked case starts warm."""
     import sim.analytical  # noqa: F401
     import sim.api  # noqa: F401
+    import sim.__main__  # noqa: F401
+    import sim.check  # noqa: F401
     import sim.cli  # noqa: F401
     import sim.engine  # noqa: F401
     import sim.report  # noqa: F401
@@ -111,7 +113,7 @@ def _child(case: Case, root: Path, memory_bytes: int, timeout_s: float) -> None:
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
         signal.alarm(int(timeout_s) + 5)  # a backstop; the parent kills at timeout_s
         sys.argv = ["sim", *case.argv]
-        from sim.cli import main
+        from sim.__main__ import main  # what `sim` runs: `sim check FILE...` without typer, the rest through it
 
         try:
             main()
