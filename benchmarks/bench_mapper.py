@@ -198,7 +198,12 @@ def _per_tiling_counter(layer: Layer) -> FootprintCounter:
     def none_at_once(*_args, **_options):
         return None  # ws chunkings: one tiling at a time too
 
-    return FootprintCounter(counter.count, one_by_one, none_at_once)
+    def is_one_by_one(m_edges, k, steps):
+        sums = [counter(m_edges, np.append(np.arange(0, k, s, dtype=np.int64), k)) for s in np.asarray(steps).tolist()]
+        return (np.array([int(s.sum()) for s in sums], dtype=np.int64),
+                np.array([int(s[0, 0]) for s in sums], dtype=np.int64))
+
+    return FootprintCounter(counter.count, one_by_one, none_at_once, is_one_by_one)
 
 
 DIRECTIVE_LAYERS = ("layer1.0.conv1", "layer4.0.conv2")

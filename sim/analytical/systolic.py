@@ -254,6 +254,11 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
             if counted is not None:
                 total[rows], first[rows] = counted
                 chunked[rows] = True
+    # is: every row extent over one column extent at once (the fills F).
+    for col_ext in np.unique(distinct[distinct[:, 0] == IS, 2]).tolist():
+        rows = np.flatnonzero((distinct[:, 0] == IS) & (distinct[:, 2] == col_ext))
+        total[rows], first[rows] = block_footprints.k_tilings(_edges(g.m, col_ext), g.k, distinct[rows, 1])
+        chunked[rows] = True
     for i in np.flatnonzero(~chunked).tolist():
         flow, step, other = distinct[i].tolist()
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)

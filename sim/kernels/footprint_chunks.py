@@ -1,0 +1,125 @@
+"""Ifmap footprints summed over many chunkings of the im2col rows (ws tilings): two numba loops, arrays in, arrays out.
+
+sim.mapping.footprint links every (row, tap) touch of a stored pixel to the previous row touching the same pixel
+(a pair p < r with a weight: the channels it stands for). A chunk of rows [a, b) counts as new, beyond its touches
+with no earlier row, the pairs that enter it from before: X(a, b) = weight of the pairs with p < a <= r < b. A
+chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
+"""
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# Below this many rows, floor(m * i / c) is computed exactly in float64 (error << 0.5 / c); above, by integers.
+FLOAT_EXACT_ROWS = 1 << 24
+
+
+@njit(cache=True)
+def crossing_tables(previous: np.ndarray, rows: np.ndarray, weight: np.ndarray, m: int,
+                    span: int) -> tuple[np.ndarray, np.ndarray]:
+    """(whole, short): whole[a] = X(a, m), the weight of the pairs with p < a <= r; short[length, a] = X(a, a +
+    length) for chunk lengths 1 .. span - 1 (a chunk of `span` rows or more holds every pair entering it, whose
+    rows are at most `span` apart)."""
+    entering = np.zeros((span, m + 1), dtype=np.int64)  # entering[d, a]: pairs with p < a <= r, r = a + d
+    for i in range(rows.size):
+        p, r, w = previous[i], rows[i], weight[i]
+        for a in range(p + 1, r + 1):
+            entering[r - a, a] += w
+    short = np.zeros((span, m + 1), dtype=np.int64)
+    for length in range(1, span):
+        for a in range(m + 1):
+            short[length, a] = short[length - 1, a] + entering[length - 1, a]
+    whole = np.zeros(m + 1, dtype=np.int64)
+    for a in range(m + 1):
+        whole[a] = short[span - 1, a] + entering[span - 1, a]
+    return whole, short
+
+
+@njit(cache=True, inline="always")
+def _floor_ratio(i: int, numerator: int, denominator: int, ratio: float, offset: float) -> int:
+    """floor(i * numerator / denominator) (offset 0.5 / denominator) or ceil(...) - 1 (offset -0.5 / denominator):
+    the float's error is far below the half step that separates it from the next integer."""
+    if numerator < FLOAT_EXACT_ROWS:
+        return int(i * ratio + offset)
+    if offset > 0:
+        return (i * numerator) // denominator
+    return (i * numerator - 1) // denominator
+
+
+@njit(cache=True)
+def chunking_crossings(m: int, chunks: np.ndarray, whole: np.ndarray, short: np.ndarray,
+                       span: int) -> np.ndarray:
+    """Per chunk count c: X summed over the chunks [b_i, b_(i+1)), b_i = m*i // c, for i = 1 .. c-1. Chunks of
+    `span` rows or more take whole[b_i]; then with more chunks than half the rows the sum is every row's whole[]
+    less the rows that start no chunk (m - c of them: ceil(m*j / (m - c)) - 1 for j = 1 .. m - c)."""
+    out = np.zeros(chunks.size, dtype=np.int64)
+    every_row = 0
+    for a in range(1, m):
+        every_row += whole[a]
+    for j in range(chunks.size):
+        c = chunks[j]
+        ratio, half = m / c, 0.5 / c
+        total = 0
+        if m // c < span:
+            for i in range(1, c):
+                start = _floor_ratio(i, m, c, ratio, half)
+                length = _floor_ratio(i + 1, m, c, ratio, half) - start
+                total += whole[start] if length >= span else short[length, start]
+        elif 2 * c <= m:
+            for i in range(1, c):
+                total += whole[_floor_ratio(i, m, c, ratio, half)]
+        else:
+            gaps = m - c
+            gap_ratio, gap_half = m / max(gaps, 1), 0.5 / max(gaps, 1)
+            total = every_row
+            for i in range(1, gaps + 1):
+                total -= whole[_floor_ratio(i, m, gaps, gap_ratio, -gap_half)]
+        out[j] = total
+    return out
+
+
+@njit(cache=True)
+def tap_range_touches(base: np.ndarray, offsets: np.ndarray, stored: np.ndarray, m_edges: np.ndarray) -> np.ndarray:
+    """int64 (2, taps, taps + 1): [0, t, q + 1] the touches of tap t (over every row block m_edges[i]:m_edges[i+1])
+    whose pixel the block last touched with tap q (-1: none); [1] the first block's alone. `base`: each row's
+    position of tap 0 (rows m_edges[0]:m_edges[-1]), `offsets`: each tap's offset from it, `stored`: True where
+    a position holds a stored ifmap pixel."""
+    taps = offsets.size
+    reached = np.zeros((2, taps, taps + 1), dtype=np.int64)
+    last_tap = np.full(stored.size, -1, dtype=np.int64)
+    last_block = np.full(stored.size, -1, dtype=np.int64)
+    for block in range(m_edges.size - 1):
+        lo, hi = m_edges[block] - m_edges[0], m_edges[block + 1] - m_edges[0]
+        for tap in range(taps):
+            for row in range(lo, hi):
+                position = base[row] + offsets[tap]
+                if stored[position]:
+                    previous = last_tap[position] if last_block[position] == block else -1
+                    reached[0, tap, previous + 1] += 1
+                    if block == 0:
+                        reached[1, tap, previous + 1] += 1
+                    last_tap[position], last_block[position] = tap, block
+    return reached
+
+
+@njit(cache=True)
+def row_links(base: np.ndarray, offsets: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, previous) of every touch of a stored pixel by rows 0..M-1 (`base`: each row's position of the
+    range's first tap) with the taps at `offsets`: the touching row and the previous row touching the same pixel
+    (-1: none), rows in increasing order."""
+    touches = 0
+    for row in range(base.size):
+        for offset in offsets:
+            touches += stored[base[row] + offset]
+    rows = np.empty(touches, dtype=np.int64)
+    previous = np.empty(touches, dtype=np.int64)
+    last_row = np.full(stored.size, -1, dtype=np.int64)
+    index = 0
+    for row in range(base.size):
+        for offset in offsets:
+            position = base[row] + offset
+            if stored[position]:
+                rows[index], previous[index] = row, last_row[position]
+                last_row[position] = row
+                index += 1
+    return rows, previous
