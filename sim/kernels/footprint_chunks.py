@@ -14,27 +14,6 @@ from numba import njit
 FLOAT_EXACT_ROWS = 1 << 24
 
 
-@njit(cache=True)
-def crossing_tables(previous: np.ndarray, rows: np.ndarray, weight: np.ndarray, m: int,
-                    span: int) -> tuple[np.ndarray, np.ndarray]:
-    """(whole, short): whole[a] = X(a, m), the weight of the pairs with p < a <= r; short[length, a] = X(a, a +
-    length) for chunk lengths 1 .. span - 1 (a chunk of `span` rows or more holds every pair entering it, whose
-    rows are at most `span` apart)."""
-    entering = np.zeros((span, m + 1), dtype=np.int64)  # entering[d, a]: pairs with p < a <= r, r = a + d
-    for i in range(rows.size):
-        p, r, w = previous[i], rows[i], weight[i]
-        for a in range(p + 1, r + 1):
-            entering[r - a, a] += w
-    short = np.zeros((span, m + 1), dtype=np.int64)
-    for length in range(1, span):
-        for a in range(m + 1):
-            short[length, a] = short[length - 1, a] + entering[length - 1, a]
-    whole = np.zeros(m + 1, dtype=np.int64)
-    for a in range(m + 1):
-        whole[a] = short[span - 1, a] + entering[span - 1, a]
-    return whole, short
-
-
 @njit(cache=True, inline="always")
 def _floor_ratio(i: int, numerator: int, denominator: int, ratio: float, offset: float) -> int:
     """floor(i * numerator / denominator) (offset 0.5 / denominator) or ceil(...) - 1 (offset -0.5 / denominator):
@@ -47,33 +26,50 @@ def _floor_ratio(i: int, numerator: int, denominator: int, ratio: float, offset:
 
 
 @njit(cache=True)
-def chunking_crossings(m: int, chunks: np.ndarray, whole: np.ndarray, short: np.ndarray,
-                       span: int) -> np.ndarray:
-    """Per chunk count c: X summed over the chunks [b_i, b_(i+1)), b_i = m*i // c, for i = 1 .. c-1. Chunks of
-    `span` rows or more take whole[b_i]; then with more chunks than half the rows the sum is every row's whole[]
-    less the rows that start no chunk (m - c of them: ceil(m*j / (m - c)) - 1 for j = 1 .. m - c)."""
+def chunking_crossings(m: int, chunks: np.ndarray, entering: np.ndarray, ending: np.ndarray, spans: np.ndarray,
+                       starting: np.ndarray) -> np.ndarray:
+    """Per chunk count c: X summed over the chunks [b_i, b_(i+1)), b_i = m*i // c, for i = 1 .. c-1.
+
+    entering[a] = X(a, m), the pairs with p < a <= r; ending[x]: the pairs with r < x; spans: the distinct
+    r - p, increasing; starting[k, x]: the pairs of span spans[k] with p < x. When every chunk has at least the
+    largest span of rows, X(a, b) = entering[a], and with more chunks than half the rows the sum is every row's
+    entering[] less the rows that start no chunk (m - c of them: ceil(m*j / (m - c)) - 1, j = 1 .. m - c).
+    Otherwise X(a, b) = (pairs ending in [a, b)) - (pairs inside [a, b)); the first terms telescope, and a chunk
+    holds a pair of span d only when it has more than d rows: pairs inside = sum over d < b - a of
+    starting[d, b - d] - starting[d, a]."""
     out = np.zeros(chunks.size, dtype=np.int64)
     every_row = 0
     for a in range(1, m):
-        every_row += whole[a]
+        every_row += entering[a]
+    smallest, largest = spans[0], spans[spans.size - 1]
     for j in range(chunks.size):
         c = chunks[j]
         ratio, half = m / c, 0.5 / c
-        total = 0
-        if m // c < span:
-            for i in range(1, c):
-                start = _floor_ratio(i, m, c, ratio, half)
-                length = _floor_ratio(i + 1, m, c, ratio, half) - start
-                total += whole[start] if length >= span else short[length, start]
-        elif 2 * c <= m:
-            for i in range(1, c):
-                total += whole[_floor_ratio(i, m, c, ratio, half)]
+        step = m // c
+        if step >= largest:
+            total = 0
+            if 2 * c <= m:
+                for i in range(1, c):
+                    total += entering[_floor_ratio(i, m, c, ratio, half)]
+            else:
+                gaps = m - c
+                gap_ratio, gap_half = m / max(gaps, 1), 0.5 / max(gaps, 1)
+                total = every_row
+                for i in range(1, gaps + 1):
+                    total -= entering[_floor_ratio(i, m, gaps, gap_ratio, -gap_half)]
         else:
-            gaps = m - c
-            gap_ratio, gap_half = m / max(gaps, 1), 0.5 / max(gaps, 1)
-            total = every_row
-            for i in range(1, gaps + 1):
-                total -= whole[_floor_ratio(i, m, gaps, gap_ratio, -gap_half)]
+            total = ending[m] - ending[step]
+            if step + 1 > smallest:  # else no chunk is long enough to hold a pair
+                start = step
+                for i in range(1, c):
+                    stop = _floor_ratio(i + 1, m, c, ratio, half)
+                    length = stop - start
+                    for k in range(spans.size):
+                        d = spans[k]
+                        if d >= length:
+                            break
+                        total -= starting[k, stop - d] - starting[k, start]
+                    start = stop
         out[j] = total
     return out
 

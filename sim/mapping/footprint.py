@@ -83,7 +83,7 @@ TOUCHES_PER_PRODUCT_COUNT = 500
 # Up to this many blocks (one tiling of one point), a Python loop over blocks beats numpy calls on tiny arrays.
 FEW_BLOCKS = 64
 # Memory bound (int64 entries) of the batched ws count; above it the caller counts tiling by tiling.
-MAX_CROSSING_TABLE = 1 << 24  # short-chunk table of the ws chunkings: rows a linked pair spans x M
+MAX_CROSSING_TABLE = 1 << 24  # ws chunkings: a prefix count over M per distinct span of a linked pair
 
 
 def _raster_rectangles(start: int, stop: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -453,11 +453,18 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         if previous.size:
             rows = np.concatenate([r for _, r, _ in pooled])
             weight = np.concatenate([np.full(p.size, w, dtype=np.int64) for p, _, w in pooled])
-            span = int((rows - previous).max())
-            if span * (m + 1) > max_table:
+            span = rows - previous
+            spans, span_index = np.unique(span, return_inverse=True)
+            if spans.size * (m + 1) > max_table:
                 return None
-            whole, short = footprint_chunks.crossing_tables(previous, rows, weight, m, span)
-            totals += footprint_chunks.chunking_crossings(m, chunks, whole, short, span)
+            bins = m + 2
+            entering = np.cumsum(np.bincount(previous + 1, weight, bins) - np.bincount(rows + 1, weight, bins))
+            ending = np.cumsum(np.bincount(rows + 1, weight, bins))
+            starting = np.cumsum(np.bincount(span_index.ravel() * bins + previous + 1, weight, spans.size * bins)
+                                 .reshape(spans.size, bins), axis=1)
+            totals += footprint_chunks.chunking_crossings(m, chunks, entering[:m + 1].astype(np.int64),
+                                                          ending[:m + 1].astype(np.int64), spans,
+                                                          starting[:, :m + 1].astype(np.int64))
         return totals, firsts
 
     return FootprintCounter(count, k_chunkings, m_chunkings, k_tilings)
