@@ -16,8 +16,8 @@ FLOAT_EXACT_ROWS = 1 << 24
 
 @njit(cache=True, inline="always")
 def _floor_ratio(i: int, numerator: int, denominator: int, ratio: float, offset: float) -> int:
-    """floor(i * numerator / denominator) (offset 0.5 / denominator) or ceil(...) - 1 (offset -0.5 / denominator):
-    the float's error is far below the half step that separates it from the next integer."""
+    """floor(i * numerator / denominator) (offset 0.5 / denominator) or ceil(...) - 1 (offset -0.5 / denominator),
+    for i >= 1: the float's error is far below the half step that separates it from the next integer."""
     if numerator < FLOAT_EXACT_ROWS:
         return int(i * ratio + offset)
     if offset > 0:
@@ -36,7 +36,8 @@ def chunking_crossings(m: int, chunks: np.ndarray, entering: np.ndarray, ending:
     entering[] less the rows that start no chunk (m - c of them: ceil(m*j / (m - c)) - 1, j = 1 .. m - c).
     Otherwise X(a, b) = (pairs ending in [a, b)) - (pairs inside [a, b)); the first terms telescope, and a chunk
     holds a pair of span d only when it has more than d rows: pairs inside = sum over d < b - a of
-    starting[d, b - d] - starting[d, a]."""
+    starting[d, b - d] - starting[d, a]; with chunks of 1 or 2 rows only the 2-row ones hold pairs (of span 1),
+    one per row that starts no chunk."""
     out = np.zeros(chunks.size, dtype=np.int64)
     every_row = 0
     for a in range(1, m):
@@ -59,7 +60,14 @@ def chunking_crossings(m: int, chunks: np.ndarray, entering: np.ndarray, ending:
                     total -= entering[_floor_ratio(i, m, gaps, gap_ratio, -gap_half)]
         else:
             total = ending[m] - ending[step]
-            if step + 1 > smallest:  # else no chunk is long enough to hold a pair
+            if step == 1 and smallest == 1:
+                # Chunks of 1 or 2 rows: a 2-row chunk ends at each of the m - c rows that start no chunk.
+                gaps = m - c
+                gap_ratio, gap_half = m / max(gaps, 1), 0.5 / max(gaps, 1)
+                for i in range(1, gaps + 1):
+                    row = _floor_ratio(i, m, gaps, gap_ratio, -gap_half)
+                    total -= starting[0, row] - starting[0, row - 1]
+            elif step + 1 > smallest:  # else no chunk is long enough to hold a pair
                 start = step
                 for i in range(1, c):
                     stop = _floor_ratio(i + 1, m, c, ratio, half)
