@@ -43,6 +43,7 @@ def chunking_crossings(m: int, chunks: np.ndarray, entering: np.ndarray, ending:
     for a in range(1, m):
         every_row += entering[a]
     smallest, largest = spans[0], spans[spans.size - 1]
+    second = spans[1] if spans.size > 1 else largest + 1
     for j in range(chunks.size):
         c = chunks[j]
         ratio, half = m / c, 0.5 / c
@@ -69,15 +70,22 @@ def chunking_crossings(m: int, chunks: np.ndarray, entering: np.ndarray, ending:
                     total -= starting[0, row] - starting[0, row - 1]
             elif step + 1 > smallest:  # else no chunk is long enough to hold a pair
                 start = step
-                for i in range(1, c):
-                    stop = _floor_ratio(i + 1, m, c, ratio, half)
-                    length = stop - start
-                    for k in range(spans.size):
-                        d = spans[k]
-                        if d >= length:
-                            break
-                        total -= starting[k, stop - d] - starting[k, start]
-                    start = stop
+                if step + 1 <= second:  # every chunk holds pairs of the smallest span only
+                    for i in range(1, c):
+                        stop = _floor_ratio(i + 1, m, c, ratio, half)
+                        if stop - start > smallest:
+                            total -= starting[0, stop - smallest] - starting[0, start]
+                        start = stop
+                else:
+                    for i in range(1, c):
+                        stop = _floor_ratio(i + 1, m, c, ratio, half)
+                        length = stop - start
+                        for k in range(spans.size):
+                            d = spans[k]
+                            if d >= length:
+                                break
+                            total -= starting[k, stop - d] - starting[k, start]
+                        start = stop
         out[j] = total
     return out
 
