@@ -220,7 +220,8 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
 
     The blocks tile the group's im2col matrix: row folds x chunks of T (os: M x K, ws: K x M) or row folds x
     column folds (is: K x M). A plain-matrix layer is closed form; a conv layer is counted exactly once per
-    distinct (dataflow, row extent, chunks or column extent) among the points."""
+    distinct (dataflow, row extent, chunks or column extent) among the points, many at once where they share a row
+    partition (os: every chunking of K, is: every row extent) or column blocks (ws: every chunking of M)."""
     g = layer.gemm
     is_os, is_ws = dataflow == OS, dataflow == WS
     t_first = _where(is_os, g.k, g.m) // chunks

@@ -20,6 +20,8 @@ A tiling with many small blocks (a grid's small array extents) counts its unions
 every (row, tap) touch of a stored pixel is linked to the previous row touching the same pixel (one sort per tap
 range, kept by the counter), and a block counts the touches whose link leaves it. Both ways are exact; the
 cheaper one is chosen per tap range.
+The mapper's batches count many tilings at once (FootprintCounter.k_chunkings / m_chunkings / k_tilings: os, ws,
+is), from the same links summed into small tables (loops in sim.kernels.footprint_chunks; docs/mapper.md, Cost).
 """
 from __future__ import annotations
 
