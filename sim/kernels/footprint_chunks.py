@@ -135,3 +135,40 @@ def row_links(base: np.ndarray, offsets: np.ndarray, stored: np.ndarray) -> tupl
                 last_row[position] = row
                 index += 1
     return rows, previous
+
+
+@njit(cache=True)
+def pair_tables(previous: np.ndarray, rows: np.ndarray, weight: np.ndarray,
+                m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """chunking_crossings' inputs from the linked pairs (p = previous < r = rows, with weights): entering[a] (pairs
+    with p < a <= r), ending[x] (pairs with r < x), the distinct spans r - p increasing, and starting[k, x] (pairs of
+    span spans[k] with p < x); each over x = 0..m."""
+    entering = np.zeros(m + 1, dtype=np.int64)
+    ending = np.zeros(m + 1, dtype=np.int64)
+    index = np.full(m + 1, -1, dtype=np.int64)
+    for i in range(rows.size):
+        p, r, w = previous[i], rows[i], weight[i]
+        entering[p + 1] += w
+        if r + 1 <= m:
+            entering[r + 1] -= w
+            ending[r + 1] += w
+        index[r - p] = 0
+    count = 0
+    for d in range(m + 1):
+        if index[d] == 0:
+            index[d] = count
+            count += 1
+    spans = np.empty(count, dtype=np.int64)
+    for d in range(m + 1):
+        if index[d] >= 0:
+            spans[index[d]] = d
+    starting = np.zeros((count, m + 1), dtype=np.int64)
+    for i in range(rows.size):
+        if previous[i] + 1 <= m:
+            starting[index[rows[i] - previous[i]], previous[i] + 1] += weight[i]
+    for a in range(1, m + 1):
+        entering[a] += entering[a - 1]
+        ending[a] += ending[a - 1]
+        for k in range(count):
+            starting[k, a] += starting[k, a - 1]
+    return entering, ending, spans, starting

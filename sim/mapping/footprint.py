@@ -455,21 +455,11 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         if previous.size:
             rows = np.concatenate([r for _, r, _ in pooled])
             weight = np.concatenate([np.full(p.size, w, dtype=np.int64) for p, _, w in pooled])
-            span = rows - previous
-            spans = np.flatnonzero(np.bincount(span))  # the distinct spans (counting beats sorting the pairs)
+            spans = np.flatnonzero(np.bincount(rows - previous))  # the distinct spans of the linked pairs
             if spans.size * (m + 1) > max_table:
                 return None
-            span_index = np.zeros(spans[-1] + 1, dtype=np.int64)
-            span_index[spans] = np.arange(spans.size)
-            bins = m + 2
-            # Weighted counts by bincount (float64: exact, the sums are far below 2**53).
-            entering = np.cumsum(np.bincount(previous + 1, weight, bins) - np.bincount(rows + 1, weight, bins))
-            ending = np.cumsum(np.bincount(rows + 1, weight, bins))
-            starting = np.cumsum(np.bincount(span_index[span] * bins + previous + 1, weight, spans.size * bins)
-                                 .reshape(spans.size, bins), axis=1)
-            totals += footprint_chunks.chunking_crossings(m, chunks, entering[:m + 1].astype(np.int64),
-                                                          ending[:m + 1].astype(np.int64), spans,
-                                                          starting[:, :m + 1].astype(np.int64))
+            totals += footprint_chunks.chunking_crossings(m, chunks, *footprint_chunks.pair_tables(previous, rows,
+                                                                                                 weight, m))
         return totals, firsts
 
     return FootprintCounter(count, k_chunkings, m_chunkings, k_tilings)

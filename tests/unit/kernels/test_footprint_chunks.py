@@ -1,10 +1,11 @@
-"""The ws chunking sweep (sim.kernels.footprint_chunks): for random linked pairs, the crossings summed over every
-chunking of the rows equal a brute-force count, and the float floor equals the integer one."""
+"""The ws chunking sweep (sim.kernels.footprint_chunks): for random linked pairs, the tables built from the pairs equal
+their definitions, the crossings summed over every chunking of the rows equal a brute-force count, and the float
+floor equals the integer one."""
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.kernels.footprint_chunks import _floor_ratio, chunking_crossings
+from sim.kernels.footprint_chunks import _floor_ratio, chunking_crossings, pair_tables
 
 
 def tables(m: int, previous: np.ndarray, rows: np.ndarray, weight: np.ndarray):
@@ -45,3 +46,11 @@ def test_float_floor_equals_the_integer_floor(numerator, denominator, i):
     ratio, half = numerator / denominator, 0.5 / denominator
     assert _floor_ratio.py_func(i, numerator, denominator, ratio, half) == (i * numerator) // denominator
     assert _floor_ratio.py_func(i, numerator, denominator, ratio, -half) == (i * numerator - 1) // denominator
+
+
+@settings(max_examples=100, deadline=None)
+@given(linked_pairs())
+def test_pair_tables_equal_their_definitions(pairs):
+    m, previous, rows, weight = pairs
+    for built, expected in zip(pair_tables(previous, rows, weight, m), tables(m, previous, rows, weight)):
+        assert np.array_equal(built, expected)
