@@ -1,9 +1,12 @@
-"""Ifmap footprints summed over many chunkings of the im2col rows (ws tilings): two numba loops, arrays in, arrays out.
+"""Ifmap footprints of many tilings of one layer at once (the mapper's batches): numba loops, arrays in, arrays out.
 
-sim.mapping.footprint links every (row, tap) touch of a stored pixel to the previous row touching the same pixel
-(a pair p < r with a weight: the channels it stands for). A chunk of rows [a, b) counts as new, beyond its touches
-with no earlier row, the pairs that enter it from before: X(a, b) = weight of the pairs with p < a <= r < b. A
-chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
+- tap_range_touches: over fixed row blocks (os row folds, is column folds), each (row, tap) touch of a stored pixel
+  linked to the previous tap touching the same pixel within the block; a taps x taps count table gives the union of
+  every tap range (sim.mapping.footprint turns it into sums).
+- row_links / pair_tables / chunking_crossings (ws chunkings of M): every touch linked to the previous row touching
+  the same pixel (a pair p < r with a weight: the channels it stands for). A chunk of rows [a, b) counts as new,
+  beyond its touches with no earlier row, the pairs that enter it from before: X(a, b) = weight of the pairs with
+  p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
 """
 from __future__ import annotations
 

@@ -421,12 +421,12 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
     def m_chunkings(k_edges: np.ndarray, m: int, chunks: np.ndarray,
                     max_table: int = MAX_CROSSING_TABLE) -> tuple[np.ndarray, np.ndarray] | None:
         """For every chunk count c in `chunks`: (sum of the footprints of the blocks (m * i) // c x k_edges, the
-        first block's), exactly count()'s numbers; None when the table of short chunks (rows a linked pair spans x
-        M) exceeds `max_table` (the caller then counts tiling by tiling). A chunk [a, b) of a channel group over a
+        first block's), exactly count()'s numbers; None when the prefix counts per distinct pair span (spans x M)
+        exceed `max_table` (the caller then counts tiling by tiling). A chunk [a, b) of a channel group over a
         tap range counts its touches with no earlier row touching the same pixel, plus the pairs (earlier row p,
         row r touching the same pixel) entering it: p < a <= r < b. Pooled over the groups (weight: the group's
         channels), the first count is one number for every chunking and the second a sum over its chunks after the
-        first, one table look-up each (sim.kernels.footprint_chunks); a group within one tap has no pair."""
+        first, a few prefix look-ups each (sim.kernels.footprint_chunks); a group within one tap has no pair."""
         from sim.kernels import footprint_chunks  # numba: its start-up only when a batch of tilings needs it
         k_edges = np.asarray(k_edges, dtype=np.int64)
         chunks = np.asarray(chunks, dtype=np.int64)
