@@ -8,7 +8,9 @@ Rows:
 - ResNet-50, MobileNetV2, BERT-base (seq 128) on the same configs, latency, analytical only: the mapper's gain over
   the best fixed dataflow per network.
 - Scoring rate: candidates per second of the batched analytical model on a GEMM layer (closed form) and a conv
-  layer (ifmap footprints counted per distinct tiling).
+  layer (ifmap footprints counted per distinct tiling); and over every distinct conv shape of ResNet-18, ResNet-50
+  and MobileNetV2 on eyeriss_12x14, zigzag_tpu_like and zigzag_eyeriss_like (min / median / max per hardware), next
+  to the per-tiling footprint count on a seeded sample of each space, with the scores checked identical.
 - Directive hardware (hw_configs/maestro/accelerator_1.m, 256 PEs): the mapper on ResNet-18's layer1.0.conv1 and
   layer4.0.conv2 next to the shipped directive mappings (row stationary yr_p_rs.m among them), engine cycles.
 - ZigZag: when benchmarks/results/zigzag_resnet18.json (ZigZag's per-layer results on matched configs, written by
@@ -18,7 +20,7 @@ Rows:
   Then, per layer where the energy pick spends more than ZigZag, the per-level, per-operand difference table and the
   numbers that tell the causes apart (zigzag_energy_gaps; docs/zigzag.md, "The mapper against ZigZag, per layer").
 
-    python benchmarks/bench_mapper.py [--quick]
+    python benchmarks/bench_mapper.py [--quick] [--scoring-only]
 """
 from __future__ import annotations
 
@@ -36,7 +38,7 @@ import numpy as np
 import sim
 from sim.analytical import systolic
 from sim.analytical.systolic import estimate_systolic_mappings
-from sim.mapping.footprint import FootprintCounter, footprint_counter
+from sim.mapping.footprint import FootprintCounter, footprint_counter, is_plain_matrix
 from sim.mapper.search import objective_of
 from sim.mapper.space import layer_space
 from sim.workload.layer import Layer
@@ -328,7 +330,12 @@ def _per_tiling_counter(layer: Layer) -> FootprintCounter:
     def none_at_once(*_args, **_options):
         return None  # ws chunkings: one tiling at a time too
 
-    return FootprintCounter(counter.count, one_by_one, none_at_once)
+    def is_one_by_one(m_edges, k, steps):
+        sums = [counter(m_edges, np.append(np.arange(0, k, s, dtype=np.int64), k)) for s in np.asarray(steps).tolist()]
+        return (np.array([int(s.sum()) for s in sums], dtype=np.int64),
+                np.array([int(s[0, 0]) for s in sums], dtype=np.int64))
+
+    return FootprintCounter(counter.count, one_by_one, none_at_once, is_one_by_one)
 
 
 DIRECTIVE_LAYERS = ("layer1.0.conv1", "layer4.0.conv2")
@@ -350,37 +357,128 @@ def directive_rows(trace) -> list[dict]:
     return rows
 
 
-def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
-    """Candidates scored per second over the layer's whole space: batched footprints and the per-tiling baseline,
-    measured in the same run (the baseline once: it is slow)."""
+def scoring_rate(hw, layer: Layer, repeat: int = 3, baseline_sample: int | None = None, seed: int = 0) -> dict:
+    """Candidates scored per second over the layer's whole space: batched footprints (best of `repeat` or more) and the
+    per-tiling baseline, measured in the same run (once: it is slow), over the whole space or, with
+    `baseline_sample`, over that many candidates drawn with `seed` (its cost is per distinct tiling, so a sample's
+    rate stands for the space's)."""
     batch = layer_space(layer, hw).all()
-    whole = batch.whole_dict()
 
-    def timed(runs: int) -> float:
-        best = float("inf")
-        for _ in range(runs):
-            start = time.perf_counter()
-            estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole, chunks_outside=batch.outside,
-                                       row_folds_per_fill=batch.fill)
-            best = min(best, time.perf_counter() - start)
-        return best
+    footprint_s = [0.0]
+    ifmap_blocks = systolic._ifmap_blocks
 
-    after = timed(repeat)
+    def counted_ifmap_blocks(*args):
+        start = time.perf_counter()
+        try:
+            return ifmap_blocks(*args)
+        finally:
+            footprint_s[0] += time.perf_counter() - start
+
+    def timed(runs: int, picks: np.ndarray | None = None, at_least_s: float = 0.0) -> tuple[float, float, dict]:
+        chosen = slice(None) if picks is None else picks
+        whole = {name: value[chosen] for name, value in batch.whole_dict().items()}
+        best, best_footprint, values = float("inf"), float("inf"), {}
+        systolic._ifmap_blocks = counted_ifmap_blocks
+        try:
+            spent, run = 0.0, 0
+            # At least `runs`, and a small space rerun for `at_least_s` (up to 50 runs): other jobs' noise dwarfs
+            # a millisecond.
+            while run < runs or (spent < at_least_s and run < 50):
+                run += 1
+                footprint_s[0] = 0.0
+                start = time.perf_counter()
+                values = estimate_systolic_mappings(layer, hw, batch.dataflow[chosen], batch.chunks[chosen], whole,
+                                                    chunks_outside=batch.outside[chosen],
+                                                    row_folds_per_fill=batch.fill[chosen])
+                elapsed = time.perf_counter() - start
+                spent += elapsed
+                best = min(best, elapsed)
+                best_footprint = min(best_footprint, footprint_s[0])
+        finally:
+            systolic._ifmap_blocks = ifmap_blocks
+        return best, best_footprint, values
+
+    after, footprint_after, batched = timed(repeat, at_least_s=0.25)
+    picks = None
+    if baseline_sample is not None and baseline_sample < len(batch):
+        picks = np.sort(np.random.default_rng(seed).choice(len(batch), size=baseline_sample, replace=False))
     original = systolic.footprint_counter
     systolic.footprint_counter = _per_tiling_counter
     try:
-        before = timed(1)
+        before, _, reference = timed(1, picks)
     finally:
         systolic.footprint_counter = original
+    chosen = slice(None) if picks is None else picks
+    identical = all(np.array_equal(np.asarray(value)[chosen], reference[key]) for key, value in batched.items())
+    measured = len(batch) if picks is None else picks.size
     return {"layer": layer.name, "hardware": hw.name, "candidates": len(batch), "seconds": after,
-            "candidates_per_s": len(batch) / after, "per_tiling_seconds": before,
-            "per_tiling_candidates_per_s": len(batch) / before}
+            "candidates_per_s": len(batch) / after, "footprint_seconds": footprint_after,
+            "plain_matrix": is_plain_matrix(layer), "per_tiling_candidates": measured, "per_tiling_seconds": before,
+            "per_tiling_candidates_per_s": measured / before, "identical_scores": bool(identical)}
+
+
+SCORED_NETWORKS = ("resnet18", "resnet50", "mobilenet_v2")
+SCORED_CONFIGS = ("eyeriss_12x14.toml", "zigzag_tpu_like.toml", "zigzag_eyeriss_like.toml")
+BASELINE_SAMPLE = 300  # candidates the per-tiling baseline scores per shape (all of a smaller space)
+
+
+def conv_shapes(traces: dict) -> list[tuple[str, Layer]]:
+    """The distinct conv layer shapes of the traces (first network and layer name of each); plain-matrix (1x1
+    stride-1) ones included, their footprints closed form."""
+    shapes: dict[Layer, str] = {}
+    for network, trace in traces.items():
+        for layer in trace.layers:
+            if layer.kind == "gemm":
+                continue
+            shapes.setdefault(replace(layer, name="shape"), f"{network}/{layer.name}")
+    return [(name, replace(shape, name=name)) for shape, name in shapes.items()]
+
+
+def conv_scoring(baseline_sample: int = BASELINE_SAMPLE) -> dict:
+    """scoring_rate of every distinct conv shape of SCORED_NETWORKS on each SCORED_CONFIGS hardware, with the
+    min / median / max over the shapes per hardware."""
+    traces = {network: sim.load_trace(ROOT / "traces" / f"{network}.csv") for network in SCORED_NETWORKS}
+    shapes = conv_shapes(traces)
+    out = {}
+    for config in SCORED_CONFIGS:
+        hw = sim.load_hardware(ROOT / "hw_configs" / config)
+        rows = [scoring_rate(hw, layer, repeat=5, baseline_sample=baseline_sample) for _, layer in shapes]
+        rates = np.array([r["candidates_per_s"] for r in rows])
+        before = np.array([r["per_tiling_candidates_per_s"] for r in rows])
+        out[config] = {"shapes": len(rows), "rows": rows,
+                       "min": float(rates.min()), "median": float(np.median(rates)), "max": float(rates.max()),
+                       "per_tiling_min": float(before.min()), "per_tiling_median": float(np.median(before)),
+                       "per_tiling_max": float(before.max()),
+                       "below_1e5": [r["layer"] for r in rows if r["candidates_per_s"] < 1e5],
+                       # Scoring rate with the footprints alone timed, on the shapes that count footprints.
+                       "footprint_min": float(min(r["candidates"] / max(r["footprint_seconds"], 1e-9)
+                                                  for r in rows if not r["plain_matrix"])),
+                       "all_identical": all(r["identical_scores"] for r in rows)}
+    return out
+
+
+def print_conv_scoring(section: dict) -> None:
+    print(f"{'scoring conv shapes on':<28}{'shapes':>7}{'min /s':>12}{'median /s':>12}{'max /s':>12}"
+          f"{'per-tiling min':>16}{'median':>10}{'max':>12}{'identical':>10}")
+    for config, r in section.items():
+        print(f"{config:<28}{r['shapes']:>7}{r['min']:>12,.0f}{r['median']:>12,.0f}{r['max']:>12,.0f}"
+              f"{r['per_tiling_min']:>16,.0f}{r['per_tiling_median']:>10,.0f}{r['per_tiling_max']:>12,.0f}"
+              f"{str(r['all_identical']):>10}")
+        print(f"    footprints alone (non-plain shapes): min {r['footprint_min']:,.0f} candidates/s")
+        for row in sorted(r["rows"], key=lambda row: row["candidates_per_s"])[:5]:
+            print(f"    slowest: {row['layer']:<34}{row['candidates']:>9,} candidates {row['seconds']:>8.4f} s "
+                  f"(footprints {row['footprint_seconds']:.4f} s) {row['candidates_per_s']:>12,.0f} /s "
+                  f"(per-tiling {row['per_tiling_candidates_per_s']:,.0f} /s)")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="ResNet-18 on the Eyeriss-like config only")
+    parser.add_argument("--scoring-only", action="store_true", help="only the scoring rates (no search, no engine)")
     args = parser.parse_args()
+    if args.scoring_only:
+        scoring_main()
+        return
     hws = {name: sim.load_hardware(ROOT / path) for name, path in CONFIGS.items()}
     if args.quick:
         hws = {"eyeriss-like": hws["eyeriss-like"]}
@@ -397,6 +495,7 @@ def main() -> None:
     eyeriss = sim.load_hardware(ROOT / CONFIGS["eyeriss-like"])
     rates = [scoring_rate(eyeriss, Layer.gemm_layer("gemm", m=512, n=768, k=3072))]
     rates += [scoring_rate(eyeriss, layer) for layer in resnet18.layers if layer.name in SCORED_CONV]
+    conv = conv_scoring()
     # Energy rows in pJ, cycles rows in cycles.
     print(f"{'network':<18}{'hardware':<18}{'objective':<10}{'model':<11}{'config':>16}{'best fixed':>20}"
           f"{'named/layer':>16}{'mapper':>16}{'gain':>8}{'wins':>8}{'search s':>9}")
@@ -415,6 +514,7 @@ def main() -> None:
         print(f"scoring {r['layer']} on {r['hardware']}: {r['candidates']:,} candidates in {r['seconds']:.3f} s = "
               f"{r['candidates_per_s']:,.0f} /s (per-tiling footprints: {r['per_tiling_seconds']:.3f} s = "
               f"{r['per_tiling_candidates_per_s']:,.0f} /s)")
+    print_conv_scoring(conv)
     directive = directive_rows(resnet18)
     for r in directive:
         shipped = ", ".join(f"{name} {cycles:,.0f}" for name, cycles in r["shipped_cycles"].items())
@@ -427,10 +527,19 @@ def main() -> None:
     print_energy_gaps(gaps)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
-           "networks": rows, "scoring": rates, "directive": directive,
+           "networks": rows, "scoring": rates, "conv_scoring": conv, "directive": directive,
            "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found",
            "zigzag_energy_gaps": gaps if gaps is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
     (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+
+
+def scoring_main() -> None:
+    """--scoring-only: the conv shapes' scoring rates, written to benchmarks/results/bench_mapper_scoring.json."""
+    conv = conv_scoring()
+    print_conv_scoring(conv)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = {"machine": platform.platform(), "python": platform.python_version(), "conv_scoring": conv}
+    (RESULTS / "bench_mapper_scoring.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":

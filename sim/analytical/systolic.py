@@ -227,7 +227,8 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
 
     The blocks tile the group's im2col matrix: row folds x chunks of T (os: M x K, ws: K x M) or row folds x
     column folds (is: K x M). A plain-matrix layer is closed form; a conv layer is counted exactly once per
-    distinct (dataflow, row extent, chunks or column extent) among the points."""
+    distinct (dataflow, row extent, chunks or column extent) among the points, many at once where they share a row
+    partition (os: every chunking of K, is: every row extent) or column blocks (ws: every chunking of M)."""
     g = layer.gemm
     is_os, is_ws = dataflow == OS, dataflow == WS
     t_first = _where(is_os, g.k, g.m) // chunks
@@ -261,6 +262,11 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
             if counted is not None:
                 total[rows], first[rows] = counted
                 chunked[rows] = True
+    # is: every row extent over one column extent at once (the fills F).
+    for col_ext in np.unique(distinct[distinct[:, 0] == IS, 2]).tolist():
+        rows = np.flatnonzero((distinct[:, 0] == IS) & (distinct[:, 2] == col_ext))
+        total[rows], first[rows] = block_footprints.k_tilings(_edges(g.m, col_ext), g.k, distinct[rows, 1])
+        chunked[rows] = True
     for i in np.flatnonzero(~chunked).tolist():
         flow, step, other = distinct[i].tolist()
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)

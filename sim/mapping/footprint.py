@@ -20,6 +20,8 @@ A tiling with many small blocks (a grid's small array extents) counts its unions
 every (row, tap) touch of a stored pixel is linked to the previous row touching the same pixel (one sort per tap
 range, kept by the counter), and a block counts the touches whose link leaves it. Both ways are exact; the
 cheaper one is chosen per tap range.
+The mapper's batches count many tilings at once (FootprintCounter.k_chunkings / m_chunkings / k_tilings: os, ws,
+is), from the same links summed into small tables (loops in sim.kernels.footprint_chunks; docs/mapper.md, Cost).
 """
 from __future__ import annotations
 
@@ -82,6 +84,8 @@ def _segments(k0: int, k1: int, channels: int) -> list[tuple[int, int, int]]:
 TOUCHES_PER_PRODUCT_COUNT = 500
 # Up to this many blocks (one tiling of one point), a Python loop over blocks beats numpy calls on tiny arrays.
 FEW_BLOCKS = 64
+# Memory bound (int64 entries) of the batched ws count; above it the caller counts tiling by tiling.
+MAX_CROSSING_TABLE = 1 << 24  # ws chunkings: a prefix count over M per distinct span of a linked pair
 
 
 def _raster_rectangles(start: int, stop: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -172,6 +176,8 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
     tap_rectangles: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
     whole_image: dict[tuple[int, int], int] = {}
     links: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    row_tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per row-block edges: tap range unions
+    layout: list[np.ndarray] = []  # touch_layout's arrays, made at the first batched count
 
     def tap_prefix(tap, m, tables):
         """Rows before m (ints, or arrays that broadcast) whose tap reads a stored pixel: whole images, then whole
@@ -265,6 +271,71 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         first_touch = (block >= 0) & (block_of_row[previous] != block)
         return np.bincount(block[first_touch], minlength=blocks)[:blocks]
 
+    def touch_layout() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(base, offset, stored): each row's flat position of its (0, 0) tap in a (batch, H', W') layout, each
+        tap's offset from it, and True where a position holds a stored pixel (for the numba counts)."""
+        if not layout:
+            height, width = real_rows.size, real_cols.size
+            m = np.arange(layer.gemm.m, dtype=np.int64)
+            tap = np.arange(layer.filter_h * taps_w, dtype=np.int64)
+            layout.extend(((m // per_image) * (height * width) + ((m // ofmap_w) % ofmap_h) * stride_h * width
+                           + (m % ofmap_w) * stride_w,
+                           (tap // taps_w) * dilation_h * width + (tap % taps_w) * dilation_w,
+                           np.tile(real_plane(layer).ravel(), layer.batch)))
+        return layout[0], layout[1], layout[2]
+
+    def row_block_unions(m_edges: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(summed, first): int64 (taps, taps + 1) tables; summed[pa, pb + 1] - summed[pa, pa] is union_count of taps
+        pa..pb summed over the row blocks m_edges[i]:m_edges[i+1], first[...] likewise the first block's. One pass
+        serves every tap range: within a block a pixel's touches are linked to the previous tap touching it, and
+        taps pa..pb reach a pixel first at a touch whose previous tap is below pa (one tap maps rows to pixels one
+        to one, so a (pixel, tap) is touched once per block)."""
+        key = m_edges.tobytes()
+        if key not in row_tables:
+            from sim.kernels import footprint_chunks  # numba: its start-up only when a batch of tilings needs it
+            base, offset, stored = touch_layout()
+            reached = footprint_chunks.tap_range_touches(base[m_edges[0]:m_edges[-1]], offset, stored, m_edges)
+            taps = offset.size
+            tables = []
+            for table in reached:  # table[t, q + 1]: touches by tap t whose previous tap is q
+                new = np.cumsum(table, axis=1)[:, :taps]  # new[t, pa]: those with q < pa
+                summed = np.zeros((taps, taps + 1), dtype=np.int64)
+                np.cumsum(new.T, axis=1, out=summed[:, 1:])  # summed[pa, t]: new[0..t-1, pa]
+                tables.append(summed)
+            row_tables[key] = tables[0], tables[1]
+        return row_tables[key]
+
+    def tap_range_unions(m_edges: np.ndarray, pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(union_count of taps pa..pb summed over the row blocks, the first block's), elementwise over arrays."""
+        return tuple(table[pa, pb + 1] - table[pa, pa] for table in row_block_unions(m_edges))
+
+    def column_blocks(m_edges: np.ndarray, k0: np.ndarray, k1: np.ndarray,
+                      mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(footprint summed over the row blocks, the first row block's) of the column blocks k0:k1 (where mask):
+        the block's channels form at most four groups, each reading a union over a contiguous tap range."""
+        first, last = k0 // channels, (k1 - 1) // channels
+        a, b = k0 % channels, (k1 - 1) % channels + 1
+        single = first == last
+        size = np.stack([np.where(single, k1 - k0, np.maximum(b - a, 0)),
+                         np.where(single, 0, channels - np.maximum(a, b)),
+                         np.where(single, 0, np.minimum(a, b)),
+                         np.where(single, 0, np.maximum(a - b, 0))])
+        pa = np.stack([first, first, first + 1, first + 1])
+        pb = np.stack([last, last - 1, last, last - 1])
+        used = mask[None] & (size > 0) & (pa <= pb)  # a group with no channel or no tap adds nothing
+        total = np.zeros(k0.shape, dtype=np.int64)
+        head = np.zeros(k0.shape, dtype=np.int64)
+        if used.any():
+            distinct, inverse = np.unique(pa[used] * (pb.max() + 1) + pb[used], return_inverse=True)
+            lo, hi = np.divmod(distinct, pb.max() + 1)
+            sums_of, heads_of = tap_range_unions(m_edges, lo, hi)
+            sums = np.zeros(size.shape, dtype=np.int64)
+            heads = np.zeros(size.shape, dtype=np.int64)
+            sums[used], heads[used] = sums_of[inverse.ravel()], heads_of[inverse.ravel()]
+            total = (size * sums).sum(axis=0)
+            head = (size * heads).sum(axis=0)
+        return total, head
+
     def block(m0: int, m1: int, k0: int, k1: int) -> int:
         """One block's footprint: per channel segment, a difference of one tap's prefix counts or a union."""
         if not lists:
@@ -310,43 +381,8 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         m_edges = np.asarray(m_edges, dtype=np.int64)
         chunks = np.asarray(chunks, dtype=np.int64)[:, None]
         taps = layer.filter_h * layer.filter_w
-        union: dict[tuple[int, int], tuple[int, int]] = {}  # (pa, pb) -> (sum over row blocks, first row block)
-
-        def table(pa: np.ndarray, pb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            distinct, inverse = np.unique(pa * taps + pb, return_inverse=True)
-            sums = np.empty(distinct.size, dtype=np.int64)
-            heads = np.empty(distinct.size, dtype=np.int64)
-            for i, value in enumerate(distinct.tolist()):
-                lo, hi = divmod(value, taps)
-                if (lo, hi) not in union:
-                    counts = np.diff(tap_prefix(lo, m_edges, arrays)) if lo == hi else union_counts(m_edges, lo, hi)
-                    union[(lo, hi)] = int(counts.sum()), int(counts[0])
-                sums[i], heads[i] = union[(lo, hi)]
-            return sums[inverse].reshape(pa.shape), heads[inverse].reshape(pa.shape)
-
-        def blocks(k0: np.ndarray, k1: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            """(footprint summed over row blocks, footprint of the first row block) of blocks k0:k1 (where mask)."""
-            first, last = k0 // channels, (k1 - 1) // channels
-            a, b = k0 % channels, (k1 - 1) % channels + 1
-            single = first == last
-            size = np.stack([np.where(single, k1 - k0, np.maximum(b - a, 0)),
-                             np.where(single, 0, channels - np.maximum(a, b)),
-                             np.where(single, 0, np.minimum(a, b)),
-                             np.where(single, 0, np.maximum(a - b, 0))])
-            pa = np.stack([first, first, first + 1, first + 1])
-            pb = np.stack([last, last - 1, last, last - 1])
-            used = mask[None] & (size > 0) & (pa <= pb)  # a group with no channel or no tap adds nothing
-            total = np.zeros(k0.shape, dtype=np.int64)
-            head = np.zeros(k0.shape, dtype=np.int64)
-            if used.any():
-                sums = np.zeros(size.shape, dtype=np.int64)
-                heads = np.zeros(size.shape, dtype=np.int64)
-                sums[used], heads[used] = table(pa[used], pb[used])
-                total = (size * sums).sum(axis=0)
-                head = (size * heads).sum(axis=0)
-            return total, head
-
-        single_tap = table(np.arange(taps, dtype=np.int64), np.arange(taps, dtype=np.int64))[0]
+        every_tap = np.arange(taps, dtype=np.int64)
+        single_tap = tap_range_unions(m_edges, every_tap, every_tap)[0]
         before = np.concatenate([[0], np.cumsum(single_tap)])  # sum of the single-tap counts of taps < t
         totals = np.full(chunks.shape[0], channels * int(before[-1]), dtype=np.int64)
         # The block holding each tap boundary x = t * channels; it crosses x unless x is its first index.
@@ -357,7 +393,7 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         crossing = crosses.copy()
         crossing[:, 1:] &= ~(crosses[:, :-1] & (j[:, 1:] == j[:, :-1]))  # a block crossing several counts once
         if crossing.any():
-            actual, _ = blocks(k0, k1, crossing)
+            actual, _ = column_blocks(m_edges, k0, k1, crossing)
             first, last = k0 // channels, (k1 - 1) // channels
             a, b = k0 % channels, (k1 - 1) % channels + 1
             # What the channels x sum-over-taps base counted for the block: its channels of each tap it touches.
@@ -365,64 +401,80 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
                        + channels * (before[np.maximum(last, first + 1)] - before[first + 1]))
             totals += np.where(crossing, actual - assumed, 0).sum(axis=1)
         head_k1 = k // chunks
-        _, firsts = blocks(np.zeros_like(head_k1), head_k1, np.ones(head_k1.shape, dtype=bool))
+        _, firsts = column_blocks(m_edges, np.zeros_like(head_k1), head_k1, np.ones(head_k1.shape, dtype=bool))
         return totals, firsts[:, 0]
 
+    def k_tilings(m_edges: np.ndarray, k: int, steps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For every column extent s in `steps`: (sum of the footprints of the blocks m_edges x (0, s, 2s, .., k),
+        the first block's), exactly count()'s numbers (is tilings)."""
+        m_edges = np.asarray(m_edges, dtype=np.int64)
+        steps = np.asarray(steps, dtype=np.int64)
+        totals = np.empty(steps.size, dtype=np.int64)
+        firsts = np.empty(steps.size, dtype=np.int64)
+        for i, step in enumerate(steps.tolist()):
+            k0 = np.arange(0, k, step, dtype=np.int64)
+            k1 = np.minimum(k0 + step, k)
+            total, head = column_blocks(m_edges, k0, k1, np.ones(k0.shape, dtype=bool))
+            totals[i], firsts[i] = int(total.sum()), int(head[0])
+        return totals, firsts
+
     def m_chunkings(k_edges: np.ndarray, m: int, chunks: np.ndarray,
-                    max_work: int = 1 << 25) -> tuple[np.ndarray, np.ndarray] | None:
+                    max_table: int = MAX_CROSSING_TABLE) -> tuple[np.ndarray, np.ndarray] | None:
         """For every chunk count c in `chunks`: (sum of the footprints of the blocks (m * i) // c x k_edges, the
-        first block's), exactly count()'s numbers; None when the work (linked touches x chunkings) exceeds
-        `max_work` (the caller then counts tiling by tiling). Summed over the row chunks, a channel group within
-        one tap telescopes to its whole-column count; a group over a tap range counts the touches whose linked
-        earlier touch of the same pixel lies in another chunk (or is none)."""
+        first block's), exactly count()'s numbers; None when the prefix counts per distinct pair span (spans x M)
+        exceed `max_table` (the caller then counts tiling by tiling). A chunk [a, b) of a channel group over a
+        tap range counts its touches with no earlier row touching the same pixel, plus the pairs (earlier row p,
+        row r touching the same pixel) entering it: p < a <= r < b. Pooled over the groups (weight: the group's
+        channels), the first count is one number for every chunking and the second a sum over its chunks after the
+        first, a few prefix look-ups each (sim.kernels.footprint_chunks); a group within one tap has no pair."""
+        from sim.kernels import footprint_chunks  # numba: its start-up only when a batch of tilings needs it
         k_edges = np.asarray(k_edges, dtype=np.int64)
         chunks = np.asarray(chunks, dtype=np.int64)
         first_end = m // chunks  # the first row chunk is rows 0:m // c
-        totals = np.zeros(chunks.size, dtype=np.int64)
+        unlinked = 0
         firsts = np.zeros(chunks.size, dtype=np.int64)
-        sums: dict[tuple[int, int], np.ndarray] = {}
+        pooled: list[tuple[np.ndarray, np.ndarray, int]] = []
         for j, (k0, k1) in enumerate(pairwise(k_edges.tolist())):
             for size, pa, pb in _segments(k0, k1, channels):
-                if (pa, pb) not in sums:
-                    if pa == pb:
-                        whole = int(tap_prefix(pa, m, arrays) - tap_prefix(pa, 0, arrays))
-                        sums[(pa, pb)] = np.full(chunks.size, whole, dtype=np.int64)
-                    else:
-                        rows, previous = union_links(pa, pb)
-                        previous = previous[:rows.size]  # no touch at all: union_links pads one -1
-                        linked = previous >= 0
-                        sums[(pa, pb)] = np.full(chunks.size, int((~linked).sum()), dtype=np.int64)
-                        if linked.any():
-                            pairs, weight = np.unique(np.stack([previous[linked], rows[linked]]), axis=1,
-                                                      return_counts=True)
-                            if pairs.shape[1] * chunks.size > max_work:
-                                return None
-                            block = ((pairs[:, :, None] + 1) * chunks[None, None, :] + m - 1) // m
-                            sums[(pa, pb)] += (weight[:, None] * (block[0] != block[1])).sum(axis=0)
-                totals += size * sums[(pa, pb)]
-                if j == 0:
-                    if pa == pb:
+                if pa == pb:
+                    unlinked += size * int(tap_prefix(pa, m, arrays) - tap_prefix(pa, 0, arrays))
+                    if j == 0:
                         firsts += size * (tap_prefix(pa, first_end, arrays) - tap_prefix(pa, 0, arrays))
-                    else:
-                        rows, previous = union_links(pa, pb)
-                        previous = previous[:rows.size]
-                        # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
-                        starts = np.sort(rows[previous < 0])
-                        firsts += size * np.searchsorted(starts, first_end, side="left")
+                    continue
+                base, offset, stored = touch_layout()
+                rows, previous = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
+                linked = previous >= 0
+                unlinked += size * int((~linked).sum())
+                pooled.append((previous[linked], rows[linked], size))
+                if j == 0:
+                    # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
+                    starts = np.sort(rows[~linked])
+                    firsts += size * np.searchsorted(starts, first_end, side="left")
+        totals = np.full(chunks.size, unlinked, dtype=np.int64)
+        previous = np.concatenate([p for p, _, _ in pooled] + [np.zeros(0, dtype=np.int64)])
+        if previous.size:
+            rows = np.concatenate([r for _, r, _ in pooled])
+            weight = np.concatenate([np.full(p.size, w, dtype=np.int64) for p, _, w in pooled])
+            spans = np.flatnonzero(np.bincount(rows - previous))  # the distinct spans of the linked pairs
+            if spans.size * (m + 1) > max_table:
+                return None
+            totals += footprint_chunks.chunking_crossings(m, chunks, *footprint_chunks.pair_tables(previous, rows,
+                                                                                                 weight, m))
         return totals, firsts
 
-    return FootprintCounter(count, k_chunkings, m_chunkings)
+    return FootprintCounter(count, k_chunkings, m_chunkings, k_tilings)
 
 
 @dataclass(frozen=True)
 class FootprintCounter:
     """`block_footprints` of one layer (call it with edges) that keeps what it derived between calls, and
-    `k_chunkings` / `m_chunkings`: the footprint sums of many chunkings of K (os) or M (ws) at once (the mapper's
-    batches)."""
+    `k_chunkings` / `m_chunkings` / `k_tilings`: the footprint sums of many chunkings of K (os) or M (ws), or of many
+    column extents (is), at once (the mapper's batches)."""
 
     count: Callable[[np.ndarray, np.ndarray], np.ndarray]
     k_chunkings: Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
     m_chunkings: Callable[..., tuple[np.ndarray, np.ndarray] | None]
+    k_tilings: Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, np.ndarray] | None]
 
     def __call__(self, m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
         return self.count(m_edges, k_edges)

@@ -442,3 +442,66 @@ def test_ties_on_the_objective_go_to_the_other_metric_then_to_tensors_held_whole
     assert ("ofmap" in found.mapping.whole) == any("ofmap" in h for h in held)
     same_ofmap = [h for h in held if ("ofmap" in h) == ("ofmap" in found.mapping.whole)]
     assert ("ifmap" in found.mapping.whole) == any("ifmap" in h for h in same_ofmap)
+
+
+def one_tiling_at_a_time_counter(layer: Layer):
+    """A footprint counter whose batched counts (os chunkings of K, ws chunkings of M, is row extents) are made one
+    tiling at a time by its per-tiling count: the reference for the batched footprints."""
+    from sim.mapping.footprint import FootprintCounter, footprint_counter
+
+    counter = footprint_counter(layer)
+
+    def sums(tilings):
+        blocks = [counter(m_edges, k_edges) for m_edges, k_edges in tilings]
+        return (np.array([int(b.sum()) for b in blocks], dtype=np.int64),
+                np.array([int(b[0, 0]) for b in blocks], dtype=np.int64))
+
+    def steps(extent, step):
+        return np.append(np.arange(0, extent, step, dtype=np.int64), extent)
+
+    return FootprintCounter(
+        counter.count,
+        lambda m_edges, k, chunks: sums([(m_edges, (k * np.arange(c + 1)) // c) for c in np.asarray(chunks).tolist()]),
+        lambda k_edges, m, chunks, **_: sums([((m * np.arange(c + 1)) // c, k_edges)
+                                              for c in np.asarray(chunks).tolist()]),
+        lambda m_edges, k, extents: sums([(m_edges, steps(k, s)) for s in np.asarray(extents).tolist()]))
+
+
+@st.composite
+def wide_convs(draw):
+    """Strided, dilated, large-window, grouped convolutions with enough ofmap rows for the batched ws counts."""
+    f_h, f_w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    dilation = draw(st.integers(1, 2))
+    groups = draw(st.sampled_from([1, 2]))
+    size = draw(st.integers(dilation * (max(f_h, f_w) - 1) + 6, 16))
+    pad = draw(st.integers(0, dilation * (min(f_h, f_w) - 1)))
+    return Layer(name="w", ifmap_h=size, ifmap_w=size, in_channels=groups * draw(st.integers(1, 3)),
+                 out_channels=groups * draw(st.integers(1, 3)), filter_h=f_h, filter_w=f_w,
+                 stride_h=draw(st.integers(1, 3)), stride_w=draw(st.integers(1, 3)), pad_top=pad, pad_bottom=pad,
+                 pad_left=pad, pad_right=pad, dilation_h=dilation, dilation_w=dilation, groups=groups)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(wide_convs(), fill_points)
+def test_batched_footprints_score_the_whole_space_as_one_tiling_at_a_time(layer, point):
+    """Every candidate of the space (os, ws, is; every chunking and fill) scores identically with the batched
+    footprint counts and with the counts made one tiling at a time."""
+    from sim.analytical import systolic
+
+    hw = fill_hw(*point)
+    try:
+        batch = layer_space(layer, hw).all()
+    except MappingError:
+        return
+
+    def score():
+        return estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
+                                          chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
+
+    batched = score()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(systolic, "footprint_counter", one_tiling_at_a_time_counter)
+        reference = score()
+    assert set(batched) == set(reference)
+    for key, value in batched.items():
+        assert np.array_equal(value, reference[key]), key

@@ -171,3 +171,90 @@ def test_m_chunkings_equal_the_brute_force_sums_of_every_chunking(layer, data):
     for c, total, first in zip(chunks.tolist(), totals.tolist(), firsts.tolist()):
         reference = brute_force(layer, (g.m * np.arange(c + 1)) // c, k_edges)
         assert total == reference.sum() and first == reference[0, 0]
+
+
+@st.composite
+def wide_conv_layers(draw):
+    """Strided, dilated, large-window (up to 7x7), grouped / depthwise, padded, batched convolutions with enough
+    ofmap rows for long chunk ladders."""
+    filter_h, filter_w = draw(st.integers(1, 7)), draw(st.integers(1, 7))
+    dilation_h, dilation_w = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+    groups = draw(st.sampled_from([1, 2, 3]))
+    in_channels = groups * draw(st.integers(1, 3))
+    pads = [draw(st.integers(0, dilation * (size - 1)))
+            for dilation, size in ((dilation_h, filter_h), (dilation_h, filter_h), (dilation_w, filter_w),
+                                   (dilation_w, filter_w))]
+    try:
+        layer = Layer(name="w", kind=draw(st.sampled_from(["conv", "conv", "tconv"])),
+                      ifmap_h=draw(st.integers(1, 14)), ifmap_w=draw(st.integers(1, 14)),
+                      in_channels=in_channels, out_channels=groups, filter_h=filter_h, filter_w=filter_w,
+                      stride_h=draw(st.integers(1, 3)), stride_w=draw(st.integers(1, 3)), pad_top=pads[0],
+                      pad_bottom=pads[1], pad_left=pads[2], pad_right=pads[3], dilation_h=dilation_h,
+                      dilation_w=dilation_w, groups=groups, batch=draw(st.integers(1, 2)))
+    except TraceError:
+        assume(False)
+    assume(not is_plain_matrix(layer) and layer.gemm.m >= 1 and layer.gemm.k >= 1)
+    return layer
+
+
+def one_tiling_at_a_time(layer: Layer, m_edges, k_edges) -> tuple[int, int]:
+    """(sum of the block footprints, the first block's) by the counter's per-tiling count."""
+    blocks = footprint_counter(layer)(np.asarray(m_edges, dtype=np.int64), np.asarray(k_edges, dtype=np.int64))
+    return int(blocks.sum()), int(blocks[0, 0])
+
+
+def steps(extent: int, step: int) -> np.ndarray:
+    return np.append(np.arange(0, extent, step, dtype=np.int64), extent)
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_conv_layers(), st.integers(1, 20))
+def test_every_ws_chunking_of_m_equals_the_one_tiling_at_a_time_count(layer, row_ext):
+    """ws: M chunked into every count 1..M (long chunks, more chunks than half the rows, chunks shorter than a
+    linked pair's span) over column blocks of `row_ext` columns of K."""
+    g = layer.gemm
+    chunks = np.arange(1, g.m + 1, dtype=np.int64)
+    counted = footprint_counter(layer).m_chunkings(steps(g.k, row_ext), g.m, chunks)
+    assert counted is not None
+    for c, total, first in zip(chunks.tolist(), *(part.tolist() for part in counted)):
+        assert (total, first) == one_tiling_at_a_time(layer, (g.m * np.arange(c + 1)) // c, steps(g.k, row_ext))
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_conv_layers(), st.integers(1, 20))
+def test_every_os_chunking_of_k_equals_the_one_tiling_at_a_time_count(layer, row_ext):
+    g = layer.gemm
+    chunks = np.arange(1, g.k + 1, dtype=np.int64)
+    counted = footprint_counter(layer).k_chunkings(steps(g.m, row_ext), g.k, chunks)
+    for c, total, first in zip(chunks.tolist(), *(part.tolist() for part in counted)):
+        assert (total, first) == one_tiling_at_a_time(layer, steps(g.m, row_ext), (g.k * np.arange(c + 1)) // c)
+
+
+@settings(max_examples=60, deadline=None)
+@given(wide_conv_layers(), st.integers(1, 20))
+def test_every_is_row_extent_equals_the_one_tiling_at_a_time_count(layer, col_ext):
+    """is: column folds of `col_ext` rows of M, row folds (fills) of every extent of K."""
+    g = layer.gemm
+    extents = np.arange(1, g.k + 1, dtype=np.int64)
+    counted = footprint_counter(layer).k_tilings(steps(g.m, col_ext), g.k, extents)
+    for extent, total, first in zip(extents.tolist(), *(part.tolist() for part in counted)):
+        assert (total, first) == one_tiling_at_a_time(layer, steps(g.m, col_ext), steps(g.k, extent))
+
+
+@settings(max_examples=40, deadline=None)
+@given(conv_layers(), st.data())
+def test_k_tilings_equal_the_brute_force_sums(layer, data):
+    g = layer.gemm
+    assume(not is_plain_matrix(layer) and g.k >= 1 and g.m >= 1)
+    m_edges = data.draw(edges(g.m))
+    extents = np.array(data.draw(st.lists(st.integers(1, g.k), min_size=1, max_size=4)), dtype=np.int64)
+    totals, firsts = footprint_counter(layer).k_tilings(m_edges, g.k, extents)
+    for extent, total, first in zip(extents.tolist(), totals.tolist(), firsts.tolist()):
+        reference = brute_force(layer, m_edges, steps(g.k, extent))
+        assert total == reference.sum() and first == reference[0, 0]
+
+
+def test_m_chunkings_give_way_when_their_tables_would_be_too_large():
+    layer = Layer("c", ifmap_h=12, ifmap_w=12, in_channels=1, out_channels=1, filter_h=3, filter_w=3)
+    g = layer.gemm
+    assert footprint_counter(layer).m_chunkings(steps(g.k, g.k), g.m, np.arange(1, g.m + 1), max_table=g.m) is None
