@@ -661,12 +661,12 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
         for code, name in ((WS, "filter"), (IS, "ifmap")):
             level = stationary_register(hw, name)
             halved[code] = level is not None and level.double_buffered is True
-        valid, geometry, fill = check(capacity, np.where(dataflow == WS, halved[WS], halved[IS]))
+        valid, geometry, fill_used = check(capacity, np.where(dataflow == WS, halved[WS], halved[IS]))
         preload = hw.pe_array.double_buffered_stationary
     else:
         decision = _batch_decision(layer, hw, dataflow, fill, double_buffered, check)
         capacity, register_halved, preload = _batch_buffering(layer, hw, dataflow, decision)
-        valid, geometry, fill = check(capacity, register_halved)
+        valid, geometry, fill_used = check(capacity, register_halved)
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
     dram = hw.dram if plain else timeline_hardware(hw).dram
@@ -676,7 +676,7 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                           dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
                           drain_finished=hw.buffers.ofmap.drain_finished,
                           double_buffered_stationary=preload,
-                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill)
+                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill_used)
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}
@@ -709,7 +709,7 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
 def _batch_buffering(layer: Layer, hw: Hardware, dataflow: np.ndarray, decision: dict[str, np.ndarray]):
     """(slot capacity per operand, stationary register halved, stationary preload overlapped), per candidate,
     under `decision` on the "auto" levels (sim.mapping.buffering.resolve, vectorized)."""
-    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, _stage_name
+    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, stage_name
 
     def doubled(name: str, declared) -> np.ndarray | bool:
         if declared == "auto":
@@ -721,7 +721,7 @@ def _batch_buffering(layer: Layer, hw: Hardware, dataflow: np.ndarray, decision:
     capacity = {}
     for name in OPERANDS:
         spec = getattr(hw.buffers, name)
-        stage = _stage_name(hw.hierarchy, name)
+        stage = stage_name(hw.hierarchy, name)
         declared = spec.double_buffered if spec.double_buffered != "auto" else levels[stage]
         capacity[name] = slot_elements(spec.size_bytes, _element_bytes(bits[name]),
                                        np.asarray(doubled(stage, declared), dtype=bool))
@@ -756,7 +756,7 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
     decision = {}
     for name in names:
         trial = {**none, name: np.ones(shape, dtype=bool)}
-        capacity, register_halved, _ = _batch_buffering(layer, hw, dataflow, trial)
+        capacity, _, _ = _batch_buffering(layer, hw, dataflow, trial)
         valid, _, _ = check(capacity, np.zeros(shape, dtype=bool))
         # The stationary register's half must hold the candidate's F row-fold elements per PE.
         for code, stationary in ((WS, "filter"), (IS, "ifmap")):

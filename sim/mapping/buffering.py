@@ -42,7 +42,7 @@ class Buffering:
         return self.stationary_register in self.doubled
 
 
-def _stage_name(levels: tuple[MemoryLevelSpec, ...], operand: str) -> str:
+def stage_name(levels: tuple[MemoryLevelSpec, ...], operand: str) -> str:
     """The level [buffers].<operand> is derived from (sim.hardware.hierarchy.buffers_from_levels)."""
     index = staging_level(levels, operand)
     if index is not None:
@@ -111,7 +111,7 @@ def resolve(hw: Hardware, mapping: Mapping) -> Buffering:
     preload = hw.pe_array.double_buffered_stationary
     if preload == "auto":
         preload = register_name in doubled
-    staging = tuple((operand, _stage_name(hw.hierarchy, operand)) for operand in OPERANDS)
+    staging = tuple((operand, stage_name(hw.hierarchy, operand)) for operand in OPERANDS)
     # A static [buffers] declaration is the models' own (the level's, derived); "auto" follows its staging level.
     operands = tuple((operand, stage in doubled if getattr(hw.buffers, operand).double_buffered == "auto"
                       else getattr(hw.buffers, operand).double_buffered) for operand, stage in staging)
