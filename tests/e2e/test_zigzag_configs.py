@@ -124,3 +124,19 @@ def test_tpu_like_weights_of_every_row_fold_in_the_registers_keep_partial_sums_i
     assert "rf_128b" not in auto_decision(big, hw, whole_fill).double_buffered
     with pytest.raises(MappingError, match="level 'rf_128b', operand filter: 72 row folds per stationary fill"):
         estimate_systolic(big, hw, replace(whole_fill, double_buffered=("rf_128b", "sram_2mb")))
+
+
+def test_eyeriss_like_runs_its_weight_buffers_in_halves_where_zigzags_rule_does():
+    # docs/zigzag.md "Fetch overlap": layer4's 3x3 convs, ws with F = 32 (half of rf_64b_w), 12 fills: ZigZag's rule
+    # runs sram_64kb and rf_64b_w in halves, so weight fetches and register preloads overlap compute (ZigZag 730,767).
+    hw = _hw("eyeriss_like", "ws")
+    big = Layer(name="layer4.0.conv2", ifmap_h=7, ifmap_w=7, in_channels=512, out_channels=512, filter_h=3,
+                filter_w=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, ofmap_bits=8, psum_bits=16)
+    fitted = map_systolic(big, hw, "ws")
+    mapping = auto_decision(big, hw, array_mapping(big, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks,
+                                                   whole=fitted.whole, row_folds_per_fill=32))
+    assert {"sram_64kb", "rf_64b_w"} <= set(mapping.double_buffered)
+    assert simulate_layer(big, hw, mapping).cycles == 710306
+    # The same tiles with every level single, as the static config ran them (its nearest record, F = 64: 1,169,383).
+    single = replace(mapping, double_buffered=())
+    assert simulate_layer(big, hw, single).cycles == 1175569
