@@ -238,3 +238,19 @@ def test_auto_is_an_allowed_value_and_anything_else_is_named(tmp_path):
         load_hardware(bad)
     hw = load_hardware(ROOT / "hw_configs" / "zigzag_eyeriss_like.toml")
     assert hw.buffers.ifmap.double_buffered == "auto" and hw.pe_array.double_buffered_stationary == "auto"
+
+
+def test_the_mapper_reports_and_writes_its_decision():
+    from sim.mapper.report import result_dict
+    from sim.mapper.search import map_trace
+    from sim.workload.trace import Trace
+
+    hw = auto_hw("ws", 4, 4, [256, 256, 1024], 8, ["auto"] * 5, "auto", bandwidth=2.0)
+    layer = Layer.gemm_layer("g", m=16, n=8, k=24)
+    result = map_trace(Trace(name="t", layers=(layer,)), hw, top_k=1)
+    chosen = result.layers[0].best.mapping
+    assert chosen.double_buffered is not None
+    assert result_dict(result)["layers"][0]["double_buffered"] == list(chosen.double_buffered)
+    assert parse_mappings(mappings_text(result.mappings()))["g"] == chosen
+    # The decided record runs in the engine with the numbers the mapper validated.
+    assert simulate_layer(layer, hw, chosen).cycles == result.layers[0].best.engine_cycles
