@@ -746,15 +746,21 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
     """The decision per "auto" level and candidate: `given`, else ZigZag's rule (auto_decision, vectorized): a
     level is doubled where the candidate's tiles still fit with it alone halved."""
     from sim.hardware.hierarchy import share_bytes
-    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL
+    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, stage_name
 
     names = auto_names(hw)
     shape = dataflow.shape
     if given is not None:
         return {name: np.broadcast_to(np.asarray(given.get(name, False), dtype=bool), shape) for name in names}
     none = {name: np.zeros(shape, dtype=bool) for name in names}
+    # A level that stages no operand's slot and is no stationary register changes nothing: halves always fit.
+    used = {stage_name(hw.hierarchy, operand) for operand in OPERANDS} | {
+        level.name for level in (stationary_register(hw, "filter"), stationary_register(hw, "ifmap")) if level}
     decision = {}
     for name in names:
+        if name not in used:
+            decision[name] = np.ones(shape, dtype=bool)
+            continue
         trial = {**none, name: np.ones(shape, dtype=bool)}
         capacity, _, _ = _batch_buffering(layer, hw, dataflow, trial)
         valid, _, _ = check(capacity, np.zeros(shape, dtype=bool))
@@ -765,5 +771,5 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
                 element = _element_bytes(layer.operand_bits[stationary])
                 fits = fill * element <= share_bytes(level, stationary) // 2
                 valid = valid & np.where(dataflow == code, fits, True)
-        decision[name] = np.asarray(valid, dtype=bool) if name != STATIONARY_PSEUDO_LEVEL else np.ones(shape, bool)
+        decision[name] = np.asarray(valid, dtype=bool)
     return decision
