@@ -35,6 +35,7 @@ import sim
 from sim.mapping.record import Mapping
 from sim.analytical.levels import max_row_folds_per_fill
 from sim.errors import MappingError
+from sim.mapping.buffering import auto_decision
 from sim.mapping.systolic import array_mapping, fit_mapping, map_systolic
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -69,9 +70,21 @@ def nearest_mapping(layer, hw) -> Mapping:
     """ws holding as many row folds' weights per PE register fill as the register holds (F = min(row folds, what
     the filter register holds), balanced: F = ceil(row folds / fills), so the partial sum stays in the PE over a
     fill as in ZigZag's innermost loops), fitted to the buffers for tiles of F x rows, its chunks of T outside the
-    fills when there are several of both (partial sums never leave the chip); a smaller F when the tiles cannot fit."""
+    fills when there are several of both (partial sums never leave the chip); a smaller F when the tiles cannot fit.
+    On an "auto" register ZigZag's rule decides its double buffering (calc_double_buffer_flag): F filling the whole
+    register (run single) and F filling its half (run in halves, the preload hidden) are both built, and the one the
+    closed form times faster is kept (the halves on a tie: the closed form does not see a single buffer's stalls)."""
+    from sim.analytical.systolic import estimate_systolic
+    from sim.mapping.buffering import stationary_register
+
+    register = stationary_register(hw, "filter")
+    halves = (True, False) if register is not None and register.double_buffered == "auto" else (None,)
+    built = [_nearest(layer, hw, max_row_folds_per_fill(layer, hw, "filter", halved)[0]) for halved in halves]
+    return min(built, key=lambda mapping: (estimate_systolic(layer, hw, mapping).cycles, built.index(mapping)))
+
+
+def _nearest(layer, hw, most: int) -> Mapping:
     fitted = map_systolic(layer, hw, "ws")
-    most, _ = max_row_folds_per_fill(layer, hw, "filter")
     fill = min(fitted.row_folds, most)
     while fill > 1:
         fill = -(-fitted.row_folds // -(-fitted.row_folds // fill))  # balanced: equal fills
@@ -84,14 +97,17 @@ def nearest_mapping(layer, hw) -> Mapping:
         tiled = fitted
     fills = -(-fitted.row_folds // fill)
     order = "outside_row_folds" if tiled.chunks > 1 and fills > 1 else "innermost"
-    return array_mapping(layer, "ws", fitted.rows, fitted.cols, chunks=tiled.chunks, whole=tiled.whole,
-                         chunk_order=order, row_folds_per_fill=fill)
+    # On "auto" levels ZigZag's own rule (calc_double_buffer_flag) decides the double buffering of this mapping.
+    return auto_decision(layer, hw, array_mapping(layer, "ws", fitted.rows, fitted.cols, chunks=tiled.chunks,
+                                                  whole=tiled.whole, chunk_order=order, row_folds_per_fill=fill))
 
 
 def mapping_label(mapping: Mapping) -> str:
     return (f"{mapping.dataflow}, chunk order {mapping.chunk_order}: {mapping.chunks} chunks of T x "
             f"{mapping.row_folds} row folds ({mapping.fills} fills of {mapping.row_folds_per_fill}) x "
-            f"{mapping.col_folds} column folds")
+            f"{mapping.col_folds} column folds"
+            + (f", double-buffered {', '.join(mapping.double_buffered) or 'none'}"
+               if mapping.double_buffered is not None else ""))
 
 
 def within(ratios: list[float], tolerance: float = 0.10) -> int:

@@ -26,6 +26,7 @@ from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import share_bytes, staging_level
 from sim.hardware.spec import Hardware, MemoryLevelSpec
+from sim.mapping.buffering import resolve
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, _where, operand_totals
 from sim.records import ActionCounts, LayerResult, LevelCounts, OperandCounts
@@ -54,13 +55,16 @@ def check_registers(layer: Layer, hw: Hardware) -> None:
                                    allowed=f">= {need} bytes for {operand}")
 
 
-def max_row_folds_per_fill(layer: Layer, hw: Hardware, stationary: str) -> tuple[int, int | None]:
+def max_row_folds_per_fill(layer: Layer, hw: Hardware, stationary: str,
+                           halved: bool | None = None) -> tuple[int, int | None]:
     """(the most row folds' stationary elements one PE's innermost register for `stationary` holds, that level's
-    index): its bytes (a half when double-buffered: the next fill loads into the other) over the element's bytes;
-    (1, None) without such a register (today's [buffers] configs: one element per PE)."""
+    index): its bytes (a half when double-buffered: the next fill loads into the other; `halved`: a mapping's
+    decision, else the declaration, "auto" whole) over the element's bytes; (1, None) without such a register
+    (today's [buffers] configs: one element per PE)."""
     for index, level in enumerate(hw.hierarchy[:-1]):
         if level.kind == "register_file" and stationary in level.operands:
-            usable = share_bytes(level, stationary) // (2 if level.double_buffered else 1)
+            half = level.double_buffered is True if halved is None else halved
+            usable = share_bytes(level, stationary) // (2 if half else 1)
             return max(usable // _bytes(layer)[stationary], 1), index
     return 1, None
 
@@ -72,7 +76,8 @@ def check_fill(layer: Layer, hw: Hardware, mapping: Mapping) -> None:
     if fill == 1 or mapping.dataflow not in ("ws", "is"):  # os: refused by the loop-order check (mapping.pe)
         return
     stationary = mapping.stationary
-    most, index = max_row_folds_per_fill(layer, hw, stationary)
+    halved = resolve(hw, mapping).register_halved
+    most, index = max_row_folds_per_fill(layer, hw, stationary, halved)
     need = fill * _bytes(layer)[stationary]
     if index is None:
         raise MappingError(f"{fill} row folds per stationary fill need a per-PE register file for {stationary}; "
@@ -80,7 +85,7 @@ def check_fill(layer: Layer, hw: Hardware, mapping: Mapping) -> None:
                            allowed="1 (row folds per fill) without a register_file level holding " + stationary)
     if fill > most:
         level = hw.hierarchy[index]
-        half = " (one half: double-buffered)" if level.double_buffered else ""
+        half = " (one half: double-buffered)" if halved else ""
         raise MappingError(f"level '{level.name}', operand {stationary}: {fill} row folds per stationary fill need "
                            f"{need} bytes per PE; the level holds {most * _bytes(layer)[stationary]}{half}",
                            field=f"memory.{index}.size_bytes", value=share_bytes(level, stationary),

@@ -42,6 +42,7 @@ from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
+from sim.mapping.buffering import auto_names, has_auto, resolve, stationary_register
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.residency import IN_DRAM, Residency, check_residency
@@ -632,11 +633,6 @@ def _one_slot(double_buffered):
     return bool(flags) if flags.ndim == 0 else flags
 
 
-def single_buffered(hw: Hardware) -> dict[str, bool]:
-    """Per operand, whether its buffer has one slot (buffers.<operand>.double_buffered false)."""
-    return {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
-
-
 def _element_bytes(bits: int) -> int:
     return -(-bits // 8)
 
@@ -749,8 +745,9 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         mapping = map_systolic(layer, hw)
     plain = is_today(hw)
     check_fill(layer, hw, mapping)
+    buffering = resolve(hw, mapping)
     try:
-        geometry = check_mapping(layer, hw.buffers, mapping)
+        geometry = check_mapping(layer, hw.buffers, mapping, buffering.operand_doubled())
     except MappingError as error:
         raise error if plain else misfit_error(hw, error) from None
     check_residency(mapping, residency)
@@ -763,9 +760,10 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
         dram.bandwidth_bytes_per_cycle,
         dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"), dram.operand_bandwidth("ofmap"),
         dram.latency_cycles, geometry=geometry, drain_finished=hw.buffers.ofmap.drain_finished,
-        double_buffered_stationary=hw.pe_array.double_buffered_stationary,
+        double_buffered_stationary=buffering.stationary_preload,
         chunks_outside=mapping.chunk_order == "outside_row_folds", residency=residency,
-        fill=mapping.row_folds_per_fill, single=single_buffered(hw),
+        fill=mapping.row_folds_per_fill,
+        single={name: not doubled for name, doubled in buffering.operand_doubled().items()},
     )
     values.pop("misfit")
     v = {key: (float(val) if key in ("utilization", "mapping_efficiency") else int(val)) for key, val in values.items()}
@@ -808,14 +806,18 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
 def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,
                                whole: dict[str, np.ndarray],
                                chunks_outside: np.ndarray | bool = False,
-                               row_folds_per_fill: np.ndarray | int = 1) -> dict[str, np.ndarray]:
+                               row_folds_per_fill: np.ndarray | int = 1,
+                               double_buffered: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
     candidates): per candidate its dataflow code, chunks of T, which operands are held whole (bool arrays) and
     whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os) and its
     row folds per stationary fill (Mapping.row_folds_per_fill; > 1 refused on os, beyond the row folds or beyond
-    what the stationary operand's per-PE register holds).
+    what the stationary operand's per-PE register holds). `double_buffered`: per "auto" level name (and the
+    pseudo-level pe_array), whether each candidate runs it as two halves (Mapping.double_buffered); None: ZigZag's
+    rule per candidate (sim.mapping.buffering.auto_decision), which the mapper scores: it dominates every other
+    decision on the same tiles (the same counts, no fewer overlaps), so no other needs scoring.
     Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
-    numbers equal estimate_systolic on its record exactly."""
+    numbers equal estimate_systolic on its record (with that decision) exactly."""
     from sim.mapping.systolic import buffer_slots
 
     g = layer.gemm
@@ -826,17 +828,37 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     rows = hw.pe_array.rows
     fill = np.asarray(row_folds_per_fill, dtype=np.int64)
     row_folds = _ceil_div(np.where(dataflow == OS, g.m, g.k), rows)
-    # The most F each candidate's stationary register holds (ws: filter, is: ifmap); os has none to hold.
-    most = {code: max_row_folds_per_fill(layer, hw, name)[0] for code, name in ((WS, "filter"), (IS, "ifmap"))}
-    fill_ok = (fill == 1) | ((fill >= 1) & (dataflow != OS) & (fill <= row_folds)
-                             & (fill <= np.where(dataflow == WS, most[WS], most[IS])))
-    fill = np.where(fill_ok, fill, 1)
-    geometry = chunking(rows * fill, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
-                        {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
     chunks_outside = np.asarray(chunks_outside, dtype=bool)
-    valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
-             & (chunks <= np.maximum(geometry["temporal"], 1))
-             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok)
+    whole = {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS}
+
+    def check(capacity, register_halved):
+        """(valid, geometry, F) of the batch when the operands' slots hold `capacity` and each candidate's
+        stationary register is halved where `register_halved`."""
+        # The most F each candidate's stationary register holds (ws: filter, is: ifmap); os has none to hold.
+        most = {code: np.where(register_halved, max_row_folds_per_fill(layer, hw, name, True)[0],
+                               max_row_folds_per_fill(layer, hw, name, False)[0])
+                for code, name in ((WS, "filter"), (IS, "ifmap"))}
+        fill_ok = (fill == 1) | ((fill >= 1) & (dataflow != OS) & (fill <= row_folds)
+                                 & (fill <= np.where(dataflow == WS, most[WS], most[IS])))
+        fill_used = np.where(fill_ok, fill, 1)
+        geometry = chunking(rows * fill_used, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity, whole)
+        valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
+                 & (chunks <= np.maximum(geometry["temporal"], 1))
+                 & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok)
+        return valid, geometry, fill_used
+
+    if double_buffered is None and not has_auto(hw):
+        halved = {}
+        for code, name in ((WS, "filter"), (IS, "ifmap")):
+            level = stationary_register(hw, name)
+            halved[code] = level is not None and level.double_buffered is True
+        valid, geometry, fill_used = check(capacity, np.where(dataflow == WS, halved[WS], halved[IS]))
+        preload = hw.pe_array.double_buffered_stationary
+        single = {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
+    else:
+        decision = _batch_decision(layer, hw, dataflow, fill, double_buffered, check)
+        capacity, single, register_halved, preload = _batch_buffering(layer, hw, dataflow, decision)
+        valid, geometry, fill_used = check(capacity, register_halved)
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
     dram = hw.dram if plain else timeline_hardware(hw).dram
@@ -845,8 +867,8 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                           dram.operand_bandwidth("ifmap"), dram.operand_bandwidth("filter"),
                           dram.operand_bandwidth("ofmap"), dram.latency_cycles, geometry=geometry,
                           drain_finished=hw.buffers.ofmap.drain_finished,
-                          double_buffered_stationary=hw.pe_array.double_buffered_stationary,
-                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill, single=single_buffered(hw))
+                          double_buffered_stationary=preload,
+                          chunks_outside=chunks_outside & (dataflow != OS), fill=fill_used, single=single)
     values.pop("misfit")
     shape = dataflow.shape
     values = {key: np.broadcast_to(value, shape) for key, value in values.items()}
@@ -874,3 +896,73 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
         values["cycles"] = cycles
     values["valid"] = np.asarray(valid, dtype=bool)
     return values
+
+
+def _batch_buffering(layer: Layer, hw: Hardware, dataflow: np.ndarray, decision: dict[str, np.ndarray]):
+    """(slot capacity per operand, whether each operand's slot is single (one buffer), stationary register halved,
+    stationary preload overlapped), per candidate, under `decision` on the "auto" levels (sim.mapping.buffering.resolve, vectorized)."""
+    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, stage_name
+
+    def doubled(name: str, declared) -> np.ndarray | bool:
+        if declared == "auto":
+            return decision.get(name, False)
+        return declared is True
+
+    levels = {level.name: level.double_buffered for level in hw.hierarchy[:-1]}
+    bits = buffer_bits(layer)
+    capacity, single = {}, {}
+    for name in OPERANDS:
+        spec = getattr(hw.buffers, name)
+        stage = stage_name(hw.hierarchy, name)
+        declared = spec.double_buffered if spec.double_buffered != "auto" else levels[stage]
+        halves = np.asarray(doubled(stage, declared), dtype=bool)
+        capacity[name] = slot_elements(spec.size_bytes, _element_bytes(bits[name]), halves)
+        single[name] = bool(~halves) if halves.ndim == 0 else ~halves
+    register, preload = {}, {}
+    for code, stationary in ((WS, "filter"), (IS, "ifmap")):
+        level = stationary_register(hw, stationary)
+        if level is None:
+            register[code] = False
+            own = doubled(STATIONARY_PSEUDO_LEVEL, hw.pe_array.double_buffered_stationary)
+        else:
+            register[code] = doubled(level.name, level.double_buffered)
+            own = register[code]
+        declared = hw.pe_array.double_buffered_stationary
+        preload[code] = own if declared == "auto" else declared
+    register_halved = np.where(dataflow == WS, register[WS], register[IS])
+    overlap = (dataflow != OS) & np.where(dataflow == WS, preload[WS], preload[IS])
+    return capacity, single, register_halved, overlap
+
+
+def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.ndarray,
+                    given: dict[str, np.ndarray] | None, check) -> dict[str, np.ndarray]:
+    """The decision per "auto" level and candidate: `given`, else ZigZag's rule (auto_decision, vectorized): a
+    level is doubled where the candidate's tiles still fit with it alone halved."""
+    from sim.hardware.hierarchy import share_bytes
+    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, stage_name
+
+    names = auto_names(hw)
+    shape = dataflow.shape
+    if given is not None:
+        return {name: np.broadcast_to(np.asarray(given.get(name, False), dtype=bool), shape) for name in names}
+    none = {name: np.zeros(shape, dtype=bool) for name in names}
+    # A level that stages no operand's slot and is no stationary register changes nothing: halves always fit.
+    used = {stage_name(hw.hierarchy, operand) for operand in OPERANDS} | {
+        level.name for level in (stationary_register(hw, "filter"), stationary_register(hw, "ifmap")) if level}
+    decision = {}
+    for name in names:
+        if name not in used:
+            decision[name] = np.ones(shape, dtype=bool)
+            continue
+        trial = {**none, name: np.ones(shape, dtype=bool)}
+        capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
+        valid, _, _ = check(capacity, np.zeros(shape, dtype=bool))
+        # The stationary register's half must hold the candidate's F row-fold elements per PE.
+        for code, stationary in ((WS, "filter"), (IS, "ifmap")):
+            level = stationary_register(hw, stationary)
+            if level is not None and level.name == name:
+                element = _element_bytes(layer.operand_bits[stationary])
+                fits = fill * element <= share_bytes(level, stationary) // 2
+                valid = valid & np.where(dataflow == code, fits, True)
+        decision[name] = np.asarray(valid, dtype=bool)
+    return decision

@@ -9,7 +9,9 @@ buffer instead uses `allocate` (a slot, plus a read-back of partial sums when th
 tile fills while the current one is computed on, if a slot is free.
 
 Slots take no simulated time to change hands: a request with a slot free (and nobody queued before it) is granted
-at once; a release hands its slot to the oldest queued request at once (FIFO), else the slot becomes free.
+at once; a release hands its slot to the oldest queued request at once (FIFO), else the slot becomes free. A request
+may use fewer slots than the buffer has (`slots`: its layer's mapping runs the buffer single, sim.mapping.buffering):
+it waits until fewer tiles than that are held.
 
 The buffer counts its own actions: elements filled / drained / read back, bytes, and its occupancy
 high-water mark.
@@ -54,18 +56,21 @@ class Buffer:
         self.slots = slots
         self.element_bits = element_bits  # default width; a request may name its own (layers differ)
         self.dram = dram
-        self._free = slots
-        self._queue: deque[Callable[[], None]] = deque()  # slot requests not yet granted, FIFO
+        self._in_use = 0
+        # Slot requests not yet granted, FIFO: (the slots the requesting layer's mapping may use, the grant).
+        self._queue: deque[tuple[int, Callable[[], None]]] = deque()
         self._held: dict[object, tuple[int, int]] = {}  # tile -> (elements, since)
         self.stats = BufferStats()
 
-    def request(self, granted: Callable[[], None]) -> None:
-        """A slot: `granted()` runs now if one is free and nobody queued before, else at the release that frees one."""
-        if self._free and not self._queue:
-            self._free -= 1
+    def request(self, granted: Callable[[], None], slots: int | None = None) -> None:
+        """A slot: `granted()` runs now if one of the first `slots` (the requesting layer's mapping's: one when it runs
+        the buffer single; None: all) is free and nobody queued before, else at the release that frees one."""
+        limit = self.slots if slots is None else slots
+        if self._in_use < limit and not self._queue:
+            self._in_use += 1
             granted()
         else:
-            self._queue.append(granted)
+            self._queue.append((limit, granted))
 
     def _occupy(self, tile: object, elements: int) -> None:
         self._held[tile] = (elements, self.env._now)
@@ -75,7 +80,7 @@ class Buffer:
             s.peak_occupancy_elements = s.occupancy_elements
 
     def fill(self, tile: object, elements: int, address: int, bits: int | None, ready: Marker,
-             then: Callable[[], None]) -> None:
+             then: Callable[[], None], slots: int | None = None) -> None:
         """Take a slot, read `elements` of the tile from DRAM, set `ready`, then call `then()`."""
         size = packed_bytes(elements, bits or self.element_bits)
 
@@ -94,9 +99,9 @@ class Buffer:
             else:
                 arrived()
 
-        self.request(granted)
+        self.request(granted, slots)
 
-    def place(self, tile: object, elements: int, ready: Marker, then: Callable[[], None]) -> None:
+    def place(self, tile: object, elements: int, ready: Marker, then: Callable[[], None], slots: int | None = None) -> None:
         """Take a slot for a tile already on chip (the previous layer's output): no DRAM read; set `ready`, then call
         `then()`."""
 
@@ -105,10 +110,10 @@ class Buffer:
             ready.set()
             then()
 
-        self.request(granted)
+        self.request(granted, slots)
 
     def allocate(self, tile: object, elements: int, readback_elements: int, address: int, bits: int | None,
-                 after: Marker | None, ready: Marker, then: Callable[[], None]) -> None:
+                 after: Marker | None, ready: Marker, then: Callable[[], None], slots: int | None = None) -> None:
         """Take a slot for an ofmap tile; read its partial sums back first when it was drained before (`after` is
         that earlier drain, so the read never overtakes the write); set `ready`, then call `then()`."""
 
@@ -135,7 +140,7 @@ class Buffer:
             else:
                 read()
 
-        self.request(granted)
+        self.request(granted, slots)
 
     def release(self, tile: object) -> None:
         """Free the slot `tile` holds (its last use has finished): the oldest queued request gets it now."""
@@ -143,10 +148,10 @@ class Buffer:
         s = self.stats
         s.occupancy_elements -= elements
         s.busy_slot_cycles += self.env._now - since
-        if self._queue:
-            self._queue.popleft()()
-        else:
-            self._free += 1
+        self._in_use -= 1
+        if self._queue and self._in_use < self._queue[0][0]:
+            self._in_use += 1
+            self._queue.popleft()[1]()
 
     def drain(self, tile: object, elements: int, address: int, bits: int | None, done: Marker) -> None:
         """Write `elements` of the ofmap tile to DRAM; when written, free its slot and set `done`."""

@@ -41,6 +41,7 @@ from sim.engine.tiling import OPERANDS, LayerPlan, plan_layer
 from sim.errors import ConfigError, MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
+from sim.mapping.buffering import resolve
 from sim.mapping.record import Mapping
 from sim.mapping.residency import IN_DRAM, Residency, trace_residency
 from sim.mapping.systolic import map_systolic
@@ -118,8 +119,10 @@ class _InOrder:
 
     def __init__(self, env: CountingEnvironment, buffer: Buffer, name: str, tiles, keys: list[tuple[int, int]],
                  ready: list[Marker], width: int, read_elements: dict[str, int], start: simpy.Event,
-                 done: simpy.Event | None = None, drained: list[Marker] | None = None, on_chip: bool = False) -> None:
+                 done: simpy.Event | None = None, drained: list[Marker] | None = None, on_chip: bool = False,
+                 slots: int | None = None) -> None:
         self.buffer, self.name, self.tiles, self.keys, self.ready = buffer, name, tiles, keys, ready
+        self.slots = slots  # the layer's mapping's slots in the buffer (None: the buffer's own)
         self.on_chip = on_chip  # the tiles are already on chip (the previous layer's output): placed, not read
         self.width, self.read_elements, self.done, self.drained = width, read_elements, done, drained
         self.index = 0
@@ -134,13 +137,14 @@ class _InOrder:
             tile = tiles[i]
             self.issuing, self.in_place = True, False
             if self.on_chip:
-                self.buffer.place(self.keys[i], tile.elements, self.ready[i], self._placed)
+                self.buffer.place(self.keys[i], tile.elements, self.ready[i], self._placed, self.slots)
             elif self.drained is None:
-                self.buffer.fill(self.keys[i], tile.elements, tile.address, self.width, self.ready[i], self._placed)
+                self.buffer.fill(self.keys[i], tile.elements, tile.address, self.width, self.ready[i], self._placed,
+                                 self.slots)
             else:
                 after = self.drained[tile.previous] if tile.previous >= 0 else None
                 self.buffer.allocate(self.keys[i], tile.elements, tile.readback_elements, tile.address, self.width,
-                                     after, self.ready[i], self._placed)
+                                     after, self.ready[i], self._placed, self.slots)
             self.issuing = False
             if not self.in_place:
                 return  # _placed continues when the tile arrives
@@ -170,13 +174,14 @@ def _start_layer(index: int, plan: LayerPlan, schedule: StepSchedule, layer: Lay
     ready = {name: [Marker() for _ in plan.tiles[name]] for name in OPERANDS}
     drained = [Marker() for _ in plan.tiles["ofmap"]]
     read_elements = timeline.dram_read_elements
+    slots = plan.slots
     _InOrder(env, buffers["ifmap"], "ifmap", plan.tiles["ifmap"], keys["ifmap"], ready["ifmap"], bits["ifmap"],
-             read_elements, layer_start, on_chip=plan.ifmap_on_chip)
+             read_elements, layer_start, on_chip=plan.ifmap_on_chip, slots=slots["ifmap"])
     _InOrder(env, buffers["filter"], "filter", plan.tiles["filter"], keys["filter"], ready["filter"], bits["filter"],
-             read_elements, filter_start, filters_issued)
+             read_elements, filter_start, filters_issued, slots=slots["filter"])
     # The ofmap allocator only reads partial sums back: at accumulator precision.
     _InOrder(env, buffers["ofmap"], "ofmap", plan.tiles["ofmap"], keys["ofmap"], ready["ofmap"],
-             layer.partial_sum_bits, read_elements, layer_start, drained=drained)
+             layer.partial_sum_bits, read_elements, layer_start, drained=drained, slots=slots["ofmap"])
     parts.pe_array.run_layer(plan, schedule, buffers, keys, ready, drained, timeline, layer_start, bits["ofmap"], done,
                              layer.partial_sum_bits)
 
@@ -283,9 +288,10 @@ class _Run:
         cached = self.plans.get(key)
         if cached is None:
             check_fill(layer, self.hw, mapping)
-            cycles = layer_fold_cycles(mapping, self.convention, self.hw.pe_array.double_buffered_stationary)
+            buffering = resolve(self.hw, mapping)  # the mapping's double buffering on "auto" levels
+            cycles = layer_fold_cycles(mapping, self.convention, buffering.stationary_preload)
             try:
-                plan = plan_layer(layer, self.hw.buffers, mapping, cycles, residency)
+                plan = plan_layer(layer, self.hw.buffers, mapping, cycles, residency, buffering.operand_doubled())
             except MappingError as error:
                 raise error if self.plain else misfit_error(self.hw, error) from None
             cached = self.plans[key] = (plan, step_schedule(plan), {})

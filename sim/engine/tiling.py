@@ -174,15 +174,15 @@ def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple[list[int], lis
 
 
 def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles: np.ndarray,
-               residency: Residency = IN_DRAM) -> LayerPlan:
+               residency: Residency = IN_DRAM, doubled: dict[str, bool] | None = None) -> LayerPlan:
     """The steps and tiles of one layer under `mapping`'s folds, whole operands and chunks of T (see the module
     docstring); MappingError when the mapping does not cover the layer or a tile cannot fit. `fold_cycles` are the
     cycles of each array pass (sim.analytical.systolic.step_cycles): per fold, or per step when the chunks of T run
     outside the row folds (Mapping.chunk_order), where a step reloads the stationary operand."""
-    check_mapping(layer, buffers, mapping)
+    check_mapping(layer, buffers, mapping, doubled)
     check_residency(mapping, residency)
     bits = layer.operand_bits
-    slots, slot = buffer_slots(buffers, layer)
+    slots, slot = buffer_slots(buffers, layer, doubled)  # `doubled`: the mapping's decision (sim.mapping.buffering)
     gemm = layer.gemm
     m_total, k_total, n_total = gemm.m, gemm.k, gemm.n
     totals = operand_totals(layer)

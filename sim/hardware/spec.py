@@ -26,6 +26,9 @@ CycleConvention = Literal["native", "scalesim"]
 # columns (DRAM counts, start / stop cycles, bandwidths, Total Cycles incl. prefetch; sim/engine/scalesim_memory.py),
 # applied where the DRAM bandwidth is unlimited (CALC); a finite bandwidth (a sweep point) keeps the native columns.
 MemoryConvention = Literal["native", "scalesim"]
+# A buffer's double buffering: always two halves, never, or "auto": the hardware can run it either way and each
+# mapping decides (Mapping.double_buffered; sim.mapping.buffering, ZigZag's per-mapping rule).
+DoubleBuffering = bool | Literal["auto"]
 
 
 # An action or area key: `component.action` in lower snake case (`ifmap_sram.read`, `mac`, `adc.convert`).
@@ -82,8 +85,9 @@ class PeArraySpec(Spec):
     # inserted zeros skipped (sim.mapping.deconv)
     deconv: Literal["zero_insertion", "zero_skipping"] = "zero_insertion"
     # ws / is: the stationary operand's PE registers are double-buffered, so the next fold's preload (the R cycles
-    # of a fold) overlaps the current fold (issue 12; a TPU-like array); false: folds do not overlap.
-    double_buffered_stationary: bool = False
+    # of a fold) overlaps the current fold (issue 12; a TPU-like array); false: folds do not overlap; "auto": when the
+    # mapping runs the stationary operand's register double-buffered (sim.mapping.buffering).
+    double_buffered_stationary: DoubleBuffering = False
 
     @model_validator(mode="after")
     def _scalesim_memory_needs_scalesim_cycles(self) -> "PeArraySpec":
@@ -105,7 +109,7 @@ class SramSpec(Spec):
     word_bytes: int = Field(1, ge=1, le=64)
     banks: int = Field(1, ge=1, le=4096)
     ports: int = Field(1, ge=1, le=64)  # read/write ports per bank
-    double_buffered: bool = True
+    double_buffered: DoubleBuffering = True
     # ofmap only: a whole-held ofmap writes each block of finished outputs to DRAM as it completes, while compute
     # goes on (issue 12, schedule realism); false: the whole ofmap is written after the layer's last step.
     drain_finished: bool = False
@@ -121,10 +125,11 @@ class SramSpec(Spec):
             raise constraint_error("size_kb", "size_kb * 1024 must be a whole number of bytes", self.size_kb,
                                    "a multiple of 1/1024")
         # Physical layout: every bank (and each half of a double buffer) holds whole words.
-        unit = self.word_bytes * self.banks * (2 if self.double_buffered else 1)
+        halves = self.double_buffered is not False  # "auto" may run as two halves
+        unit = self.word_bytes * self.banks * (2 if halves else 1)
         if int(size) % unit:
             what = f"word_bytes ({self.word_bytes}) x banks ({self.banks})"
-            if self.double_buffered:
+            if halves:
                 what += " x 2 halves (double_buffered)"
             raise constraint_error("size_kb", f"size in bytes ({int(size)}) must be a multiple of {what}",
                                    self.size_kb, f"a multiple of {unit} bytes = {unit / 1024:g} KiB")
@@ -486,7 +491,7 @@ class MemoryLevelSpec(Spec):
     ports: int = Field(1, ge=1, le=1024)
     bandwidth_bytes_per_cycle: float = Field(math.inf, gt=0, allow_inf_nan=True)  # inf: unlimited
     latency_cycles: int = Field(0, ge=0, le=MAX_LATENCY_CYCLES)
-    double_buffered: bool = False
+    double_buffered: DoubleBuffering = False
     partition_bytes: dict[Operand, Annotated[int, Field(ge=0, le=1 << 40)]] | None = None
     source: str = Field("", max_length=MAX_TEXT)
 

@@ -20,6 +20,9 @@ def result_dict(result: MapResult) -> dict[str, Any]:
         layers.append({
             "layer": s.layer, "mapping": s.best.mapping.name, "chunks": _chunks(s.best.mapping),
             "whole": list(s.best.mapping.whole), "cycles": s.best.cycles, "energy_pj": s.best.energy_pj,
+            # the levels run as two halves on "auto" hardware (None: as the hardware declares)
+            "double_buffered": (list(s.best.mapping.double_buffered)
+                                if s.best.mapping.double_buffered is not None else None),
             "engine_cycles": s.best.engine_cycles, "engine_energy_pj": s.best.engine_energy_pj,
             "utilization": s.utilization, "dram_bytes": s.dram_bytes, "evaluated": s.evaluated,
             "space_size": s.space_size, "raw_size": s.raw_size, "pruned": dict(s.pruned), "strategy": s.strategy,

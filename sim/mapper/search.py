@@ -17,6 +17,7 @@ import numpy as np
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
 from sim.mapper.space import Candidates, Space, concat_families, layer_space
+from sim.mapping.buffering import auto_decision
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping, map_systolic
 from sim.workload.layer import Layer
@@ -153,7 +154,8 @@ def _named(layer: Layer, hw: Hardware) -> dict[str, Mapping]:
     named = {}
     for flow in DATAFLOW_NAMES:
         try:
-            named[flow] = fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers)
+            named[flow] = auto_decision(layer, hw, fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols,
+                                                               hw.buffers))
         except MappingError:
             continue
     return named

@@ -14,6 +14,13 @@ buffers refuse (a whole operand that does not fit a slot, fewer chunks than the 
 counted, not scored. Of F only the distinct fill counts are kept (F = ceil(row folds / fills)): an F giving the
 same fills as a smaller one is the same schedule with a larger register claim (symmetry pruning).
 A family's chunk counts (low..T) are all kept here; the search decides which it scores (sim.mapper.search).
+
+Double buffering on levels the hardware declares "auto" (sim.mapping.buffering) is an axis of the space: each such
+level run as one buffer or two halves. The families are built on the whole levels (the largest slots: every tiling
+any decision allows), and each candidate takes the decision of ZigZag's rule (every "auto" level its tiles fit half
+of runs double-buffered), scored in the same batch (sim.analytical.systolic.estimate_systolic_mappings): on the
+same tiles a level run as halves has the same counts and no fewer overlaps, so the rule's decision dominates the
+others, pruned before scoring (counted as "buffering": raw candidates x (2^auto levels - 1)).
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ import numpy as np
 
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
+from sim.mapping.buffering import auto_decision, auto_names
 from sim.mapping.record import CHUNK_ORDERS, OPERANDS, Mapping
 from sim.mapping.systolic import (DATAFLOW_NAMES, array_mapping, buffer_slots, chunking, operand_totals)
 from sim.workload.layer import Layer
@@ -55,10 +63,11 @@ class Candidates:
     def record(self, layer: Layer, hw: Hardware, i: int) -> Mapping:
         """Candidate `i` as the mapping record the models and mapping files take."""
         held = tuple(name for name, flags in zip(OPERANDS, self.whole) if flags[i])
-        return array_mapping(layer, DATAFLOW_NAMES[int(self.dataflow[i])], hw.pe_array.rows, hw.pe_array.cols,
-                             chunks=int(self.chunks[i]), whole=held,
-                             chunk_order=CHUNK_ORDERS[int(bool(self.outside[i]))],
-                             row_folds_per_fill=int(self.fill[i]))
+        record = array_mapping(layer, DATAFLOW_NAMES[int(self.dataflow[i])], hw.pe_array.rows, hw.pe_array.cols,
+                               chunks=int(self.chunks[i]), whole=held,
+                               chunk_order=CHUNK_ORDERS[int(bool(self.outside[i]))],
+                               row_folds_per_fill=int(self.fill[i]))
+        return auto_decision(layer, hw, record)  # the decision the candidate was scored with (see the docstring)
 
 
 @dataclass(frozen=True)
@@ -135,7 +144,10 @@ def systolic_space(layer: Layer, hw: Hardware) -> Space:
                 symmetry_pruned += counts.size - distinct.size
                 if distinct.size:
                     families.append(Family(code, whole, distinct, outside=True, fill=fill))
-    return Space(tuple(families), raw, (("capacity", capacity_pruned), ("symmetry", symmetry_pruned)),
+    # Each "auto" level doubles the raw space; the rule's decision dominates the others on the same tiles.
+    choices = 2 ** len(auto_names(hw))
+    return Space(tuple(families), raw * choices, (("capacity", capacity_pruned), ("symmetry", symmetry_pruned),
+                                                  ("buffering", raw * (choices - 1))),
                  "" if families else refusal)
 
 

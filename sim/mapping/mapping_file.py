@@ -8,6 +8,8 @@
     view = "gemm"
     dims = { G = 1, M = 12544, K = 147, N = 64 }
 
+    double_buffered = ["filter_sram"]     # optional: the levels run as two halves (docs/mapping.md)
+
     [[mapping.level]]
     level = "dram"
     whole = ["filter"]
@@ -54,6 +56,8 @@ def mappings_text(mappings: dict[str, Mapping]) -> str:
                   f"view = {_string(problem.view)}", f"dims = {_table(list(problem.dims))}"]
         if problem.strides:
             lines.append(f"strides = {_table(list(problem.strides))}")
+        if mapping.double_buffered is not None:  # absent: as the hardware declares
+            lines.append("double_buffered = [" + ", ".join(_string(name) for name in mapping.double_buffered) + "]")
         for level in mapping.levels:
             lines += ["", "[[mapping.level]]", f"level = {_string(level.level)}"]
             if level.whole:
@@ -103,7 +107,7 @@ class _Reader:
         return value
 
     def mapping(self, table: Any, field: str) -> tuple[str, Mapping]:
-        table = self.keys(table, field, ("layer", "name", "view", "dims", "level"), ("strides",))
+        table = self.keys(table, field, ("layer", "name", "view", "dims", "level"), ("strides", "double_buffered"))
         layer = self.string(table["layer"], f"{field}.layer")
         name = self.string(table["name"], f"{field}.name")
         view = self.string(table["view"], f"{field}.view", VIEWS)
@@ -116,8 +120,15 @@ class _Reader:
             raise self.fail(f"{field}.level", "expected one or more [[mapping.level]] tables", table["level"],
                             "an array of tables")
         levels = tuple(self.level(level, f"{field}.level[{i}]") for i, level in enumerate(table["level"]))
+        doubled = None
+        if "double_buffered" in table:
+            names = table["double_buffered"]
+            if not isinstance(names, list):
+                raise self.fail(f"{field}.double_buffered", "expected a list of memory level names", names,
+                                "e.g. [\"sram_64kb\"] ([]: every \"auto\" level single)")
+            doubled = tuple(self.string(n, f"{field}.double_buffered[{i}]") for i, n in enumerate(names))
         try:
-            return layer, Mapping(name, Problem(view, problem_dims, problem_strides), levels)
+            return layer, Mapping(name, Problem(view, problem_dims, problem_strides), levels, doubled)
         except MappingError as err:
             raise err.with_context(file=self.file or None, field_prefix=field) from None
 

@@ -112,8 +112,17 @@ class Mapping:
     name: str
     problem: Problem
     levels: tuple[LevelLoops, ...]
+    # The memory levels (by name) this mapping runs as two halves, where the hardware declares double_buffered =
+    # "auto" (sim.mapping.buffering); kept sorted. None: as the hardware declares ("auto" levels single).
+    double_buffered: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
+        if self.double_buffered is not None:
+            names = tuple(self.double_buffered)
+            if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+                raise MappingError("double_buffered names memory levels, each once", field="mapping.double_buffered",
+                                   value=list(names), allowed="distinct level names (e.g. [\"sram_64kb\"])")
+            object.__setattr__(self, "double_buffered", tuple(sorted(names)))  # one record per decision
         sizes = self.problem.sizes
         for level in self.levels:
             for loop in level.loops:

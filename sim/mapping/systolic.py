@@ -24,6 +24,7 @@ import numpy as np
 from sim.errors import MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import BuffersSpec, Hardware
+from sim.mapping.buffering import auto_decision
 from sim.mapping.footprint import ifmap_read_elements
 from sim.mapping.record import CHUNK_ORDERS, OPERAND_DIMS, OPERANDS, LevelLoops, Loop, Mapping, gemm_problem
 from sim.workload.layer import Layer
@@ -119,14 +120,18 @@ def buffer_bits(layer: Layer) -> dict[str, int]:
     return {**bits, "ofmap": max(bits["ofmap"], layer.partial_sum_bits)}
 
 
-def buffer_slots(buffers: BuffersSpec, layer: Layer) -> tuple[dict[str, int], dict[str, int]]:
-    """(slots, elements per slot) of each operand's buffer for `layer`'s element widths (`buffer_bits`)."""
+def buffer_slots(buffers: BuffersSpec, layer: Layer,
+                 doubled: dict[str, bool] | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """(slots, elements per slot) of each operand's buffer for `layer`'s element widths (`buffer_bits`); `doubled`:
+    a mapping's resolved double buffering per operand (sim.mapping.buffering), else the declaration ("auto":
+    single, the largest slot any mapping may use)."""
     bits = buffer_bits(layer)
     slots, slot = {}, {}
     for name in OPERANDS:
         spec = getattr(buffers, name)
-        slots[name] = 2 if spec.double_buffered else 1
-        slot[name] = int(slot_elements(spec.size_bytes, -(-bits[name] // 8), spec.double_buffered))
+        double = doubled[name] if doubled is not None else spec.double_buffered is True
+        slots[name] = 2 if double else 1
+        slot[name] = int(slot_elements(spec.size_bytes, -(-bits[name] // 8), double))
     return slots, slot
 
 
@@ -199,9 +204,10 @@ def raise_misfit(name: str, mapping: Mapping, capacity: dict[str, int], totals: 
         field=field, value=capacity[name], allowed=f">= {units} elements per slot")
 
 
-def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
-    """MappingError unless `mapping` covers `layer` and each of its global-buffer tiles fits its slot; else the
-    tiling geometry (`chunking`'s, with the record's own chunks, and the slot `capacity`) for the closed form."""
+def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping, doubled: dict[str, bool] | None = None) -> dict:
+    """MappingError unless `mapping` covers `layer` and each of its global-buffer tiles fits its slot (`doubled`: the
+    mapping's resolved double buffering per operand, buffer_slots); else the tiling geometry (`chunking`'s, with the
+    record's own chunks, and the slot `capacity`) for the closed form."""
     expected = gemm_problem(layer)
     if mapping.problem != expected:
         raise MappingError(f"mapping '{mapping.name}' is for another problem than layer '{layer.name}'",
@@ -210,7 +216,7 @@ def check_mapping(layer: Layer, buffers: BuffersSpec, mapping: Mapping) -> dict:
         raise MappingError("the systolic models run os, ws and is loop nests only", field="mapping.global_buffer",
                            value=mapping.axes, allowed="rows/cols over M/N (os), K/N (ws) or K/M (is)")
     _check_loop_order(mapping)
-    _, capacity = buffer_slots(buffers, layer)
+    _, capacity = buffer_slots(buffers, layer, doubled)
     totals = operand_totals(layer)
     whole = {name: name in mapping.whole for name in OPERANDS}
     g = layer.gemm
@@ -297,7 +303,8 @@ def map_systolic(layer: Layer, hw: Hardware, dataflow: str | None = None) -> Map
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=flow, allowed="os, ws, is")
     # A block-circulant layer runs expanded on a digital array: it has no circulant datapath.
     try:
-        return fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers)
+        # On "auto" levels: fitted to the whole level, then double-buffered where the tiles fit half (ZigZag's rule).
+        return auto_decision(layer, hw, fit_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, hw.buffers))
     except MappingError as error:
         # With a [[memory]] hierarchy the buffers are its levels: name the level and the operand.
         raise error if is_today(hw) else misfit_error(hw, error) from None

@@ -368,7 +368,9 @@ def grid_vectorizable(context: SweepContext) -> bool:
     doubles = {base.buffers.ifmap.double_buffered, base.buffers.filter.double_buffered,
                base.buffers.ofmap.double_buffered}
     paths = [path for p in context.parameters for path in p.paths]
-    return len(doubles) == 1 and all(path in GRID_PATHS for path in paths)
+    # "auto" double buffering is decided per mapping (sim.mapping.buffering): point by point, not on the grid.
+    static = "auto" not in doubles and base.pe_array.double_buffered_stationary != "auto"
+    return static and len(doubles) == 1 and all(path in GRID_PATHS for path in paths)
 
 
 def grid_actions(layer: Any, values: Mapping[str, np.ndarray]) -> dict[str, Any]:

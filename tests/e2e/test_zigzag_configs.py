@@ -1,6 +1,7 @@
 """The ZigZag-matched configs (hw_configs/zigzag_*.toml) on ResNet-18's layer1.0.conv1 with ZigZag's precisions:
 wherever sim's named mapping moves the same data as the mapping ZigZag 3.9.1 reports for the layer, the level's
 energy is ZigZag's to the pJ (values from benchmarks/results/zigzag_resnet18.json; docs/zigzag.md)."""
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from sim.analytical.systolic import estimate_systolic
 from sim.api import compare as api_compare
 from sim.engine.simulate import simulate_layer
 from sim.errors import MappingError
+from sim.mapping.buffering import auto_decision
 from sim.mapping.systolic import array_mapping, map_systolic
 from sim.workload.layer import Layer
 
@@ -83,7 +85,7 @@ def test_eyeriss_like_partial_sums_stay_on_chip_under_the_chunk_order_as_in_zigz
 
 def test_tpu_like_overlaps_weight_fetches_and_drains_finished_outputs_as_zigzags_latency_model():
     hw = _hw("tpu_like", "ws")
-    assert hw.buffers.filter.double_buffered and hw.buffers.ofmap.drain_finished
+    assert hw.buffers.filter.double_buffered == "auto" and hw.buffers.ofmap.drain_finished
     serial = hw.model_copy(update={"buffers": hw.buffers.model_copy(update={
         "filter": hw.buffers.filter.model_copy(update={"double_buffered": False}),
         "ofmap": hw.buffers.ofmap.model_copy(update={"drain_finished": False})})})
@@ -98,11 +100,13 @@ def test_tpu_like_overlaps_weight_fetches_and_drains_finished_outputs_as_zigzags
 
 
 def test_tpu_like_weights_of_every_row_fold_in_the_registers_keep_partial_sums_in_the_pe_as_zigzag():
-    # 576 / 32 = 18 row folds; the 64 B half of rf_128b holds 18 one-byte weights: one fill (docs/zigzag.md).
+    # 576 / 32 = 18 row folds; the 64 B half of rf_128b holds 18 one-byte weights: one fill (docs/zigzag.md), and
+    # ZigZag's rule runs rf_128b in halves for it (the next weights preload while one computes).
     hw = _hw("tpu_like", "ws")
     fitted = map_systolic(LAYER, hw, "ws")
-    mapping = array_mapping(LAYER, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks, whole=fitted.whole,
-                            row_folds_per_fill=18)
+    mapping = auto_decision(LAYER, hw, array_mapping(LAYER, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks,
+                                                     whole=fitted.whole, row_folds_per_fill=18))
+    assert "rf_128b" in mapping.double_buffered
     engine, closed = simulate_layer(LAYER, hw, mapping), estimate_systolic(LAYER, hw, mapping)
     assert engine.levels == closed.levels and engine.energy.total_pj == closed.energy.total_pj
     assert closed.compute_cycles == engine.compute_cycles == 113596  # 115 160 with one row fold per fill
@@ -111,9 +115,28 @@ def test_tpu_like_weights_of_every_row_fold_in_the_registers_keep_partial_sums_i
     assert energy["sram_2mb.ofmap"] == pytest.approx(622935.04, rel=1e-9)
     for key, value in ZIGZAG_TPU.items():
         assert energy.get(key, closed.energy.as_dict()["mac"]) == pytest.approx(value, rel=1e-9), key
+    big = Layer(name="l3", ifmap_h=14, ifmap_w=14, in_channels=256, out_channels=256, filter_h=3, filter_w=3,
+                pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, ofmap_bits=8, psum_bits=16)
+    fitted = map_systolic(big, hw, "ws")
+    whole_fill = array_mapping(big, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks, whole=fitted.whole,
+                               row_folds_per_fill=72)
+    # 72 one-byte weights fit the whole 128 B register, not its 64 B half: the rule runs it single.
+    assert "rf_128b" not in auto_decision(big, hw, whole_fill).double_buffered
     with pytest.raises(MappingError, match="level 'rf_128b', operand filter: 72 row folds per stationary fill"):
-        big = Layer(name="l3", ifmap_h=14, ifmap_w=14, in_channels=256, out_channels=256, filter_h=3, filter_w=3,
-                    pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, ofmap_bits=8, psum_bits=16)
-        fitted = map_systolic(big, hw, "ws")
-        estimate_systolic(big, hw, array_mapping(big, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks,
-                                                 whole=fitted.whole, row_folds_per_fill=72))
+        estimate_systolic(big, hw, replace(whole_fill, double_buffered=("rf_128b", "sram_2mb")))
+
+
+def test_eyeriss_like_runs_its_weight_buffers_in_halves_where_zigzags_rule_does():
+    # docs/zigzag.md "Fetch overlap": layer4's 3x3 convs, ws with F = 32 (half of rf_64b_w), 12 fills: ZigZag's rule
+    # runs sram_64kb and rf_64b_w in halves, so weight fetches and register preloads overlap compute (ZigZag 730,767).
+    hw = _hw("eyeriss_like", "ws")
+    big = Layer(name="layer4.0.conv2", ifmap_h=7, ifmap_w=7, in_channels=512, out_channels=512, filter_h=3,
+                filter_w=3, pad_top=1, pad_bottom=1, pad_left=1, pad_right=1, ofmap_bits=8, psum_bits=16)
+    fitted = map_systolic(big, hw, "ws")
+    mapping = auto_decision(big, hw, array_mapping(big, "ws", fitted.rows, fitted.cols, chunks=fitted.chunks,
+                                                   whole=fitted.whole, row_folds_per_fill=32))
+    assert {"sram_64kb", "rf_64b_w"} <= set(mapping.double_buffered)
+    assert simulate_layer(big, hw, mapping).cycles == 710306
+    # The same tiles with every level single, as the static config ran them (its nearest record, F = 64: 1,169,383).
+    single = replace(mapping, double_buffered=())
+    assert simulate_layer(big, hw, single).cycles == 1175569

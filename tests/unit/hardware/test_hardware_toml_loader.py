@@ -91,7 +91,8 @@ def test_strings_are_not_numbers_and_integers_are_not_booleans():
     lines = str(excinfo.value).splitlines()
     assert len(lines) == 2  # every problem of the file, one per line, raised once
     assert lines[0] == "hw.toml:4: pe_array.rows: wrong type (got '4'); allowed: an integer"
-    assert lines[1].startswith("hw.toml:13: buffers.ofmap.double_buffered: wrong type (got 1)")
+    assert lines[1] == ("hw.toml:13: buffers.ofmap.double_buffered: not an allowed value (got 1); allowed: true or "
+                        "false or 'auto'")
     assert excinfo.value.field == "pe_array.rows"
 
 
