@@ -281,6 +281,7 @@ def zigzag_energy_gaps(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "t
                 "nearest_pj": nearest.energy.total_pj, "zigzag_recounted_pj": recounted,
                 "zigzag_register_reuse": reuse,
                 "mapping": f"{mapping.dataflow}, {mapping.chunks} chunks, F {mapping.row_folds_per_fill}, "
+                           f"u {mapping.streamed_per_stationary_read}, "
                            f"whole {'+'.join(mapping.whole) or '-'}",
                 "ifmap_on_chip": search.residency[0], "ofmap_read_on_chip_next": linked[index],
                 "carrier": levels[0]["level"], "levels": levels})
@@ -361,7 +362,7 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3) -> dict:
         for _ in range(runs):
             start = time.perf_counter()
             estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, whole, chunks_outside=batch.outside,
-                                       row_folds_per_fill=batch.fill)
+                                       row_folds_per_fill=batch.fill, streamed_per_stationary_read=batch.run)
             best = min(best, time.perf_counter() - start)
         return best
 

@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from sim.analytical.levels import (check_fill, check_registers, level_grid, max_row_folds_per_fill, price_levels,
+from sim.analytical.levels import (check_fill, check_registers, level_grid, max_row_folds_per_fill,
+                                   max_streamed_per_stationary_read, price_levels, stationary_register_reads,
                                    timeline_hardware)
 from sim.energy.tables import apply
 from sim.errors import MappingError
@@ -613,12 +614,15 @@ def estimate_systolic(layer: Layer, hw: Hardware, mapping: Mapping | None = None
 def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray, chunks: np.ndarray,
                                whole: dict[str, np.ndarray],
                                chunks_outside: np.ndarray | bool = False,
-                               row_folds_per_fill: np.ndarray | int = 1) -> dict[str, np.ndarray]:
+                               row_folds_per_fill: np.ndarray | int = 1,
+                               streamed_per_stationary_read: np.ndarray | int = 1) -> dict[str, np.ndarray]:
     """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
     candidates): per candidate its dataflow code, chunks of T, which operands are held whole (bool arrays) and
     whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os) and its
     row folds per stationary fill (Mapping.row_folds_per_fill; > 1 refused on os, beyond the row folds or beyond
-    what the stationary operand's per-PE register holds).
+    what the stationary operand's per-PE register holds) and its streamed elements per stationary read
+    (Mapping.streamed_per_stationary_read; > 1 refused on os, beyond the longest chunk of T or beyond what the psum
+    register holds).
     Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
     numbers equal estimate_systolic on its record exactly."""
     from sim.mapping.systolic import buffer_slots
@@ -636,12 +640,16 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     fill_ok = (fill == 1) | ((fill >= 1) & (dataflow != OS) & (fill <= row_folds)
                              & (fill <= np.where(dataflow == WS, most[WS], most[IS])))
     fill = np.where(fill_ok, fill, 1)
+    run = np.asarray(streamed_per_stationary_read, dtype=np.int64)
+    temporal = np.where(dataflow == OS, g.k, np.where(dataflow == WS, g.m, g.n))
+    run_ok = (run == 1) | ((run >= 1) & (dataflow != OS) & (run <= _ceil_div(temporal, np.maximum(chunks, 1)))
+                          & (run <= max_streamed_per_stationary_read(layer, hw)[0]))
     geometry = chunking(rows * fill, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity,
                         {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS})
     chunks_outside = np.asarray(chunks_outside, dtype=bool)
     valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
              & (chunks <= np.maximum(geometry["temporal"], 1))
-             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok)
+             & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok & run_ok)
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
     dram = hw.dram if plain else timeline_hardware(hw).dram
@@ -673,7 +681,9 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
             check_registers(layer, hw)
         except MappingError:
             valid = np.zeros(shape, dtype=bool)
-        cycles, values["energy_pj"] = level_grid(layer, hw, {**values, "dataflow": np.broadcast_to(dataflow, shape)})
+        reads = stationary_register_reads(layer.macs, temporal, geometry["chunks"], np.where(run_ok, run, 1))
+        cycles, values["energy_pj"] = level_grid(layer, hw, {**values, "dataflow": np.broadcast_to(dataflow, shape),
+                                                             "stationary_register_reads": np.broadcast_to(reads, shape)})
         values["stall_cycles"] = cycles - values["compute_cycles"]
         values["utilization"] = layer.macs / (hw.pe_array.pes * np.maximum(cycles, 1))
         values["cycles"] = cycles
