@@ -5,7 +5,8 @@ the engine alike, so the two agree on every level exactly whenever their operand
 (ideal memory). Conventions (Timeloop's and ZigZag's; docs/mapping.md, "Memory hierarchy"):
 - the staging level of an operand (its innermost l1 / global buffer) is the buffer the systolic models tile:
   its reads are the elements entering the array (forwarded PE to PE), its fills the DRAM (or outer level) reads;
-- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write); the stationary
+- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write), the stationary
+  operand's innermost one once per run of u elements of T (Mapping.streamed_per_stationary_read); the stationary
   operand's is filled with what the level above reads for it (straight from DRAM without a staging level), a
   streamed operand's takes one element per MAC (forwarded PE to PE: one read above, one fill per PE);
 - an outer on-chip level (between the staging level and DRAM) passes the staging level's DRAM traffic through,
