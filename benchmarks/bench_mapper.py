@@ -37,7 +37,6 @@ import numpy as np
 
 import sim
 from sim.analytical import systolic
-from sim.analytical.systolic import estimate_systolic_mappings
 from sim.mapping.footprint import FootprintCounter, footprint_counter, is_plain_matrix
 from sim.mapper.search import objective_of
 from sim.mapper.space import layer_space
@@ -283,6 +282,7 @@ def zigzag_energy_gaps(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "t
                 "nearest_pj": nearest.energy.total_pj, "zigzag_recounted_pj": recounted,
                 "zigzag_register_reuse": reuse,
                 "mapping": f"{mapping.dataflow}, {mapping.chunks} chunks, F {mapping.row_folds_per_fill}, "
+                           f"u {mapping.streamed_per_stationary_read}, "
                            f"whole {'+'.join(mapping.whole) or '-'}",
                 "ifmap_on_chip": search.residency[0], "ofmap_read_on_chip_next": linked[index],
                 "carrier": levels[0]["level"], "levels": levels})
@@ -375,8 +375,7 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3, baseline_sample: int | None 
             footprint_s[0] += time.perf_counter() - start
 
     def timed(runs: int, picks: np.ndarray | None = None, at_least_s: float = 0.0) -> tuple[float, float, dict]:
-        chosen = slice(None) if picks is None else picks
-        whole = {name: value[chosen] for name, value in batch.whole_dict().items()}
+        chosen = batch if picks is None else batch.take(picks)
         best, best_footprint, values = float("inf"), float("inf"), {}
         systolic._ifmap_blocks = counted_ifmap_blocks
         try:
@@ -387,9 +386,7 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3, baseline_sample: int | None 
                 run += 1
                 footprint_s[0] = 0.0
                 start = time.perf_counter()
-                values = estimate_systolic_mappings(layer, hw, batch.dataflow[chosen], batch.chunks[chosen], whole,
-                                                    chunks_outside=batch.outside[chosen],
-                                                    row_folds_per_fill=batch.fill[chosen])
+                values = chosen.estimate(layer, hw)
                 elapsed = time.perf_counter() - start
                 spent += elapsed
                 best = min(best, elapsed)

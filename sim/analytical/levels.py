@@ -5,7 +5,8 @@ the engine alike, so the two agree on every level exactly whenever their operand
 (ideal memory). Conventions (Timeloop's and ZigZag's; docs/mapping.md, "Memory hierarchy"):
 - the staging level of an operand (its innermost l1 / global buffer) is the buffer the systolic models tile:
   its reads are the elements entering the array (forwarded PE to PE), its fills the DRAM (or outer level) reads;
-- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write); the stationary
+- a per-PE register file holding an operand is read by every MAC (psums: read-modify-write), the stationary
+  operand's innermost one once per run of u elements of T (Mapping.streamed_per_stationary_read); the stationary
   operand's is filled with what the level above reads for it (straight from DRAM without a staging level), a
   streamed operand's takes one element per MAC (forwarded PE to PE: one read above, one fill per PE);
 - an outer on-chip level (between the staging level and DRAM) passes the staging level's DRAM traffic through,
@@ -26,7 +27,7 @@ from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import share_bytes, staging_level
 from sim.hardware.spec import Hardware, MemoryLevelSpec
-from sim.mapping.buffering import resolve
+from sim.mapping.buffering import psum_register, resolve
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, _where, operand_totals
 from sim.records import ActionCounts, LayerResult, LevelCounts, OperandCounts
@@ -69,9 +70,55 @@ def max_row_folds_per_fill(layer: Layer, hw: Hardware, stationary: str,
     return 1, None
 
 
+def max_streamed_per_stationary_read(layer: Layer, hw: Hardware,
+                                     halved: bool | None = None) -> tuple[int, int | None]:
+    """(the most partial sums one PE's innermost register for ofmap holds at the psum width, a half when
+    double-buffered (`halved`: a mapping's decision, else the declaration, "auto" whole): u's limit,
+    Mapping.streamed_per_stationary_read; that level's index), (1, None) without one."""
+    for index, level in enumerate(hw.hierarchy[:-1]):
+        if level.kind == "register_file" and "ofmap" in level.operands:
+            half = level.double_buffered is True if halved is None else halved
+            usable = share_bytes(level, "ofmap") // (2 if half else 1)
+            return max(usable // _bytes(layer)["psum"], 1), index
+    return 1, None
+
+
+def check_run(layer: Layer, hw: Hardware, mapping: Mapping) -> None:
+    """MappingError naming the level unless the psum register holds the u partial sums of a run of T
+    (Mapping.streamed_per_stationary_read); u must be 1 without such a register."""
+    run = mapping.streamed_per_stationary_read
+    if run == 1:
+        return
+    register = psum_register(hw)
+    halved = register is not None and register.name in resolve(hw, mapping).doubled
+    most, index = max_streamed_per_stationary_read(layer, hw, halved)
+    if index is None:
+        raise MappingError(f"{run} streamed elements per stationary read need a per-PE register file for partial "
+                           f"sums; hardware '{hw.name}' has none", field="mapping.pe", value=run,
+                           allowed="1 without a register_file level holding ofmap")
+    if run > most:
+        level = hw.hierarchy[index]
+        half = " (one half: double-buffered)" if halved else ""
+        width = _bytes(layer)["psum"]
+        raise MappingError(f"level '{level.name}': {run} streamed elements per stationary read hold {run} partial sums "
+                           f"of {width} bytes per PE ({run * width} bytes); the level holds {most * width}{half}",
+                           field=f"memory.{index}.size_bytes", value=share_bytes(level, "ofmap"),
+                           allowed=f"streamed elements per stationary read <= {most}")
+
+
+def stationary_register_reads(macs, temporal, chunks, run):
+    """Reads of the stationary operand's innermost register: once per run of u elements of T, per chunk of T
+    (edges T * i // chunks: T % chunks chunks of T // chunks + 1, the rest of T // chunks), so
+    MACs / T x sum over chunks of ceil(chunk / u); MACs at u = 1. Numbers or numpy arrays alike."""
+    low, longer = temporal // chunks, temporal % chunks
+    runs = (chunks - longer) * (-(-low // run)) + longer * (-(-(low + 1) // run))
+    return macs * runs // temporal
+
+
 def check_fill(layer: Layer, hw: Hardware, mapping: Mapping) -> None:
     """MappingError naming the level unless the stationary operand's per-PE register holds the F row folds' elements
-    of a fill (Mapping.row_folds_per_fill); F must be 1 without such a register."""
+    of a fill (Mapping.row_folds_per_fill); F must be 1 without such a register. Also check_run."""
+    check_run(layer, hw, mapping)
     fill = mapping.row_folds_per_fill
     if fill == 1 or mapping.dataflow not in ("ws", "is"):  # os: refused by the loop-order check (mapping.pe)
         return
@@ -142,6 +189,8 @@ def tally_levels(layer: Layer, hw: Hardware, counts: dict) -> tuple[_Tally, dict
     levels = hw.hierarchy
     width = _bytes(layer)
     macs, outputs = counts["macs"], counts["outputs"]
+    # The stationary register is read once per run of T (Mapping.streamed_per_stationary_read); MACs at u = 1.
+    stationary_reads = counts.get("stationary_register_reads", macs)
     totals = operand_totals(layer)
     tally = _Tally()
     dram = {"ifmap": counts["dram_ifmap_reads"], "filter": counts["dram_filter_reads"],
@@ -164,7 +213,8 @@ def tally_levels(layer: Layer, hw: Hardware, counts: dict) -> tuple[_Tally, dict
             # of the level above to a row or column of PEs); the stationary one is filled once per fold.
             inner_fills = _where(stationary[operand], fills, macs)
             for position, level in enumerate(registers):
-                reads, writes = (macs, inner_fills) if position == 0 else (inner_fills, fills)
+                first = _where(stationary[operand], stationary_reads, macs)
+                reads, writes = (first, inner_fills) if position == 0 else (inner_fills, fills)
                 tally.add(level.name, operand, read_bytes=reads * size, write_bytes=writes * size)
             if stage is not None:
                 tally.add(stage.name, operand, read_bytes=fills * size, write_bytes=from_dram * size)
@@ -223,7 +273,9 @@ def _counts(layer: Layer, mapping: Mapping, base: LayerResult) -> dict:
             "sram_ifmap_reads": base.sram_reads.ifmap, "sram_filter_reads": base.sram_reads.filter,
             "sram_ofmap_reads": base.sram_reads.ofmap, "sram_ofmap_writes": base.sram_writes.ofmap,
             "dram_ifmap_reads": base.dram_reads.ifmap, "dram_filter_reads": base.dram_reads.filter,
-            "dram_ofmap_reads": base.dram_reads.ofmap, "dram_ofmap_writes": base.dram_writes.ofmap}
+            "dram_ofmap_reads": base.dram_reads.ofmap, "dram_ofmap_writes": base.dram_writes.ofmap,
+            "stationary_register_reads": stationary_register_reads(base.macs, mapping.temporal, mapping.chunks,
+                                                                   mapping.streamed_per_stationary_read)}
 
 
 def level_actions(layer: Layer, hw: Hardware, tally: _Tally, dram: dict, macs, cycles) -> dict:
@@ -294,6 +346,8 @@ def level_grid(layer: Layer, hw: Hardware, values: dict) -> tuple:
                                            "sram_ofmap_writes", "dram_ifmap_reads", "dram_filter_reads",
                                            "dram_ofmap_reads", "dram_ofmap_writes")}
     counts.update(macs=layer.macs, dataflow=values["dataflow"], outputs=layer.gemm.groups * layer.gemm.m * layer.gemm.n)
+    if "stationary_register_reads" in values:
+        counts["stationary_register_reads"] = values["stationary_register_reads"]
     tally, dram, busy = tally_levels(layer, hw, counts)
     cycles = values["cycles"]
     for value in busy.values():

@@ -36,13 +36,14 @@ from typing import Any
 
 import numpy as np
 
-from sim.analytical.levels import (check_fill, check_registers, level_grid, max_row_folds_per_fill, price_levels,
+from sim.analytical.levels import (check_fill, check_registers, level_grid, max_row_folds_per_fill,
+                                   max_streamed_per_stationary_read, price_levels, stationary_register_reads,
                                    timeline_hardware)
 from sim.energy.tables import apply
 from sim.errors import MappingError
 from sim.hardware.hierarchy import is_today, misfit_error
 from sim.hardware.spec import Hardware
-from sim.mapping.buffering import auto_names, has_auto, resolve, stationary_register
+from sim.mapping.buffering import auto_names, has_auto, psum_register, resolve, stationary_register
 from sim.mapping.footprint import footprint_counter, is_plain_matrix
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.residency import IN_DRAM, Residency, check_residency
@@ -807,15 +808,18 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
                                whole: dict[str, np.ndarray],
                                chunks_outside: np.ndarray | bool = False,
                                row_folds_per_fill: np.ndarray | int = 1,
+                               streamed_per_stationary_read: np.ndarray | int = 1,
                                double_buffered: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The closed form of `estimate_systolic` over a batch of named-family mappings of `layer` on `hw` (the mapper's
     candidates): per candidate its dataflow code, chunks of T, which operands are held whole (bool arrays) and
     whether its chunks run outside the row folds (Mapping.chunk_order "outside_row_folds"; refused on os) and its
     row folds per stationary fill (Mapping.row_folds_per_fill; > 1 refused on os, beyond the row folds or beyond
-    what the stationary operand's per-PE register holds). `double_buffered`: per "auto" level name (and the
-    pseudo-level pe_array), whether each candidate runs it as two halves (Mapping.double_buffered); None: ZigZag's
-    rule per candidate (sim.mapping.buffering.auto_decision), which the mapper scores: it dominates every other
-    decision on the same tiles (the same counts, no fewer overlaps), so no other needs scoring.
+    what the stationary operand's per-PE register holds) and its streamed elements per stationary read
+    (Mapping.streamed_per_stationary_read; > 1 refused on os, beyond the longest chunk of T or beyond what the psum
+    register holds). `double_buffered`: per "auto" level name (and the pseudo-level pe_array), whether each
+    candidate runs it as two halves (Mapping.double_buffered); None: ZigZag's rule per candidate
+    (sim.mapping.buffering.auto_decision), which the mapper scores: it dominates every other decision on the same
+    tiles (the same counts, no fewer overlaps), so no other needs scoring.
     Returns the grid's arrays plus `valid` (the record passes check_mapping) and `energy_pj`; a valid candidate's
     numbers equal estimate_systolic on its record (with that decision) exactly."""
     from sim.mapping.systolic import buffer_slots
@@ -830,10 +834,13 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
     row_folds = _ceil_div(np.where(dataflow == OS, g.m, g.k), rows)
     chunks_outside = np.asarray(chunks_outside, dtype=bool)
     whole = {name: np.asarray(whole[name], dtype=bool) for name in OPERANDS}
+    run = np.asarray(streamed_per_stationary_read, dtype=np.int64)
+    temporal = np.where(dataflow == OS, g.k, np.where(dataflow == WS, g.m, g.n))
+    psum = psum_register(hw)
 
-    def check(capacity, register_halved):
-        """(valid, geometry, F) of the batch when the operands' slots hold `capacity` and each candidate's
-        stationary register is halved where `register_halved`."""
+    def check(capacity, register_halved, psum_halved):
+        """(valid, geometry, F, u ok) of the batch when the operands' slots hold `capacity` and each candidate's
+        stationary register is halved where `register_halved`, its psum register where `psum_halved`."""
         # The most F each candidate's stationary register holds (ws: filter, is: ifmap); os has none to hold.
         most = {code: np.where(register_halved, max_row_folds_per_fill(layer, hw, name, True)[0],
                                max_row_folds_per_fill(layer, hw, name, False)[0])
@@ -841,24 +848,31 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
         fill_ok = (fill == 1) | ((fill >= 1) & (dataflow != OS) & (fill <= row_folds)
                                  & (fill <= np.where(dataflow == WS, most[WS], most[IS])))
         fill_used = np.where(fill_ok, fill, 1)
+        most_run = np.where(psum_halved, max_streamed_per_stationary_read(layer, hw, True)[0],
+                            max_streamed_per_stationary_read(layer, hw, False)[0])
+        run_ok = (run == 1) | ((run >= 1) & (dataflow != OS) & (run <= _ceil_div(temporal, np.maximum(chunks, 1)))
+                              & (run <= most_run))
         geometry = chunking(rows * fill_used, hw.pe_array.cols, dataflow, g.m, g.k, g.n, totals, capacity, whole)
         valid = ((geometry["misfit"] == "") & (chunks >= geometry["chunks"])
                  & (chunks <= np.maximum(geometry["temporal"], 1))
-                 & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok)
-        return valid, geometry, fill_used
+                 & ~(chunks_outside & (dataflow == OS) & (chunks > 1)) & fill_ok & run_ok)
+        return valid, geometry, fill_used, run_ok
 
     if double_buffered is None and not has_auto(hw):
         halved = {}
         for code, name in ((WS, "filter"), (IS, "ifmap")):
             level = stationary_register(hw, name)
             halved[code] = level is not None and level.double_buffered is True
-        valid, geometry, fill_used = check(capacity, np.where(dataflow == WS, halved[WS], halved[IS]))
+        valid, geometry, fill_used, run_ok = check(capacity, np.where(dataflow == WS, halved[WS], halved[IS]),
+                                                   psum is not None and psum.double_buffered is True)
         preload = hw.pe_array.double_buffered_stationary
         single = {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
     else:
-        decision = _batch_decision(layer, hw, dataflow, fill, double_buffered, check)
+        decision = _batch_decision(layer, hw, dataflow, fill, run, double_buffered, check)
         capacity, single, register_halved, preload = _batch_buffering(layer, hw, dataflow, decision)
-        valid, geometry, fill_used = check(capacity, register_halved)
+        psum_halved = psum is not None and (decision.get(psum.name, False) if psum.double_buffered == "auto"
+                                            else psum.double_buffered is True)
+        valid, geometry, fill_used, run_ok = check(capacity, register_halved, psum_halved)
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
     dram = hw.dram if plain else timeline_hardware(hw).dram
@@ -890,7 +904,9 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
             check_registers(layer, hw)
         except MappingError:
             valid = np.zeros(shape, dtype=bool)
-        cycles, values["energy_pj"] = level_grid(layer, hw, {**values, "dataflow": np.broadcast_to(dataflow, shape)})
+        reads = stationary_register_reads(layer.macs, temporal, geometry["chunks"], np.where(run_ok, run, 1))
+        cycles, values["energy_pj"] = level_grid(layer, hw, {**values, "dataflow": np.broadcast_to(dataflow, shape),
+                                                             "stationary_register_reads": np.broadcast_to(reads, shape)})
         values["stall_cycles"] = cycles - values["compute_cycles"]
         values["utilization"] = layer.macs / (hw.pe_array.pes * np.maximum(cycles, 1))
         values["cycles"] = cycles
@@ -934,12 +950,12 @@ def _batch_buffering(layer: Layer, hw: Hardware, dataflow: np.ndarray, decision:
     return capacity, single, register_halved, overlap
 
 
-def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.ndarray,
+def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.ndarray, run: np.ndarray,
                     given: dict[str, np.ndarray] | None, check) -> dict[str, np.ndarray]:
     """The decision per "auto" level and candidate: `given`, else ZigZag's rule (auto_decision, vectorized): a
     level is doubled where the candidate's tiles still fit with it alone halved."""
     from sim.hardware.hierarchy import share_bytes
-    from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, stage_name
+    from sim.mapping.buffering import stage_name
 
     names = auto_names(hw)
     shape = dataflow.shape
@@ -947,8 +963,9 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
         return {name: np.broadcast_to(np.asarray(given.get(name, False), dtype=bool), shape) for name in names}
     none = {name: np.zeros(shape, dtype=bool) for name in names}
     # A level that stages no operand's slot and is no stationary register changes nothing: halves always fit.
+    psum = psum_register(hw)
     used = {stage_name(hw.hierarchy, operand) for operand in OPERANDS} | {
-        level.name for level in (stationary_register(hw, "filter"), stationary_register(hw, "ifmap")) if level}
+        level.name for level in (stationary_register(hw, "filter"), stationary_register(hw, "ifmap"), psum) if level}
     decision = {}
     for name in names:
         if name not in used:
@@ -956,7 +973,7 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
             continue
         trial = {**none, name: np.ones(shape, dtype=bool)}
         capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
-        valid, _, _ = check(capacity, np.zeros(shape, dtype=bool))
+        valid, _, _, _ = check(capacity, np.zeros(shape, dtype=bool), False)
         # The stationary register's half must hold the candidate's F row-fold elements per PE.
         for code, stationary in ((WS, "filter"), (IS, "ifmap")):
             level = stationary_register(hw, stationary)
@@ -964,5 +981,8 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
                 element = _element_bytes(layer.operand_bits[stationary])
                 fits = fill * element <= share_bytes(level, stationary) // 2
                 valid = valid & np.where(dataflow == code, fits, True)
+        # The psum register's half must hold the candidate's run of u partial sums per PE.
+        if psum is not None and psum.name == name:
+            valid = valid & (run * _element_bytes(layer.partial_sum_bits) <= share_bytes(psum, "ofmap") // 2)
         decision[name] = np.asarray(valid, dtype=bool)
     return decision

@@ -121,10 +121,7 @@ def check_settings(objective: str, budget: int | None, time_limit_s: float | Non
 
 
 def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
-    from sim.analytical.systolic import estimate_systolic_mappings
-
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
-                                        chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
+    values = batch.estimate(layer, hw)
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     # Ties on the objective are common (energy does not see the chunk count; cycles often not the whole flags).
@@ -168,7 +165,8 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
                       np.array([r.chunks for r in records], dtype=np.int64),
                       tuple(np.array([name in r.whole for r in records], dtype=bool) for name in OPERANDS),
                       np.array([r.chunk_order == "outside_row_folds" for r in records], dtype=bool),
-                      np.array([r.row_folds_per_fill for r in records], dtype=np.int64))
+                      np.array([r.row_folds_per_fill for r in records], dtype=np.int64),
+                      np.array([r.streamed_per_stationary_read for r in records], dtype=np.int64))
 
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
@@ -203,7 +201,7 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
         keep = []
         for i in range(len(batch)):
             key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole),
-                   bool(batch.outside[i]), int(batch.fill[i]))
+                   bool(batch.outside[i]), int(batch.fill[i]), int(batch.run[i]))
             if key not in seen and len(seen) < budget:
                 seen.add(key)
                 keep.append(i)
@@ -252,7 +250,8 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
 def _merged(parts) -> tuple[Candidates, np.ndarray]:
     batch = Candidates(np.concatenate([p[0].dataflow for p in parts]), np.concatenate([p[0].chunks for p in parts]),
                        tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)),
-                       np.concatenate([p[0].outside for p in parts]), np.concatenate([p[0].fill for p in parts]))
+                       np.concatenate([p[0].outside for p in parts]), np.concatenate([p[0].fill for p in parts]),
+                       np.concatenate([p[0].run for p in parts]))
     return batch, np.concatenate([p[1] for p in parts])
 
 

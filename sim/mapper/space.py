@@ -6,13 +6,17 @@ dimensions go on the rows and the columns: the spatial unrolling), which operand
 buffer, into how many chunks each fold's streamed dimension T is cut (the tile size of level dram), and the loop
 order at level dram (Mapping.chunk_order: chunks innermost, or outside the row folds so partial sums stay on chip),
 and on ws / is the row folds per stationary fill F (Mapping.row_folds_per_fill: F row folds' stationary blocks per
-PE register fill, up to what the register holds, sim.analytical.levels.max_row_folds_per_fill).
+PE register fill, up to what the register holds, sim.analytical.levels.max_row_folds_per_fill), and on ws / is the
+loop order at level pe: u streamed elements of T per stationary read (Mapping.streamed_per_stationary_read).
 
 Pruning: symmetry pruning drops the outside-row-folds order where it is the default order (one row fold or one
 chunk) and on os, which refuses it; capacity pruning removes, before anything is evaluated, every candidate the
 buffers refuse (a whole operand that does not fit a slot, fewer chunks than the streamed tiles need); they are
 counted, not scored. Of F only the distinct fill counts are kept (F = ceil(row folds / fills)): an F giving the
 same fills as a smaller one is the same schedule with a larger register claim (symmetry pruning).
+Of u only the largest is kept: min(what the psum register holds, the longest chunk of T). u changes nothing but the
+stationary register's reads (MACs / u per run, never in the cycles: registers are not bandwidth-limited levels), so
+a larger u is never worse on any objective (dominance pruning; docs/mapper.md).
 A family's chunk counts (low..T) are all kept here; the search decides which it scores (sim.mapper.search).
 
 Double buffering on levels the hardware declares "auto" (sim.mapping.buffering) is an axis of the space: each such
@@ -45,10 +49,13 @@ class Candidates:
     whole: tuple[np.ndarray, np.ndarray, np.ndarray]  # bool, per OPERANDS
     outside: np.ndarray  # bool: chunk_order "outside_row_folds" (else "innermost")
     fill: np.ndarray | None = None  # int64, row folds per stationary fill (None: all 1)
+    run: np.ndarray | None = None  # int64, streamed elements per stationary read (None: all 1)
 
     def __post_init__(self):
         if self.fill is None:  # F = 1 unless given: today's schedule
             object.__setattr__(self, "fill", np.ones(self.dataflow.shape, dtype=np.int64))
+        if self.run is None:  # u = 1 unless given: a stationary read per MAC
+            object.__setattr__(self, "run", np.ones(self.dataflow.shape, dtype=np.int64))
 
     def __len__(self) -> int:
         return int(self.dataflow.size)
@@ -56,9 +63,18 @@ class Candidates:
     def whole_dict(self) -> dict[str, np.ndarray]:
         return dict(zip(OPERANDS, self.whole))
 
+    def estimate(self, layer: Layer, hw: Hardware) -> dict[str, np.ndarray]:
+        """Every candidate through the batched closed form (sim.analytical.systolic.estimate_systolic_mappings, ZigZag's
+        rule on "auto" levels): candidate i's numbers are estimate_systolic's on record(layer, hw, i)."""
+        from sim.analytical.systolic import estimate_systolic_mappings
+
+        return estimate_systolic_mappings(layer, hw, self.dataflow, self.chunks, self.whole_dict(),
+                                          chunks_outside=self.outside, row_folds_per_fill=self.fill,
+                                          streamed_per_stationary_read=self.run)
+
     def take(self, index: np.ndarray) -> "Candidates":
         return Candidates(self.dataflow[index], self.chunks[index], tuple(w[index] for w in self.whole),
-                          self.outside[index], self.fill[index])
+                          self.outside[index], self.fill[index], self.run[index])
 
     def record(self, layer: Layer, hw: Hardware, i: int) -> Mapping:
         """Candidate `i` as the mapping record the models and mapping files take."""
@@ -66,7 +82,8 @@ class Candidates:
         record = array_mapping(layer, DATAFLOW_NAMES[int(self.dataflow[i])], hw.pe_array.rows, hw.pe_array.cols,
                                chunks=int(self.chunks[i]), whole=held,
                                chunk_order=CHUNK_ORDERS[int(bool(self.outside[i]))],
-                               row_folds_per_fill=int(self.fill[i]))
+                               row_folds_per_fill=int(self.fill[i]),
+                               streamed_per_stationary_read=int(self.run[i]))
         return auto_decision(layer, hw, record)  # the decision the candidate was scored with (see the docstring)
 
 
@@ -79,6 +96,8 @@ class Family:
     counts: np.ndarray  # int64, ascending
     outside: bool = False  # chunk_order "outside_row_folds"
     fill: int = 1  # row folds per stationary fill
+    run: int = 1  # the most streamed elements per stationary read the psum register holds (1: os or no register)
+    temporal: int = 1  # T: a candidate's u is min(run, the longest chunk of T)
 
 
 @dataclass(frozen=True)
@@ -102,13 +121,14 @@ def concat_families(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
     """One batch of the given chunk counts of each family."""
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return Candidates(empty, empty, (empty.astype(bool),) * 3, empty.astype(bool), empty)
+        return Candidates(empty, empty, (empty.astype(bool),) * 3, empty.astype(bool), empty, empty)
     flows = np.concatenate([np.full(c.size, f.dataflow, dtype=np.int64) for f, c in parts])
     chunks = np.concatenate([c for _, c in parts]).astype(np.int64)
     whole = tuple(np.concatenate([np.full(c.size, f.whole[i], dtype=bool) for f, c in parts]) for i in range(3))
     outside = np.concatenate([np.full(c.size, f.outside, dtype=bool) for f, c in parts])
     fill = np.concatenate([np.full(c.size, f.fill, dtype=np.int64) for f, c in parts])
-    return Candidates(flows, chunks, whole, outside, fill)
+    run = np.concatenate([np.minimum(f.run, -(-f.temporal // np.asarray(c, dtype=np.int64))) for f, c in parts])
+    return Candidates(flows, chunks, whole, outside, fill, run.astype(np.int64))
 
 
 def systolic_space(layer: Layer, hw: Hardware) -> Space:
@@ -118,6 +138,9 @@ def systolic_space(layer: Layer, hw: Hardware) -> Space:
     totals = operand_totals(layer)
     g = layer.gemm
     families, raw, capacity_pruned, symmetry_pruned = [], 0, 0, 0
+    from sim.analytical.levels import max_streamed_per_stationary_read
+
+    most_run = max_streamed_per_stationary_read(layer, hw)[0]
     refusal = ""
     for code in range(len(DATAFLOW_NAMES)):
         for fill, repeats in _fills(layer, hw, code):
@@ -137,13 +160,15 @@ def systolic_space(layer: Layer, hw: Hardware) -> Space:
                 low = int(geometry["chunks"])
                 capacity_pruned += 2 * (low - 1)
                 counts = np.arange(low, temporal + 1, dtype=np.int64)
-                families.append(Family(code, whole, counts, fill=fill))
+                run = 1 if DATAFLOW_NAMES[code] == "os" else most_run
+                families.append(Family(code, whole, counts, fill=fill, run=run, temporal=temporal))
                 # The other order differs only with several fills and chunks, and os refuses it.
                 fills = int(geometry["row_folds"])  # with F row folds per fill: the fills
                 distinct = counts[counts > 1] if (DATAFLOW_NAMES[code] != "os" and fills > 1) else counts[:0]
                 symmetry_pruned += counts.size - distinct.size
                 if distinct.size:
-                    families.append(Family(code, whole, distinct, outside=True, fill=fill))
+                    families.append(Family(code, whole, distinct, outside=True, fill=fill, run=run,
+                                           temporal=temporal))
     # Each "auto" level doubles the raw space; the rule's decision dominates the others on the same tiles.
     choices = 2 ** len(auto_names(hw))
     return Space(tuple(families), raw * choices, (("capacity", capacity_pruned), ("symmetry", symmetry_pruned),

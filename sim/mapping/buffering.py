@@ -118,6 +118,20 @@ def resolve(hw: Hardware, mapping: Mapping) -> Buffering:
     return Buffering(doubled, staging, operands, register_name, bool(preload) and mapping.dataflow != "os")
 
 
+def psum_register(hw: Hardware) -> MemoryLevelSpec | None:
+    """The per-PE register-file level that holds partial sums (ofmap; the innermost), or None."""
+    return stationary_register(hw, "ofmap")
+
+
+def psum_fits_half(layer, hw: Hardware, mapping: Mapping) -> bool:
+    """The psum register's half holds the run's u partial sums per PE (Mapping.streamed_per_stationary_read)."""
+    register = psum_register(hw)
+    if register is None:
+        return True
+    psum = -(-layer.partial_sum_bits // 8)
+    return mapping.streamed_per_stationary_read * psum <= share_bytes(register, "ofmap") // 2
+
+
 def register_fits_half(layer, hw: Hardware, mapping: Mapping) -> bool:
     """The stationary register's half holds a fill's F row-fold elements per PE (its share / 2 >= F x element)."""
     register = stationary_register(hw, mapping.stationary) if mapping.stationary != "ofmap" else None
@@ -129,7 +143,8 @@ def register_fits_half(layer, hw: Hardware, mapping: Mapping) -> bool:
 
 def auto_decision(layer, hw: Hardware, mapping: Mapping) -> Mapping:
     """`mapping` with ZigZag's rule decided on `hw`'s "auto" levels: each runs double-buffered when the mapping's
-    tiles still fit with it halved (a staging level's slots, a stationary register's fill), else single
+    tiles still fit with it halved (a staging level's slots, a stationary register's fill, the psum register's run
+    of u partial sums), else single
     (unchanged when `hw` declares no "auto")."""
     from sim.mapping.systolic import check_mapping
 
@@ -148,6 +163,9 @@ def auto_decision(layer, hw: Hardware, mapping: Mapping) -> Mapping:
         except MappingError:
             continue
         if name == register and not register_fits_half(layer, hw, trial):
+            continue
+        psum = psum_register(hw)
+        if psum is not None and name == psum.name and not psum_fits_half(layer, hw, trial):
             continue
         chosen.append(name)
     return replace(mapping, double_buffered=tuple(static + chosen))

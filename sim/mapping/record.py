@@ -231,6 +231,16 @@ class Mapping:
                 return max(loop.size // self.rows, 1)
         return 1
 
+    @cached_property
+    def streamed_per_stationary_read(self) -> int:
+        """u: the run of consecutive elements of T (e.g. output pixels) each PE works through per read of a stationary
+        element, holding u partial sums (docs/mapping.md, "loop order at the PE level"): a temporal loop on T of size
+        u, innermost at level "pe". 1 (today's order: a stationary read per MAC) without one."""
+        if len(self.levels) < 3 or self.problem.view != "gemm":
+            return 1
+        time_dim = self.temporal_dim
+        return next((loop.size for loop in self.levels[2].loops if loop.dim == time_dim and loop.size), 1)
+
     @property
     def fill_rows(self) -> int:
         """Extent of the row dimension one fill covers (F x rows): the tiles of a step span it."""

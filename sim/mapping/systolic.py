@@ -50,10 +50,12 @@ SPAN_KIND = {name: tuple(span_kind(name, rows, time) for rows, _, time in NAMED_
 
 
 def array_mapping(layer: Layer, dataflow: str, rows: int, cols: int, *, chunks: int = 1,
-                  whole: tuple[str, ...] = (), chunk_order: str = "innermost", row_folds_per_fill: int = 1) -> Mapping:
+                  whole: tuple[str, ...] = (), chunk_order: str = "innermost", row_folds_per_fill: int = 1,
+                  streamed_per_stationary_read: int = 1) -> Mapping:
     """The named mapping `dataflow` of `layer` on a rows x cols array, with T in `chunks`, `whole` operands
     held whole, the chunks of T placed by `chunk_order` (CHUNK_ORDERS) and `row_folds_per_fill` row folds' stationary
-    blocks per register fill (Mapping.row_folds_per_fill; no buffer check: `map_systolic` derives chunks and whole
+    blocks per register fill (Mapping.row_folds_per_fill), `streamed_per_stationary_read` elements of T per read of a
+    stationary element (Mapping.streamed_per_stationary_read; no buffer check: `map_systolic` derives chunks and whole
     operands from the buffers)."""
     if dataflow not in NAMED_DATAFLOWS:
         raise MappingError("unknown dataflow", field="pe_array.dataflow", value=dataflow, allowed="os, ws, is")
@@ -64,24 +66,31 @@ def array_mapping(layer: Layer, dataflow: str, rows: int, cols: int, *, chunks: 
     if not isinstance(row_folds_per_fill, int) or row_folds_per_fill < 1:
         raise MappingError("row folds per stationary fill must be a positive integer", field="mapping.pe",
                            value=row_folds_per_fill, allowed=">= 1")
+    if not isinstance(streamed_per_stationary_read, int) or streamed_per_stationary_read < 1:
+        raise MappingError("streamed elements per stationary read must be a positive integer", field="mapping.pe",
+                           value=streamed_per_stationary_read, allowed=">= 1")
     return Mapping(dataflow, gemm_problem(layer),
-                   _array_levels(dataflow, rows, cols, chunks, held, chunk_order, row_folds_per_fill))
+                   _array_levels(dataflow, rows, cols, chunks, held, chunk_order, row_folds_per_fill,
+                                 streamed_per_stationary_read))
 
 
 # Frozen levels of a few (dataflow, array, chunks, whole) combinations serve every layer of a network: building
 # them once per combination keeps mapping a layer cheap beside the closed form it feeds.
 @lru_cache(maxsize=1024)
 def _array_levels(dataflow: str, rows: int, cols: int, chunks: int, whole: tuple[str, ...],
-                  chunk_order: str = "innermost", row_folds_per_fill: int = 1) -> tuple[LevelLoops, ...]:
+                  chunk_order: str = "innermost", row_folds_per_fill: int = 1,
+                  streamed_per_stationary_read: int = 1) -> tuple[LevelLoops, ...]:
     row_dim, col_dim, time_dim = NAMED_DATAFLOWS[dataflow]
     outer = [Loop("G", size=1), Loop(col_dim, size=cols), Loop(row_dim, size=rows * row_folds_per_fill)]
     if chunks > 1:
         outer.insert(3 if chunk_order == "innermost" else 2, Loop(time_dim, parts=chunks))
     inner = (Loop(row_dim, size=1, spatial="rows", units=rows), Loop(col_dim, size=1, spatial="cols", units=cols),
              Loop(time_dim, size=1))
-    if row_folds_per_fill > 1:  # the PEs' registers walk the fill's row-fold blocks under each element of T
-        return (LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner),
-                LevelLoops("pe", (Loop(row_dim, size=rows),)))
+    # Level pe: the PEs' registers walk the fill's row-fold blocks, and under each a run of u elements of T.
+    pe = ((Loop(row_dim, size=rows),) if row_folds_per_fill > 1 else ()) + (
+        (Loop(time_dim, size=streamed_per_stationary_read),) if streamed_per_stationary_read > 1 else ())
+    if pe:
+        return LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner), LevelLoops("pe", pe)
     return LevelLoops("dram", tuple(outer), whole), LevelLoops("global_buffer", inner)
 
 
@@ -245,13 +254,24 @@ def _check_loop_order(mapping: Mapping) -> None:
     fill = mapping.row_folds_per_fill
     if len(names) == 3:
         pe = [(loop.dim, loop.size, loop.parts, loop.spatial) for loop in mapping.levels[2].loops]
-        if pe != [(row_dim, mapping.rows, 0, "")]:
-            raise MappingError("level pe walks the row-fold blocks a fill holds: one temporal loop of rows",
-                               field="mapping.pe", value=pe, allowed=f"[({row_dim}, size={mapping.rows})]")
+        run = mapping.streamed_per_stationary_read
+        expected_pe = ([(row_dim, mapping.rows, 0, "")] if fill > 1 else []) + (
+            [(time_dim, run, 0, "")] if run > 1 else [])
+        if pe != expected_pe or not pe:
+            raise MappingError("level pe walks the row-fold blocks a fill holds (a temporal loop of rows), then a run "
+                               "of u elements of T per stationary read (a temporal loop of u >= 2), at least one",
+                               field="mapping.pe", value=pe,
+                               allowed=f"[({row_dim}, size={mapping.rows})] and/or [({time_dim}, size=u)], in this "
+                                       "order")
         if mapping.dataflow == "os":
             raise MappingError("os keeps its partial sums stationary: it has no stationary operand to hold several "
-                               "row folds of", field="mapping.pe", value=mapping.dataflow, allowed="ws or is")
-        if not 1 < fill <= mapping.row_folds:
+                               "row folds of or to read once per run of T", field="mapping.pe",
+                               value=mapping.dataflow, allowed="ws or is")
+        longest = -(-mapping.temporal // mapping.chunks)
+        if run > longest:
+            raise MappingError("streamed elements per stationary read beyond a chunk's T", field="mapping.pe",
+                               value=run, allowed=f"1..{longest} (the longest chunk of {time_dim})")
+        if fill > 1 and not fill <= mapping.row_folds:
             raise MappingError("row folds per fill out of range", field="mapping.pe", value=fill,
                                allowed=f"2..{mapping.row_folds} (the layer's row folds; two levels for 1)")
     expected = [("G", 1, 0), (col_dim, mapping.cols, 0), (row_dim, mapping.rows * fill, 0)]

@@ -135,6 +135,7 @@ def test_engine_equals_closed_form_with_the_decision_as_an_input(layer, point, d
         layer, hw, np.array([DATAFLOW_NAMES.index(record.dataflow)]), np.array([record.chunks]),
         {name: np.array([name in record.whole]) for name in OPERANDS},
         row_folds_per_fill=np.array([record.row_folds_per_fill]),
+        streamed_per_stationary_read=np.array([record.streamed_per_stationary_read]),
         double_buffered={name: np.array([name in record.double_buffered]) for name, value in declared.items()
                          if value == "auto"})
     assert bool(batch["valid"][0])

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sim.analytical.levels import check_registers
-from sim.analytical.systolic import estimate_systolic, estimate_systolic_mappings
+from sim.analytical.systolic import estimate_systolic
 from sim.engine.simulate import simulate_layer
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
@@ -172,9 +172,7 @@ def test_the_mappers_batched_scores_price_every_level_as_the_one_record_model(la
     if not len(batch):
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 6))
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
-                                        {n: w[picks] for n, w in batch.whole_dict().items()},
-                                        chunks_outside=batch.outside[picks])
+    values = batch.take(picks).estimate(layer, hw)
     for j, i in enumerate(picks.tolist()):
         result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
         assert values["valid"][j]

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import sim
-from sim.analytical.systolic import estimate_systolic, estimate_systolic_mappings
+from sim.analytical.systolic import estimate_systolic
 from sim.engine.simulate import simulate_layer
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
@@ -77,9 +77,7 @@ def test_batched_scores_equal_the_one_record_model_single_or_double(layer, point
     if batch is None:
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 8))
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
-                                        {n: w[picks] for n, w in batch.whole_dict().items()},
-                                        chunks_outside=batch.outside[picks], row_folds_per_fill=batch.fill[picks])
+    values = batch.take(picks).estimate(layer, hw)
     for j, i in enumerate(picks.tolist()):
         result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
         assert values["valid"][j]

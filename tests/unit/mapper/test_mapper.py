@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 import sim
 from sim.api import compare as api_compare
-from sim.analytical.systolic import estimate_systolic, estimate_systolic_mappings
+from sim.analytical.systolic import estimate_systolic
 from sim.cli import app
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
@@ -106,9 +106,7 @@ def test_batched_scores_equal_the_one_record_model(layer, point, seed):
         return
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(batch), size=min(len(batch), 8))
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
-                                        {n: w[picks] for n, w in batch.whole_dict().items()},
-                                        chunks_outside=batch.outside[picks])
+    values = batch.take(picks).estimate(layer, hw)
     for j, i in enumerate(picks.tolist()):
         result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
         assert values["valid"][j]
@@ -304,14 +302,15 @@ def test_chunk_order_is_searched_and_engine_validated():
     assert inner.best.cycles < innermost
 
 
-def fill_hw(rows: int, cols: int, sizes: list[int], register_bytes: int, bandwidth: float) -> Hardware:
-    """Per-PE registers for filter and ifmap (so ws and is may hold several row folds per fill), one buffer per
-    operand, DRAM."""
+def fill_hw(rows: int, cols: int, sizes: list[int], register_bytes: int, bandwidth: float,
+            psum_bytes: int = 4) -> Hardware:
+    """Per-PE registers for filter and ifmap (so ws and is may hold several row folds per fill) and for partial sums
+    (`psum_bytes`: runs of T per stationary read), one buffer per operand, DRAM."""
     levels = [{"name": "rf_w", "kind": "register_file", "operands": ["filter"], "size_bytes": register_bytes,
                "instances": rows * cols, "word_bytes": 1},
               {"name": "rf_i", "kind": "register_file", "operands": ["ifmap"], "size_bytes": register_bytes,
                "instances": rows * cols, "word_bytes": 1},
-              {"name": "rf_p", "kind": "register_file", "operands": ["ofmap"], "size_bytes": 4,
+              {"name": "rf_p", "kind": "register_file", "operands": ["ofmap"], "size_bytes": psum_bytes,
                "instances": rows * cols, "word_bytes": 1}]
     levels += [{"name": f"{name}_buf", "kind": "global_buffer", "operands": [name], "size_bytes": size,
                 "word_bytes": 2} for name, size in zip(OPERANDS, sizes)]
@@ -375,14 +374,77 @@ def test_batched_fill_scores_equal_the_one_record_model(layer, point, seed):
     if not len(batch):
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 8))
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow[picks], batch.chunks[picks],
-                                        {n: w[picks] for n, w in batch.whole_dict().items()},
-                                        chunks_outside=batch.outside[picks], row_folds_per_fill=batch.fill[picks])
+    values = batch.take(picks).estimate(layer, hw)
     for j, i in enumerate(picks.tolist()):
         result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
         assert values["valid"][j]
         assert int(values["cycles"][j]) == result.cycles
         assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
+
+
+def brute_force_runs(layer: Layer, hw: Hardware, objective: str) -> float:
+    """Every record with every F and every u (streamed elements per stationary read: 1 .. what the psum register
+    holds, up to the longest chunk) on ws / is, both chunk orders, each through estimate_systolic."""
+    from sim.analytical.levels import max_streamed_per_stationary_read
+
+    most = max_streamed_per_stationary_read(layer, hw)[0]
+    best = np.inf
+    for flow in DATAFLOW_NAMES:
+        base = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols)
+        for fill in range(1, (base.row_folds if flow != "os" else 1) + 1):
+            for bits in range(8):
+                held = tuple(name for i, name in enumerate(OPERANDS) if bits >> i & 1)
+                for chunks, order in itertools.product(range(1, max(base.temporal, 1) + 1), CHUNK_ORDERS):
+                    if flow == "os" and order != "innermost":
+                        continue
+                    for run in range(1, (min(most, -(-base.temporal // chunks)) if flow != "os" else 1) + 1):
+                        record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks,
+                                               whole=held, chunk_order=order, row_folds_per_fill=fill,
+                                               streamed_per_stationary_read=run)
+                        try:
+                            result = estimate_systolic(layer, hw, record)
+                        except MappingError:
+                            continue
+                        best = min(best, float(objective_of(objective, result.cycles, result.energy.total_pj)))
+    return best
+
+
+@st.composite
+def small_layers(draw):
+    return Layer.gemm_layer("g", m=draw(st.integers(1, 6)), n=draw(st.integers(1, 5)), k=draw(st.integers(1, 6)))
+
+
+run_points = st.tuples(st.integers(1, 3), st.integers(1, 3),
+                       st.lists(st.sampled_from([64, 1 << 20]), min_size=3, max_size=3),
+                       st.sampled_from([1, 3]), st.sampled_from([1.0, 64.0]), st.sampled_from([4, 8, 16]))
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_layers(), run_points, st.sampled_from(["latency", "energy", "edp"]))
+def test_streamed_per_stationary_read_search_returns_the_brute_force_optimum(layer, point, objective):
+    hw = fill_hw(*point)
+    assert_exhaustive_search_finds(layer, hw, objective, brute_force_runs(layer, hw, objective))
+
+
+def test_streamed_per_stationary_read_is_searched_written_read_back_and_run_identically(tmp_path):
+    # eyeriss_like's 16 B psum register holds 4 partial sums of 32 bits: for energy the mapper reads each weight
+    # once per run of 4 output pixels, the engine validates it, and the mapping file carries u back.
+    hw = sim.load_hardware(ROOT / "hw_configs" / "zigzag_eyeriss_like.toml")
+    layer = Layer.gemm_layer("fc", m=49, n=64, k=96)
+    trace = Trace(name="t", layers=(layer,))
+    result = map_trace(trace, hw, objective="energy", top_k=2)
+    best = result.layers[0].best
+    assert best.mapping.streamed_per_stationary_read == 4 and best.engine_cycles is not None
+    today = estimate_systolic(layer, hw, replace(best.mapping, levels=array_mapping(
+        layer, best.mapping.dataflow, hw.pe_array.rows, hw.pe_array.cols, chunks=best.mapping.chunks,
+        whole=best.mapping.whole, chunk_order=best.mapping.chunk_order,
+        row_folds_per_fill=best.mapping.row_folds_per_fill).levels))
+    assert best.energy_pj < today.energy.total_pj and best.cycles == today.cycles
+    mapping_path, _ = write_map_outputs(result, tmp_path)
+    records = read_mappings(mapping_path)
+    assert records == result.mappings()
+    run = sim.simulate(trace, hw, mapping=records).layers[0]
+    assert run.cycles == best.engine_cycles and run.energy.total_pj == best.engine_energy_pj
 
 
 def test_row_folds_per_fill_is_searched_written_read_back_and_run_identically(tmp_path):
@@ -397,8 +459,7 @@ def test_row_folds_per_fill_is_searched_written_read_back_and_run_identically(tm
     best = result.layers[0].best
     assert best.mapping.row_folds_per_fill > 1 and best.engine_cycles is not None
     batch = space.all()
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
-                                        chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
+    values = batch.estimate(layer, hw)
     today = values["energy_pj"][values["valid"] & (batch.fill == 1)]
     assert best.energy_pj < today.min()  # F beats every F = 1 mapping here (partial sums stay in the PEs longer)
     mapping_path, _ = write_map_outputs(result, tmp_path)
@@ -495,8 +556,7 @@ def test_batched_footprints_score_the_whole_space_as_one_tiling_at_a_time(layer,
         return
 
     def score():
-        return estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
-                                          chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
+        return batch.estimate(layer, hw)
 
     batched = score()
     with pytest.MonkeyPatch.context() as patch:
