@@ -101,16 +101,23 @@ def _programme(trace: Trace, hw: Hardware, options: list[list], costs) -> list[i
     return picks
 
 
-def _whole(trace: Trace, hw: Hardware, mappings: dict[str, Mapping], engine: bool, seed: int):
+def _whole(trace: Trace, hw: Hardware, mappings: list[Mapping], runs):
+    """Each layer's record in a whole run of `trace` on `mappings`: the engine's (`runs`, sim.mapper.engine_runs)
+    or, with `runs` None, the analytical model's."""
     import sim
 
-    return (sim.simulate(trace, hw, mapping=mappings, seed=seed) if engine
-            else sim.estimate(trace, hw, mapping=mappings))
+    if runs is not None:
+        return runs.trace(trace, mappings)
+    names = [layer.name for layer in trace.layers]
+    return sim.estimate(trace, hw, mapping=dict(zip(names, mappings))).layers
 
 
 def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, seed: int,
-                         engine: bool) -> TraceChoice:
-    """The kept mappings of `trace` (see the module docstring); `searches`: the per-layer LayerSearch, trace order."""
+                         engine: bool, runs=None) -> TraceChoice:
+    """The kept mappings of `trace` (see the module docstring); `searches`: the per-layer LayerSearch, trace order;
+    `runs`: the engine runs already done (sim.mapper.engine_runs.EngineRuns), else a fresh store."""
+    from sim.mapper.engine_runs import EngineRuns
+
     import sim
     from sim.errors import MappingError
     from sim.mapper.search import objective_of
@@ -127,7 +134,6 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
             unique.setdefault(item.mapping, item)
         options.append(list(unique.values()))
     picks = _programme(trace, hw, options, _residency_costs(trace, hw, options, objective, value))
-    names = [layer.name for layer in trace.layers]
     contenders = {"residency": [options[i][j].mapping for i, j in enumerate(picks)],
                   "per_layer": [search.best.mapping for search in searches]}
     for flow in ("os", "ws", "is"):
@@ -135,22 +141,23 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
             contenders[flow] = [sim.map_layer(layer, hw, dataflow=flow) for layer in trace.layers]
         except MappingError:
             continue
-    scores, runs = [], {}
+    if engine and runs is None:
+        runs = EngineRuns(hw, seed, {}, hw.model_dump_json())
+    scores, results = [], {}
     for name, mappings in contenders.items():
-        run = _whole(trace, hw, dict(zip(names, mappings)), engine, seed)
-        runs[name] = run
-        cycles = sum(layer.cycles for layer in run.layers)
-        energy = sum(layer.energy.total_pj for layer in run.layers)
+        layers = results[name] = _whole(trace, hw, mappings, runs if engine else None)
+        cycles = sum(layer.cycles for layer in layers)
+        energy = sum(layer.energy.total_pj for layer in layers)
         scores.append((name, float(objective_of(objective, cycles, energy))))
     chosen = min(scores, key=lambda kv: kv[1])[0]  # first listed wins a tie: the programme's answer
     mappings = contenders[chosen]
-    analytical = _whole(trace, hw, dict(zip(names, mappings)), False, seed)
+    analytical = _whole(trace, hw, mappings, None) if engine else results[chosen]
     return TraceChoice(
         chosen=chosen, contenders=tuple(scores), mappings=tuple(mappings),
-        cycles=tuple(int(layer.cycles) for layer in analytical.layers),
-        energy_pj=tuple(float(layer.energy.total_pj) for layer in analytical.layers),
-        engine_cycles=tuple(int(layer.cycles) for layer in runs[chosen].layers) if engine else None,
-        engine_energy_pj=tuple(float(layer.energy.total_pj) for layer in runs[chosen].layers) if engine else None,
+        cycles=tuple(int(layer.cycles) for layer in analytical),
+        energy_pj=tuple(float(layer.energy.total_pj) for layer in analytical),
+        engine_cycles=tuple(int(layer.cycles) for layer in results[chosen]) if engine else None,
+        engine_energy_pj=tuple(float(layer.energy.total_pj) for layer in results[chosen]) if engine else None,
         residencies=trace_residency(list(zip(trace.layers, mappings)), hw))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
+from sim.mapper.engine_runs import EngineRuns
 from sim.mapper.space import Candidates, Space, concat_families, layer_space
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping, map_systolic
@@ -59,6 +60,7 @@ class LayerSearch:
     cached: bool = False
     options: tuple[Scored, ...] = ()  # every candidate scored as the winners were (the cross-layer pick's choices)
     residency: tuple[bool, bool] = (False, False)  # (ifmap arrives on chip, ofmap kept) in the whole trace
+    validate_s: float = 0.0  # of search_s: the engine validation (the rest: space, scoring, picking)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,8 @@ class MapResult:
     # The whole-trace check (sim.mapper.residency_pick): which answer was kept and each contender's objective.
     across_layers: str = ""
     contenders: tuple[tuple[str, float], ...] = ()
+    across_s: float = 0.0  # of search_s: the whole-trace check
+    engine_runs: int = 0  # engine runs done by this call (layers, or whole traces): the cache's misses
 
     def mappings(self) -> dict[str, Mapping]:
         found = {search.layer: search.best.mapping for search in self.layers}
@@ -91,10 +95,13 @@ class MapResult:
 
 @dataclass
 class MapperCache:
-    """Searches already done, per (layer shape, hardware, search settings): a sweep or a network with repeated
-    layers does not search the same thing twice. Owned by the caller; nothing is kept between calls otherwise."""
+    """Searches already done, per (layer shape, hardware, search settings), and engine runs done, per (layer shape,
+    mapping, residency, hardware, seed) (sim.mapper.engine_runs): a sweep, a network with repeated layers or a
+    latency and an energy search of one network do not search or run the same thing twice. Owned by the caller;
+    nothing is kept between calls otherwise."""
 
     entries: dict = field(default_factory=dict)
+    engine: dict = field(default_factory=dict)
 
 
 def objective_of(objective: str, cycles, energy_pj):
@@ -268,19 +275,19 @@ def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: flo
     return "; ".join(reasons) + f" ({bound}: {why})"
 
 
-def _validate(layer: Layer, hw: Hardware, scored: list[Scored], seed: int) -> list[Scored]:
-    from sim.api import simulate
-
+def _validate(layer: Layer, scored: list[Scored], runs: EngineRuns) -> list[Scored]:
     out = []
     for item in scored:
-        run = simulate(Trace(name=layer.name, layers=(layer,)), hw, mapping=item.mapping, seed=seed).layers[0]
+        run = runs.layer(layer, item.mapping)
         out.append(replace(item, engine_cycles=int(run.cycles), engine_energy_pj=float(run.energy.total_pj)))
     return out
 
 
 def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
-                 seed: int = 0, top_k: int = 3, deadline: float = float("inf")) -> LayerSearch:
-    """The best mapping of `layer` on `hw` for `objective` (see the module docstring)."""
+                 seed: int = 0, top_k: int = 3, deadline: float = float("inf"),
+                 runs: EngineRuns | None = None) -> LayerSearch:
+    """The best mapping of `layer` on `hw` for `objective` (see the module docstring); `runs`: the engine runs
+    already done (a MapperCache's), else a fresh store."""
     from sim.analytical.systolic import estimate_systolic
 
     if hw.directive_array is not None:
@@ -311,13 +318,16 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     for record in picked:
         result = estimate_systolic(layer, hw, record)
         scored.append(Scored(record, int(result.cycles), float(result.energy.total_pj)))
+    validate_start = time.perf_counter()
     if top_k > 0:
-        scored = _validate(layer, hw, scored, seed)
+        runs = runs if runs is not None else EngineRuns(hw, seed, {}, hw.model_dump_json())
+        scored = _validate(layer, scored, runs)
         for n, item in enumerate(scored):
             analytical = estimate_systolic(layer, hw, item.mapping)
             scored[n] = replace(item, disagreement=_disagreement(
                 item.cycles, item.engine_cycles, item.energy_pj, item.engine_energy_pj,
                 int(dict(analytical.extra).get("memory_cycles", 0)), int(analytical.compute_cycles)))
+    validate_end = time.perf_counter()
 
     def value(item: Scored) -> float:
         if item.engine_cycles is not None:
@@ -335,7 +345,7 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
                        pruned=space.pruned, strategy=strategy, search_s=time.perf_counter() - start,
                        utilization=float(final.utilization),
                        dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)),
-                       options=tuple(scored))
+                       options=tuple(scored), validate_s=validate_end - validate_start)
 
 
 def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
@@ -355,6 +365,7 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     complete = True
     cache = cache if cache is not None else MapperCache()  # repeated layer shapes are searched once
     hw_key = hw.model_dump_json()  # the config's content: a pydantic model with tables does not hash
+    runs = EngineRuns(hw, seed, cache.engine, hw_key)
     try:
         for layer in trace.layers:
             key = (replace(layer, name="layer"), hw_key, objective, budget, seed, top_k, time_limit_s)
@@ -362,7 +373,7 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
                 layers_out.append(replace(cache.entries[key], layer=layer.name, cached=True))
                 continue
             found = search_layer(layer, hw, objective=objective, budget=budget, seed=seed, top_k=top_k,
-                                 deadline=deadline)
+                                 deadline=deadline, runs=runs)
             if cache is not None:
                 cache.entries[key] = found
             layers_out.append(found)
@@ -372,9 +383,11 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     across, contenders = "", ()
     from sim.mapper.residency_pick import any_link, apply_choice, choose_across_layers
 
+    across_start = time.perf_counter()
     if complete and len(layers_out) > 1 and any_link(trace, hw):  # outputs may stay on chip: pick across layers
-        choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0)
+        choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0, runs=runs)
         layers_out, across, contenders = list(apply_choice(layers_out, choice)), choice.chosen, choice.contenders
+    across_s = time.perf_counter() - across_start
     fallback = []
     for layer in trace.layers[len(layers_out):] if hw.pe_array is not None else ():
         try:
@@ -384,4 +397,4 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
                      complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
                      search_s=time.perf_counter() - start, fallback=tuple(fallback), across_layers=across,
-                     contenders=contenders)
+                     contenders=contenders, across_s=across_s, engine_runs=runs.runs)
