@@ -16,7 +16,7 @@ import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
-from sim.mapper.engine_runs import EngineRuns
+from sim.mapper.runs import LayerRuns
 from sim.mapper.space import Candidates, Space, concat_families, layer_space
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping, map_systolic
@@ -61,6 +61,7 @@ class LayerSearch:
     options: tuple[Scored, ...] = ()  # every candidate scored as the winners were (the cross-layer pick's choices)
     residency: tuple[bool, bool] = (False, False)  # (ifmap arrives on chip, ofmap kept) in the whole trace
     validate_s: float = 0.0  # of search_s: the engine validation (the rest: space, scoring, picking)
+    not_run: tuple[str, ...] = ()  # named baselines the layer's validation skipped (closed form too far above the best)
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,7 @@ class MapResult:
     # The whole-trace check (sim.mapper.residency_pick): which answer was kept and each contender's objective.
     across_layers: str = ""
     contenders: tuple[tuple[str, float], ...] = ()
+    contenders_skipped: tuple[str, ...] = ()  # contenders not run through the engine (they could not win)
     across_s: float = 0.0  # of search_s: the whole-trace check
     engine_runs: int = 0  # engine runs done by this call (layers, or whole traces): the cache's misses
 
@@ -101,7 +103,7 @@ class MapperCache:
     nothing is kept between calls otherwise."""
 
     entries: dict = field(default_factory=dict)
-    engine: dict = field(default_factory=dict)
+    runs: dict = field(default_factory=dict)  # sim.mapper.runs.LayerRuns' store
 
 
 def objective_of(objective: str, cycles, energy_pj):
@@ -275,21 +277,48 @@ def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: flo
     return "; ".join(reasons) + f" ({bound}: {why})"
 
 
-def _validate(layer: Layer, scored: list[Scored], runs: EngineRuns) -> list[Scored]:
-    out = []
-    for item in scored:
-        run = runs.layer(layer, item.mapping)
-        out.append(replace(item, engine_cycles=int(run.cycles), engine_energy_pj=float(run.energy.total_pj)))
-    return out
+def skip_margin(objective: str) -> float:
+    """How far a candidate's closed-form objective may exceed the best engine objective and still be run: the closed
+    form is a lower bound of the engine (docs/systolic.md) up to AGREEMENT, on cycles and on energy (so squared for
+    their product)."""
+    return (1 + AGREEMENT) ** 2 if objective == "edp" else 1 + AGREEMENT
+
+
+def engine_scored(layer: Layer, item: Scored, runs: LayerRuns) -> Scored:
+    """`item` with its engine numbers and, when the two models part by more than AGREEMENT, why."""
+    run = runs.engine(layer, item.mapping)
+    analytical = runs.closed_form(layer, item.mapping)
+    cycles, energy = int(run.cycles), float(run.energy.total_pj)
+    return replace(item, engine_cycles=cycles, engine_energy_pj=energy, disagreement=_disagreement(
+        item.cycles, cycles, item.energy_pj, energy, int(dict(analytical.extra).get("memory_cycles", 0)),
+        int(analytical.compute_cycles)))
+
+
+def _validate(layer: Layer, scored: list[Scored], runs: LayerRuns, must: int,
+              objective: str) -> tuple[list[Scored], tuple[int, ...]]:
+    """Engine numbers for `scored[:must]`, then for each later one, best closed form first, unless its closed-form
+    objective exceeds the best engine objective so far by more than `skip_margin`: it cannot win. Returns the
+    scored list and the indices not run."""
+    out = list(scored)
+    best = float("inf")
+    later = sorted(range(must, len(scored)),
+                   key=lambda n: (float(objective_of(objective, scored[n].cycles, scored[n].energy_pj)), n))
+    skipped = []
+    for n in [*range(min(must, len(scored))), *later]:
+        item = scored[n]
+        if n >= must and float(objective_of(objective, item.cycles, item.energy_pj)) > best * skip_margin(objective):
+            skipped.append(n)
+            continue
+        out[n] = engine_scored(layer, item, runs)
+        best = min(best, float(objective_of(objective, out[n].engine_cycles, out[n].engine_energy_pj)))
+    return out, tuple(sorted(skipped))
 
 
 def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
                  seed: int = 0, top_k: int = 3, deadline: float = float("inf"),
-                 runs: EngineRuns | None = None) -> LayerSearch:
+                 runs: LayerRuns | None = None) -> LayerSearch:
     """The best mapping of `layer` on `hw` for `objective` (see the module docstring); `runs`: the engine runs
     already done (a MapperCache's), else a fresh store."""
-    from sim.analytical.systolic import estimate_systolic
-
     if hw.directive_array is not None:
         from sim.mapper.directive_search import search_directive_layer
 
@@ -311,22 +340,19 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     today = finite[batch.fill[finite] == 1][:1].tolist()
     for i in finite[:max(top_k, 1)].tolist() + [i for i in today if i not in finite[:max(top_k, 1)]]:
         picked.append(batch.record(layer, hw, i))
+    must = len(picked)  # the top-k and the best F = 1 always run through the engine
     for record in named.values():  # the baselines: always scored the same way as the winners
         if record not in picked:
             picked.append(record)
+    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
     scored = []
     for record in picked:
-        result = estimate_systolic(layer, hw, record)
+        result = runs.closed_form(layer, record)
         scored.append(Scored(record, int(result.cycles), float(result.energy.total_pj)))
     validate_start = time.perf_counter()
+    skipped: tuple[int, ...] = ()
     if top_k > 0:
-        runs = runs if runs is not None else EngineRuns(hw, seed, {}, hw.model_dump_json())
-        scored = _validate(layer, scored, runs)
-        for n, item in enumerate(scored):
-            analytical = estimate_systolic(layer, hw, item.mapping)
-            scored[n] = replace(item, disagreement=_disagreement(
-                item.cycles, item.engine_cycles, item.energy_pj, item.engine_energy_pj,
-                int(dict(analytical.extra).get("memory_cycles", 0)), int(analytical.compute_cycles)))
+        scored, skipped = _validate(layer, scored, runs, must, objective)  # a baseline that cannot win is not run
     validate_end = time.perf_counter()
 
     def value(item: Scored) -> float:
@@ -337,7 +363,8 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     ranked = sorted(range(len(scored)), key=lambda n: (value(scored[n]), n))
     best = scored[ranked[0]]
     baselines = tuple((name, value(next(s for s in scored if s.mapping == record))) for name, record in named.items())
-    final = estimate_systolic(layer, hw, best.mapping)
+    not_run = tuple(name for name, record in named.items() if any(scored[n].mapping == record for n in skipped))
+    final = runs.closed_form(layer, best.mapping)
     dram = final.dram_reads.total + final.dram_writes.total if hasattr(final.dram_reads, "total") else 0
     extra = dict(final.extra)
     return LayerSearch(layer=layer.name, best=best, validated=tuple(s for s in scored if s.engine_cycles is not None),
@@ -345,7 +372,7 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
                        pruned=space.pruned, strategy=strategy, search_s=time.perf_counter() - start,
                        utilization=float(final.utilization),
                        dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)),
-                       options=tuple(scored), validate_s=validate_end - validate_start)
+                       options=tuple(scored), validate_s=validate_end - validate_start, not_run=not_run)
 
 
 def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
@@ -365,7 +392,7 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     complete = True
     cache = cache if cache is not None else MapperCache()  # repeated layer shapes are searched once
     hw_key = hw.model_dump_json()  # the config's content: a pydantic model with tables does not hash
-    runs = EngineRuns(hw, seed, cache.engine, hw_key)
+    runs = LayerRuns(hw, seed, cache.runs, hw_key)
     try:
         for layer in trace.layers:
             key = (replace(layer, name="layer"), hw_key, objective, budget, seed, top_k, time_limit_s)
@@ -380,13 +407,14 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     except KeyboardInterrupt:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
-    across, contenders = "", ()
+    across, contenders, skipped = "", (), ()
     from sim.mapper.residency_pick import any_link, apply_choice, choose_across_layers
 
     across_start = time.perf_counter()
     if complete and len(layers_out) > 1 and any_link(trace, hw):  # outputs may stay on chip: pick across layers
         choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0, runs=runs)
         layers_out, across, contenders = list(apply_choice(layers_out, choice)), choice.chosen, choice.contenders
+        skipped = choice.skipped
     across_s = time.perf_counter() - across_start
     fallback = []
     for layer in trace.layers[len(layers_out):] if hw.pe_array is not None else ():
@@ -397,4 +425,4 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
                      complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
                      search_s=time.perf_counter() - start, fallback=tuple(fallback), across_layers=across,
-                     contenders=contenders, across_s=across_s, engine_runs=runs.runs)
+                     contenders=contenders, contenders_skipped=skipped, across_s=across_s, engine_runs=runs.engine_runs)
