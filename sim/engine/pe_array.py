@@ -105,11 +105,14 @@ class _LayerSteps:
         self.could_start = self.env._now
         self._run()
 
-    def _run(self) -> None:
+    def _run(self, last_call: bool = False) -> None:
         """From the current step's readiness check on: wait for its tiles operand by operand, compute, move on;
-        returns when a tile or the compute has to be waited for."""
+        returns when a tile or the compute has to be waited for. `last_call`: this runs at the end of a call the
+        clock processed (nothing else of it follows), so a compute that ends before every queued entry ends here
+        at once: the clock would process that call next anyway (same time, same order, same count)."""
         env, timeline, checks = self.env, self.timeline, self.checks
         cycles_of = self.schedule.cycles
+        queue = env._queue
         while True:
             position = self.position
             while self.operand < 3:
@@ -127,6 +130,12 @@ class _LayerSteps:
             if cycles:
                 if timeline.step_log is not None:
                     timeline.step_log.append((position, now, cycles))
+                if last_call and (not queue or queue[0][0] > now + cycles):
+                    env._now = now + cycles
+                    env.events_processed += 1
+                    if not self._end_step():
+                        return
+                    continue
                 env.call_at(cycles, self._computed)
                 return
             # A step of zero cycles (a chunk's share rounding to 0) ends at once.
@@ -141,7 +150,7 @@ class _LayerSteps:
 
     def _computed(self, _call: object) -> None:
         if self._end_step():
-            self._run()
+            self._run(last_call=True)
 
     def _end_step(self) -> bool:
         """Drain a finished ofmap tile, release the input tiles whose last use this was (in that order: the write
