@@ -115,24 +115,23 @@ def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
 def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis: int,
                    chunks: int, fold_of: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
     """(fold, compute cycles, block) of every step: each fill's temporal extent in `chunks` near-equal chunks
-    (the mapping's parts of T), one step per chunk; `fold_of`: each fill's first fold."""
+    (the mapping's parts of T), one step per chunk; `fold_of`: each fill's first fold. Whole arrays at once: a
+    layer may have millions of steps."""
     lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
-    folds: list[int] = []
-    cycles: list[int] = []
-    blocks: list[list[int]] = []
-    for fold, block, fold_cycles in zip(fold_of, bounds, all_cycles):
-        lo = block[lo_at]
-        temporal = block[hi_at] - lo
-        fold_cycles = int(fold_cycles)
-        for i in range(chunks):
-            chunk = block.copy()
-            chunk[lo_at] = lo + (temporal * i) // chunks
-            chunk[hi_at] = lo + (temporal * (i + 1)) // chunks
-            folds.append(fold)
-            # Cycles in proportion to the chunk's share of T; the integer parts add up to the fold's cycles.
-            cycles.append((fold_cycles * (i + 1)) // chunks - (fold_cycles * i) // chunks)
-            blocks.append(chunk)
-    return folds, cycles, blocks
+    count = min(len(bounds), len(all_cycles), len(fold_of))
+    if not count:
+        return [], [], []
+    fills = np.asarray(bounds[:count], dtype=np.int64)
+    i = np.tile(np.arange(chunks, dtype=np.int64), len(fills))
+    blocks = np.repeat(fills, chunks, axis=0)
+    lo = blocks[:, lo_at].copy()
+    temporal = blocks[:, hi_at] - lo
+    blocks[:, lo_at] = lo + (temporal * i) // chunks
+    blocks[:, hi_at] = lo + (temporal * (i + 1)) // chunks
+    # Cycles in proportion to the chunk's share of T; the integer parts add up to the fold's cycles.
+    fold_cycles = np.repeat(np.asarray(all_cycles[:count], dtype=np.int64), chunks)
+    cycles = (fold_cycles * (i + 1)) // chunks - (fold_cycles * i) // chunks
+    return np.repeat(np.asarray(fold_of[:count], dtype=np.int64), chunks).tolist(), cycles.tolist(), blocks.tolist()
 
 
 def _chunks_outside_steps(mapping: Mapping, bounds: list[list[int]], pass_cycles: list[int],
