@@ -65,6 +65,10 @@ class LayerRuns:
             result = self.store[key] = estimate_systolic(layer, self.hw, mapping, residency=residency)
         return _named(result, layer)
 
+    def scores(self, layer: Layer) -> dict:
+        """The batched closed form's values of the candidates scored so far on `layer`'s shape (sim.mapper.search)."""
+        return self.store.setdefault(("scores", replace(layer, name="layer"), self.hw_key), {})
+
     def _engine_layer(self, layer: Layer, mapping: Mapping, residency: Residency) -> LayerResult:
         if composes((layer,), self.hw):
             from sim.engine.simulate import simulate_layer

@@ -128,11 +128,38 @@ def check_settings(objective: str, budget: int | None, time_limit_s: float | Non
                           allowed="an integer >= 0 (0: no engine validation)")
 
 
-def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
+def _keys(batch: Candidates) -> list[tuple]:
+    """Each candidate's identity: (dataflow, chunks, whole flags, chunks outside, F), as plain Python values."""
+    return list(zip(batch.dataflow.tolist(), batch.chunks.tolist(), *(w.tolist() for w in batch.whole),
+                    batch.outside.tolist(), batch.fill.tolist()))
+
+
+def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str, memo: dict | None = None):
+    """(objective per candidate, inf where invalid; the batched model's values). `memo`: the values of candidates
+    already scored on this layer shape and hardware (any objective: the values do not depend on it), by key; only
+    the others are scored, and added."""
     from sim.analytical.systolic import estimate_systolic_mappings
 
-    values = estimate_systolic_mappings(layer, hw, batch.dataflow, batch.chunks, batch.whole_dict(),
-                                        chunks_outside=batch.outside, row_folds_per_fill=batch.fill)
+    def model(part: Candidates) -> dict:
+        return estimate_systolic_mappings(layer, hw, part.dataflow, part.chunks, part.whole_dict(),
+                                          chunks_outside=part.outside, row_folds_per_fill=part.fill)
+
+    if memo is None or not len(batch):
+        values = model(batch)
+    else:
+        keys = _keys(batch)
+        rows = memo.setdefault("rows", {})
+        missing = [i for i, key in enumerate(keys) if key not in rows]
+        if missing:
+            fresh = model(batch.take(np.array(missing, dtype=np.int64)))
+            memo.setdefault("dtypes", {name: column.dtype for name, column in fresh.items()})
+            columns = [column.tolist() for column in fresh.values()]
+            for j, i in enumerate(missing):
+                rows[keys[i]] = tuple(column[j] for column in columns)
+        dtypes = memo["dtypes"] if "dtypes" in memo else {}
+        table = [rows[key] for key in keys]
+        values = {name: np.array([row[n] for row in table], dtype=dtype)
+                  for n, (name, dtype) in enumerate(dtypes.items())}
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     return score, values
@@ -173,12 +200,12 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
 
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
-                       deadline: float) -> tuple[Candidates, np.ndarray, dict, str]:
-    """(scored candidates, their scores, their values, strategy)."""
+                       deadline: float, memo: dict | None = None) -> tuple[Candidates, np.ndarray, dict, str]:
+    """(scored candidates, their scores, their values, strategy); `memo`: see `_score`."""
     named = _as_candidates(list(_named(layer, hw).values()))
     if space.size <= budget:
         batch = space.all()
-        score, values = _score(layer, hw, batch, objective)
+        score, values = _score(layer, hw, batch, objective, memo)
         return batch, score, values, "exhaustive"
     # F = 1 (today's schedule) and F > 1 each get the budget: the F axis multiplies the families, and sharing one
     # budget would thin the F = 1 ladder the named mappings' neighbours are found on.
@@ -187,14 +214,14 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
                                       tuple(f for f in space.families if f.fill > 1))):
         if families:
             parts += _heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase,
-                                deadline, named if phase == 0 else concat_families([]))
+                                deadline, named if phase == 0 else concat_families([]), memo)
     batch, score = _merged(parts)
     values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
     return batch, score, values, "heuristic"
 
 
 def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int, deadline: float,
-               named: Candidates) -> list[tuple[Candidates, np.ndarray, dict]]:
+               named: Candidates, memo: dict | None = None) -> list[tuple[Candidates, np.ndarray, dict]]:
     """The seeded ladder / zoom / random search over `space`'s families within `budget`: the scored parts."""
     rng = np.random.default_rng(seed)
     seen: set[tuple] = set()
@@ -202,15 +229,15 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
 
     def run(batch: Candidates) -> None:
         keep = []
-        for i in range(len(batch)):
-            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole),
-                   bool(batch.outside[i]), int(batch.fill[i]))
-            if key not in seen and len(seen) < budget:
+        for i, key in enumerate(_keys(batch)):
+            if len(seen) >= budget:
+                break
+            if key not in seen:
                 seen.add(key)
                 keep.append(i)
         if keep:
             sub = batch.take(np.array(keep, dtype=np.int64))
-            parts.append((sub, *_score(layer, hw, sub, objective)))
+            parts.append((sub, *_score(layer, hw, sub, objective, memo)))
 
     run(named)
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
@@ -331,7 +358,9 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
         raise MappingError(f"layer '{layer.name}': no mapping of the space fits the hardware "
                            f"({space.refusal})", field=f"{layer.name}", value=hw.name,
                            allowed="buffers large enough for one fold's tiles")
-    batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline)
+    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
+    batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline,
+                                                        runs.scores(layer))
     order = _order(batch, score)
     finite = order[np.isfinite(score[order])]
     named = _named(layer, hw)
@@ -344,7 +373,6 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     for record in named.values():  # the baselines: always scored the same way as the winners
         if record not in picked:
             picked.append(record)
-    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
     scored = []
     for record in picked:
         result = runs.closed_form(layer, record)
