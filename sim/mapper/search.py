@@ -97,13 +97,13 @@ class MapResult:
 
 @dataclass
 class MapperCache:
-    """Searches already done, per (layer shape, hardware, search settings), and engine runs done, per (layer shape,
-    mapping, residency, hardware, seed) (sim.mapper.engine_runs): a sweep, a network with repeated layers or a
-    latency and an energy search of one network do not search or run the same thing twice. Owned by the caller;
-    nothing is kept between calls otherwise."""
+    """Searches already done, per (layer shape, hardware, search settings), and model runs done on the latest
+    hardware, per (layer shape, mapping, residency, seed) (sim.mapper.runs): a sweep, a network with repeated layers
+    or a latency and an energy search of one network do not search or run the same thing twice. Owned by the
+    caller; nothing is kept between calls otherwise."""
 
     entries: dict = field(default_factory=dict)
-    runs: dict = field(default_factory=dict)  # sim.mapper.runs.LayerRuns' store
+    runs: dict = field(default_factory=dict)  # hardware -> sim.mapper.runs.LayerRuns' store (the latest hardware's)
 
 
 def objective_of(objective: str, cycles, energy_pj):
@@ -134,8 +134,11 @@ def _keys(batch: Candidates) -> list[tuple]:
                     batch.outside.tolist(), batch.fill.tolist()))
 
 
+SCORED = ("cycles", "energy_pj", "valid")  # of the batched model's values, what candidates are picked by
+
+
 def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str, memo: dict | None = None):
-    """(objective per candidate, inf where invalid; the batched model's values). `memo`: the values of candidates
+    """(objective per candidate, inf where invalid; the batched model's SCORED values). `memo`: the values of candidates
     already scored on this layer shape and hardware (any objective: the values do not depend on it), by key; only
     the others are scored, and added."""
     from sim.analytical.systolic import estimate_systolic_mappings
@@ -145,21 +148,19 @@ def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str, memo: 
                                           chunks_outside=part.outside, row_folds_per_fill=part.fill)
 
     if memo is None or not len(batch):
-        values = model(batch)
+        values = {name: model(batch)[name] for name in SCORED}
     else:
         keys = _keys(batch)
         rows = memo.setdefault("rows", {})
         missing = [i for i, key in enumerate(keys) if key not in rows]
         if missing:
             fresh = model(batch.take(np.array(missing, dtype=np.int64)))
-            memo.setdefault("dtypes", {name: column.dtype for name, column in fresh.items()})
-            columns = [column.tolist() for column in fresh.values()]
-            for j, i in enumerate(missing):
-                rows[keys[i]] = tuple(column[j] for column in columns)
-        dtypes = memo["dtypes"] if "dtypes" in memo else {}
+            memo.setdefault("dtypes", tuple(fresh[name].dtype for name in SCORED))  # cycles: int or float by model
+            for key, row in zip([keys[i] for i in missing], zip(*(fresh[name].tolist() for name in SCORED))):
+                rows[key] = row
         table = [rows[key] for key in keys]
         values = {name: np.array([row[n] for row in table], dtype=dtype)
-                  for n, (name, dtype) in enumerate(dtypes.items())}
+                  for n, (name, dtype) in enumerate(zip(SCORED, memo["dtypes"]))}
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     return score, values
@@ -201,7 +202,7 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
                        deadline: float, memo: dict | None = None) -> tuple[Candidates, np.ndarray, dict, str]:
-    """(scored candidates, their scores, their values, strategy); `memo`: see `_score`."""
+    """(scored candidates, their scores, their SCORED values, strategy); `memo`: see `_score`."""
     named = _as_candidates(list(_named(layer, hw).values()))
     if space.size <= budget:
         batch = space.all()
@@ -420,7 +421,11 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     complete = True
     cache = cache if cache is not None else MapperCache()  # repeated layer shapes are searched once
     hw_key = hw.model_dump_json()  # the config's content: a pydantic model with tables does not hash
-    runs = LayerRuns(hw, seed, cache.runs, hw_key)
+    store = cache.runs.get(hw_key)
+    if store is None:  # one hardware's runs at a time: a sweep visits each point once, and they would pile up
+        cache.runs.clear()
+        store = cache.runs[hw_key] = {}
+    runs = LayerRuns(hw, seed, store, hw_key)
     try:
         for layer in trace.layers:
             key = (replace(layer, name="layer"), hw_key, objective, budget, seed, top_k, time_limit_s)
