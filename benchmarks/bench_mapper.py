@@ -20,7 +20,12 @@ Rows:
   Then, per layer where the energy pick spends more than ZigZag, the per-level, per-operand difference table and the
   numbers that tell the causes apart (zigzag_energy_gaps; docs/zigzag.md, "The mapper against ZigZag, per layer").
 
-    python benchmarks/bench_mapper.py [--quick] [--scoring-only]
+- Search time: that ZigZag search on both matched configs, top-k 1 and 3, with the mapper's reuse (one cache for
+  the latency and the energy call, engine runs that cannot win skipped, the engine's quiet-step fast path) and
+  without it, in the same run: CPU and wall seconds, seconds per phase, engine runs, and whether the answers are
+  identical.
+
+    python benchmarks/bench_mapper.py [--quick] [--scoring-only] [--search-time]
 """
 from __future__ import annotations
 
@@ -30,7 +35,9 @@ import json
 import platform
 import re
 import time
+from contextlib import ExitStack, nullcontext
 from dataclasses import replace
+from unittest import mock
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +45,7 @@ import numpy as np
 import sim
 from sim.analytical import systolic
 from sim.mapping.footprint import FootprintCounter, footprint_counter, is_plain_matrix
-from sim.mapper.search import objective_of
+from sim.mapper.search import MapperCache, objective_of
 from sim.mapper.space import layer_space
 from sim.workload.layer import Layer
 
@@ -142,10 +149,11 @@ def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "tr
         if not layers:
             out["accelerators"][name] = {"skipped": "no layer of the trace matches ZigZag's layer names"}
             continue
-        start = time.perf_counter()
-        latency = sim.map(layers, hw, objective="latency", top_k=top_k)
-        energy = sim.map(layers, hw, objective="energy", top_k=top_k)
-        search_s = time.perf_counter() - start
+        start, cpu = time.perf_counter(), time.process_time()
+        cache = MapperCache()  # one per accelerator, as `sim sweep` per worker: the energy search reuses runs
+        latency = sim.map(layers, hw, objective="latency", top_k=top_k, cache=cache)
+        energy = sim.map(layers, hw, objective="energy", top_k=top_k, cache=cache)
+        search_s, search_cpu_s = time.perf_counter() - start, time.process_time() - cpu
         rows = []
         for by_latency, by_energy in zip(latency.layers, energy.layers):
             ref = zz[by_latency.layer]
@@ -161,9 +169,20 @@ def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "tr
             "latency_better_or_equal": sum(r["sim_cycles"] <= r["zigzag_cycles"] for r in rows),
             "energy_better_or_equal": sum(r["sim_energy_pj"] <= r["zigzag_energy_pj"] for r in rows),
             "unmatched": sorted(set(zz) - {layer.name for layer in layers}),
-            "sim_search_s": search_s, "zigzag_seconds": acc.get("zigzag_seconds"),
+            "sim_search_s": search_s, "sim_search_cpu_s": search_cpu_s, "zigzag_seconds": acc.get("zigzag_seconds"),
+            "phases_s": {phase: sum(map_phases(result)[phase] for result in (latency, energy))
+                         for phase in ("scoring", "validation", "across_layers")},
+            "engine_runs": latency.engine_runs + energy.engine_runs,
         }
     return out
+
+
+def map_phases(result) -> dict[str, float]:
+    """Wall seconds of one sim.map call by phase: scoring (space, batched closed form, picking), the engine validation
+    of the layers, the cross-layer check (layers served from the cache count nowhere)."""
+    searched = [s for s in result.layers if not s.cached]
+    return {"scoring": sum(s.search_s - s.validate_s for s in searched),
+            "validation": sum(s.validate_s for s in searched), "across_layers": result.across_s}
 
 
 def print_zigzag(section: dict | None) -> None:
@@ -187,6 +206,9 @@ def print_zigzag(section: dict | None) -> None:
         print(f"  layers at least as good: latency {acc['latency_better_or_equal']}/{n}, energy "
               f"{acc['energy_better_or_equal']}/{n}; sim search {acc['sim_search_s']:.1f} s{share}"
               + (f"; unmatched: {', '.join(acc['unmatched'])}" if acc["unmatched"] else ""))
+        phases = ", ".join(f"{phase} {seconds:.2f} s" for phase, seconds in acc["phases_s"].items())
+        print(f"  search (latency + energy): {acc['sim_search_cpu_s']:.2f} s of CPU; {phases} (wall); "
+              f"{acc['engine_runs']} engine runs")
 
 
 # ZigZag's operand letters, and the loop dimensions each operand does not depend on (the loops it is reused over).
@@ -468,13 +490,79 @@ def print_conv_scoring(section: dict) -> None:
                   f"(per-tiling {row['per_tiling_candidates_per_s']:,.0f} /s)")
 
 
+def _without_reuse():
+    """The baseline of `search_time`: the mapper with every engine run done (no skipping) and the engine without its
+    quiet-step fast path (each step a clock entry); the caller passes a fresh cache to every call."""
+    from sim.engine import pe_array
+    from sim.mapper import search
+
+    def computed(steps, _call):  # a step's end as a clock entry, then the readiness check (no fast path)
+        if steps._end_step():
+            steps._run()
+
+    stack = ExitStack()
+    stack.enter_context(mock.patch.object(search, "skip_margin", lambda objective: float("inf")))
+    stack.enter_context(mock.patch.object(pe_array._LayerSteps, "_computed", computed))
+    return stack
+
+
+def search_time(trace_path: Path = ROOT / "traces" / "resnet18.csv", top_ks=(1, 3)) -> list[dict]:
+    """The ZigZag comparison's search (ResNet-18 at 8 bits, latency then energy) on both matched configs, per top-k:
+    with the reuse (one cache for both calls, engine runs that cannot win skipped, the engine's fast path) and
+    without it, measured in the same run; CPU seconds (the machine is shared), wall seconds by phase, engine runs.
+    The answers must be identical."""
+    layers = [replace(layer, **ZIGZAG_PRECISION) for layer in sim.load_trace(trace_path).layers]
+    out = []
+    for name in ("tpu_like", "eyeriss_like"):
+        hw = sim.load_hardware(ROOT / "hw_configs" / f"zigzag_{name}.toml")
+        sim.map(layers[:2], hw, objective="latency", top_k=1)  # numba compiled before timing
+        for top_k in top_ks:
+            answers = {}
+            for mode in ("without reuse", "with reuse"):
+                stack = _without_reuse() if mode == "without reuse" else None
+                cache = MapperCache()
+                start, cpu = time.perf_counter(), time.process_time()
+                with stack if stack is not None else nullcontext():
+                    results = [sim.map(layers, hw, objective=objective, top_k=top_k,
+                                       cache=MapperCache() if stack is not None else cache)
+                               for objective in ("latency", "energy")]
+                wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+                answers[mode] = [(s.best.mapping, s.best.engine_cycles, s.best.engine_energy_pj)
+                                 for result in results for s in result.layers]
+                out.append({"hardware": name, "top_k": top_k, "mode": mode, "cpu_s": cpu, "wall_s": wall,
+                            "phases_s": {phase: sum(map_phases(r)[phase] for r in results)
+                                         for phase in ("scoring", "validation", "across_layers")},
+                            "engine_runs": sum(r.engine_runs for r in results)})
+            out[-1]["same_answers"] = answers["with reuse"] == answers["without reuse"]
+    return out
+
+
+def print_search_time(rows: list[dict]) -> None:
+    print(f"{'search time':<14}{'top-k':>6}  {'mode':<15}{'CPU s':>8}{'wall s':>8}{'scoring':>9}{'valid.':>8}"
+          f"{'across':>8}{'engine runs':>12}")
+    for r in rows:
+        p = r["phases_s"]
+        same = "" if "same_answers" not in r else ("  same answers" if r["same_answers"] else "  ANSWERS DIFFER")
+        print(f"{r['hardware']:<14}{r['top_k']:>6}  {r['mode']:<15}{r['cpu_s']:>8.2f}{r['wall_s']:>8.2f}"
+              f"{p['scoring']:>9.2f}{p['validation']:>8.2f}{p['across_layers']:>8.2f}{r['engine_runs']:>12}{same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="ResNet-18 on the Eyeriss-like config only")
     parser.add_argument("--scoring-only", action="store_true", help="only the scoring rates (no search, no engine)")
+    parser.add_argument("--search-time", action="store_true",
+                        help="only the search time of the ZigZag comparison, with and without reuse")
     args = parser.parse_args()
     if args.scoring_only:
         scoring_main()
+        return
+    if args.search_time:
+        rows = search_time()
+        print_search_time(rows)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "bench_mapper_search_time.json").write_text(json.dumps(
+            {"machine": platform.platform(), "python": platform.python_version(), "rows": rows}, indent=2) + "\n")
         return
     hws = {name: sim.load_hardware(ROOT / path) for name, path in CONFIGS.items()}
     if args.quick:
@@ -522,9 +610,11 @@ def main() -> None:
     print_zigzag(zigzag)
     gaps = zigzag_energy_gaps(precision=ZIGZAG_PRECISION)
     print_energy_gaps(gaps)
+    timing = search_time()
+    print_search_time(timing)
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
-           "networks": rows, "scoring": rates, "conv_scoring": conv, "directive": directive,
+           "networks": rows, "scoring": rates, "conv_scoring": conv, "directive": directive, "search_time": timing,
            "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found",
            "zigzag_energy_gaps": gaps if gaps is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
     (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")

@@ -37,6 +37,9 @@ class StepSchedule:
     ifmap_last: list[bool]
     filter_last: list[bool]
     ofmap_last: list[bool]
+    # Whether a step's end only counts it: no tile's last use, nothing drained, not the last step (so the next step
+    # reads the same tiles, already in place).
+    quiet: list[bool]
 
 
 def step_schedule(plan: LayerPlan) -> StepSchedule:
@@ -46,9 +49,11 @@ def step_schedule(plan: LayerPlan) -> StepSchedule:
     def last_use(tiles: list[int]) -> list[bool]:
         return [*map(ne, tiles[1:], tiles), True] if tiles else []
 
+    ifmap_last, filter_last, ofmap_last = last_use(ifmap_tile), last_use(filter_tile), last_use(ofmap_tile)
+    drains = [elements for elements, _ in plan.drains] if plan.drains else [0] * len(cycles)
+    quiet = [not (a or b or c or d) for a, b, c, d in zip(ifmap_last, filter_last, ofmap_last, drains)]
     return StepSchedule(cycles=cycles, ifmap_tile=ifmap_tile, filter_tile=filter_tile, ofmap_tile=ofmap_tile,
-                        ifmap_last=last_use(ifmap_tile), filter_last=last_use(filter_tile),
-                        ofmap_last=last_use(ofmap_tile))
+                        ifmap_last=ifmap_last, filter_last=filter_last, ofmap_last=ofmap_last, quiet=quiet)
 
 
 class PeArray:
@@ -105,11 +110,14 @@ class _LayerSteps:
         self.could_start = self.env._now
         self._run()
 
-    def _run(self) -> None:
+    def _run(self, last_call: bool = False) -> None:
         """From the current step's readiness check on: wait for its tiles operand by operand, compute, move on;
-        returns when a tile or the compute has to be waited for."""
+        returns when a tile or the compute has to be waited for. `last_call`: this runs at the end of a call the
+        clock processed (nothing else of it follows), so a compute that ends before every queued entry ends here
+        at once: the clock would process that call next anyway (same time, same order, same count)."""
         env, timeline, checks = self.env, self.timeline, self.checks
-        cycles_of = self.schedule.cycles
+        cycles_of, quiet = self.schedule.cycles, self.schedule.quiet
+        queue = env._queue
         while True:
             position = self.position
             while self.operand < 3:
@@ -127,6 +135,26 @@ class _LayerSteps:
             if cycles:
                 if timeline.step_log is not None:
                     timeline.step_log.append((position, now, cycles))
+                if last_call and (not queue or queue[0][0] > now + cycles):
+                    end, events = now + cycles, 1
+                    if timeline.step_log is None:
+                        # Quiet steps end and the next one starts at once, as long as each next compute still ends
+                        # before every queued entry: only counters move.
+                        first = position
+                        while quiet[position]:
+                            following = cycles_of[position + 1]
+                            if following and queue and queue[0][0] <= end + following:
+                                break
+                            position += 1
+                            end += following
+                            events += following > 0
+                        timeline.counters.steps += position - first
+                        self.position = position
+                    env._now = end
+                    env.events_processed += events
+                    if not self._end_step():
+                        return
+                    continue
                 env.call_at(cycles, self._computed)
                 return
             # A step of zero cycles (a chunk's share rounding to 0) ends at once.
@@ -141,7 +169,7 @@ class _LayerSteps:
 
     def _computed(self, _call: object) -> None:
         if self._end_step():
-            self._run()
+            self._run(last_call=True)
 
     def _end_step(self) -> bool:
         """Drain a finished ofmap tile, release the input tiles whose last use this was (in that order: the write

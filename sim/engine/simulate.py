@@ -380,23 +380,27 @@ class _Run:
 
 def _simulate(layers, hw: Hardware, *, functional: bool, seed: int, overlap_weight_prefetch: bool, window: int,
               on_layer=None, dram_requests: list | None = None, observe=None,
-              keep_outputs_on_chip: bool = False) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
+              keep_outputs_on_chip: bool = False,
+              residency: tuple[Residency, ...] | None = None) -> tuple[list[LayerResult], list[tuple[float, ...]]]:
     """Run `layers` (a sequence of (Layer, Mapping)) in order; `on_layer(done)` after each layer's record;
     `observe(plans, timelines, transfers)`, when given, logs every step and sees the whole timeline (power);
     `keep_outputs_on_chip`: outputs stay on chip for the next layer where the hardware and the rule allow
-    (sim.mapping.residency)."""
+    (sim.mapping.residency); `residency`, when given, is each layer's residency as is (the mapper's layer runs)."""
     _check_systolic(hw)
     if not len(layers):
         return [], []
-    residency = trace_residency(layers, hw) if keep_outputs_on_chip else None
+    if residency is None:
+        residency = trace_residency(layers, hw) if keep_outputs_on_chip else None
     return _Run(layers, hw, functional=functional, seed=seed, overlap_weight_prefetch=overlap_weight_prefetch,
                 window=window, on_layer=on_layer, dram_requests=dram_requests, observe=observe,
                 residency=residency).run()
 
 
 def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *, functional: bool = False,
-                   seed: int = 0, window_cycles: int = DEFAULT_WINDOW_CYCLES) -> LayerResult:
-    """One layer on `hw`'s systolic array, starting with empty buffers (model="engine")."""
+                   seed: int = 0, window_cycles: int = DEFAULT_WINDOW_CYCLES,
+                   residency: Residency = IN_DRAM) -> LayerResult:
+    """One layer on `hw`'s systolic array, starting with empty buffers (model="engine"); `residency`: its ifmap
+    already on chip and / or its ofmap kept there, as in a trace (sim.mapping.residency)."""
     _check_systolic(hw)
     _check_window(window_cycles)
     if hw.pe_array.deconv == "zero_skipping" and layer.kind == "tconv":
@@ -404,7 +408,7 @@ def simulate_layer(layer: Layer, hw: Hardware, mapping: Mapping | None = None, *
                               window_cycles=window_cycles).layers[0]
     mapping = mapping if mapping is not None else map_systolic(layer, hw)
     results, _ = _simulate([(layer, mapping)], hw, functional=functional, seed=seed, overlap_weight_prefetch=False,
-                           window=window_cycles)
+                           window=window_cycles, residency=(residency,))
     return results[0]
 
 

@@ -23,8 +23,6 @@ the tile's first element in a row-major layout of its operand (for the DRAM row-
 from __future__ import annotations
 
 from dataclasses import dataclass
-from itertools import accumulate, compress
-from operator import itemgetter, ne
 
 import numpy as np
 
@@ -96,7 +94,7 @@ def ifmap_footprint(layer: Layer, m0: int, m1: int, k0: int, k1: int) -> int:
 # Where each GEMM dimension sits in a step's block (group, m0, m1, k0, k1, n0, n1); an operand's tile key is the
 # entries of the dimensions it spans.
 _BLOCK_ENTRIES = {"G": (0,), "M": (1, 2), "K": (3, 4), "N": (5, 6)}
-KEYS = {name: itemgetter(*(entry for dim in OPERAND_DIMS[name] for entry in _BLOCK_ENTRIES[dim])) for name in OPERANDS}
+KEY_COLUMNS = {name: [entry for dim in OPERAND_DIMS[name] for entry in _BLOCK_ENTRIES[dim]] for name in OPERANDS}
 
 
 def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
@@ -113,26 +111,25 @@ def _ifmap_footprints(layer: Layer, keys: list[tuple[int, ...]]) -> list[int]:
 
 
 def _chunked_steps(bounds: list[list[int]], all_cycles: list[int], temporal_axis: int,
-                   chunks: int, fold_of: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
+                   chunks: int, fold_of: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fold, compute cycles, block) of every step: each fill's temporal extent in `chunks` near-equal chunks
-    (the mapping's parts of T), one step per chunk; `fold_of`: each fill's first fold."""
+    (the mapping's parts of T), one step per chunk; `fold_of`: each fill's first fold. Whole arrays at once: a
+    layer may have millions of steps."""
     lo_at, hi_at = 1 + 2 * temporal_axis, 2 + 2 * temporal_axis
-    folds: list[int] = []
-    cycles: list[int] = []
-    blocks: list[list[int]] = []
-    for fold, block, fold_cycles in zip(fold_of, bounds, all_cycles):
-        lo = block[lo_at]
-        temporal = block[hi_at] - lo
-        fold_cycles = int(fold_cycles)
-        for i in range(chunks):
-            chunk = block.copy()
-            chunk[lo_at] = lo + (temporal * i) // chunks
-            chunk[hi_at] = lo + (temporal * (i + 1)) // chunks
-            folds.append(fold)
-            # Cycles in proportion to the chunk's share of T; the integer parts add up to the fold's cycles.
-            cycles.append((fold_cycles * (i + 1)) // chunks - (fold_cycles * i) // chunks)
-            blocks.append(chunk)
-    return folds, cycles, blocks
+    count = min(len(bounds), len(all_cycles), len(fold_of))
+    if not count:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros((0, 7), dtype=np.int64)
+    fills = np.asarray(bounds[:count], dtype=np.int64)
+    i = np.tile(np.arange(chunks, dtype=np.int64), len(fills))
+    blocks = np.repeat(fills, chunks, axis=0)
+    lo = blocks[:, lo_at].copy()
+    temporal = blocks[:, hi_at] - lo
+    blocks[:, lo_at] = lo + (temporal * i) // chunks
+    blocks[:, hi_at] = lo + (temporal * (i + 1)) // chunks
+    # Cycles in proportion to the chunk's share of T; the integer parts add up to the fold's cycles.
+    fold_cycles = np.repeat(np.asarray(all_cycles[:count], dtype=np.int64), chunks)
+    cycles = (fold_cycles * (i + 1)) // chunks - (fold_cycles * i) // chunks
+    return np.repeat(np.asarray(fold_of[:count], dtype=np.int64), chunks), cycles, blocks
 
 
 def _chunks_outside_steps(mapping: Mapping, bounds: list[list[int]], pass_cycles: list[int],
@@ -155,11 +152,12 @@ def _chunks_outside_steps(mapping: Mapping, bounds: list[list[int]], pass_cycles
     return folds, list(map(int, pass_cycles)), blocks
 
 
-def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple[list[int], list[int], list[list[int]]]:
+def plan_steps(mapping: Mapping, pass_cycles: list[int]) -> tuple:
     """(fold, compute cycles, GEMM block [group, m0, m1, k0, k1, n0, n1]) of every step in execution order, from the
     cycles of each array pass (sim.analytical.systolic.step_cycles) and the mapping's chunks and chunk order. With F
     row folds per stationary fill (Mapping.row_folds_per_fill) a step's block is the union of a fill's F row-fold
-    blocks (Mapping.fill_bounds) and its fold is the fill's first."""
+    blocks (Mapping.fill_bounds) and its fold is the fill's first. Lists, or int64 arrays (blocks: steps x 7) when
+    the fills are chunked (a layer may have millions of steps)."""
     bounds = np.asarray(mapping.fill_bounds).tolist()
     fill = mapping.row_folds_per_fill
     fold_of = list(range(len(bounds)))
@@ -192,20 +190,22 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
     all_cycles = np.asarray(fold_cycles).tolist()
 
     folds, cycles, blocks = plan_steps(mapping, all_cycles)
-
-    columns = [folds, cycles]
+    blocks = np.asarray(blocks, dtype=np.int64).reshape(-1, 7)
+    count = len(blocks)
+    steps = np.zeros((count, 5), dtype=np.int64)
+    steps[:, 0], steps[:, 1] = folds, cycles
     tiles: dict[str, tuple[Tile, ...]] = {}
-    for name in OPERANDS:
+    for column, name in enumerate(OPERANDS, start=2):
         base = REGION_BASE[name]
         if whole[name]:
-            columns.append([0] * len(blocks))
-            tiles[name] = (Tile(totals[name], base, ("whole",)),) if blocks else ()
+            tiles[name] = (Tile(totals[name], base, ("whole",)),) if count else ()
             continue
         # A tile used by consecutive steps is fetched once: a new tile where a step's key differs from the last.
-        keys = list(map(KEYS[name], blocks))
-        changed = list(map(ne, keys[1:], keys))
-        columns.append(list(accumulate(changed, initial=0)) if keys else [])
-        keys = keys[:1] + list(compress(keys[1:], changed))
+        entries = blocks[:, KEY_COLUMNS[name]]
+        changed = (entries[1:] != entries[:-1]).any(axis=1)
+        if count:
+            steps[1:, column] = np.cumsum(changed)
+        keys = list(map(tuple, entries[np.flatnonzero(np.concatenate([[count > 0], changed]))].tolist()))
         size = elem_bytes[name]
         if name == "ifmap":
             tiles[name] = tuple(Tile(elements, base + ((group * m_total + m0) * k_total + k0) * size, key)
@@ -230,14 +230,15 @@ def plan_layer(layer: Layer, buffers: BuffersSpec, mapping: Mapping, fold_cycles
                 ofmap.append(Tile(elements, base + ((group * m_total + m0) * n_total + n0) * size, key,
                                   elements if previous >= 0 else 0, previous, position in read_back))
             tiles[name] = tuple(ofmap)
-    steps = np.empty((len(blocks), 5), dtype=np.int64)
-    steps.T[:] = columns  # one conversion of the five columns, straight into the row-major steps
     drains: tuple[tuple[int, int], ...] = ()
     if whole["ofmap"] and buffers.ofmap.drain_finished and not residency.ofmap_kept:
         # A step whose block reaches the end of K finishes its outputs: every output exactly once, in step order.
         base, size = REGION_BASE["ofmap"], elem_bytes["ofmap"]
-        drains = tuple(((m1 - m0) * (n1 - n0), base + ((group * m_total + m0) * n_total + n0) * size)
-                       if k1 == k_total else (0, 0) for group, m0, m1, _, k1, n0, n1 in blocks)
+        group, m0, m1, k1, n0, n1 = (blocks[:, i] for i in (0, 1, 2, 4, 5, 6))
+        done = k1 == k_total
+        elements = np.where(done, (m1 - m0) * (n1 - n0), 0)
+        address = np.where(done, base + ((group * m_total + m0) * n_total + n0) * size, 0)
+        drains = tuple(zip(elements.tolist(), address.tolist()))
     return LayerPlan(
         steps=steps,
         tiles=tiles,

@@ -27,6 +27,7 @@ def result_dict(result: MapResult) -> dict[str, Any]:
             "utilization": s.utilization, "dram_bytes": s.dram_bytes, "evaluated": s.evaluated,
             "space_size": s.space_size, "raw_size": s.raw_size, "pruned": dict(s.pruned), "strategy": s.strategy,
             "search_s": s.search_s, "cached": s.cached, "baselines": dict(s.baselines),
+            "baselines_not_run": list(s.not_run),
             "residency": list(s.residency),
             "validated": [{"mapping": v.mapping.name, "chunks": _chunks(v.mapping), "whole": list(v.mapping.whole),
                            "cycles": v.cycles, "engine_cycles": v.engine_cycles, "energy_pj": v.energy_pj,
@@ -36,7 +37,12 @@ def result_dict(result: MapResult) -> dict[str, Any]:
     return {"hardware": result.hardware, "trace": result.trace, "objective": result.objective,
             "complete": result.complete, "missing": list(result.missing), "seed": result.seed,
             "budget": result.budget, "search_s": result.search_s, "evaluated": result.evaluated,
-            "across_layers": result.across_layers, "contenders": dict(result.contenders), "layers": layers}
+            "across_layers": result.across_layers, "contenders": dict(result.contenders),
+            "contenders_not_run": list(result.contenders_skipped),
+            "phases_s": {"scoring": sum(s.search_s - s.validate_s for s in result.layers if not s.cached),
+                         "validation": sum(s.validate_s for s in result.layers if not s.cached),
+                         "across_layers": result.across_s},
+            "engine_runs": result.engine_runs, "layers": layers}
 
 
 def write_map_outputs(result: MapResult, out_dir: Path) -> tuple[Path, Path]:

@@ -21,7 +21,8 @@ from sim.workload.trace import Trace
 @dataclass(frozen=True)
 class TraceChoice:
     """What the whole-trace check kept: `chosen` ("residency", "per_layer" or a named dataflow), every contender's
-    whole-trace objective by the picking model, and the per-layer numbers of the kept mappings in a whole run."""
+    whole-trace objective by the picking model (a skipped one's: its closed form, a lower bound), and the per-layer
+    numbers of the kept mappings in a whole run."""
 
     chosen: str
     contenders: tuple[tuple[str, float], ...]
@@ -31,6 +32,8 @@ class TraceChoice:
     engine_cycles: tuple[int, ...] | None
     engine_energy_pj: tuple[float, ...] | None
     residencies: tuple[Residency, ...]
+    skipped: tuple[str, ...] = ()  # contenders not run through the engine (their closed form could not win)
+    options: tuple[tuple, ...] = ()  # per layer, the programme's options (Scored) as it left them
 
 
 def applies(hw: Hardware) -> bool:
@@ -43,10 +46,13 @@ def any_link(trace: Trace, hw: Hardware) -> bool:
     return applies(hw) and any(possible_links(list(trace.layers), hw)[0])
 
 
-def _residency_costs(trace: Trace, hw: Hardware, options: list[list], objective: str, value):
-    """cost[i][j][(ifmap_on_chip, ofmap_kept)] for option j of layer i (only the feasible residencies)."""
-    from sim.analytical.systolic import estimate_systolic
+def _residency_costs(trace: Trace, hw: Hardware, options: list[list], objective: str, value, runs=None):
+    """cost[i][j][(ifmap_on_chip, ofmap_kept)] for option j of layer i (only the feasible residencies); `runs`: the
+    closed forms already computed (sim.mapper.runs.LayerRuns)."""
+    from sim.mapper.runs import LayerRuns
     from sim.mapper.search import objective_of
+
+    runs = runs if runs is not None else LayerRuns(hw, 0, {}, hw.model_dump_json())
 
     costs = []
     for layer, scored in zip(trace.layers, options):
@@ -59,8 +65,8 @@ def _residency_costs(trace: Trace, hw: Hardware, options: list[list], objective:
             for flags in ((True, False), (False, True), (True, True)):
                 if (flags[0] and not held_in) or (flags[1] and not held_out):
                     continue
-                alone = alone or estimate_systolic(layer, hw, item.mapping)
-                moved = estimate_systolic(layer, hw, item.mapping, residency=Residency(*flags))
+                alone = alone or runs.closed_form(layer, item.mapping)
+                moved = runs.closed_form(layer, item.mapping, Residency(*flags))
                 cycles = base_c + moved.cycles - alone.cycles  # the closed form's change for this residency
                 energy = base_e + moved.energy.total_pj - alone.energy.total_pj
                 table[flags] = float(objective_of(objective, cycles, energy))
@@ -101,33 +107,41 @@ def _programme(trace: Trace, hw: Hardware, options: list[list], costs) -> list[i
     return picks
 
 
-def _whole(trace: Trace, hw: Hardware, mappings: dict[str, Mapping], engine: bool, seed: int):
-    import sim
-
-    return (sim.simulate(trace, hw, mapping=mappings, seed=seed) if engine
-            else sim.estimate(trace, hw, mapping=mappings))
-
-
 def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, seed: int,
-                         engine: bool) -> TraceChoice:
-    """The kept mappings of `trace` (see the module docstring); `searches`: the per-layer LayerSearch, trace order."""
+                         engine: bool, runs=None) -> TraceChoice:
+    """The kept mappings of `trace` (see the module docstring); `searches`: the per-layer LayerSearch, trace order;
+    `runs`: the model runs already done (sim.mapper.runs.LayerRuns), else a fresh store. A contender whose whole-trace
+    closed-form objective exceeds the best engine objective so far by more than the search's skip margin is not run
+    through the engine (it cannot win: the closed form is a lower bound of the engine); its listed objective is
+    then that closed form's."""
     import sim
     from sim.errors import MappingError
-    from sim.mapper.search import objective_of
+    from sim.mapper.runs import LayerRuns
+    from sim.mapper.search import AGREEMENT, engine_scored, objective_of, skip_margin
 
     def value(item) -> tuple[float, float]:
         if item.engine_cycles is not None:
             return item.engine_cycles, item.engine_energy_pj
+        if engine:  # a baseline the validation skipped: its closed form, a lower bound of its engine numbers
+            return item.cycles / (1 + AGREEMENT), item.energy_pj / (1 + AGREEMENT)
         return item.cycles, item.energy_pj
 
+    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
     options = []
     for search in searches:
         unique = {search.best.mapping: search.best}
         for item in search.options:
             unique.setdefault(item.mapping, item)
         options.append(list(unique.values()))
-    picks = _programme(trace, hw, options, _residency_costs(trace, hw, options, objective, value))
-    names = [layer.name for layer in trace.layers]
+    # Options without engine numbers enter with a lower bound; when the programme picks one, it runs through the
+    # engine and the programme runs again, until every pick has engine numbers: then no other choice can beat it.
+    while True:
+        picks = _programme(trace, hw, options, _residency_costs(trace, hw, options, objective, value, runs))
+        bounded = [(i, j) for i, j in enumerate(picks) if engine and options[i][j].engine_cycles is None]
+        if not bounded:
+            break
+        for i, j in bounded:
+            options[i][j] = engine_scored(trace.layers[i], options[i][j], runs)
     contenders = {"residency": [options[i][j].mapping for i, j in enumerate(picks)],
                   "per_layer": [search.best.mapping for search in searches]}
     for flow in ("os", "ws", "is"):
@@ -135,38 +149,53 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
             contenders[flow] = [sim.map_layer(layer, hw, dataflow=flow) for layer in trace.layers]
         except MappingError:
             continue
-    scores, runs = [], {}
+
+    def whole_objective(layers) -> float:
+        return float(objective_of(objective, sum(layer.cycles for layer in layers),
+                                  sum(layer.energy.total_pj for layer in layers)))
+
+    scores, results, best = [], {}, float("inf")
     for name, mappings in contenders.items():
-        run = _whole(trace, hw, dict(zip(names, mappings)), engine, seed)
-        runs[name] = run
-        cycles = sum(layer.cycles for layer in run.layers)
-        energy = sum(layer.energy.total_pj for layer in run.layers)
-        scores.append((name, float(objective_of(objective, cycles, energy))))
-    chosen = min(scores, key=lambda kv: kv[1])[0]  # first listed wins a tie: the programme's answer
+        bound = whole_objective(runs.closed_form_trace(trace, mappings))
+        if engine and bound > best * skip_margin(objective):
+            scores.append((name, bound))  # not run: cannot win
+            continue
+        layers = results[name] = (runs.engine_trace(trace, mappings) if engine
+                                  else runs.closed_form_trace(trace, mappings))
+        scores.append((name, whole_objective(layers)))
+        best = min(best, scores[-1][1])
+    chosen = min((kv for kv in scores if kv[0] in results), key=lambda kv: kv[1])[0]  # a tie: the first listed
+    skipped = tuple(name for name, _ in scores if name not in results)
     mappings = contenders[chosen]
-    analytical = _whole(trace, hw, dict(zip(names, mappings)), False, seed)
+    analytical = runs.closed_form_trace(trace, mappings)
     return TraceChoice(
         chosen=chosen, contenders=tuple(scores), mappings=tuple(mappings),
-        cycles=tuple(int(layer.cycles) for layer in analytical.layers),
-        energy_pj=tuple(float(layer.energy.total_pj) for layer in analytical.layers),
-        engine_cycles=tuple(int(layer.cycles) for layer in runs[chosen].layers) if engine else None,
-        engine_energy_pj=tuple(float(layer.energy.total_pj) for layer in runs[chosen].layers) if engine else None,
-        residencies=trace_residency(list(zip(trace.layers, mappings)), hw))
+        cycles=tuple(int(layer.cycles) for layer in analytical),
+        energy_pj=tuple(float(layer.energy.total_pj) for layer in analytical),
+        engine_cycles=tuple(int(layer.cycles) for layer in results[chosen]) if engine else None,
+        engine_energy_pj=tuple(float(layer.energy.total_pj) for layer in results[chosen]) if engine else None,
+        residencies=trace_residency(list(zip(trace.layers, mappings)), hw), skipped=skipped,
+        options=tuple(tuple(layer_options) for layer_options in options))
 
 
 def apply_choice(searches, choice: TraceChoice):
-    """The LayerSearch records with the kept mapping and its numbers in the whole trace as `best`."""
+    """The LayerSearch records with the kept mapping and its numbers in the whole trace as `best`, and the options
+    the programme ran through the engine among their validated candidates."""
     from sim.mapper.search import Scored
 
     out = []
     for n, search in enumerate(searches):
-        scored = next((item for item in (search.best, *search.options) if item.mapping == choice.mappings[n]), None)
+        ran = {item.mapping: item for item in (choice.options[n] if choice.options else ())
+               if item.engine_cycles is not None}
+        options = tuple(ran.get(item.mapping, item) for item in search.options)
+        validated = tuple(item for item in options if item.engine_cycles is not None)
+        scored = next((item for item in (search.best, *options) if item.mapping == choice.mappings[n]), None)
         # The numbers of the whole run; the disagreement note is the layer-alone validation's.
         best = Scored(choice.mappings[n], choice.cycles[n], choice.energy_pj[n],
                       engine_cycles=choice.engine_cycles[n] if choice.engine_cycles else None,
                       engine_energy_pj=choice.engine_energy_pj[n] if choice.engine_energy_pj else None,
                       disagreement=scored.disagreement if scored is not None else "")
         res = choice.residencies[n]
-        out.append(replace(search, best=best, residency=(res.ifmap_on_chip, res.ofmap_kept)))
+        out.append(replace(search, best=best, residency=(res.ifmap_on_chip, res.ofmap_kept), options=options,
+                           validated=validated))
     return tuple(out)
-

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
+from sim.mapper.runs import LayerRuns
 from sim.mapper.space import Candidates, Space, concat_families, layer_space
 from sim.mapping.buffering import auto_decision
 from sim.mapping.record import OPERANDS, Mapping
@@ -60,6 +61,8 @@ class LayerSearch:
     cached: bool = False
     options: tuple[Scored, ...] = ()  # every candidate scored as the winners were (the cross-layer pick's choices)
     residency: tuple[bool, bool] = (False, False)  # (ifmap arrives on chip, ofmap kept) in the whole trace
+    validate_s: float = 0.0  # of search_s: the engine validation (the rest: space, scoring, picking)
+    not_run: tuple[str, ...] = ()  # named baselines the layer's validation skipped (closed form too far above the best)
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,9 @@ class MapResult:
     # The whole-trace check (sim.mapper.residency_pick): which answer was kept and each contender's objective.
     across_layers: str = ""
     contenders: tuple[tuple[str, float], ...] = ()
+    contenders_skipped: tuple[str, ...] = ()  # contenders not run through the engine (they could not win)
+    across_s: float = 0.0  # of search_s: the whole-trace check
+    engine_runs: int = 0  # engine runs done by this call (layers, or whole traces): the cache's misses
 
     def mappings(self) -> dict[str, Mapping]:
         found = {search.layer: search.best.mapping for search in self.layers}
@@ -92,10 +98,13 @@ class MapResult:
 
 @dataclass
 class MapperCache:
-    """Searches already done, per (layer shape, hardware, search settings): a sweep or a network with repeated
-    layers does not search the same thing twice. Owned by the caller; nothing is kept between calls otherwise."""
+    """Searches already done, per (layer shape, hardware, search settings), and model runs done on the latest
+    hardware, per (layer shape, mapping, residency, seed) (sim.mapper.runs): a sweep, a network with repeated layers
+    or a latency and an energy search of one network do not search or run the same thing twice. Owned by the
+    caller; nothing is kept between calls otherwise."""
 
     entries: dict = field(default_factory=dict)
+    runs: dict = field(default_factory=dict)  # hardware -> sim.mapper.runs.LayerRuns' store (the latest hardware's)
 
 
 def objective_of(objective: str, cycles, energy_pj):
@@ -120,8 +129,37 @@ def check_settings(objective: str, budget: int | None, time_limit_s: float | Non
                           allowed="an integer >= 0 (0: no engine validation)")
 
 
-def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str):
-    values = batch.estimate(layer, hw)
+def _keys(batch: Candidates) -> list[tuple]:
+    """Each candidate's identity: (dataflow, chunks, whole flags, chunks outside, F, u), as plain Python values."""
+    return list(zip(batch.dataflow.tolist(), batch.chunks.tolist(), *(w.tolist() for w in batch.whole),
+                    batch.outside.tolist(), batch.fill.tolist(), batch.run.tolist()))
+
+
+SCORED = ("cycles", "energy_pj", "valid")  # of the batched model's values, what candidates are picked by
+
+
+def _score(layer: Layer, hw: Hardware, batch: Candidates, objective: str, memo: dict | None = None):
+    """(objective per candidate, inf where invalid; the batched model's SCORED values). `memo`: the values of candidates
+    already scored on this layer shape and hardware (any objective: the values do not depend on it), by key; only
+    the others are scored, and added."""
+    def model(part: Candidates) -> dict:
+        return part.estimate(layer, hw)
+
+    if memo is None or not len(batch):
+        scored = model(batch)
+        values = {name: scored[name] for name in SCORED}
+    else:
+        keys = _keys(batch)
+        rows = memo.setdefault("rows", {})
+        missing = [i for i, key in enumerate(keys) if key not in rows]
+        if missing:
+            fresh = model(batch.take(np.array(missing, dtype=np.int64)))
+            memo.setdefault("dtypes", tuple(fresh[name].dtype for name in SCORED))  # cycles: int or float by model
+            for key, row in zip([keys[i] for i in missing], zip(*(fresh[name].tolist() for name in SCORED))):
+                rows[key] = row
+        table = [rows[key] for key in keys]
+        values = {name: np.array([row[n] for row in table], dtype=dtype)
+                  for n, (name, dtype) in enumerate(zip(SCORED, memo["dtypes"]))}
     score = objective_of(objective, values["cycles"], values["energy_pj"])
     score = np.where(values["valid"], score, np.inf)
     # Ties on the objective are common (energy does not see the chunk count; cycles often not the whole flags).
@@ -170,12 +208,12 @@ def _as_candidates(records: list[Mapping]) -> Candidates:
 
 
 def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
-                       deadline: float) -> tuple[Candidates, np.ndarray, dict, str]:
-    """(scored candidates, their scores, their values, strategy)."""
+                       deadline: float, memo: dict | None = None) -> tuple[Candidates, np.ndarray, dict, str]:
+    """(scored candidates, their scores, their SCORED values, strategy); `memo`: see `_score`."""
     named = _as_candidates(list(_named(layer, hw).values()))
     if space.size <= budget:
         batch = space.all()
-        score, values = _score(layer, hw, batch, objective)
+        score, values = _score(layer, hw, batch, objective, memo)
         return batch, score, values, "exhaustive"
     # F = 1 (today's schedule) and F > 1 each get the budget: the F axis multiplies the families, and sharing one
     # budget would thin the F = 1 ladder the named mappings' neighbours are found on.
@@ -184,14 +222,14 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
                                       tuple(f for f in space.families if f.fill > 1))):
         if families:
             parts += _heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase,
-                                deadline, named if phase == 0 else concat_families([]))
+                                deadline, named if phase == 0 else concat_families([]), memo)
     batch, score = _merged(parts)
     values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
     return batch, score, values, "heuristic"
 
 
 def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int, deadline: float,
-               named: Candidates) -> list[tuple[Candidates, np.ndarray, dict]]:
+               named: Candidates, memo: dict | None = None) -> list[tuple[Candidates, np.ndarray, dict]]:
     """The seeded ladder / zoom / random search over `space`'s families within `budget`: the scored parts."""
     rng = np.random.default_rng(seed)
     seen: set[tuple] = set()
@@ -199,15 +237,15 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
 
     def run(batch: Candidates) -> None:
         keep = []
-        for i in range(len(batch)):
-            key = (int(batch.dataflow[i]), int(batch.chunks[i]), *(bool(w[i]) for w in batch.whole),
-                   bool(batch.outside[i]), int(batch.fill[i]), int(batch.run[i]))
-            if key not in seen and len(seen) < budget:
+        for i, key in enumerate(_keys(batch)):
+            if len(seen) >= budget:
+                break
+            if key not in seen:
                 seen.add(key)
                 keep.append(i)
         if keep:
             sub = batch.take(np.array(keep, dtype=np.int64))
-            parts.append((sub, *_score(layer, hw, sub, objective)))
+            parts.append((sub, *_score(layer, hw, sub, objective, memo)))
 
     run(named)
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
@@ -275,21 +313,48 @@ def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: flo
     return "; ".join(reasons) + f" ({bound}: {why})"
 
 
-def _validate(layer: Layer, hw: Hardware, scored: list[Scored], seed: int) -> list[Scored]:
-    from sim.api import simulate
+def skip_margin(objective: str) -> float:
+    """How far a candidate's closed-form objective may exceed the best engine objective and still be run: the closed
+    form is a lower bound of the engine (docs/systolic.md) up to AGREEMENT, on cycles and on energy (so squared for
+    their product)."""
+    return (1 + AGREEMENT) ** 2 if objective == "edp" else 1 + AGREEMENT
 
-    out = []
-    for item in scored:
-        run = simulate(Trace(name=layer.name, layers=(layer,)), hw, mapping=item.mapping, seed=seed).layers[0]
-        out.append(replace(item, engine_cycles=int(run.cycles), engine_energy_pj=float(run.energy.total_pj)))
-    return out
+
+def engine_scored(layer: Layer, item: Scored, runs: LayerRuns) -> Scored:
+    """`item` with its engine numbers and, when the two models part by more than AGREEMENT, why."""
+    run = runs.engine(layer, item.mapping)
+    analytical = runs.closed_form(layer, item.mapping)
+    cycles, energy = int(run.cycles), float(run.energy.total_pj)
+    return replace(item, engine_cycles=cycles, engine_energy_pj=energy, disagreement=_disagreement(
+        item.cycles, cycles, item.energy_pj, energy, int(dict(analytical.extra).get("memory_cycles", 0)),
+        int(analytical.compute_cycles)))
+
+
+def _validate(layer: Layer, scored: list[Scored], runs: LayerRuns, must: int,
+              objective: str) -> tuple[list[Scored], tuple[int, ...]]:
+    """Engine numbers for `scored[:must]`, then for each later one, best closed form first, unless its closed-form
+    objective exceeds the best engine objective so far by more than `skip_margin`: it cannot win. Returns the
+    scored list and the indices not run."""
+    out = list(scored)
+    best = float("inf")
+    later = sorted(range(must, len(scored)),
+                   key=lambda n: (float(objective_of(objective, scored[n].cycles, scored[n].energy_pj)), n))
+    skipped = []
+    for n in [*range(min(must, len(scored))), *later]:
+        item = scored[n]
+        if n >= must and float(objective_of(objective, item.cycles, item.energy_pj)) > best * skip_margin(objective):
+            skipped.append(n)
+            continue
+        out[n] = engine_scored(layer, item, runs)
+        best = min(best, float(objective_of(objective, out[n].engine_cycles, out[n].engine_energy_pj)))
+    return out, tuple(sorted(skipped))
 
 
 def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
-                 seed: int = 0, top_k: int = 3, deadline: float = float("inf")) -> LayerSearch:
-    """The best mapping of `layer` on `hw` for `objective` (see the module docstring)."""
-    from sim.analytical.systolic import estimate_systolic
-
+                 seed: int = 0, top_k: int = 3, deadline: float = float("inf"),
+                 runs: LayerRuns | None = None) -> LayerSearch:
+    """The best mapping of `layer` on `hw` for `objective` (see the module docstring); `runs`: the engine runs
+    already done (a MapperCache's), else a fresh store."""
     if hw.directive_array is not None:
         from sim.mapper.directive_search import search_directive_layer
 
@@ -302,7 +367,9 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
         raise MappingError(f"layer '{layer.name}': no mapping of the space fits the hardware "
                            f"({space.refusal})", field=f"{layer.name}", value=hw.name,
                            allowed="buffers large enough for one fold's tiles")
-    batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline)
+    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
+    batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline,
+                                                        runs.scores(layer))
     order = _order(batch, score, values["tie_break"])
     finite = order[np.isfinite(score[order])]
     named = _named(layer, hw)
@@ -311,20 +378,19 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     today = finite[batch.fill[finite] == 1][:1].tolist()
     for i in finite[:max(top_k, 1)].tolist() + [i for i in today if i not in finite[:max(top_k, 1)]]:
         picked.append(batch.record(layer, hw, i))
+    must = len(picked)  # the top-k and the best F = 1 always run through the engine
     for record in named.values():  # the baselines: always scored the same way as the winners
         if record not in picked:
             picked.append(record)
     scored = []
     for record in picked:
-        result = estimate_systolic(layer, hw, record)
+        result = runs.closed_form(layer, record)
         scored.append(Scored(record, int(result.cycles), float(result.energy.total_pj)))
+    validate_start = time.perf_counter()
+    skipped: tuple[int, ...] = ()
     if top_k > 0:
-        scored = _validate(layer, hw, scored, seed)
-        for n, item in enumerate(scored):
-            analytical = estimate_systolic(layer, hw, item.mapping)
-            scored[n] = replace(item, disagreement=_disagreement(
-                item.cycles, item.engine_cycles, item.energy_pj, item.engine_energy_pj,
-                int(dict(analytical.extra).get("memory_cycles", 0)), int(analytical.compute_cycles)))
+        scored, skipped = _validate(layer, scored, runs, must, objective)  # a baseline that cannot win is not run
+    validate_end = time.perf_counter()
 
     def value(item: Scored) -> float:
         if item.engine_cycles is not None:
@@ -340,15 +406,15 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     ranked = sorted(range(len(scored)), key=lambda n: (value(scored[n]), other(scored[n]), n))
     best = scored[ranked[0]]
     baselines = tuple((name, value(next(s for s in scored if s.mapping == record))) for name, record in named.items())
-    final = estimate_systolic(layer, hw, best.mapping)
-    dram = final.dram_reads.total + final.dram_writes.total if hasattr(final.dram_reads, "total") else 0
+    not_run = tuple(name for name, record in named.items() if any(scored[n].mapping == record for n in skipped))
+    final = runs.closed_form(layer, best.mapping)
     extra = dict(final.extra)
     return LayerSearch(layer=layer.name, best=best, validated=tuple(s for s in scored if s.engine_cycles is not None),
                        baselines=baselines, evaluated=len(batch), space_size=space.size, raw_size=space.raw_size,
                        pruned=space.pruned, strategy=strategy, search_s=time.perf_counter() - start,
                        utilization=float(final.utilization),
                        dram_bytes=int(extra.get("dram_read_bytes", 0) + extra.get("dram_write_bytes", 0)),
-                       options=tuple(scored))
+                       options=tuple(scored), validate_s=validate_end - validate_start, not_run=not_run)
 
 
 def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
@@ -368,6 +434,11 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     complete = True
     cache = cache if cache is not None else MapperCache()  # repeated layer shapes are searched once
     hw_key = hw.model_dump_json()  # the config's content: a pydantic model with tables does not hash
+    store = cache.runs.get(hw_key)
+    if store is None:  # one hardware's runs at a time: a sweep visits each point once, and they would pile up
+        cache.runs.clear()
+        store = cache.runs[hw_key] = {}
+    runs = LayerRuns(hw, seed, store, hw_key)
     try:
         for layer in trace.layers:
             key = (replace(layer, name="layer"), hw_key, objective, budget, seed, top_k, time_limit_s)
@@ -375,19 +446,22 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
                 layers_out.append(replace(cache.entries[key], layer=layer.name, cached=True))
                 continue
             found = search_layer(layer, hw, objective=objective, budget=budget, seed=seed, top_k=top_k,
-                                 deadline=deadline)
+                                 deadline=deadline, runs=runs)
             if cache is not None:
                 cache.entries[key] = found
             layers_out.append(found)
     except KeyboardInterrupt:
         complete = False
     missing = tuple(layer.name for layer in trace.layers[len(layers_out):])
-    across, contenders = "", ()
+    across, contenders, skipped = "", (), ()
     from sim.mapper.residency_pick import any_link, apply_choice, choose_across_layers
 
+    across_start = time.perf_counter()
     if complete and len(layers_out) > 1 and any_link(trace, hw):  # outputs may stay on chip: pick across layers
-        choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0)
+        choice = choose_across_layers(trace, hw, layers_out, objective, seed, engine=top_k > 0, runs=runs)
         layers_out, across, contenders = list(apply_choice(layers_out, choice)), choice.chosen, choice.contenders
+        skipped = choice.skipped
+    across_s = time.perf_counter() - across_start
     fallback = []
     for layer in trace.layers[len(layers_out):] if hw.pe_array is not None else ():
         try:
@@ -397,4 +471,4 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     return MapResult(hardware=hw.name, trace=trace.name, objective=objective, layers=tuple(layers_out),
                      complete=complete, seed=seed, budget=budget or DEFAULT_BUDGET, missing=missing,
                      search_s=time.perf_counter() - start, fallback=tuple(fallback), across_layers=across,
-                     contenders=contenders)
+                     contenders=contenders, contenders_skipped=skipped, across_s=across_s, engine_runs=runs.engine_runs)

@@ -16,6 +16,7 @@ from sim.engine.tiling import (
     REGION_BASE,
     LayerPlan,
     Tile,
+    _chunked_steps,
     _ifmap_footprints,
     ifmap_footprint,
     plan_layer,
@@ -206,9 +207,12 @@ def reference_step_schedule(plan: LayerPlan) -> dict[str, list]:
     def last_use(column):
         return np.append(steps[1:, column] != steps[:-1, column], True).tolist() if total else []
 
+    # Quiet: the next step exists and reads the same three tiles, and this one drains nothing.
+    quiet = [position + 1 < total and bool((steps[position + 1, 2:] == steps[position, 2:]).all())
+             and not (plan.drains and plan.drains[position][0]) for position in range(total)]
     return {"cycles": steps[:, 1].tolist(), "ifmap_tile": steps[:, 2].tolist(), "filter_tile": steps[:, 3].tolist(),
             "ofmap_tile": steps[:, 4].tolist(), "ifmap_last": last_use(2), "filter_last": last_use(3),
-            "ofmap_last": last_use(4)}
+            "ofmap_last": last_use(4), "quiet": quiet}
 
 
 @st.composite
@@ -299,3 +303,28 @@ def test_tiles_stay_frozen():
     with pytest.raises(AttributeError):
         tile.elements = 5
     assert tile == Tile(4, 0, (0, 0, 2, 0, 2), 0, -1) and tile.readback_elements == 0 and tile.previous == -1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 40), st.integers(0, 40), st.integers(0, 10 ** 6)),
+                min_size=0, max_size=8), st.integers(0, 2), st.integers(1, 50))
+def test_chunked_steps_equal_the_chunk_by_chunk_loop(fills, axis, chunks):
+    """The vectorized chunking equals the loop it replaced: each fill's temporal extent in `chunks` near-equal parts,
+    cycles in proportion, integer parts adding up to the fill's cycles."""
+    bounds = [[group, 0, 5, 1, 9, 2, 7] for group, _, _, _ in fills]
+    for block, (_, lo, extent, _) in zip(bounds, fills):
+        block[1 + 2 * axis], block[2 + 2 * axis] = lo, lo + extent
+    cycles = [c for *_, c in fills]
+    fold_of = list(range(0, 2 * len(fills), 2))
+    folds, step_cycles, blocks = [], [], []
+    for fold, block, fold_cycles in zip(fold_of, bounds, cycles):
+        lo, temporal = block[1 + 2 * axis], block[2 + 2 * axis] - block[1 + 2 * axis]
+        for i in range(chunks):
+            chunk = block.copy()
+            chunk[1 + 2 * axis] = lo + (temporal * i) // chunks
+            chunk[2 + 2 * axis] = lo + (temporal * (i + 1)) // chunks
+            folds.append(fold)
+            step_cycles.append((fold_cycles * (i + 1)) // chunks - (fold_cycles * i) // chunks)
+            blocks.append(chunk)
+    got = _chunked_steps(bounds, cycles, axis, chunks, fold_of)
+    assert [part.tolist() for part in got] == [folds, step_cycles, blocks]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 import sim
 from sim.cli import app
 from sim.mapper.residency_pick import _programme, _residency_costs
-from sim.mapper.search import map_trace, objective_of
+from sim.mapper.search import MapperCache, map_trace, objective_of
 from sim.mapping.residency import possible_links, residency_of
 
 ROOT = Path(__file__).parents[3]
@@ -108,3 +108,29 @@ def test_cli_map_file_reproduces_the_numbers_through_run(tmp_path):
     assert [layer["energy_pj"]["total"] for layer in run["layers"]] == pytest.approx(
         [layer["engine_energy_pj"] for layer in report["layers"]], rel=1e-12)
     assert any(layer["residency"] != [False, False] for layer in report["layers"])
+
+
+@pytest.mark.parametrize("objective", ["latency", "energy", "edp"])
+def test_engine_runs_skipped_and_cached_keep_the_answer(tpu, objective, monkeypatch):
+    """Skipping engine runs that cannot win (closed form a lower bound) and sharing runs through the cache give the
+    same mappings and numbers as running every candidate and contender fresh."""
+    from sim.mapper import search
+
+    trace = _part(1, 6)
+    cache = MapperCache()
+    map_trace(trace, tpu, objective="latency" if objective != "latency" else "energy", top_k=1, budget=48,
+              cache=cache)  # another objective's runs in the cache first
+    fast = map_trace(trace, tpu, objective=objective, top_k=1, budget=48, cache=cache)
+    monkeypatch.setattr(search, "skip_margin", lambda objective: float("inf"))
+    full = map_trace(trace, tpu, objective=objective, top_k=1, budget=48)
+    assert fast.mappings() == full.mappings() and fast.across_layers == full.across_layers
+    assert [s.best for s in fast.layers] == [s.best for s in full.layers]
+    ran = dict(full.contenders)
+    for name, value in fast.contenders:  # a contender not run is listed with its closed form, below its engine value
+        assert value == ran[name] if name not in fast.contenders_skipped else value <= ran[name] * 1.05
+    assert any(s.not_run for s in fast.layers) or fast.contenders_skipped  # something was skipped
+    for s in fast.layers:
+        best = min(float(objective_of(objective, v.engine_cycles, v.engine_energy_pj)) for v in s.validated)
+        for item in s.options:
+            if item.engine_cycles is None:  # a baseline not run: its closed form was too far above to win
+                assert float(objective_of(objective, item.cycles, item.energy_pj)) > best * search.AGREEMENT + best
