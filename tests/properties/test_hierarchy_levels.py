@@ -18,6 +18,7 @@ from sim.mapper.space import layer_space
 from sim.mapping.record import OPERANDS
 from sim.mapping.systolic import operand_totals
 from sim.workload.layer import Layer
+from tests.batch_checks import assert_batch_equals_records
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PRICES = {"mac": 0.5, "dram.read_byte": 100.0, "dram.write_byte": 110.0}
@@ -172,9 +173,4 @@ def test_the_mappers_batched_scores_price_every_level_as_the_one_record_model(la
     if not len(batch):
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 6))
-    values = batch.take(picks).estimate(layer, hw)
-    for j, i in enumerate(picks.tolist()):
-        result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
-        assert values["valid"][j]
-        assert int(values["cycles"][j]) == result.cycles
-        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
+    assert_batch_equals_records(layer, hw, batch, picks)

@@ -19,6 +19,7 @@ from sim.mapper.space import layer_space
 from sim.mapping.record import OPERANDS
 from sim.mapping.systolic import array_mapping
 from sim.workload.layer import Layer
+from tests.batch_checks import assert_batch_equals_records
 
 ROOT = Path(__file__).parents[2]
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -77,12 +78,7 @@ def test_batched_scores_equal_the_one_record_model_single_or_double(layer, point
     if batch is None:
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 8))
-    values = batch.take(picks).estimate(layer, hw)
-    for j, i in enumerate(picks.tolist()):
-        result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
-        assert values["valid"][j]
-        assert int(values["cycles"][j]) == result.cycles
-        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
+    assert_batch_equals_records(layer, hw, batch, picks)
 
 
 @SETTINGS

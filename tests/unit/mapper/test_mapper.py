@@ -26,6 +26,7 @@ from sim.mapping.record import CHUNK_ORDERS, OPERANDS
 from sim.mapping.systolic import DATAFLOW_NAMES, array_mapping, fit_mapping
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
+from tests.batch_checks import assert_batch_equals_records
 
 ROOT = Path(__file__).parents[3]
 SETTINGS = settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -106,12 +107,7 @@ def test_batched_scores_equal_the_one_record_model(layer, point, seed):
         return
     rng = np.random.default_rng(seed)
     picks = rng.integers(0, len(batch), size=min(len(batch), 8))
-    values = batch.take(picks).estimate(layer, hw)
-    for j, i in enumerate(picks.tolist()):
-        result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
-        assert values["valid"][j]
-        assert int(values["cycles"][j]) == result.cycles
-        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
+    assert_batch_equals_records(layer, hw, batch, picks)
 
 
 def _resnet_part(count: int = 4) -> Trace:
@@ -374,12 +370,7 @@ def test_batched_fill_scores_equal_the_one_record_model(layer, point, seed):
     if not len(batch):
         return
     picks = np.random.default_rng(seed).integers(0, len(batch), size=min(len(batch), 8))
-    values = batch.take(picks).estimate(layer, hw)
-    for j, i in enumerate(picks.tolist()):
-        result = estimate_systolic(layer, hw, batch.record(layer, hw, i))
-        assert values["valid"][j]
-        assert int(values["cycles"][j]) == result.cycles
-        assert values["energy_pj"][j] == pytest.approx(result.energy.total_pj, rel=1e-12)
+    assert_batch_equals_records(layer, hw, batch, picks)
 
 
 def brute_force_runs(layer: Layer, hw: Hardware, objective: str) -> float:
