@@ -16,26 +16,10 @@ from sim.mapping.record import OPERANDS
 from sim.mapping.residency import trace_residency
 from sim.workload.layer import Layer
 from sim.workload.trace import Trace
+from tests.properties.test_keep_outputs_on_chip import chains
 
 ROOT = Path(__file__).parents[2]
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@st.composite
-def chains(draw):
-    """2-4 conv layers, each reading the previous one's output (same padding keeps sizes)."""
-    size, channels = draw(st.integers(2, 6)), draw(st.integers(1, 3))
-    layers = []
-    for i in range(draw(st.integers(2, 4))):
-        f = draw(st.sampled_from([1, 3]))
-        stride = draw(st.sampled_from([1, 1, 2]))
-        out = draw(st.integers(1, 4))
-        layer = Layer(name=f"c{i}", ifmap_h=size, ifmap_w=size, in_channels=channels, out_channels=out, filter_h=f,
-                      filter_w=f, stride_h=stride, stride_w=stride, pad_top=f // 2, pad_bottom=f // 2,
-                      pad_left=f // 2, pad_right=f // 2, ofmap_bits=draw(st.sampled_from([8, 32])))
-        layers.append(layer)
-        size, channels = layer.ofmap_hw[0], out
-    return Trace(name="chain", layers=tuple(layers))
 
 
 def small_hw(rows, cols, sizes, bandwidth, latency, drain, double) -> Hardware:
