@@ -29,7 +29,6 @@ from bench_engine import hardware as engine_bench_hardware
 from bench_engine import resnet50
 from rich.console import Console
 from rich.table import Table
-from timing import best_time
 
 from sim.engine.ddr import DdrController, DdrDram, device_of
 from sim.engine.dram_replay import expand, replay

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sim.hardware.load import load_hardware
 from sim.system.engine import run_system
-from sim.system.partition import Partition, even_data_parallel, even_pipeline, single
+from sim.system.partition import even_data_parallel, even_pipeline, single
 from sim.system.partitioner import search_partitions
 from sim.system.spec import Accelerator, System, topology_links
 from sim.workload.load import load_trace

@@ -13,7 +13,7 @@ LayerResult once, in the sorted forms that `ActionCounts.of` and `LayerResult.wi
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping as KeyedTable
 from dataclasses import dataclass
 from itertools import chain
 from typing import TYPE_CHECKING, Any
@@ -258,7 +258,7 @@ class PlanStats:
 
 
 def layer_result(layer: Layer, stats: PlanStats, timeline: LayerTimeline, *, pes: int,
-                 table: Mapping[str, EnergyEntry], priced: dict, busy_cycles: int, peak_bytes_per_cycle: float,
+                 table: KeyedTable[str, EnergyEntry], priced: dict, busy_cycles: int, peak_bytes_per_cycle: float,
                  window: int, wall_s: float, post_start: float, functional: FunctionalCheck | None,
                  shared_keys: dict | None = None) -> LayerResult:
     """The layer's record from its timeline and its `bandwidth_windows` statistics; `priced` is

@@ -11,7 +11,6 @@ each layer comes from the topology.
 from __future__ import annotations
 
 import configparser
-import math
 import re
 from pathlib import Path
 from typing import Any

@@ -96,6 +96,7 @@ def test_cli_run_reads_a_mapping_file_and_refuses_a_bad_one_with_exit_2(tmp_path
     done = run("--out", str(tmp_path / "with"), "--mapping", str(tmp_path / "m.toml"))
     assert done.returncode == 0, done.stderr
     plain = run("--out", str(tmp_path / "without"))
+    assert plain.returncode == 0, plain.stderr
     cycles = [[layer["cycles"] for layer in json.loads((tmp_path / d / "report.json").read_text())["layers"]]
               for d in ("with", "without")]
     assert cycles[0] == cycles[1]

@@ -7,7 +7,6 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sim.analytical.systolic import estimate_systolic
 from sim.engine.deconv import zero_skipping_ofmap
 from sim.engine.simulate import simulate_trace
 from sim.errors import MappingError, TraceError

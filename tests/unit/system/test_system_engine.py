@@ -122,7 +122,7 @@ def test_layer_assigned_twice_is_named():
 
 def test_link_to_a_missing_accelerator_is_refused(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text(f'[[accelerator]]\nname = "a"\nhw = "scalesim_32x32_ws.toml"\n'
+    path.write_text('[[accelerator]]\nname = "a"\nhw = "scalesim_32x32_ws.toml"\n'
                     '[links]\ntopology = "list"\nbandwidth_gbytes_per_s = 1.0\n[[links.link]]\na = "a"\nb = "ghost"\n')
     with pytest.raises(ConfigError, match="ghost") as err:
         load_system(path)
@@ -141,7 +141,7 @@ def test_layer_an_accelerator_cannot_run_names_layer_accelerator_and_why():
 
 def test_unknown_topology_lists_the_allowed(tmp_path):
     path = tmp_path / "s.toml"
-    path.write_text(f'[[accelerator]]\nname = "a"\nhw = "scalesim_32x32_ws.toml"\n'
+    path.write_text('[[accelerator]]\nname = "a"\nhw = "scalesim_32x32_ws.toml"\n'
                     '[links]\ntopology = "torus"\nbandwidth_gbytes_per_s = 1.0\n')
     with pytest.raises(ConfigError, match="ring, mesh, switch, list"):
         load_system(path)
