@@ -4,18 +4,22 @@ Prints a table and writes benchmarks/results/bench_startup_memory.json.
 - Start-up: CPU time (user + system, best of N; load-independent enough on a shared machine) and wall time of
   `sim --help`, `sim check` on one file of every kind (native TOML, SCALE-Sim .cfg, MAESTRO .m, ReRAM TOML,
   system config, trace), a one-layer `sim run -q`, and `import sim`, each a fresh interpreter, against the bare
-  interpreter (`python -c pass`) measured in the same run; the `sim --help` and `sim check` rows are marked
+  interpreter (`python -c pass`) and pydantic's own floor (importing what the hardware schema uses from pydantic,
+  and the plugin loader pydantic imports to build the first validator) measured in the same run; the
+  `sim --help` and `sim check` rows are marked
   against the 0.2 s wall-time goal; with --instructions also the instruction count of one run of each (valgrind
   callgrind, if installed; independent of the load).
 - Memory: peak RSS (ru_maxrss of a fresh child process) of an engine run of 200 / 2,000 / 20,000 small, all
   different GEMM layers behind a DDR4 channel (so every layer has its own plan and DRAM transfers), against the
   analytical model on the same layers and a child that only builds the trace, measured in the same run.
 
-Usage: python benchmarks/bench_startup_memory.py [--quick] [--layers 200,2000,20000] [--baseline-root DIR]
-       [--baseline-path DIR] [--instructions]
+Usage: python benchmarks/bench_startup_memory.py [--quick] [--repeat N] [--layers 200,2000,20000]
+       [--baseline-root DIR | --baseline-commit REV] [--baseline-path DIR] [--instructions]
 (--quick: one repeat of each start-up command, 200 and 2,000 layers only; --layers 0: start-up only;
---baseline-root: another checkout's start-up measured alongside, alternating run by run; --baseline-path: a folder
-put first on the baseline's PYTHONPATH, e.g. `pip install --target DIR typer==0.29.2` to measure another typer).
+--baseline-root: another checkout's start-up measured alongside, alternating run by run; --baseline-commit: the
+same for a commit of this repository, unpacked with `git archive` into a temporary folder; --baseline-path: a
+folder put first on the baseline's PYTHONPATH, e.g. `pip install --target DIR typer==0.29.2` to measure another
+typer).
 """
 from __future__ import annotations
 
@@ -47,6 +51,10 @@ CHECKED = {
     "trace": "traces/alexnet.csv",
 }
 STARTUP_GOAL_S = 0.2
+# What a hardware check cannot start without: the pydantic names the schema (sim.hardware.spec, .validation) uses,
+# and the plugin loader pydantic imports (with importlib.metadata) when it builds the first validator.
+PYDANTIC_FLOOR = ("from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, "
+                  "model_validator; from pydantic_core import PydanticCustomError; import pydantic.plugin._loader")
 
 # The child of a memory measurement: build `layers` small GEMMs, run `model` on them, print peak RSS and wall time.
 MEMORY_CHILD = """
@@ -125,6 +133,7 @@ def startup(repeat: int, sides: list[tuple[Path, Path | None]], instructions: bo
         commands = {
             "python -c pass (baseline)": [python, "-c", "pass"],
             "import sim": [python, "-c", "import sim"],
+            "pydantic floor (schema imports + plugin loader)": [python, "-c", PYDANTIC_FLOOR],
             "sim --help": [python, "-m", "sim", "--help"],
             **{f"sim check ({kind})": [python, "-m", "sim", "check", path] for kind, path in CHECKED.items()},
             "sim run -q (one layer)": [python, "-m", "sim", "run", "-q", "--hw", "hw_configs/scalesim_32x32_ws.toml",
@@ -153,6 +162,9 @@ def main() -> None:
     parser.add_argument("--baseline-root", type=Path, default=None,
                         help="another checkout (e.g. `git worktree add` of the previous commit) whose start-up is "
                              "measured alongside, alternating run by run")
+    parser.add_argument("--baseline-commit", default=None,
+                        help="a commit of this repository (e.g. HEAD~3) measured alongside, as --baseline-root")
+    parser.add_argument("--repeat", type=int, default=None, help="runs of each start-up command (default 5)")
     parser.add_argument("--baseline-path", type=Path, default=None,
                         help="a folder put first on the baseline's PYTHONPATH (e.g. another typer installed with "
                              "`pip install --target`)")
@@ -161,16 +173,23 @@ def main() -> None:
     parser.add_argument("--layers", default=None,
                         help="comma-separated layer counts (default 200,2000,20000; 0: no memory runs)")
     args = parser.parse_args()
-    repeat = 1 if args.quick else 5
+    repeat = args.repeat or (1 if args.quick else 5)
     counts = [int(c) for c in (args.layers or ("200,2000" if args.quick else "200,2000,20000")).split(",") if int(c)]
     console = Console(width=None if sys.stdout.isatty() else 160)  # a pipe or log keeps the columns readable
 
-    sides = [(ROOT, None)]
-    if args.baseline_root or args.baseline_path:
-        sides.append(((args.baseline_root or ROOT).resolve(), args.baseline_path.resolve() if args.baseline_path
-                      else None))
-    load_before = os.getloadavg()[0]  # wall times mean something only on an idle machine: recorded beside them
-    measured = startup(repeat, sides, args.instructions)
+    with tempfile.TemporaryDirectory() as unpacked:
+        baseline_root = args.baseline_root
+        if args.baseline_commit:
+            baseline_root = Path(unpacked)
+            archive = subprocess.run(["git", "archive", args.baseline_commit], cwd=ROOT, check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", unpacked], input=archive, check=True)
+        sides = [(ROOT, None)]
+        if baseline_root or args.baseline_path:
+            sides.append(((baseline_root or ROOT).resolve(), args.baseline_path.resolve() if args.baseline_path
+                          else None))
+        load_before = os.getloadavg()[0]  # wall times mean something only on an idle machine: recorded beside them
+        measured = startup(repeat, sides, args.instructions)
     load = (load_before, os.getloadavg()[0])
     times = {name: rows[0] for name, rows in measured.items()}
     baseline = {name: rows[1] for name, rows in measured.items()} if len(sides) > 1 else None
@@ -207,12 +226,15 @@ def main() -> None:
             rows.append({"layers": count, "model": model, **measured})
             table.add_row(str(count), model, f"{measured['peak_rss_mb']:.0f}", f"{growth:.1f}",
                           f"{measured['wall_s']:.2f}")
-    console.print(table)
+    if counts:  # --layers 0: start-up only
+        console.print(table)
 
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / "bench_startup_memory.json"
-    out.write_text(json.dumps({"startup": times, "baseline_startup": baseline, "memory": rows,
-                               "repeat": repeat, "load_average": load}, indent=1) + "\n")
+    out.write_text(json.dumps({"startup": times, "baseline_startup": baseline,
+                               "baseline": args.baseline_commit or (args.baseline_root.name if args.baseline_root
+                                                                    else None),
+                               "memory": rows, "repeat": repeat, "load_average": load}, indent=1) + "\n")
     console.print(f"written {out.relative_to(ROOT)}")
 
 

@@ -49,12 +49,13 @@ def _files_to_check(paths: list[Path]) -> list[Path]:
 
 def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[Path] = None) -> str:
     """Validate one file; returns what it is, or raises SimError."""
-    from sim import api
-
+    # Each kind's loader imported directly (what sim.api's load_* call), not sim.api: its import is ~1 % of a check.
     suffix = path.suffix.lower()
     maestro_kind = _maestro_file_kind(path) if suffix == ".m" else None
     if maestro_kind == "dataflow":
-        dataflow = api.load_mapping(path)
+        from sim.workload.maestro import load_mapping_file
+
+        dataflow = load_mapping_file(path)
         return f"dataflow, {len(dataflow.directives)} directives"
     if suffix in (".toml", ".cfg") or maestro_kind == "hardware":
         keys = _toml_keys(path) if suffix == ".toml" else set()  # read once: what kind of TOML this is
@@ -65,9 +66,9 @@ def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[P
             return "sweep spec"
         if "accelerator" in keys:
             from sim.system.partition import partition_from_table
-            from sim.system.spec import raw_partition
+            from sim.system.spec import load_system, raw_partition
 
-            machine = api.load_system(path, include_root=include_root)
+            machine = load_system(path, include_root=include_root)
             table = raw_partition(path)
             if table is not None:
                 partition_from_table(table, machine)
@@ -77,9 +78,13 @@ def _check_one(path: Path, batch: Optional[int] = None, include_root: Optional[P
 
             entries = check_energy_table(path)
             return f"energy/area table, {entries} entries"
-        hardware = api.load_hardware(path, include_root=include_root)
+        from sim.hardware.load import load_hardware
+
+        hardware = load_hardware(path, include_root=include_root)
         return f"hardware '{hardware.name}', {hardware.kind}"
-    trace = api.load_trace(path, batch=batch)
+    from sim.workload.load import load_trace
+
+    trace = load_trace(path, batch=batch)
     return f"trace '{trace.name}', {len(trace.layers)} layers"
 
 

@@ -72,7 +72,9 @@ def test_typer_hands_the_same_files_to_the_same_check(argv):
 
 
 def _modules_after_check(path: str) -> set[str]:
-    probe = ("import sys\nsys.argv = ['sim', 'check', %r]\nfrom sim.__main__ import main\ntry:\n    main()\n"
+    # A finished check ends with os._exit (no teardown); here it raises instead, so the probe can list the modules.
+    probe = ("import os, sys\nsys.argv = ['sim', 'check', %r]\ndef stop(code):\n    raise SystemExit(code)\n"
+             "os._exit = stop\nfrom sim.__main__ import main\ntry:\n    main()\n"
              "except SystemExit:\n    pass\nimport json\nprint(json.dumps(sorted(sys.modules)))" % path)
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     done = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -147,3 +149,34 @@ def test_ctrl_c_during_a_check_is_one_line_and_exit_130():
             assert process.returncode == 130 and stderr.strip() == "interrupted", (cpu_s, stderr)
             interrupted += 1
     assert interrupted  # the check takes ~0.15 s of CPU: the early signals land in it
+
+
+class _FailingFlush(io.StringIO):
+    def flush(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
+@pytest.mark.parametrize("code", [0, 2])
+def test_a_finished_check_ends_at_once_after_flushing(monkeypatch, code):
+    from sim import __main__ as entry
+
+    ended = []
+    monkeypatch.setattr(entry.os, "_exit", ended.append)
+    entry._exit_after_check(SystemExit(code))
+    assert ended == [code]
+    # A flush that fails (stdout closed by a pager) is the interpreter's to report, as before.
+    monkeypatch.setattr(sys, "stdout", _FailingFlush())
+    with pytest.raises(SystemExit) as stop:
+        entry._exit_after_check(SystemExit(code))
+    assert stop.value.code == code and ended == [code]
+
+
+@pytest.mark.parametrize("code", [1, 130, None, "message"])
+def test_any_other_ending_is_left_to_the_interpreter(monkeypatch, code):
+    from sim import __main__ as entry
+
+    ended = []
+    monkeypatch.setattr(entry.os, "_exit", ended.append)
+    with pytest.raises(SystemExit) as stop:
+        entry._exit_after_check(SystemExit(code))
+    assert stop.value.code == code and not ended
