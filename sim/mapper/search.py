@@ -28,6 +28,7 @@ OBJECTIVES = ("latency", "energy", "edp")
 DEFAULT_BUDGET = 512  # candidates scored per layer
 AGREEMENT = 0.05  # analytical vs engine: a larger relative difference is listed with its reason
 LADDER = 16  # chunk counts per family on the heuristic's first pass
+BOUND_RUNS = 4  # engine runs per layer beyond the top-k for candidates whose closed form is below the best engine
 
 
 @dataclass(frozen=True)
@@ -350,6 +351,36 @@ def _validate(layer: Layer, scored: list[Scored], runs: LayerRuns, must: int,
     return out, tuple(sorted(skipped))
 
 
+def _below_best(layer: Layer, hw: Hardware, batch: Candidates, score: np.ndarray, values: dict, finite: np.ndarray,
+                scored: list[Scored], runs: LayerRuns, objective: str, limit: int) -> list[Scored]:
+    """Engine numbers for up to `limit` more candidates whose closed form is below the best engine objective so far:
+    the closed form is a lower bound of the engine (docs/systolic.md), so only those can still win, and the top-k's
+    engine numbers may sit above it by per-step costs the closed form averages away. Fewest chunks first (fewer
+    steps: the closed form is tighter and the engine run cheaper), then the better closed form; one candidate per
+    closed-form objective value (candidates differing only in flags the numbers do not see tie there)."""
+    best = min(float(objective_of(objective, s.engine_cycles, s.engine_energy_pj))
+               for s in scored if s.engine_cycles is not None)
+    below = finite[score[finite] < best]
+    below = below[np.lexsort((score[below], batch.chunks[below]))]  # stable: ties keep the closed-form order
+    seen = {s.mapping for s in scored}
+    numbers = {float(objective_of(objective, s.cycles, s.energy_pj)) for s in scored}
+    out: list[Scored] = []
+    for i in below.tolist():
+        if len(out) >= limit:
+            break
+        if float(score[i]) in numbers or not float(score[i]) < best:
+            continue
+        record = batch.record(layer, hw, i)
+        if record in seen:
+            continue
+        seen.add(record)
+        numbers.add(float(score[i]))
+        item = engine_scored(layer, Scored(record, int(values["cycles"][i]), float(values["energy_pj"][i])), runs)
+        out.append(item)
+        best = min(best, float(objective_of(objective, item.engine_cycles, item.engine_energy_pj)))
+    return out
+
+
 def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
                  seed: int = 0, top_k: int = 3, deadline: float = float("inf"),
                  runs: LayerRuns | None = None) -> LayerSearch:
@@ -390,6 +421,7 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     skipped: tuple[int, ...] = ()
     if top_k > 0:
         scored, skipped = _validate(layer, scored, runs, must, objective)  # a baseline that cannot win is not run
+        scored += _below_best(layer, hw, batch, score, values, finite, scored, runs, objective, BOUND_RUNS)
     validate_end = time.perf_counter()
 
     def value(item: Scored) -> float:
