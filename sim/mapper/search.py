@@ -29,6 +29,7 @@ DEFAULT_BUDGET = 512  # candidates scored per layer
 AGREEMENT = 0.05  # analytical vs engine: a larger relative difference is listed with its reason
 LADDER = 16  # chunk counts per family on the heuristic's first pass
 BOUND_RUNS = 4  # engine runs per layer beyond the top-k for candidates whose closed form is below the best engine
+BOUND_GAIN = 0.001  # ... by more than this share of it: a run that could gain less is not worth its engine time
 
 
 @dataclass(frozen=True)
@@ -353,14 +354,15 @@ def _validate(layer: Layer, scored: list[Scored], runs: LayerRuns, must: int,
 
 def _below_best(layer: Layer, hw: Hardware, batch: Candidates, score: np.ndarray, values: dict, finite: np.ndarray,
                 scored: list[Scored], runs: LayerRuns, objective: str, limit: int) -> list[Scored]:
-    """Engine numbers for up to `limit` more candidates whose closed form is below the best engine objective so far:
-    the closed form is a lower bound of the engine (docs/systolic.md), so only those can still win, and the top-k's
-    engine numbers may sit above it by per-step costs the closed form averages away. Fewest chunks first (fewer
-    steps: the closed form is tighter and the engine run cheaper), then the better closed form; one candidate per
-    closed-form objective value (candidates differing only in flags the numbers do not see tie there)."""
+    """Engine numbers for up to `limit` more candidates whose closed form is below the best engine objective so far
+    by more than BOUND_GAIN of it: the closed form is a lower bound of the engine (docs/systolic.md), so only those can
+    still win, and the top-k's engine numbers may sit above their closed form by per-step costs it averages away.
+    Fewest chunks first (fewer steps: the closed form is tighter and the engine run cheaper), then the better closed
+    form; one candidate per closed-form objective value (candidates differing only in flags the numbers do not see
+    tie there)."""
     best = min(float(objective_of(objective, s.engine_cycles, s.engine_energy_pj))
                for s in scored if s.engine_cycles is not None)
-    below = finite[score[finite] < best]
+    below = finite[score[finite] < best * (1 - BOUND_GAIN)]
     below = below[np.lexsort((score[below], batch.chunks[below]))]  # stable: ties keep the closed-form order
     seen = {s.mapping for s in scored}
     numbers = {float(objective_of(objective, s.cycles, s.energy_pj)) for s in scored}
@@ -368,7 +370,7 @@ def _below_best(layer: Layer, hw: Hardware, batch: Candidates, score: np.ndarray
     for i in below.tolist():
         if len(out) >= limit:
             break
-        if float(score[i]) in numbers or not float(score[i]) < best:
+        if float(score[i]) in numbers or not float(score[i]) < best * (1 - BOUND_GAIN):
             continue
         record = batch.record(layer, hw, i)
         if record in seen:
