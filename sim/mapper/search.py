@@ -1,5 +1,6 @@
 """The search: per layer, score the space's candidates in batches with the vectorized analytical model, keep the
-best, validate the top-k with the engine and pick by the engine's numbers (docs/mapper.md).
+best, validate the top-k with the engine (and up to BOUND_RUNS more whose closed form, a lower bound of the engine,
+is below the best engine number) and pick by the engine's numbers (docs/mapper.md).
 
 Strategy per layer: exhaustive when the capacity-pruned space has at most `budget` candidates; otherwise a seeded
 heuristic: a geometric ladder of chunk counts in every family, then zooms between ladder steps around the best
