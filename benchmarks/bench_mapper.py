@@ -45,7 +45,7 @@ import numpy as np
 import sim
 from sim.analytical import systolic
 from sim.mapping.footprint import FootprintCounter, footprint_counter, is_plain_matrix
-from sim.mapper.search import MapperCache, objective_of
+from sim.mapper.search import BOUND_RUNS, MapperCache, objective_of
 from sim.mapper.space import layer_space
 from sim.workload.layer import Layer
 
@@ -547,13 +547,56 @@ def print_search_time(rows: list[dict]) -> None:
               f"{p['scoring']:>9.2f}{p['validation']:>8.2f}{p['across_layers']:>8.2f}{r['engine_runs']:>12}{same}")
 
 
+def bound_runs_cost(trace_path: Path = ROOT / "traces" / "resnet18.csv", repeats: int = 3) -> list[dict]:
+    """What the runs below the best engine number (sim.mapper.search.BOUND_RUNS) cost and gain: the ZigZag
+    comparison's search (ResNet-18 at 8 bits, latency then energy, one cache) with them off and on, alternated
+    `repeats` times in the same run (min CPU seconds: the cores are shared), and the total latency of the picks."""
+    layers = [replace(layer, **ZIGZAG_PRECISION) for layer in sim.load_trace(trace_path).layers]
+    rows = []
+    for name in ("tpu_like", "eyeriss_like"):
+        hw = sim.load_hardware(ROOT / "hw_configs" / f"zigzag_{name}.toml")
+        sim.map(layers[:2], hw, objective="latency", top_k=1)  # numba compiled before timing
+        for top_k in (1, 3):
+            seen: dict[int, dict] = {}
+            for _ in range(repeats):
+                for runs in (0, BOUND_RUNS):
+                    with mock.patch("sim.mapper.search.BOUND_RUNS", runs):
+                        cache, cpu = MapperCache(), time.process_time()
+                        latency, energy = (sim.map(layers, hw, objective=objective, top_k=top_k, cache=cache)
+                                           for objective in ("latency", "energy"))
+                        cpu = time.process_time() - cpu
+                    row = seen.setdefault(runs, {"hardware": name, "top_k": top_k, "bound_runs": runs, "cpu_s": [],
+                                                 "engine_runs": latency.engine_runs + energy.engine_runs,
+                                                 "cycles": sum(s.best.engine_cycles for s in latency.layers),
+                                                 "energy_pj": sum(s.best.engine_energy_pj for s in energy.layers)})
+                    row["cpu_s"].append(cpu)
+            rows += list(seen.values())
+    return rows
+
+
+def print_bound_runs(rows: list[dict]) -> None:
+    print(f"{'bound runs':<14}{'top-k':>6}{'runs':>6}{'min CPU s':>11}{'engine runs':>13}{'cycles':>14}{'pJ':>18}")
+    for r in rows:
+        print(f"{r['hardware']:<14}{r['top_k']:>6}{r['bound_runs']:>6}{min(r['cpu_s']):>11.2f}{r['engine_runs']:>13}"
+              f"{r['cycles']:>14,}{r['energy_pj']:>18,.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="ResNet-18 on the Eyeriss-like config only")
     parser.add_argument("--scoring-only", action="store_true", help="only the scoring rates (no search, no engine)")
     parser.add_argument("--search-time", action="store_true",
                         help="only the search time of the ZigZag comparison, with and without reuse")
+    parser.add_argument("--bound-runs", action="store_true",
+                        help="only the cost and gain of the runs below the best engine number (off vs on)")
     args = parser.parse_args()
+    if args.bound_runs:
+        rows = bound_runs_cost()
+        print_bound_runs(rows)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "bench_mapper_bound_runs.json").write_text(json.dumps(
+            {"machine": platform.platform(), "python": platform.python_version(), "rows": rows}, indent=2) + "\n")
+        return
     if args.scoring_only:
         scoring_main()
         return

@@ -1,5 +1,6 @@
 """The search: per layer, score the space's candidates in batches with the vectorized analytical model, keep the
-best, validate the top-k with the engine and pick by the engine's numbers (docs/mapper.md).
+best, validate the top-k with the engine (and up to BOUND_RUNS more whose closed form, a lower bound of the engine,
+is below the best engine number) and pick by the engine's numbers (docs/mapper.md).
 
 Strategy per layer: exhaustive when the capacity-pruned space has at most `budget` candidates; otherwise a seeded
 heuristic: a geometric ladder of chunk counts in every family, then zooms between ladder steps around the best
@@ -28,6 +29,8 @@ OBJECTIVES = ("latency", "energy", "edp")
 DEFAULT_BUDGET = 512  # candidates scored per layer
 AGREEMENT = 0.05  # analytical vs engine: a larger relative difference is listed with its reason
 LADDER = 16  # chunk counts per family on the heuristic's first pass
+BOUND_RUNS = 4  # engine runs per layer beyond the top-k for candidates whose closed form is below the best engine
+BOUND_GAIN = 0.001  # ... by more than this share of it: a run that could gain less is not worth its engine time
 
 
 @dataclass(frozen=True)
@@ -350,6 +353,37 @@ def _validate(layer: Layer, scored: list[Scored], runs: LayerRuns, must: int,
     return out, tuple(sorted(skipped))
 
 
+def _below_best(layer: Layer, hw: Hardware, batch: Candidates, score: np.ndarray, values: dict, finite: np.ndarray,
+                scored: list[Scored], runs: LayerRuns, objective: str, limit: int) -> list[Scored]:
+    """Engine numbers for up to `limit` more candidates whose closed form is below the best engine objective so far
+    by more than BOUND_GAIN of it: the closed form is a lower bound of the engine (docs/systolic.md), so only those can
+    still win, and the top-k's engine numbers may sit above their closed form by per-step costs it averages away.
+    Fewest chunks first (fewer steps: the closed form is tighter and the engine run cheaper), then the better closed
+    form; one candidate per closed-form objective value (candidates differing only in flags the numbers do not see
+    tie there)."""
+    best = min(float(objective_of(objective, s.engine_cycles, s.engine_energy_pj))
+               for s in scored if s.engine_cycles is not None)
+    below = finite[score[finite] < best * (1 - BOUND_GAIN)]
+    below = below[np.lexsort((score[below], batch.chunks[below]))]  # stable: ties keep the closed-form order
+    seen = {s.mapping for s in scored}
+    numbers = {float(objective_of(objective, s.cycles, s.energy_pj)) for s in scored}
+    out: list[Scored] = []
+    for i in below.tolist():
+        if len(out) >= limit:
+            break
+        if float(score[i]) in numbers or not float(score[i]) < best * (1 - BOUND_GAIN):
+            continue
+        record = batch.record(layer, hw, i)
+        if record in seen:
+            continue
+        seen.add(record)
+        numbers.add(float(score[i]))
+        item = engine_scored(layer, Scored(record, int(values["cycles"][i]), float(values["energy_pj"][i])), runs)
+        out.append(item)
+        best = min(best, float(objective_of(objective, item.engine_cycles, item.engine_energy_pj)))
+    return out
+
+
 def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budget: int | None = None,
                  seed: int = 0, top_k: int = 3, deadline: float = float("inf"),
                  runs: LayerRuns | None = None) -> LayerSearch:
@@ -390,6 +424,7 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
     skipped: tuple[int, ...] = ()
     if top_k > 0:
         scored, skipped = _validate(layer, scored, runs, must, objective)  # a baseline that cannot win is not run
+        scored += _below_best(layer, hw, batch, score, values, finite, scored, runs, objective, BOUND_RUNS)
     validate_end = time.perf_counter()
 
     def value(item: Scored) -> float:
