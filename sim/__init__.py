@@ -11,8 +11,9 @@ pydantic, numpy, the engine or the sweep package until they are needed.
 """
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from sim.lazy_exports import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -31,19 +32,8 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "sweep"])
 
 
-def __getattr__(name: str) -> Any:
-    if name == "sweep":
-        return import_module("sim.sweep")  # the package; calling it runs sim.sweep.run.sweep
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'sim' has no attribute '{name}'")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+# `sim.sweep` is the package; calling it runs sim.sweep.run.sweep.
+__getattr__, __dir__ = lazy_exports("sim", _EXPORTS, globals(), modules=("sweep",))
 
 
 if TYPE_CHECKING:
