@@ -322,9 +322,13 @@ def fill_hw(rows: int, cols: int, sizes: list[int], register_bytes: int, bandwid
                     dram={"bandwidth_bytes_per_cycle": bandwidth, "latency_cycles": 3}, memory=levels, energy=energy)
 
 
-def every_record(layer: Layer, hw: Hardware):
+def every_record(layer: Layer, hw: Hardware, with_runs: bool = False):
     """(whole flags, estimate_systolic result) of every record with every F in 1..row folds on ws / is (both chunk
-    orders) that maps."""
+    orders) that maps; `with_runs`: also every u (streamed elements per stationary read: 1 .. what the psum register
+    holds, up to the longest chunk) on ws / is."""
+    from sim.analytical.levels import max_streamed_per_stationary_read
+
+    most = max_streamed_per_stationary_read(layer, hw)[0] if with_runs else 1
     for flow in DATAFLOW_NAMES:
         base = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols)
         for fill in range(1, (base.row_folds if flow != "os" else 1) + 1):
@@ -333,13 +337,15 @@ def every_record(layer: Layer, hw: Hardware):
                 for chunks, order in itertools.product(range(1, max(base.temporal, 1) + 1), CHUNK_ORDERS):
                     if flow == "os" and order != "innermost":
                         continue
-                    record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks,
-                                           whole=held, chunk_order=order, row_folds_per_fill=fill)
-                    try:
-                        result = estimate_systolic(layer, hw, record)
-                    except MappingError:
-                        continue
-                    yield held, result
+                    for run in range(1, (min(most, -(-base.temporal // chunks)) if flow != "os" else 1) + 1):
+                        record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks,
+                                               whole=held, chunk_order=order, row_folds_per_fill=fill,
+                                               streamed_per_stationary_read=run)
+                        try:
+                            result = estimate_systolic(layer, hw, record)
+                        except MappingError:
+                            continue
+                        yield held, result
 
 
 def brute_force_fills(layer: Layer, hw: Hardware, objective: str) -> float:
@@ -375,30 +381,9 @@ def test_batched_fill_scores_equal_the_one_record_model(layer, point, seed):
 
 
 def brute_force_runs(layer: Layer, hw: Hardware, objective: str) -> float:
-    """Every record with every F and every u (streamed elements per stationary read: 1 .. what the psum register
-    holds, up to the longest chunk) on ws / is, both chunk orders, each through estimate_systolic."""
-    from sim.analytical.levels import max_streamed_per_stationary_read
-
-    most = max_streamed_per_stationary_read(layer, hw)[0]
-    best = np.inf
-    for flow in DATAFLOW_NAMES:
-        base = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols)
-        for fill in range(1, (base.row_folds if flow != "os" else 1) + 1):
-            for bits in range(8):
-                held = tuple(name for i, name in enumerate(OPERANDS) if bits >> i & 1)
-                for chunks, order in itertools.product(range(1, max(base.temporal, 1) + 1), CHUNK_ORDERS):
-                    if flow == "os" and order != "innermost":
-                        continue
-                    for run in range(1, (min(most, -(-base.temporal // chunks)) if flow != "os" else 1) + 1):
-                        record = array_mapping(layer, flow, hw.pe_array.rows, hw.pe_array.cols, chunks=chunks,
-                                               whole=held, chunk_order=order, row_folds_per_fill=fill,
-                                               streamed_per_stationary_read=run)
-                        try:
-                            result = estimate_systolic(layer, hw, record)
-                        except MappingError:
-                            continue
-                        best = min(best, float(objective_of(objective, result.cycles, result.energy.total_pj)))
-    return best
+    """The best objective over every_record with every u."""
+    return min((float(objective_of(objective, result.cycles, result.energy.total_pj))
+                for _, result in every_record(layer, hw, with_runs=True)), default=np.inf)
 
 
 @st.composite
