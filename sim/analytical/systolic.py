@@ -214,6 +214,8 @@ def _hold_cycles(size_bytes, bandwidth):
 
 # From this many ws chunkings of one row extent, counting them together beats one tiling at a time.
 MANY_CHUNKINGS = 32
+# Or from this many chunks in all per row of M (c * 8 >= M): one tiling's count grows with its chunks, the batch's not.
+ROWS_PER_BATCHED_CHUNK = 8
 
 
 def _edges(extent: int, step: int) -> np.ndarray:
@@ -259,7 +261,7 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     # ws: many chunkings of M over one row extent at once where the linked-touch work is small enough.
     for step in np.unique(distinct[distinct[:, 0] == WS, 1]).tolist():
         rows = np.flatnonzero((distinct[:, 0] == WS) & (distinct[:, 1] == step))
-        if rows.size >= MANY_CHUNKINGS:
+        if rows.size >= MANY_CHUNKINGS or int(distinct[rows, 2].sum()) * ROWS_PER_BATCHED_CHUNK >= g.m:
             counted = block_footprints.m_chunkings(_edges(g.k, step), g.m, distinct[rows, 2])
             if counted is not None:
                 total[rows], first[rows] = counted
