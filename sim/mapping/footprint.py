@@ -178,6 +178,7 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
     links: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     row_tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per row-block edges: tap range unions
     layout: list[np.ndarray] = []  # touch_layout's arrays, made at the first batched count
+    linked_rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # per tap range: m_chunkings' links
 
     def tap_prefix(tap, m, tables):
         """Rows before m (ints, or arrays that broadcast) whose tap reads a stored pixel: whole images, then whole
@@ -431,18 +432,30 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         k_edges = np.asarray(k_edges, dtype=np.int64)
         chunks = np.asarray(chunks, dtype=np.int64)
         first_end = m // chunks  # the first row chunk is rows 0:m // c
-        unlinked = 0
         firsts = np.zeros(chunks.size, dtype=np.int64)
         pooled: list[tuple[np.ndarray, np.ndarray, int]] = []
-        for j, (k0, k1) in enumerate(pairwise(k_edges.tolist())):
+        # Blocks within one tap (most, when channels >= the row extent): every touch unlinked, all at once.
+        k0s, k1s = k_edges[:-1], k_edges[1:]
+        tap_of = k0s // channels
+        within = tap_of == (k1s - 1) // channels
+        every_tap = np.arange(layer.filter_h * taps_w, dtype=np.int64)
+        single = tap_prefix(every_tap, m, arrays) - tap_prefix(every_tap, 0, arrays)
+        unlinked = int(((k1s - k0s) * single[tap_of])[within].sum())
+        if within.size and within[0]:
+            firsts += int(k1s[0] - k0s[0]) * (tap_prefix(int(tap_of[0]), first_end, arrays)
+                                              - tap_prefix(int(tap_of[0]), 0, arrays))
+        for j in np.flatnonzero(~within).tolist():
+            k0, k1 = int(k0s[j]), int(k1s[j])
             for size, pa, pb in _segments(k0, k1, channels):
                 if pa == pb:
-                    unlinked += size * int(tap_prefix(pa, m, arrays) - tap_prefix(pa, 0, arrays))
+                    unlinked += size * int(single[pa])
                     if j == 0:
                         firsts += size * (tap_prefix(pa, first_end, arrays) - tap_prefix(pa, 0, arrays))
                     continue
-                base, offset, stored = touch_layout()
-                rows, previous = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
+                if (pa, pb) not in linked_rows:
+                    base, offset, stored = touch_layout()
+                    linked_rows[(pa, pb)] = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
+                rows, previous = linked_rows[(pa, pb)]
                 linked = previous >= 0
                 unlinked += size * int((~linked).sum())
                 pooled.append((previous[linked], rows[linked], size))
