@@ -178,7 +178,7 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
     links: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     row_tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per row-block edges: tap range unions
     layout: list[np.ndarray] = []  # touch_layout's arrays, made at the first batched count
-    linked_rows: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}  # per tap range: m_chunkings' links
+    linked_rows: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}  # per tap range: m_chunkings' links
 
     def tap_prefix(tap, m, tables):
         """Rows before m (ints, or arrays that broadcast) whose tap reads a stored pixel: whole images, then whole
@@ -454,14 +454,15 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
                     continue
                 if (pa, pb) not in linked_rows:
                     base, offset, stored = touch_layout()
-                    linked_rows[(pa, pb)] = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
-                rows, previous = linked_rows[(pa, pb)]
-                linked = previous >= 0
-                unlinked += size * int((~linked).sum())
-                pooled.append((previous[linked], rows[linked], size))
+                    rows, previous = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
+                    linked = previous >= 0
+                    # (linked pairs: earlier row, row; the rows of the unlinked touches, increasing)
+                    linked_rows[(pa, pb)] = previous[linked], rows[linked], rows[~linked]
+                previous, rows, starts = linked_rows[(pa, pb)]
+                unlinked += size * starts.size
+                pooled.append((previous, rows, size))
                 if j == 0:
                     # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
-                    starts = np.sort(rows[~linked])
                     firsts += size * np.searchsorted(starts, first_end, side="left")
         totals = np.full(chunks.size, unlinked, dtype=np.int64)
         previous = np.concatenate([p for p, _, _ in pooled] + [np.zeros(0, dtype=np.int64)])
