@@ -178,7 +178,6 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
     links: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     row_tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per row-block edges: tap range unions
     layout: list[np.ndarray] = []  # touch_layout's arrays, made at the first batched count
-    linked_rows: dict[tuple[int, int], tuple[np.ndarray, ...]] = {}  # per tap range: m_chunkings' links
 
     def tap_prefix(tap, m, tables):
         """Rows before m (ints, or arrays that broadcast) whose tap reads a stored pixel: whole images, then whole
@@ -433,7 +432,6 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         chunks = np.asarray(chunks, dtype=np.int64)
         first_end = m // chunks  # the first row chunk is rows 0:m // c
         firsts = np.zeros(chunks.size, dtype=np.int64)
-        pooled: list[tuple[np.ndarray, np.ndarray, int]] = []
         # Blocks within one tap (most, when channels >= the row extent): every touch unlinked, all at once.
         k0s, k1s = k_edges[:-1], k_edges[1:]
         tap_of = k0s // channels
@@ -444,36 +442,28 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         if within.size and within[0]:
             firsts += int(k1s[0] - k0s[0]) * (tap_prefix(int(tap_of[0]), first_end, arrays)
                                               - tap_prefix(int(tap_of[0]), 0, arrays))
+        segments = []  # (first tap, last tap, channels, in the first block) of the groups over several taps
         for j in np.flatnonzero(~within).tolist():
-            k0, k1 = int(k0s[j]), int(k1s[j])
-            for size, pa, pb in _segments(k0, k1, channels):
+            for size, pa, pb in _segments(int(k0s[j]), int(k1s[j]), channels):
                 if pa == pb:
                     unlinked += size * int(single[pa])
                     if j == 0:
                         firsts += size * (tap_prefix(pa, first_end, arrays) - tap_prefix(pa, 0, arrays))
-                    continue
-                if (pa, pb) not in linked_rows:
-                    base, offset, stored = touch_layout()
-                    rows, previous = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
-                    linked = previous >= 0
-                    # (linked pairs: earlier row, row; the rows of the unlinked touches, increasing)
-                    linked_rows[(pa, pb)] = previous[linked], rows[linked], rows[~linked]
-                previous, rows, starts = linked_rows[(pa, pb)]
-                unlinked += size * starts.size
-                pooled.append((previous, rows, size))
-                if j == 0:
-                    # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
-                    firsts += size * np.searchsorted(starts, first_end, side="left")
+                else:
+                    segments.append((pa, pb, size, j == 0))
         totals = np.full(chunks.size, unlinked, dtype=np.int64)
-        previous = np.concatenate([p for p, _, _ in pooled] + [np.zeros(0, dtype=np.int64)])
-        if previous.size:
-            rows = np.concatenate([r for _, r, _ in pooled])
-            weight = np.concatenate([np.full(p.size, w, dtype=np.int64) for p, _, w in pooled])
-            spans = np.flatnonzero(np.bincount(rows - previous))  # the distinct spans of the linked pairs
-            if spans.size * (m + 1) > max_table:
+        if segments:
+            base, offset, stored = touch_layout()
+            lows, highs, weights, heads = (np.array(column, dtype=np.int64) for column in zip(*segments))
+            linked_unlinked, head, entering, ending, spans, starting, fits = footprint_chunks.segment_pair_tables(
+                base, offset, stored, lows, highs, weights, heads.astype(bool), m, max_table)
+            if not fits:
                 return None
-            totals += footprint_chunks.chunking_crossings(m, chunks, *footprint_chunks.pair_tables(previous, rows,
-                                                                                                 weight, m))
+            # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
+            firsts += head[first_end]
+            totals += linked_unlinked
+            if spans.size:
+                totals += footprint_chunks.chunking_crossings(m, chunks, entering, ending, spans, starting)
         return totals, firsts
 
     return FootprintCounter(count, k_chunkings, m_chunkings, k_tilings)
