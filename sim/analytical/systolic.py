@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -241,9 +242,9 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     if is_plain_matrix(layer):
         return g.m * g.k, first_m * first_k
     second = _where(dataflow == IS, col_ext, chunks)
-    block_footprints = footprint_counter(layer)
     if isinstance(dataflow, int):
-        return _tiling_footprints(g, block_footprints, dataflow, row_ext, second)
+        return _one_tiling_footprints(layer, dataflow, int(row_ext), int(second))
+    block_footprints = footprint_counter(layer)
     shape = np.broadcast_shapes(np.shape(dataflow), np.shape(row_ext), np.shape(second))
     keys = np.stack([np.broadcast_to(v, shape).ravel() for v in (dataflow, row_ext, second)], axis=1)
     # One int64 key per row (np.unique over rows of a 2-D array is many times slower on large batches).
@@ -276,6 +277,12 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)
     inverse = inverse.ravel()
     return total[inverse].reshape(shape), first[inverse].reshape(shape)
+
+
+# One record's count is asked again for each residency it is priced under and each time the record is priced.
+@lru_cache(maxsize=4096)
+def _one_tiling_footprints(layer: Layer, flow: int, step: int, other: int) -> tuple[int, int]:
+    return _tiling_footprints(layer.gemm, footprint_counter(layer), flow, step, other)
 
 
 def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) -> tuple[int, int]:
