@@ -973,16 +973,22 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
     none = {name: np.zeros(shape, dtype=bool) for name in names}
     # A level that stages no operand's slot and is no stationary register changes nothing: halves always fit.
     psum = psum_register(hw)
-    used = {stage_name(hw.hierarchy, operand) for operand in OPERANDS} | {
+    stages = {stage_name(hw.hierarchy, operand) for operand in OPERANDS}
+    used = stages | {
         level.name for level in (stationary_register(hw, "filter"), stationary_register(hw, "ifmap"), psum) if level}
     decision = {}
+    # Halving a level that stages no operand's slot leaves the slots as they are: those trials share one check.
+    checked: dict[str | None, np.ndarray] = {}
     for name in names:
         if name not in used:
             decision[name] = np.ones(shape, dtype=bool)
             continue
-        trial = {**none, name: np.ones(shape, dtype=bool)}
-        capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
-        valid, _, _, _ = check(capacity, np.zeros(shape, dtype=bool), False)
+        slots = name if name in stages else None
+        if slots not in checked:
+            trial = none if slots is None else {**none, name: np.ones(shape, dtype=bool)}
+            capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
+            checked[slots] = check(capacity, np.zeros(shape, dtype=bool), False)[0]
+        valid = checked[slots]
         # The stationary register's half must hold the candidate's F row-fold elements per PE.
         for code, stationary in ((WS, "filter"), (IS, "ifmap")):
             level = stationary_register(hw, stationary)
