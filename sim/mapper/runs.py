@@ -72,6 +72,19 @@ class LayerRuns:
             result = self.store[key] = estimate_systolic(layer, self.hw, mapping, residency=residency)
         return _named(result, layer)
 
+    def space(self, layer: Layer):
+        """`layer`'s mapping space (sim.mapper.space.layer_space), built once per layer shape (an empty one, whose
+        refusal names the layer, each time)."""
+        from sim.mapper.space import layer_space
+
+        key = ("space", self._shape(layer), self.hw_key)
+        space = self.store.get(key)
+        if space is None:
+            space = layer_space(layer, self.hw)
+            if space.families:
+                self.store[key] = space
+        return space
+
     def scores(self, layer: Layer) -> dict:
         """The batched closed form's values of the candidates scored so far on `layer`'s shape (sim.mapper.search)."""
         return self.store.setdefault(("scores", self._shape(layer), self.hw_key), {})
