@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sim.hardware.spec import Hardware
+from sim.mapper.space import Space, layer_space
 from sim.mapping.record import Mapping
 from sim.mapping.residency import IN_DRAM, Residency, trace_residency
 from sim.records import LayerResult
@@ -72,11 +73,9 @@ class LayerRuns:
             result = self.store[key] = estimate_systolic(layer, self.hw, mapping, residency=residency)
         return _named(result, layer)
 
-    def space(self, layer: Layer):
+    def space(self, layer: Layer) -> Space:
         """`layer`'s mapping space (sim.mapper.space.layer_space), built once per layer shape (an empty one, whose
         refusal names the layer, each time)."""
-        from sim.mapper.space import layer_space
-
         key = ("space", self._shape(layer), self.hw_key)
         space = self.store.get(key)
         if space is None:
