@@ -5,9 +5,9 @@
   every tap range (sim.mapping.footprint turns it into sums).
 - segment_pair_tables / chunking_crossings (ws chunkings of M): every touch linked to the previous row touching
   the same pixel (a pair p < r with a weight: the channels it stands for), summed into chunking_crossings' tables in
-  the same walk (the pairs are never listed: they are many, M x taps per segment). A chunk of rows [a, b) counts as new,
-  beyond its touches with no earlier row, the pairs that enter it from before: X(a, b) = weight of the pairs with
-  p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
+  the same walk (the pairs are never listed: they are many, M x taps per segment). A chunk of rows [a, b) counts
+  as new, beyond its touches with no earlier row, the pairs that enter it from before: X(a, b) = weight of the
+  pairs with p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
 """
 from __future__ import annotations
 
@@ -132,8 +132,9 @@ def segment_pair_tables(base: np.ndarray, offsets: np.ndarray, stored: np.ndarra
     """chunking_crossings' tables of the linked pairs of several channel segments, without listing the pairs:
     entering[a] (pairs with p < a <= r), ending[x] (pairs with r < x), the distinct spans r - p increasing, and
     starting[k, x] (pairs of span spans[k] with p < x), weighted, over x = 0..m. Segment i covers taps
-    lows[i]..highs[i] (offsets from `base`, each row's position of tap 0) and stands for weights[i] channels. Every touch of a stored pixel is linked to the previous row touching the same pixel with a tap of the
-    same segment (-1: none). Returns (unlinked: the weighted touches with no previous row, head[x]: those of the
+    lows[i]..highs[i] (offsets from `base`, each row's position of tap 0) and stands for weights[i] channels. Every
+    touch of a stored pixel is linked to the previous row touching the same pixel with a tap of the same segment
+    (-1: none). Returns (unlinked: the weighted touches with no previous row, head[x]: those of the
     segments flagged in `heads` by rows < x, entering, ending, spans, starting, fits); `fits` is False (and
     `starting` empty) when spans x (m + 1) exceeds `max_table`."""
     last_row = np.empty(stored.size, dtype=np.int64)
