@@ -7,7 +7,8 @@
   the same pixel (a pair p < r with a weight: the channels it stands for), summed into chunking_crossings' tables in
   the same walk (the pairs are never listed: they are many, M x taps per segment). A chunk of rows [a, b) counts
   as new, beyond its touches with no earlier row, the pairs that enter it from before: X(a, b) = weight of the
-  pairs with p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
+  pairs with p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after
+  the first.
 """
 from __future__ import annotations
 
