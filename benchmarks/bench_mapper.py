@@ -44,7 +44,9 @@ import numpy as np
 
 import sim
 from sim.analytical import systolic
+from sim.mapping import footprint as footprint_module
 from sim.mapping.footprint import FootprintCounter, footprint_counter, is_plain_matrix
+from sim.mapper import search as mapper_search
 from sim.mapper.search import BOUND_RUNS, MapperCache, objective_of
 from sim.mapper.space import layer_space
 from sim.workload.layer import Layer
@@ -506,6 +508,14 @@ def _without_reuse():
     return stack
 
 
+def _cold_caches() -> None:
+    """Empty the per-process memos of pure functions (a record's tiling count, a layer's read set, the ladders), so
+    that every timed search starts as the first one in a process does: no mode inherits another's work."""
+    systolic._one_tiling_footprints.cache_clear()
+    footprint_module.ifmap_read_elements.cache_clear()
+    mapper_search._geometric_ladder.cache_clear()
+
+
 def search_time(trace_path: Path = ROOT / "traces" / "resnet18.csv", top_ks=(1, 3)) -> list[dict]:
     """The ZigZag comparison's search (ResNet-18 at 8 bits, latency then energy) on both matched configs, per top-k:
     with the reuse (one cache for both calls, engine runs that cannot win skipped, the engine's fast path) and
@@ -521,6 +531,7 @@ def search_time(trace_path: Path = ROOT / "traces" / "resnet18.csv", top_ks=(1, 
             for mode in ("without reuse", "with reuse"):
                 stack = _without_reuse() if mode == "without reuse" else None
                 cache = MapperCache()
+                _cold_caches()
                 start, cpu = time.perf_counter(), time.process_time()
                 with stack if stack is not None else nullcontext():
                     results = [sim.map(layers, hw, objective=objective, top_k=top_k,

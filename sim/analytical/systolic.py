@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 import time
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -214,6 +215,8 @@ def _hold_cycles(size_bytes, bandwidth):
 
 # From this many ws chunkings of one row extent, counting them together beats one tiling at a time.
 MANY_CHUNKINGS = 32
+# Or from this many chunks in all per row of M (c * 8 >= M): one tiling's count grows with its chunks, the batch's not.
+ROWS_PER_BATCHED_CHUNK = 8
 
 
 def _edges(extent: int, step: int) -> np.ndarray:
@@ -239,9 +242,9 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     if is_plain_matrix(layer):
         return g.m * g.k, first_m * first_k
     second = _where(dataflow == IS, col_ext, chunks)
-    block_footprints = footprint_counter(layer)
     if isinstance(dataflow, int):
-        return _tiling_footprints(g, block_footprints, dataflow, row_ext, second)
+        return _one_tiling_footprints(layer, dataflow, int(row_ext), int(second))
+    block_footprints = footprint_counter(layer)
     shape = np.broadcast_shapes(np.shape(dataflow), np.shape(row_ext), np.shape(second))
     keys = np.stack([np.broadcast_to(v, shape).ravel() for v in (dataflow, row_ext, second)], axis=1)
     # One int64 key per row (np.unique over rows of a 2-D array is many times slower on large batches).
@@ -259,7 +262,7 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     # ws: many chunkings of M over one row extent at once where the linked-touch work is small enough.
     for step in np.unique(distinct[distinct[:, 0] == WS, 1]).tolist():
         rows = np.flatnonzero((distinct[:, 0] == WS) & (distinct[:, 1] == step))
-        if rows.size >= MANY_CHUNKINGS:
+        if rows.size >= MANY_CHUNKINGS or int(distinct[rows, 2].sum()) * ROWS_PER_BATCHED_CHUNK >= g.m:
             counted = block_footprints.m_chunkings(_edges(g.k, step), g.m, distinct[rows, 2])
             if counted is not None:
                 total[rows], first[rows] = counted
@@ -274,6 +277,12 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)
     inverse = inverse.ravel()
     return total[inverse].reshape(shape), first[inverse].reshape(shape)
+
+
+# One record's count is asked again for each residency it is priced under and each time the record is priced.
+@lru_cache(maxsize=4096)
+def _one_tiling_footprints(layer: Layer, flow: int, step: int, other: int) -> tuple[int, int]:
+    return _tiling_footprints(layer.gemm, footprint_counter(layer), flow, step, other)
 
 
 def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) -> tuple[int, int]:
@@ -964,16 +973,22 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
     none = {name: np.zeros(shape, dtype=bool) for name in names}
     # A level that stages no operand's slot and is no stationary register changes nothing: halves always fit.
     psum = psum_register(hw)
-    used = {stage_name(hw.hierarchy, operand) for operand in OPERANDS} | {
+    stages = {stage_name(hw.hierarchy, operand) for operand in OPERANDS}
+    used = stages | {
         level.name for level in (stationary_register(hw, "filter"), stationary_register(hw, "ifmap"), psum) if level}
     decision = {}
+    # Halving a level that stages no operand's slot leaves the slots as they are: those trials share one check.
+    checked: dict[str | None, np.ndarray] = {}
     for name in names:
         if name not in used:
             decision[name] = np.ones(shape, dtype=bool)
             continue
-        trial = {**none, name: np.ones(shape, dtype=bool)}
-        capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
-        valid, _, _, _ = check(capacity, np.zeros(shape, dtype=bool), False)
+        slots = name if name in stages else None
+        if slots not in checked:
+            trial = none if slots is None else {**none, name: np.ones(shape, dtype=bool)}
+            capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
+            checked[slots] = check(capacity, np.zeros(shape, dtype=bool), False)[0]
+        valid = checked[slots]
         # The stationary register's half must hold the candidate's F row-fold elements per PE.
         for code, stationary in ((WS, "filter"), (IS, "ifmap")):
             level = stationary_register(hw, stationary)

@@ -3,10 +3,12 @@
 - tap_range_touches: over fixed row blocks (os row folds, is column folds), each (row, tap) touch of a stored pixel
   linked to the previous tap touching the same pixel within the block; a taps x taps count table gives the union of
   every tap range (sim.mapping.footprint turns it into sums).
-- row_links / pair_tables / chunking_crossings (ws chunkings of M): every touch linked to the previous row touching
-  the same pixel (a pair p < r with a weight: the channels it stands for). A chunk of rows [a, b) counts as new,
-  beyond its touches with no earlier row, the pairs that enter it from before: X(a, b) = weight of the pairs with
-  p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after the first.
+- segment_pair_tables / chunking_crossings (ws chunkings of M): every touch linked to the previous row touching
+  the same pixel (a pair p < r with a weight: the channels it stands for), summed into chunking_crossings' tables in
+  the same walk (the pairs are never listed: they are many, M x taps per segment). A chunk of rows [a, b) counts
+  as new, beyond its touches with no earlier row, the pairs that enter it from before: X(a, b) = weight of the
+  pairs with p < a <= r < b. A chunking's footprint sum is the unlinked touches plus X summed over its chunks after
+  the first.
 """
 from __future__ import annotations
 
@@ -118,44 +120,49 @@ def tap_range_touches(base: np.ndarray, offsets: np.ndarray, stored: np.ndarray,
 
 
 @njit(cache=True)
-def row_links(base: np.ndarray, offsets: np.ndarray, stored: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, previous) of every touch of a stored pixel by rows 0..M-1 (`base`: each row's position of the
-    range's first tap) with the taps at `offsets`: the touching row and the previous row touching the same pixel
-    (-1: none), rows in increasing order."""
-    touches = 0
+def _forget_rows(base: np.ndarray, offsets: np.ndarray, last_row: np.ndarray, lo: int, hi: int) -> None:
+    """No row has touched the pixels of taps lo..hi yet: a segment's links start afresh (rows in increasing order)."""
     for row in range(base.size):
-        for offset in offsets:
-            touches += stored[base[row] + offset]
-    rows = np.empty(touches, dtype=np.int64)
-    previous = np.empty(touches, dtype=np.int64)
-    last_row = np.full(stored.size, -1, dtype=np.int64)
-    index = 0
-    for row in range(base.size):
-        for offset in offsets:
-            position = base[row] + offset
-            if stored[position]:
-                rows[index], previous[index] = row, last_row[position]
-                last_row[position] = row
-                index += 1
-    return rows, previous
+        for tap in range(lo, hi + 1):
+            last_row[base[row] + offsets[tap]] = -1
 
 
 @njit(cache=True)
-def pair_tables(previous: np.ndarray, rows: np.ndarray, weight: np.ndarray,
-                m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """chunking_crossings' inputs from the linked pairs (p = previous < r = rows, with weights): entering[a] (pairs
-    with p < a <= r), ending[x] (pairs with r < x), the distinct spans r - p increasing, and starting[k, x] (pairs of
-    span spans[k] with p < x); each over x = 0..m."""
+def segment_pair_tables(base: np.ndarray, offsets: np.ndarray, stored: np.ndarray, lows: np.ndarray,
+                        highs: np.ndarray, weights: np.ndarray, heads: np.ndarray, m: int, max_table: int):
+    """chunking_crossings' tables of the linked pairs of several channel segments, without listing the pairs:
+    entering[a] (pairs with p < a <= r), ending[x] (pairs with r < x), the distinct spans r - p increasing, and
+    starting[k, x] (pairs of span spans[k] with p < x), weighted, over x = 0..m. Segment i covers taps
+    lows[i]..highs[i] (offsets from `base`, each row's position of tap 0) and stands for weights[i] channels. Every
+    touch of a stored pixel is linked to the previous row touching the same pixel with a tap of the same segment
+    (-1: none). Returns (unlinked: the weighted touches with no previous row, head[x]: those of the
+    segments flagged in `heads` by rows < x, entering, ending, spans, starting, fits); `fits` is False (and
+    `starting` empty) when spans x (m + 1) exceeds `max_table`."""
+    last_row = np.empty(stored.size, dtype=np.int64)
     entering = np.zeros(m + 1, dtype=np.int64)
     ending = np.zeros(m + 1, dtype=np.int64)
+    head = np.zeros(m + 1, dtype=np.int64)
     index = np.full(m + 1, -1, dtype=np.int64)
-    for i in range(rows.size):
-        p, r, w = previous[i], rows[i], weight[i]
-        entering[p + 1] += w
-        if r + 1 <= m:
-            entering[r + 1] -= w
-            ending[r + 1] += w
-        index[r - p] = 0
+    unlinked = 0
+    for i in range(lows.size):
+        _forget_rows(base, offsets, last_row, lows[i], highs[i])
+        w = weights[i]
+        for row in range(base.size):
+            for tap in range(lows[i], highs[i] + 1):
+                position = base[row] + offsets[tap]
+                if stored[position]:
+                    p = last_row[position]
+                    if p < 0:
+                        unlinked += w
+                        if heads[i]:
+                            head[row + 1] += w
+                    else:
+                        entering[p + 1] += w
+                        if row + 1 <= m:
+                            entering[row + 1] -= w
+                            ending[row + 1] += w
+                        index[row - p] = 0
+                    last_row[position] = row
     count = 0
     for d in range(m + 1):
         if index[d] == 0:
@@ -165,13 +172,25 @@ def pair_tables(previous: np.ndarray, rows: np.ndarray, weight: np.ndarray,
     for d in range(m + 1):
         if index[d] >= 0:
             spans[index[d]] = d
+    for a in range(1, m + 1):
+        head[a] += head[a - 1]
+    if count * (m + 1) > max_table:
+        return unlinked, head, entering, ending, spans, np.zeros((0, m + 1), dtype=np.int64), False
     starting = np.zeros((count, m + 1), dtype=np.int64)
-    for i in range(rows.size):
-        if previous[i] + 1 <= m:
-            starting[index[rows[i] - previous[i]], previous[i] + 1] += weight[i]
+    for i in range(lows.size):  # the pairs again, now that each span has its row in `starting`
+        _forget_rows(base, offsets, last_row, lows[i], highs[i])
+        w = weights[i]
+        for row in range(base.size):
+            for tap in range(lows[i], highs[i] + 1):
+                position = base[row] + offsets[tap]
+                if stored[position]:
+                    p = last_row[position]
+                    if p >= 0 and p + 1 <= m:
+                        starting[index[row - p], p + 1] += w
+                    last_row[position] = row
     for a in range(1, m + 1):
         entering[a] += entering[a - 1]
         ending[a] += ending[a - 1]
         for k in range(count):
             starting[k, a] += starting[k, a - 1]
-    return entering, ending, spans, starting
+    return unlinked, head, entering, ending, spans, starting, True

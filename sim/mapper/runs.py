@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from sim.hardware.spec import Hardware
+from sim.mapper.space import Space, layer_space
 from sim.mapping.record import Mapping
 from sim.mapping.residency import IN_DRAM, Residency, trace_residency
 from sim.records import LayerResult
@@ -45,10 +46,17 @@ class LayerRuns:
     def __init__(self, hw: Hardware, seed: int, store: dict, hw_key: str) -> None:
         self.hw, self.seed, self.store, self.hw_key = hw, seed, store, hw_key
         self.engine_runs = 0  # engine runs done by this object (cache misses): layers, or whole traces
+        self._shapes: dict[Layer, Layer] = {}  # layer -> its shape (named "layer"): made once, not per look-up
+
+    def _shape(self, layer: Layer) -> Layer:
+        shape = self._shapes.get(layer)
+        if shape is None:
+            shape = self._shapes[layer] = replace(layer, name="layer")
+        return shape
 
     def engine(self, layer: Layer, mapping: Mapping, residency: Residency = IN_DRAM) -> LayerResult:
         """`layer` alone on `mapping` with `residency` through the engine, as `sim.simulate` reports it."""
-        key = ("engine", replace(layer, name="layer"), mapping, residency, self.hw_key, self.seed)
+        key = ("engine", self._shape(layer), mapping, residency, self.hw_key, self.seed)
         result = self.store.get(key)
         if result is None:
             result = self.store[key] = self._engine_layer(layer, mapping, residency)
@@ -59,15 +67,26 @@ class LayerRuns:
         """`sim.analytical.systolic.estimate_systolic` of `layer` on `mapping` with `residency`."""
         from sim.analytical.systolic import estimate_systolic
 
-        key = ("closed_form", replace(layer, name="layer"), mapping, residency, self.hw_key)
+        key = ("closed_form", self._shape(layer), mapping, residency, self.hw_key)
         result = self.store.get(key)
         if result is None:
             result = self.store[key] = estimate_systolic(layer, self.hw, mapping, residency=residency)
         return _named(result, layer)
 
+    def space(self, layer: Layer) -> Space:
+        """`layer`'s mapping space (sim.mapper.space.layer_space), built once per layer shape (an empty one, whose
+        refusal names the layer, each time)."""
+        key = ("space", self._shape(layer), self.hw_key)
+        space = self.store.get(key)
+        if space is None:
+            space = layer_space(layer, self.hw)
+            if space.families:
+                self.store[key] = space
+        return space
+
     def scores(self, layer: Layer) -> dict:
         """The batched closed form's values of the candidates scored so far on `layer`'s shape (sim.mapper.search)."""
-        return self.store.setdefault(("scores", replace(layer, name="layer"), self.hw_key), {})
+        return self.store.setdefault(("scores", self._shape(layer), self.hw_key), {})
 
     def _engine_layer(self, layer: Layer, mapping: Mapping, residency: Residency) -> LayerResult:
         if composes((layer,), self.hw):

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
 from sim.mapper.runs import LayerRuns
-from sim.mapper.space import Candidates, Space, concat_families, layer_space
+from sim.mapper.space import Candidates, Space, concat_families
 from sim.mapping.buffering import auto_decision
 from sim.mapping.record import OPERANDS, Mapping
 from sim.mapping.systolic import DATAFLOW_NAMES, fit_mapping, map_systolic
@@ -184,8 +185,14 @@ def _order(batch: Candidates, score: np.ndarray, tie_break: np.ndarray | None = 
 def _ladder(low: int, high: int, steps: int) -> np.ndarray:
     if high - low + 1 <= steps:
         return np.arange(low, high + 1, dtype=np.int64)
+    return np.array(_geometric_ladder(low, high, steps), dtype=np.int64)
+
+
+# The same ladders come back for every family of a layer's space and for each objective searched on it.
+@lru_cache(maxsize=1 << 14)
+def _geometric_ladder(low: int, high: int, steps: int) -> tuple[int, ...]:
     points = np.geomspace(low, high, steps)
-    return np.unique(np.concatenate([[low, high], np.round(points).astype(np.int64)]))
+    return tuple(np.unique(np.concatenate([[low, high], np.round(points).astype(np.int64)])).tolist())
 
 
 def _named(layer: Layer, hw: Hardware) -> dict[str, Mapping]:
@@ -396,23 +403,27 @@ def search_layer(layer: Layer, hw: Hardware, *, objective: str = "latency", budg
                                       deadline=deadline)
     start = time.perf_counter()
     budget = budget or DEFAULT_BUDGET
-    space = layer_space(layer, hw)
+    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
+    space = runs.space(layer)
     if not space.families:
         raise MappingError(f"layer '{layer.name}': no mapping of the space fits the hardware "
                            f"({space.refusal})", field=f"{layer.name}", value=hw.name,
                            allowed="buffers large enough for one fold's tiles")
-    runs = runs if runs is not None else LayerRuns(hw, seed, {}, hw.model_dump_json())
     batch, score, values, strategy = _search_candidates(layer, hw, space, objective, budget, seed, deadline,
                                                         runs.scores(layer))
     order = _order(batch, score, values["tie_break"])
     finite = order[np.isfinite(score[order])]
     named = _named(layer, hw)
     picked: list[Mapping] = []
-    # The best F = 1 candidate is validated too: the closed form may rank an F > 1 first that the engine does not.
-    today = finite[batch.fill[finite] == 1][:1].tolist()
-    for i in finite[:max(top_k, 1)].tolist() + [i for i in today if i not in finite[:max(top_k, 1)]]:
+    for i in finite[:max(top_k, 1)].tolist():
         picked.append(batch.record(layer, hw, i))
-    must = len(picked)  # the top-k and the best F = 1 always run through the engine
+    must = len(picked)  # the top-k always run through the engine
+    # The best F = 1 candidate is validated too where it can win: the closed form may rank an F > 1 first that the
+    # engine runs slower, and then the F = 1 one's closed form is within the skip margin of that engine number.
+    for i in finite[batch.fill[finite] == 1][:1].tolist():
+        record = batch.record(layer, hw, i)
+        if record not in picked:
+            picked.append(record)
     for record in named.values():  # the baselines: always scored the same way as the winners
         if record not in picked:
             picked.append(record)

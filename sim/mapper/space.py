@@ -122,12 +122,20 @@ def concat_families(parts: list[tuple[Family, np.ndarray]]) -> Candidates:
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Candidates(empty, empty, (empty.astype(bool),) * 3, empty.astype(bool), empty, empty)
-    flows = np.concatenate([np.full(c.size, f.dataflow, dtype=np.int64) for f, c in parts])
-    chunks = np.concatenate([c for _, c in parts]).astype(np.int64)
-    whole = tuple(np.concatenate([np.full(c.size, f.whole[i], dtype=bool) for f, c in parts]) for i in range(3))
-    outside = np.concatenate([np.full(c.size, f.outside, dtype=bool) for f, c in parts])
-    fill = np.concatenate([np.full(c.size, f.fill, dtype=np.int64) for f, c in parts])
-    run = np.concatenate([np.minimum(f.run, -(-f.temporal // np.asarray(c, dtype=np.int64))) for f, c in parts])
+    # Each family's fields repeated over its chunk counts (one np.repeat per field: the random samples are many
+    # one-candidate parts).
+    sizes = np.array([np.size(c) for _, c in parts], dtype=np.int64)
+
+    def per_candidate(values: list, dtype) -> np.ndarray:
+        return np.repeat(np.array(values, dtype=dtype), sizes)
+
+    chunks = np.concatenate([np.asarray(c, dtype=np.int64).ravel() for _, c in parts])
+    flows = per_candidate([f.dataflow for f, _ in parts], np.int64)
+    whole = tuple(per_candidate([f.whole[i] for f, _ in parts], bool) for i in range(3))
+    outside = per_candidate([f.outside for f, _ in parts], bool)
+    fill = per_candidate([f.fill for f, _ in parts], np.int64)
+    run = np.minimum(per_candidate([f.run for f, _ in parts], np.int64),
+                     -(-per_candidate([f.temporal for f, _ in parts], np.int64) // chunks))
     return Candidates(flows, chunks, whole, outside, fill, run.astype(np.int64))
 
 

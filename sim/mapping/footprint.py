@@ -431,35 +431,39 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         k_edges = np.asarray(k_edges, dtype=np.int64)
         chunks = np.asarray(chunks, dtype=np.int64)
         first_end = m // chunks  # the first row chunk is rows 0:m // c
-        unlinked = 0
         firsts = np.zeros(chunks.size, dtype=np.int64)
-        pooled: list[tuple[np.ndarray, np.ndarray, int]] = []
-        for j, (k0, k1) in enumerate(pairwise(k_edges.tolist())):
-            for size, pa, pb in _segments(k0, k1, channels):
+        # Blocks within one tap (most, when channels >= the row extent): every touch unlinked, all at once.
+        k0s, k1s = k_edges[:-1], k_edges[1:]
+        tap_of = k0s // channels
+        within = tap_of == (k1s - 1) // channels
+        every_tap = np.arange(layer.filter_h * taps_w, dtype=np.int64)
+        single = tap_prefix(every_tap, m, arrays) - tap_prefix(every_tap, 0, arrays)
+        unlinked = int(((k1s - k0s) * single[tap_of])[within].sum())
+        if within.size and within[0]:
+            firsts += int(k1s[0] - k0s[0]) * (tap_prefix(int(tap_of[0]), first_end, arrays)
+                                              - tap_prefix(int(tap_of[0]), 0, arrays))
+        segments = []  # (first tap, last tap, channels, in the first block) of the groups over several taps
+        for j in np.flatnonzero(~within).tolist():
+            for size, pa, pb in _segments(int(k0s[j]), int(k1s[j]), channels):
                 if pa == pb:
-                    unlinked += size * int(tap_prefix(pa, m, arrays) - tap_prefix(pa, 0, arrays))
+                    unlinked += size * int(single[pa])
                     if j == 0:
                         firsts += size * (tap_prefix(pa, first_end, arrays) - tap_prefix(pa, 0, arrays))
-                    continue
-                base, offset, stored = touch_layout()
-                rows, previous = footprint_chunks.row_links(base, offset[pa:pb + 1], stored)
-                linked = previous >= 0
-                unlinked += size * int((~linked).sum())
-                pooled.append((previous[linked], rows[linked], size))
-                if j == 0:
-                    # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
-                    starts = np.sort(rows[~linked])
-                    firsts += size * np.searchsorted(starts, first_end, side="left")
+                else:
+                    segments.append((pa, pb, size, j == 0))
         totals = np.full(chunks.size, unlinked, dtype=np.int64)
-        previous = np.concatenate([p for p, _, _ in pooled] + [np.zeros(0, dtype=np.int64)])
-        if previous.size:
-            rows = np.concatenate([r for _, r, _ in pooled])
-            weight = np.concatenate([np.full(p.size, w, dtype=np.int64) for p, _, w in pooled])
-            spans = np.flatnonzero(np.bincount(rows - previous))  # the distinct spans of the linked pairs
-            if spans.size * (m + 1) > max_table:
+        if segments:
+            base, offset, stored = touch_layout()
+            lows, highs, weights, heads = (np.array(column, dtype=np.int64) for column in zip(*segments))
+            linked_unlinked, head, entering, ending, spans, starting, fits = footprint_chunks.segment_pair_tables(
+                base, offset, stored, lows, highs, weights, heads.astype(bool), m, max_table)
+            if not fits:
                 return None
-            totals += footprint_chunks.chunking_crossings(m, chunks, *footprint_chunks.pair_tables(previous, rows,
-                                                                                                 weight, m))
+            # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
+            firsts += head[first_end]
+            totals += linked_unlinked
+            if spans.size:
+                totals += footprint_chunks.chunking_crossings(m, chunks, entering, ending, spans, starting)
         return totals, firsts
 
     return FootprintCounter(count, k_chunkings, m_chunkings, k_tilings)
