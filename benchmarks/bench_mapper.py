@@ -604,19 +604,17 @@ def main() -> None:
     if args.bound_runs:
         rows = bound_runs_cost()
         print_bound_runs(rows)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "bench_mapper_bound_runs.json").write_text(json.dumps(
-            {"machine": platform.platform(), "python": platform.python_version(), "rows": rows}, indent=2) + "\n")
+        write_results("bench_mapper_bound_runs.json", rows=rows)
         return
     if args.scoring_only:
-        scoring_main()
+        conv = conv_scoring()
+        print_conv_scoring(conv)
+        write_results("bench_mapper_scoring.json", conv_scoring=conv)
         return
     if args.search_time:
         rows = search_time()
         print_search_time(rows)
-        RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / "bench_mapper_search_time.json").write_text(json.dumps(
-            {"machine": platform.platform(), "python": platform.python_version(), "rows": rows}, indent=2) + "\n")
+        write_results("bench_mapper_search_time.json", rows=rows)
         return
     hws = {name: sim.load_hardware(ROOT / path) for name, path in CONFIGS.items()}
     if args.quick:
@@ -666,21 +664,17 @@ def main() -> None:
     print_energy_gaps(gaps)
     timing = search_time()
     print_search_time(timing)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = {"machine": platform.platform(), "python": platform.python_version(), "quick": args.quick,
-           "networks": rows, "scoring": rates, "conv_scoring": conv, "directive": directive, "search_time": timing,
-           "zigzag": zigzag if zigzag is not None else f"skipped: {ZIGZAG_RESULTS.name} not found",
-           "zigzag_energy_gaps": gaps if gaps is not None else f"skipped: {ZIGZAG_RESULTS.name} not found"}
-    (RESULTS / "bench_mapper.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    missing = f"skipped: {ZIGZAG_RESULTS.name} not found"
+    write_results("bench_mapper.json", quick=args.quick, networks=rows, scoring=rates, conv_scoring=conv,
+                  directive=directive, search_time=timing, zigzag=zigzag if zigzag is not None else missing,
+                  zigzag_energy_gaps=gaps if gaps is not None else missing)
 
 
-def scoring_main() -> None:
-    """--scoring-only: the conv shapes' scoring rates, written to benchmarks/results/bench_mapper_scoring.json."""
-    conv = conv_scoring()
-    print_conv_scoring(conv)
+def write_results(name: str, **sections) -> None:
+    """benchmarks/results/`name`: the machine and Python version, then `sections`."""
     RESULTS.mkdir(parents=True, exist_ok=True)
-    out = {"machine": platform.platform(), "python": platform.python_version(), "conv_scoring": conv}
-    (RESULTS / "bench_mapper_scoring.json").write_text(json.dumps(out, indent=2, default=float) + "\n")
+    out = {"machine": platform.platform(), "python": platform.python_version(), **sections}
+    (RESULTS / name).write_text(json.dumps(out, indent=2, default=float) + "\n")
 
 
 if __name__ == "__main__":
