@@ -56,18 +56,26 @@ def check_registers(layer: Layer, hw: Hardware) -> None:
                                    allowed=f">= {need} bytes for {operand}")
 
 
+def _register_elements(layer: Layer, hw: Hardware, operand: str, width: str,
+                       halved: bool | None) -> tuple[int, int | None]:
+    """(the most `width`-byte elements one PE's innermost register for `operand` holds, a half when double-buffered
+    (`halved`: a mapping's decision, else the declaration, "auto" whole); that level's index), (1, None) without
+    such a register."""
+    for index, level in enumerate(hw.hierarchy[:-1]):
+        if level.kind == "register_file" and operand in level.operands:
+            half = level.double_buffered is True if halved is None else halved
+            usable = share_bytes(level, operand) // (2 if half else 1)
+            return max(usable // _bytes(layer)[width], 1), index
+    return 1, None
+
+
 def max_row_folds_per_fill(layer: Layer, hw: Hardware, stationary: str,
                            halved: bool | None = None) -> tuple[int, int | None]:
     """(the most row folds' stationary elements one PE's innermost register for `stationary` holds, that level's
     index): its bytes (a half when double-buffered: the next fill loads into the other; `halved`: a mapping's
     decision, else the declaration, "auto" whole) over the element's bytes; (1, None) without such a register
     (today's [buffers] configs: one element per PE)."""
-    for index, level in enumerate(hw.hierarchy[:-1]):
-        if level.kind == "register_file" and stationary in level.operands:
-            half = level.double_buffered is True if halved is None else halved
-            usable = share_bytes(level, stationary) // (2 if half else 1)
-            return max(usable // _bytes(layer)[stationary], 1), index
-    return 1, None
+    return _register_elements(layer, hw, stationary, stationary, halved)
 
 
 def max_streamed_per_stationary_read(layer: Layer, hw: Hardware,
@@ -75,12 +83,7 @@ def max_streamed_per_stationary_read(layer: Layer, hw: Hardware,
     """(the most partial sums one PE's innermost register for ofmap holds at the psum width, a half when
     double-buffered (`halved`: a mapping's decision, else the declaration, "auto" whole): u's limit,
     Mapping.streamed_per_stationary_read; that level's index), (1, None) without one."""
-    for index, level in enumerate(hw.hierarchy[:-1]):
-        if level.kind == "register_file" and "ofmap" in level.operands:
-            half = level.double_buffered is True if halved is None else halved
-            usable = share_bytes(level, "ofmap") // (2 if half else 1)
-            return max(usable // _bytes(layer)["psum"], 1), index
-    return 1, None
+    return _register_elements(layer, hw, "ofmap", "psum", halved)
 
 
 def check_run(layer: Layer, hw: Hardware, mapping: Mapping) -> None:

@@ -144,8 +144,7 @@ def register_fits_half(layer, hw: Hardware, mapping: Mapping) -> bool:
 def auto_decision(layer, hw: Hardware, mapping: Mapping) -> Mapping:
     """`mapping` with ZigZag's rule decided on `hw`'s "auto" levels: each runs double-buffered when the mapping's
     tiles still fit with it halved (a staging level's slots, a stationary register's fill, the psum register's run
-    of u partial sums), else single
-    (unchanged when `hw` declares no "auto")."""
+    of u partial sums), else single (unchanged when `hw` declares no "auto")."""
     from sim.mapping.systolic import check_mapping
 
     if not has_auto(hw):
@@ -153,6 +152,7 @@ def auto_decision(layer, hw: Hardware, mapping: Mapping) -> Mapping:
     declared = declarations(hw, mapping.stationary)
     static = [name for name, value in declared.items() if value is True]
     register = resolve(hw, mapping).stationary_register
+    psum = psum_register(hw)
     chosen = []
     for name, value in declared.items():
         if value != "auto":
@@ -164,7 +164,6 @@ def auto_decision(layer, hw: Hardware, mapping: Mapping) -> Mapping:
             continue
         if name == register and not register_fits_half(layer, hw, trial):
             continue
-        psum = psum_register(hw)
         if psum is not None and name == psum.name and not psum_fits_half(layer, hw, trial):
             continue
         chosen.append(name)
