@@ -138,18 +138,10 @@ def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "tr
     if not path.is_file():
         return None
     data = json.loads(path.read_text())
-    trace = sim.load_trace(trace_path)
     out = {"zigzag_version": data.get("zigzag_version", ""), "accelerators": {}}
-    for name, acc in data["accelerators"].items():
-        config = root / acc["sim_config"]
-        if not config.is_file():
-            out["accelerators"][name] = {"skipped": f"config {acc['sim_config']} not found"}
-            continue
-        hw = sim.load_hardware(config)
-        zz = {trace_name(layer["name"]): layer for layer in acc["layers"]}
-        layers = [replace(layer, **(precision or {})) for layer in trace.layers if layer.name in zz]
-        if not layers:
-            out["accelerators"][name] = {"skipped": "no layer of the trace matches ZigZag's layer names"}
+    for name, acc, hw, zz, layers, skipped in zigzag_matches(data, sim.load_trace(trace_path), root, precision):
+        if skipped:
+            out["accelerators"][name] = {"skipped": skipped}
             continue
         start, cpu = time.perf_counter(), time.process_time()
         cache = MapperCache()  # one per accelerator, as `sim sweep` per worker: the energy search reuses runs
@@ -177,6 +169,22 @@ def zigzag_comparison(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "tr
             "engine_runs": latency.engine_runs + energy.engine_runs,
         }
     return out
+
+
+def zigzag_matches(data: dict, trace, root: Path, precision: dict | None):
+    """Per accelerator of ZigZag's results `data`: (name, its entry, sim's hardware, ZigZag's layers by sim's layer
+    name, the trace's layers ZigZag ran at `precision`, ""), or with None for the last three and why it is skipped."""
+    for name, acc in data["accelerators"].items():
+        config = root / acc["sim_config"]
+        if not config.is_file():
+            yield name, acc, None, None, None, f"config {acc['sim_config']} not found"
+            continue
+        zz = {trace_name(layer["name"]): layer for layer in acc["layers"]}
+        layers = [replace(layer, **(precision or {})) for layer in trace.layers if layer.name in zz]
+        if not layers:
+            yield name, acc, None, None, None, "no layer of the trace matches ZigZag's layer names"
+            continue
+        yield name, acc, sim.load_hardware(config), zz, layers, ""
 
 
 def map_phases(result) -> dict[str, float]:
@@ -264,14 +272,8 @@ def zigzag_energy_gaps(path: Path = ZIGZAG_RESULTS, trace_path: Path = ROOT / "t
     data = json.loads(path.read_text())
     trace = sim.load_trace(trace_path)
     out = {"zigzag_version": data.get("zigzag_version", ""), "accelerators": {}}
-    for name, acc in data["accelerators"].items():
-        config = root / acc["sim_config"]
-        if not config.is_file():
-            continue
-        hw = sim.load_hardware(config)
-        zz = {trace_name(layer["name"]): layer for layer in acc["layers"]}
-        layers = [replace(layer, **(precision or {})) for layer in trace.layers if layer.name in zz]
-        if not layers:
+    for name, acc, hw, zz, layers, skipped in zigzag_matches(data, trace, root, precision):
+        if skipped:
             continue
         found = sim.map(layers, hw, objective="energy", top_k=top_k)
         run = sim.simulate(replace(trace, layers=tuple(layers)), hw, mapping=found.mappings())
