@@ -878,9 +878,7 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
         single = {name: not getattr(hw.buffers, name).double_buffered for name in OPERANDS}
     else:
         decision = _batch_decision(layer, hw, dataflow, fill, run, double_buffered, check)
-        capacity, single, register_halved, preload = _batch_buffering(layer, hw, dataflow, decision)
-        psum_halved = psum is not None and (decision.get(psum.name, False) if psum.double_buffered == "auto"
-                                            else psum.double_buffered is True)
+        capacity, single, register_halved, psum_halved, preload = _batch_buffering(layer, hw, dataflow, decision)
         valid, geometry, fill_used, run_ok = check(capacity, register_halved, psum_halved)
     geometry["chunks"] = np.where(valid, chunks, 1)
     plain = is_today(hw)
@@ -925,7 +923,8 @@ def estimate_systolic_mappings(layer: Layer, hw: Hardware, dataflow: np.ndarray,
 
 def _batch_buffering(layer: Layer, hw: Hardware, dataflow: np.ndarray, decision: dict[str, np.ndarray]):
     """(slot capacity per operand, whether each operand's slot is single (one buffer), stationary register halved,
-    stationary preload overlapped), per candidate, under `decision` on the "auto" levels (sim.mapping.buffering.resolve, vectorized)."""
+    psum register halved, stationary preload overlapped), per candidate, under `decision` on the "auto" levels
+    (sim.mapping.buffering.resolve, vectorized)."""
     from sim.mapping.buffering import STATIONARY_PSEUDO_LEVEL, stage_name
 
     def doubled(name: str, declared) -> np.ndarray | bool:
@@ -955,8 +954,10 @@ def _batch_buffering(layer: Layer, hw: Hardware, dataflow: np.ndarray, decision:
         declared = hw.pe_array.double_buffered_stationary
         preload[code] = own if declared == "auto" else declared
     register_halved = np.where(dataflow == WS, register[WS], register[IS])
+    psum = psum_register(hw)
+    psum_halved = psum is not None and doubled(psum.name, psum.double_buffered)
     overlap = (dataflow != OS) & np.where(dataflow == WS, preload[WS], preload[IS])
-    return capacity, single, register_halved, overlap
+    return capacity, single, register_halved, psum_halved, overlap
 
 
 def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.ndarray, run: np.ndarray,
@@ -986,7 +987,7 @@ def _batch_decision(layer: Layer, hw: Hardware, dataflow: np.ndarray, fill: np.n
         slots = name if name in stages else None
         if slots not in checked:
             trial = none if slots is None else {**none, name: np.ones(shape, dtype=bool)}
-            capacity, _, _, _ = _batch_buffering(layer, hw, dataflow, trial)
+            capacity = _batch_buffering(layer, hw, dataflow, trial)[0]
             checked[slots] = check(capacity, np.zeros(shape, dtype=bool), False)[0]
         valid = checked[slots]
         # The stationary register's half must hold the candidate's F row-fold elements per PE.
