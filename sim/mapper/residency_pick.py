@@ -21,7 +21,7 @@ from sim.workload.trace import Trace
 @dataclass(frozen=True)
 class TraceChoice:
     """What the whole-trace check kept: `chosen` ("residency", "per_layer" or a named dataflow), every contender's
-    whole-trace objective by the picking model (a skipped one's: its closed form, a lower bound), and the per-layer
+    whole-trace objective by the picking model (a skipped one's: its closed form), and the per-layer
     numbers of the kept mappings in a whole run."""
 
     chosen: str
@@ -112,7 +112,7 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
     """The kept mappings of `trace` (see the module docstring); `searches`: the per-layer LayerSearch, trace order;
     `runs`: the model runs already done (sim.mapper.runs.LayerRuns), else a fresh store. A contender whose whole-trace
     closed-form objective exceeds the best engine objective so far by more than the search's skip margin is not run
-    through the engine (it cannot win: the closed form is a lower bound of the engine); its listed objective is
+    through the engine (it cannot win: the closed form is at most AGREEMENT above the engine); its listed objective is
     then that closed form's."""
     import sim
     from sim.errors import MappingError
@@ -122,7 +122,7 @@ def choose_across_layers(trace: Trace, hw: Hardware, searches, objective: str, s
     def value(item) -> tuple[float, float]:
         if item.engine_cycles is not None:
             return item.engine_cycles, item.engine_energy_pj
-        if engine:  # a baseline the validation skipped: its closed form, a lower bound of its engine numbers
+        if engine:  # a baseline the validation skipped: its closed form over (1 + AGREEMENT), a lower bound
             return item.cycles / (1 + AGREEMENT), item.energy_pj / (1 + AGREEMENT)
         return item.cycles, item.energy_pj
 

@@ -1,6 +1,6 @@
 """The search: per layer, score the space's candidates in batches with the vectorized analytical model, keep the
-best, validate the top-k with the engine (and up to BOUND_RUNS more whose closed form, a lower bound of the engine,
-is below the best engine number) and pick by the engine's numbers (docs/mapper.md).
+best, validate the top-k with the engine (and up to BOUND_RUNS more whose closed form is below the best engine
+number) and pick by the engine's numbers (docs/mapper.md).
 
 Strategy per layer: exhaustive when the capacity-pruned space has at most `budget` candidates; otherwise a seeded
 heuristic: a geometric ladder of chunk counts in every family, then zooms between ladder steps around the best
@@ -325,8 +325,8 @@ def _disagreement(analytical_cycles: int, engine_cycles: int, analytical_pj: flo
 
 def skip_margin(objective: str) -> float:
     """How far a candidate's closed-form objective may exceed the best engine objective and still be run: the closed
-    form is a lower bound of the engine (docs/systolic.md) up to AGREEMENT, on cycles and on energy (so squared for
-    their product)."""
+    form is at most AGREEMENT above the engine (docs/systolic.md; tests/properties/test_single_buffered_timing.py),
+    on cycles and on energy (so squared for their product), so a candidate beyond it cannot win."""
     return (1 + AGREEMENT) ** 2 if objective == "edp" else 1 + AGREEMENT
 
 
@@ -363,8 +363,9 @@ def _validate(layer: Layer, scored: list[Scored], runs: LayerRuns, must: int,
 def _below_best(layer: Layer, hw: Hardware, batch: Candidates, score: np.ndarray, values: dict, finite: np.ndarray,
                 scored: list[Scored], runs: LayerRuns, objective: str, limit: int) -> list[Scored]:
     """Engine numbers for up to `limit` more candidates whose closed form is below the best engine objective so far
-    by more than BOUND_GAIN of it: the closed form is a lower bound of the engine (docs/systolic.md), so only those can
-    still win, and the top-k's engine numbers may sit above their closed form by per-step costs it averages away.
+    by more than BOUND_GAIN of it: the closed form prices the engine's timeline on averages (docs/systolic.md), so the
+    top-k's engine numbers may sit above their closed form by per-step costs it averages away, and a candidate the
+    closed form puts clearly below them may still win.
     Fewest chunks first (fewer steps: the closed form is tighter and the engine run cheaper), then the better closed
     form; one candidate per closed-form objective value (candidates differing only in flags the numbers do not see
     tie there)."""
