@@ -296,10 +296,7 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
 
 
 def _merged(parts) -> tuple[Candidates, np.ndarray]:
-    batch = Candidates(np.concatenate([p[0].dataflow for p in parts]), np.concatenate([p[0].chunks for p in parts]),
-                       tuple(np.concatenate([p[0].whole[i] for p in parts]) for i in range(3)),
-                       np.concatenate([p[0].outside for p in parts]), np.concatenate([p[0].fill for p in parts]),
-                       np.concatenate([p[0].run for p in parts]))
+    batch = Candidates.concatenate([p[0] for p in parts])
     return batch, np.concatenate([p[1] for p in parts])
 
 

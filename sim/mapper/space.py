@@ -76,6 +76,14 @@ class Candidates:
         return Candidates(self.dataflow[index], self.chunks[index], tuple(w[index] for w in self.whole),
                           self.outside[index], self.fill[index], self.run[index])
 
+    @staticmethod
+    def concatenate(batches: list["Candidates"]) -> "Candidates":
+        """One batch of `batches`' candidates, in order."""
+        return Candidates(np.concatenate([b.dataflow for b in batches]), np.concatenate([b.chunks for b in batches]),
+                          tuple(np.concatenate([b.whole[i] for b in batches]) for i in range(3)),
+                          np.concatenate([b.outside for b in batches]), np.concatenate([b.fill for b in batches]),
+                          np.concatenate([b.run for b in batches]))
+
     def record(self, layer: Layer, hw: Hardware, i: int) -> Mapping:
         """Candidate `i` as the mapping record the models and mapping files take."""
         held = tuple(name for name, flags in zip(OPERANDS, self.whole) if flags[i])
