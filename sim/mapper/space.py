@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.analytical.levels import max_streamed_per_stationary_read
 from sim.errors import MappingError
 from sim.hardware.spec import Hardware
 from sim.mapping.buffering import auto_decision, auto_names
@@ -154,8 +155,6 @@ def systolic_space(layer: Layer, hw: Hardware) -> Space:
     totals = operand_totals(layer)
     g = layer.gemm
     families, raw, capacity_pruned, symmetry_pruned = [], 0, 0, 0
-    from sim.analytical.levels import max_streamed_per_stationary_read
-
     most_run = max_streamed_per_stationary_read(layer, hw)[0]
     refusal = ""
     for code in range(len(DATAFLOW_NAMES)):
