@@ -411,6 +411,7 @@ def scoring_rate(hw, layer: Layer, repeat: int = 3, baseline_sample: int | None 
             while run < runs or (spent < at_least_s and run < 50):
                 run += 1
                 footprint_s[0] = 0.0
+                _cold_caches()  # each run counts its tilings afresh (a layer's counter keeps them)
                 start = time.perf_counter()
                 values = chosen.estimate(layer, hw)
                 elapsed = time.perf_counter() - start
@@ -511,9 +512,10 @@ def _without_reuse():
 
 
 def _cold_caches() -> None:
-    """Empty the per-process memos of pure functions (a record's tiling count, a layer's read set, the ladders), so
-    that every timed search starts as the first one in a process does: no mode inherits another's work."""
-    systolic._one_tiling_footprints.cache_clear()
+    """Empty the per-process memos of pure functions (a layer's tiling counts and footprint counter, its read set, the
+    ladders), so that every timed search starts as the first one in a process does: no mode inherits another's
+    work."""
+    footprint_module._layer_counter.cache_clear()
     footprint_module.ifmap_read_elements.cache_clear()
     mapper_search._geometric_ladder.cache_clear()
 

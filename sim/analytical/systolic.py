@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import math
 import time
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -251,7 +250,24 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     bounds = keys.max(axis=0) + 1 if keys.size else np.ones(3, dtype=np.int64)
     flat = (keys[:, 0] * bounds[1] + keys[:, 1]) * bounds[2] + keys[:, 2]
     _, first_row, inverse = np.unique(flat, return_index=True, return_inverse=True)
-    distinct = keys[first_row]
+    # A layer's tilings come back batch after batch (the search's zoom rounds, the other objective's search, the
+    # records it validates and prices across layers): each is counted once, kept on the layer's counter.
+    known = block_footprints.tilings
+    distinct_keys = list(map(tuple, keys[first_row].tolist()))
+    new = [n for n, key in enumerate(distinct_keys) if key not in known]
+    if new:
+        counted = _count_tilings(layer, block_footprints, keys[first_row][new])
+        known.update(zip([distinct_keys[n] for n in new], counted))
+    found = np.array([known[key] for key in distinct_keys], dtype=np.int64).reshape(-1, 2)
+    inverse = inverse.ravel()
+    return found[inverse, 0].reshape(shape), found[inverse, 1].reshape(shape)
+
+
+def _count_tilings(layer: Layer, block_footprints, distinct: np.ndarray) -> list[tuple[int, int]]:
+    """(sum, first block's) per row of `distinct` (dataflow, row extent, chunks or column extent), counted many at
+    once where they share a row partition (os: every chunking of K, is: every row extent) or column blocks (ws: every
+    chunking of M)."""
+    g = layer.gemm
     total = np.empty(len(distinct), dtype=np.int64)
     first = np.empty(len(distinct), dtype=np.int64)
     # os: every chunking of K over one row extent at once (the mapper's long chunk ladders); the rest one by one.
@@ -275,14 +291,15 @@ def _ifmap_blocks(layer: Layer, dataflow, row_ext, col_ext, chunks):
     for i in np.flatnonzero(~chunked).tolist():
         flow, step, other = distinct[i].tolist()
         total[i], first[i] = _tiling_footprints(g, block_footprints, flow, step, other)
-    inverse = inverse.ravel()
-    return total[inverse].reshape(shape), first[inverse].reshape(shape)
+    return list(zip(total.tolist(), first.tolist()))
 
 
-# One record's count is asked again for each residency it is priced under and each time the record is priced.
-@lru_cache(maxsize=4096)
 def _one_tiling_footprints(layer: Layer, flow: int, step: int, other: int) -> tuple[int, int]:
-    return _tiling_footprints(layer.gemm, footprint_counter(layer), flow, step, other)
+    counter = footprint_counter(layer)
+    key = (flow, step, other)
+    if key not in counter.tilings:
+        counter.tilings[key] = _tiling_footprints(layer.gemm, counter, flow, step, other)
+    return counter.tilings[key]
 
 
 def _tiling_footprints(g, block_footprints, flow: int, step: int, other: int) -> tuple[int, int]:

@@ -47,20 +47,26 @@ def any_link(trace: Trace, hw: Hardware) -> bool:
 
 
 def _residency_costs(trace: Trace, hw: Hardware, options: list[list], objective: str, value, runs=None):
-    """cost[i][j][(ifmap_on_chip, ofmap_kept)] for option j of layer i (only the feasible residencies); `runs`: the
-    closed forms already computed (sim.mapper.runs.LayerRuns)."""
+    """cost[i][j][(ifmap_on_chip, ofmap_kept)] for option j of layer i (only the residencies the trace allows: an
+    ifmap on chip where the previous layer's output may stay, an ofmap kept where this one's may and nothing later
+    reads it from DRAM; and the option holds the tensor whole); `runs`: the closed forms already computed
+    (sim.mapper.runs.LayerRuns)."""
     from sim.mapper.runs import LayerRuns
     from sim.mapper.search import objective_of
 
     runs = runs if runs is not None else LayerRuns(hw, 0, {}, hw.model_dump_json())
+    linkable, skippable = possible_links(list(trace.layers), hw)
 
     costs = []
-    for layer, scored in zip(trace.layers, options):
+    for i, (layer, scored) in enumerate(zip(trace.layers, options)):
+        arrives = i > 0 and linkable[i - 1]
+        kept = linkable[i] and skippable[i]
         per_layer = []
         for item in scored:
             base_c, base_e = value(item)
             table = {(False, False): float(objective_of(objective, base_c, base_e))}
-            held_in, held_out = "ifmap" in item.mapping.whole, "ofmap" in item.mapping.whole
+            held_in = arrives and "ifmap" in item.mapping.whole
+            held_out = kept and "ofmap" in item.mapping.whole
             alone = None
             for flags in ((True, False), (False, True), (True, True)):
                 if (flags[0] and not held_in) or (flags[1] and not held_out):

@@ -18,6 +18,7 @@ import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
+from sim.heap import frozen_heap
 from sim.mapper.runs import LayerRuns
 from sim.mapper.space import Candidates, Space, concat_families
 from sim.mapping.buffering import auto_decision
@@ -227,25 +228,53 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         return batch, score, values, "exhaustive"
     # F = 1 (today's schedule) and F > 1 each get the budget: the F axis multiplies the families, and sharing one
     # budget would thin the F = 1 ladder the named mappings' neighbours are found on.
-    parts: list[tuple[Candidates, np.ndarray, dict]] = []
-    for phase, families in enumerate((tuple(f for f in space.families if f.fill == 1),
-                                      tuple(f for f in space.families if f.fill > 1))):
-        if families:
-            parts += _heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase,
-                                deadline, named if phase == 0 else concat_families([]), memo)
+    searches = [_heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase, deadline,
+                           named if phase == 0 else concat_families([]))
+                for phase, families in enumerate((tuple(f for f in space.families if f.fill == 1),
+                                                  tuple(f for f in space.families if f.fill > 1)))
+                if families]
+    parts = _in_lockstep(searches, lambda batch: _score(layer, hw, batch, objective, memo))
     batch, score = _merged(parts)
     values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
     return batch, score, values, "heuristic"
 
 
+def _in_lockstep(searches: list, score) -> list[tuple[Candidates, np.ndarray, dict]]:
+    """Run independent searches (generators that yield a batch to score, are sent back its (scores, values) and
+    return their scored parts) side by side: each round's batches are scored in one call of the batched model,
+    whose cost is mostly fixed per call. Each search sees exactly what it would alone. Returns every part."""
+    parts: list[list] = [[] for _ in searches]  # per search, in the order given (ties keep the scoring order)
+    asked = {}
+    for n, search in enumerate(searches):
+        try:
+            asked[n] = next(search)
+        except StopIteration as done:
+            parts[n] = done.value
+    while asked:
+        score_all, values_all = score(Candidates.concatenate(list(asked.values())))
+        start = 0
+        for n, batch in list(asked.items()):
+            stop = start + len(batch)
+            answer = (score_all[start:stop], {key: value[start:stop] for key, value in values_all.items()})
+            start = stop
+            try:
+                asked[n] = searches[n].send(answer)
+            except StopIteration as done:
+                del asked[n]
+                parts[n] = done.value
+    return [part for found in parts for part in found]
+
+
 def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int, deadline: float,
-               named: Candidates, memo: dict | None = None) -> list[tuple[Candidates, np.ndarray, dict]]:
-    """The seeded ladder / zoom / random search over `space`'s families within `budget`: the scored parts."""
+               named: Candidates):
+    """The seeded ladder / zoom / random search over `space`'s families within `budget`, as a generator: it yields
+    each batch to score, is sent back its (scores, SCORED values) and returns the scored parts (`_in_lockstep`)."""
     rng = np.random.default_rng(seed)
     seen: set[tuple] = set()
     parts: list[tuple[Candidates, np.ndarray, dict]] = []
 
-    def run(batch: Candidates) -> None:
+    def fresh(batch: Candidates) -> Candidates | None:
+        """The candidates of `batch` not seen yet, within the budget, in order (None if none)."""
         keep = []
         for i, key in enumerate(_keys(batch)):
             if len(seen) >= budget:
@@ -253,13 +282,14 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
             if key not in seen:
                 seen.add(key)
                 keep.append(i)
-        if keep:
-            sub = batch.take(np.array(keep, dtype=np.int64))
-            parts.append((sub, *_score(layer, hw, sub, objective, memo)))
+        return batch.take(np.array(keep, dtype=np.int64)) if keep else None
 
-    run(named)
     steps = max(2, min(LADDER, budget // max(len(space.families), 1)))
-    run(concat_families([(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families]))
+    # The named mappings, then a ladder of chunk counts in every family, scored together.
+    first = fresh(Candidates.concatenate([named, concat_families(
+        [(f, _ladder(int(f.counts[0]), int(f.counts[-1]), steps)) for f in space.families])]))
+    if first is not None:
+        parts.append((first, *(yield first)))
     # Zoom: around the best candidates, the chunk counts between their neighbours on the ladder, finer each round.
     families = {(f.dataflow, f.whole, f.outside, f.fill): f for f in space.families}
     for _ in range(8):
@@ -277,10 +307,10 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
             span = max(1, c // 4)
             low, high = max(int(family.counts[0]), c - span), min(int(family.counts[-1]), c + span)
             zoom.append((family, _ladder(low, high, steps)))
-        before = len(seen)
-        run(concat_families(zoom))
-        if len(seen) == before:
+        more = fresh(concat_families(zoom))
+        if more is None:
             break
+        parts.append((more, *(yield more)))
     # Seeded random samples with what is left.
     while len(seen) < budget and time.perf_counter() <= deadline:
         left = budget - len(seen)
@@ -288,10 +318,10 @@ def _heuristic(layer: Layer, hw: Hardware, space: Space, objective: str, budget:
         sample = [(space.families[p], np.array([rng.integers(space.families[p].counts[0],
                                                              space.families[p].counts[-1] + 1)]))
                   for p in picks.tolist()]
-        before = len(seen)
-        run(concat_families(sample))
-        if len(seen) == before:
+        more = fresh(concat_families(sample))
+        if more is None:
             break
+        parts.append((more, *(yield more)))
     return parts
 
 
@@ -467,6 +497,13 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     """Search every layer of `trace` on `hw`. A Ctrl-C stops the search and returns what was found, marked
     incomplete (`complete=False`, the layers not searched in `missing`)."""
     check_settings(objective, budget, time_limit_s, top_k)
+    with frozen_heap():  # the search allocates many short-lived objects: full collections skip the process's heap
+        return _map_trace(trace, hw, objective=objective, budget=budget, time_limit_s=time_limit_s, seed=seed,
+                          top_k=top_k, cache=cache)
+
+
+def _map_trace(trace: Trace, hw: Hardware, *, objective: str, budget: int | None, time_limit_s: float | None,
+               seed: int, top_k: int, cache: MapperCache | None) -> MapResult:
     names = [layer.name for layer in trace.layers]
     if len(set(names)) != len(names):  # the answer is a mapping per layer name (a mapping file)
         raise MappingError("the mapper answers a mapping per layer name, and this trace repeats a name",

@@ -26,7 +26,7 @@ is), from the same links summed into small tables (loops in sim.kernels.footprin
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 
@@ -86,6 +86,7 @@ TOUCHES_PER_PRODUCT_COUNT = 500
 FEW_BLOCKS = 64
 # Memory bound (int64 entries) of the batched ws count; above it the caller counts tiling by tiling.
 MAX_CROSSING_TABLE = 1 << 24  # ws chunkings: a prefix count over M per distinct span of a linked pair
+KEPT_CROSSING_TABLE = 1 << 20  # ... kept for the next batch of the same column blocks up to this size
 
 
 def _raster_rectangles(start: int, stop: int, width: int) -> list[tuple[int, int, int, int]]:
@@ -147,7 +148,16 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
                       touches_per_product_count: int = TOUCHES_PER_PRODUCT_COUNT):
     """`block_footprints` for one layer, as a function that keeps what it derived (1-D prefix counts, bitsets of
     touched pixel rows and columns, whole-image unions, linked touches) between calls: for callers that count many
-    tilings of one layer (a grid). The two thresholds only choose between exact ways of counting (tests vary them)."""
+    tilings of one layer (a grid). The two thresholds only choose between exact ways of counting (tests vary them).
+    One counter per layer: the mapper's batches, its single records and the engine's plans of one layer all count
+    with the same counter, and what one derived serves the next."""
+    return _layer_counter(layer, few_blocks, touches_per_product_count)
+
+
+# A counter keeps tables per tiling it counted (some of M x taps entries): the few latest shapes only, which is what a
+# layer's search, its batches one after another, asks for.
+@lru_cache(maxsize=8)
+def _layer_counter(layer: Layer, few_blocks: int, touches_per_product_count: int):
     if is_plain_matrix(layer):
         def plain(m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
             return np.diff(np.asarray(m_edges, dtype=np.int64))[:, None] * np.diff(
@@ -178,6 +188,7 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
     links: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
     row_tables: dict[bytes, tuple[np.ndarray, np.ndarray]] = {}  # per row-block edges: tap range unions
     layout: list[np.ndarray] = []  # touch_layout's arrays, made at the first batched count
+    pair_tables: dict[tuple, tuple] = {}  # per (column edges, rows, table limit): m_chunkings' fixed part
 
     def tap_prefix(tap, m, tables):
         """Rows before m (ints, or arrays that broadcast) whose tap reads a stored pixel: whole images, then whole
@@ -430,8 +441,34 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         from sim.kernels import footprint_chunks  # numba: its start-up only when a batch of tilings needs it
         k_edges = np.asarray(k_edges, dtype=np.int64)
         chunks = np.asarray(chunks, dtype=np.int64)
+        key = (k_edges.tobytes(), m, max_table)
+        prepared = pair_tables.get(key)
+        if prepared is None:  # the chunk counts vary per batch, the column blocks and their pairs do not
+            prepared = chunking_tables(k_edges, m, max_table)
+            if prepared[2] is None or prepared[2][5].size <= KEPT_CROSSING_TABLE:
+                pair_tables[key] = prepared
+        unlinked, first_taps, tables = prepared
+        if tables is not None and not tables[-1]:
+            return None
         first_end = m // chunks  # the first row chunk is rows 0:m // c
         firsts = np.zeros(chunks.size, dtype=np.int64)
+        for size, tap in first_taps:
+            firsts += size * (tap_prefix(tap, first_end, arrays) - tap_prefix(tap, 0, arrays))
+        totals = np.full(chunks.size, unlinked, dtype=np.int64)
+        if tables is not None:
+            linked_unlinked, head, entering, ending, spans, starting, _ = tables
+            # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
+            firsts += head[first_end]
+            totals += linked_unlinked
+            if spans.size:
+                totals += footprint_chunks.chunking_crossings(m, chunks, entering, ending, spans, starting)
+        return totals, firsts
+
+    def chunking_tables(k_edges: np.ndarray, m: int, max_table: int) -> tuple:
+        """m_chunkings' part that does not depend on the chunk counts: (the touches of single-tap segments, the
+        (channels, tap) of the first block's single-tap segments, segment_pair_tables' tables of the segments over
+        several taps or None)."""
+        from sim.kernels import footprint_chunks
         # Blocks within one tap (most, when channels >= the row extent): every touch unlinked, all at once.
         k0s, k1s = k_edges[:-1], k_edges[1:]
         tap_of = k0s // channels
@@ -439,32 +476,24 @@ def footprint_counter(layer: Layer, *, few_blocks: int = FEW_BLOCKS,
         every_tap = np.arange(layer.filter_h * taps_w, dtype=np.int64)
         single = tap_prefix(every_tap, m, arrays) - tap_prefix(every_tap, 0, arrays)
         unlinked = int(((k1s - k0s) * single[tap_of])[within].sum())
+        first_taps = []
         if within.size and within[0]:
-            firsts += int(k1s[0] - k0s[0]) * (tap_prefix(int(tap_of[0]), first_end, arrays)
-                                              - tap_prefix(int(tap_of[0]), 0, arrays))
+            first_taps.append((int(k1s[0] - k0s[0]), int(tap_of[0])))
         segments = []  # (first tap, last tap, channels, in the first block) of the groups over several taps
         for j in np.flatnonzero(~within).tolist():
             for size, pa, pb in _segments(int(k0s[j]), int(k1s[j]), channels):
                 if pa == pb:
                     unlinked += size * int(single[pa])
                     if j == 0:
-                        firsts += size * (tap_prefix(pa, first_end, arrays) - tap_prefix(pa, 0, arrays))
+                        first_taps.append((size, pa))
                 else:
                     segments.append((pa, pb, size, j == 0))
-        totals = np.full(chunks.size, unlinked, dtype=np.int64)
-        if segments:
-            base, offset, stored = touch_layout()
-            lows, highs, weights, heads = (np.array(column, dtype=np.int64) for column in zip(*segments))
-            linked_unlinked, head, entering, ending, spans, starting, fits = footprint_chunks.segment_pair_tables(
-                base, offset, stored, lows, highs, weights, heads.astype(bool), m, max_table)
-            if not fits:
-                return None
-            # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
-            firsts += head[first_end]
-            totals += linked_unlinked
-            if spans.size:
-                totals += footprint_chunks.chunking_crossings(m, chunks, entering, ending, spans, starting)
-        return totals, firsts
+        if not segments:
+            return unlinked, first_taps, None
+        base, offset, stored = touch_layout()
+        lows, highs, weights, heads = (np.array(column, dtype=np.int64) for column in zip(*segments))
+        return unlinked, first_taps, footprint_chunks.segment_pair_tables(
+            base, offset, stored, lows, highs, weights, heads.astype(bool), m, max_table)
 
     return FootprintCounter(count, k_chunkings, m_chunkings, k_tilings)
 
@@ -479,6 +508,9 @@ class FootprintCounter:
     k_chunkings: Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, np.ndarray]]
     m_chunkings: Callable[..., tuple[np.ndarray, np.ndarray] | None]
     k_tilings: Callable[[np.ndarray, int, np.ndarray], tuple[np.ndarray, np.ndarray] | None]
+    # Whole tilings' counts, kept by the caller under its own keys (sim.analytical.systolic): a layer's tilings come
+    # back batch after batch. On the counter, so that a counter swapped in (tests, baselines) starts empty.
+    tilings: dict = field(default_factory=dict, compare=False)
 
     def __call__(self, m_edges: np.ndarray, k_edges: np.ndarray) -> np.ndarray:
         return self.count(m_edges, k_edges)
