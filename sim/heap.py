@@ -1,11 +1,13 @@
 """The cyclic garbage collector around long computations that allocate many short-lived objects (the mapper's search:
 engine runs, batches of candidates).
 
-CPython's full collections scan every tracked object; after the imports (numba, pydantic, the schema) that is
-~10^5 objects that live as long as the process, and a search triggers a full collection every few engine runs
-(docs/mapper.md, "Search time"). `frozen_heap` moves the objects alive at entry out of those scans for its duration
-(gc.freeze) and back at exit (gc.unfreeze): what the computation allocates is collected as before, and garbage that
-was alive at entry is collected at a later collection instead.
+CPython's collector runs a young collection every 700 net allocations and a full one every few hundred young ones;
+a full one scans every tracked object, and after the imports (numba, pydantic, the schema) that is ~10^5 objects
+that live as long as the process. The mapper's search makes no reference cycles (its objects die by reference count:
+`gc.collect()` after a ResNet-18 search finds nothing), so the collector only rescans what is alive: 10-20 % of a
+ResNet-18 search's time (benchmarks/bench_mapper.py --search-time). `rare_collections` moves the objects alive at entry out of the scans (gc.freeze) and
+collects the young generation every YOUNG_THRESHOLD allocations instead of 700, for its duration; at exit both are
+restored. Collection stays automatic, so a computation that does make cycles still has them collected.
 """
 from __future__ import annotations
 
@@ -13,16 +15,22 @@ import gc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+YOUNG_THRESHOLD = 100_000  # net allocations between young collections within the block (CPython's default: 700)
+
 
 @contextmanager
-def frozen_heap() -> Iterator[None]:
-    """The objects alive now are left out of full collections until the block ends; a no-op when objects are frozen
-    already (by the caller, or an enclosing block): those stay as their owner left them."""
+def rare_collections() -> Iterator[None]:
+    """The objects alive now are left out of collections, and young collections are rare, until the block ends. A
+    no-op when objects are frozen already (by the caller, or an enclosing block): the collector stays as its owner
+    set it."""
     if gc.get_freeze_count():
         yield
         return
+    thresholds = gc.get_threshold()
     gc.freeze()
+    gc.set_threshold(max(thresholds[0], YOUNG_THRESHOLD), *thresholds[1:])
     try:
         yield
     finally:
+        gc.set_threshold(*thresholds)
         gc.unfreeze()

@@ -18,7 +18,7 @@ import numpy as np
 
 from sim.errors import ConfigError, MappingError
 from sim.hardware.spec import Hardware
-from sim.heap import frozen_heap
+from sim.heap import rare_collections
 from sim.mapper.runs import LayerRuns
 from sim.mapper.space import Candidates, Space, concat_families
 from sim.mapping.buffering import auto_decision
@@ -497,7 +497,7 @@ def map_trace(trace: Trace, hw: Hardware, *, objective: str = "latency", budget:
     """Search every layer of `trace` on `hw`. A Ctrl-C stops the search and returns what was found, marked
     incomplete (`complete=False`, the layers not searched in `missing`)."""
     check_settings(objective, budget, time_limit_s, top_k)
-    with frozen_heap():  # the search allocates many short-lived objects: full collections skip the process's heap
+    with rare_collections():  # the search makes many short-lived objects and no cycles: collections are overhead
         return _map_trace(trace, hw, objective=objective, budget=budget, time_limit_s=time_limit_s, seed=seed,
                           top_k=top_k, cache=cache)
 

@@ -1,6 +1,6 @@
 """What makes the search fast must not change what it finds: the heuristic's F = 1 and F > 1 searches scored in
 lockstep see exactly what each sees alone, a layer's footprint counter reused across batches counts as a fresh one,
-and the frozen heap leaves the collector as it found it."""
+and rare collections leave the collector as they found it."""
 import gc
 from dataclasses import replace
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sim.analytical import systolic
-from sim.heap import frozen_heap
+from sim.heap import YOUNG_THRESHOLD, rare_collections
 from sim.mapper.runs import LayerRuns
 from sim.mapper.search import _as_candidates, _heuristic, _in_lockstep, _named, _score
 from sim.mapper.space import concat_families
@@ -73,24 +73,29 @@ def test_a_counter_reused_across_batches_counts_as_a_fresh_one(layer, point, see
     assert systolic.estimate_systolic(layer, hw, one).cycles == fresh["cycles"][0] or not fresh["valid"][0]
 
 
-def test_frozen_heap_restores_the_collector_and_still_collects_new_garbage():
+def test_rare_collections_restore_the_collector_and_still_collect_new_garbage():
     assert gc.get_freeze_count() == 0
-    with frozen_heap():
-        frozen = gc.get_freeze_count()
-        assert frozen > 0
+    thresholds = gc.get_threshold()
+    with rare_collections():
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold()[0] == max(thresholds[0], YOUNG_THRESHOLD)
+        assert gc.isenabled()
         cycle = []
         cycle.append(cycle)
         del cycle
         assert gc.collect() >= 1  # garbage made inside is collected as before
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
 
 
-def test_frozen_heap_leaves_a_callers_freeze_alone():
+def test_rare_collections_leave_a_callers_freeze_alone():
     gc.freeze()
+    thresholds = gc.get_threshold()
     try:
         before = gc.get_freeze_count()
-        with frozen_heap():
+        with rare_collections():
             assert gc.get_freeze_count() == before
+            assert gc.get_threshold() == thresholds
         assert gc.get_freeze_count() == before
     finally:
         gc.unfreeze()
