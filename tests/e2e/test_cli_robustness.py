@@ -2,11 +2,11 @@
 overflow says so, Ctrl-C is one line and exit 130."""
 from __future__ import annotations
 
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from tests.interrupts import interrupt_at
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,41 +47,23 @@ def test_accumulator_overflow_is_reported_as_overflow(tmp_path):
     assert "16-bit accumulator overflows in wide" in done.stderr and str(hw) in done.stderr
 
 
-def _cpu_seconds(pid: int) -> float:
-    import os
-
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_ctrl_c_is_one_line_and_exit_130(tmp_path):
-    process = subprocess.Popen(
+    # Past the imports (about 0.6 s of CPU), inside the simulation, however loaded the machine is.
+    done = interrupt_at(
         [sys.executable, "-m", "sim", "run", "--hw", str(ROOT / "hw_configs/scalesim_32x32_ws.toml"),
          "--trace", str(ROOT / "traces/vgg16.csv"), "--functional", "-q", "--out", str(tmp_path / "out")],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    # Past the imports (about 0.6 s of CPU), inside the simulation, however loaded the machine is.
-    deadline = time.monotonic() + 120
-    while _cpu_seconds(process.pid) < 2.5 and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGINT)
-    stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
-    assert stderr.strip() == "interrupted" and "Traceback" not in stderr
+        2.5, tmp_path)
+    assert done.returncode == 130, done.stderr
+    assert done.stderr.strip() == "interrupted" and "Traceback" not in done.stderr
 
 
 def test_ctrl_c_during_the_first_imports_is_one_line_and_exit_130(tmp_path):
-    # CPU seconds of the child, not wall time, so a loaded machine moves the signal along with the child: from after
-    # sim.__main__ has installed its handler (0.03-0.07 s: the interpreter's start-up and the package import come
-    # first), through importing typer, pydantic and numpy, into the command.
-    for cpu_s in (0.08, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7):
-        process = subprocess.Popen(
+    # From after sim.__main__ has installed its handler (0.02-0.07 s of CPU: the interpreter's start-up and the
+    # package import come first), through importing typer, pydantic and numpy, into the command.
+    for cpu_s in (0.06, 0.1, 0.15, 0.2, 0.3, 0.45, 0.7):
+        done = interrupt_at(
             [sys.executable, "-m", "sim", "run", "--hw", str(ROOT / "hw_configs/scalesim_32x32_ws.toml"),
              "--trace", str(ROOT / "traces/vgg16.csv"), "--functional", "-q", "--out", str(tmp_path / "out")],
-            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while _cpu_seconds(process.pid) < cpu_s and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.002)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-        assert process.returncode == 130, (cpu_s, stderr)
-        assert stderr.strip() == "interrupted" and "Traceback" not in stderr, (cpu_s, stderr)
+            cpu_s, tmp_path)
+        assert done.returncode == 130, (cpu_s, done.stderr)
+        assert done.stderr.strip() == "interrupted" and "Traceback" not in done.stderr, (cpu_s, done.stderr)

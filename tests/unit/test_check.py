@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from sim import check
 from sim.cli import app
+from tests.interrupts import interrupt_at
 
 ROOT = Path(__file__).resolve().parents[2]
 TOML = "hw_configs/scalesim_32x32_ws.toml"
@@ -122,32 +123,17 @@ def test_exit_codes_are_the_typer_commands(monkeypatch, capsys, fast):
     assert out.out.count("ok    traces/alexnet.csv") == 2 and out.err == "error not_there.csv: trace file not found\n"
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def test_ctrl_c_during_a_check_is_one_line_and_exit_130():
-    # CPU seconds of the child (a loaded machine moves the signal along with it): from after sim.__main__ has
-    # installed its handler (0.03-0.07 s: the interpreter's start-up and the package import come first, and a signal
-    # there is the interpreter's; docs/robustness.md) through the first imports into the schema build. A check that
-    # finished first exits 0 with its line.
-    import signal
-    import time
-
+    # From after sim.__main__ has installed its handler (0.02-0.07 s of CPU: the interpreter's start-up and the
+    # package import come first, and a signal there is the interpreter's; docs/robustness.md) through the first
+    # imports into the schema build. A check that finished first exits 0 with its line.
     interrupted = 0
-    for cpu_s in (0.08, 0.09, 0.1, 0.12, 0.15, 0.2):
-        process = subprocess.Popen([sys.executable, "-m", "sim", "check", "hw_configs/isaac.toml"], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
-        while _cpu_seconds(process.pid) < cpu_s and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.002)
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-        if process.returncode == 0:
-            assert stdout.startswith("ok    hw_configs/isaac.toml") and not stderr, (cpu_s, stderr)
+    for cpu_s in (0.06, 0.08, 0.1, 0.15, 0.2):
+        done = interrupt_at([sys.executable, "-m", "sim", "check", "hw_configs/isaac.toml"], cpu_s, ROOT)
+        if done.returncode == 0:
+            assert done.stdout.startswith("ok    hw_configs/isaac.toml") and not done.stderr, (cpu_s, done.stderr)
         else:
-            assert process.returncode == 130 and stderr.strip() == "interrupted", (cpu_s, stderr)
+            assert done.returncode == 130 and done.stderr.strip() == "interrupted", (cpu_s, done.stderr)
             interrupted += 1
     assert interrupted  # the check takes ~0.15 s of CPU: the early signals land in it
 
