@@ -5,9 +5,10 @@ CPython's collector runs a young collection every 700 net allocations and a full
 a full one scans every tracked object, and after the imports (numba, pydantic, the schema) that is ~10^5 objects
 that live as long as the process. The mapper's search makes no reference cycles (its objects die by reference count:
 `gc.collect()` after a ResNet-18 search finds nothing), so the collector only rescans what is alive: 10-20 % of a
-ResNet-18 search's time (benchmarks/bench_mapper.py --search-time). `rare_collections` moves the objects alive at entry out of the scans (gc.freeze) and
-collects the young generation every YOUNG_THRESHOLD allocations instead of 700, for its duration; at exit both are
-restored. Collection stays automatic, so a computation that does make cycles still has them collected.
+ResNet-18 search's time (benchmarks/bench_mapper.py --search-time). `rare_collections` moves the objects alive at
+entry out of the scans (gc.freeze) and collects the young generation every YOUNG_THRESHOLD allocations instead of
+700, for its duration; at exit both are restored. Collection stays automatic, so a computation that does make cycles
+still has them collected.
 """
 from __future__ import annotations
 

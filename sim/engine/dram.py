@@ -110,9 +110,6 @@ class BandwidthLatencyDram:
         self.port_free_at = dict.fromkeys(self.ports, 0)
         self.stats = DramStats()
         self.record_transfers = record_transfers
-        # serve() runs once per tile transfer: what it asks of the model per request, settled once.
-        self._unbounded = math.isinf(self.bandwidth)
-        self._row_commands = type(self).row_cycles is not BandwidthLatencyDram.row_cycles
 
     def transfer_cycles(self, size_bytes: int, bandwidth: float | None = None) -> int:
         """Cycles `size_bytes` (in whole bursts) take at `bandwidth` (default: the channel's)."""
@@ -151,11 +148,9 @@ class BandwidthLatencyDram:
         port = operand if self.ports and operand in self.ports else None
         if port is not None:
             start = max(start, self.port_free_at[port])
-        # The row commands hold the channel; the data then streams (transfer_cycles, inlined: the busiest call).
-        burst = self.burst_bytes
-        moved = -(-size_bytes // burst) * burst
-        hold = 0 if size_bytes <= 0 or self._unbounded else math.ceil(moved / self.bandwidth)
-        if size_bytes > 0 and self._row_commands:
+        # The row commands hold the channel; the data then streams.
+        hold = self.transfer_cycles(size_bytes)
+        if size_bytes > 0:
             hold += self.row_cycles(address, size_bytes)
         finish = self.channel_free_at = start + hold
         if port is not None:
@@ -170,7 +165,7 @@ class BandwidthLatencyDram:
         else:
             s.write_requests += 1
             s.write_bytes += size_bytes
-        s.moved_bytes += moved
+        s.moved_bytes += -(-size_bytes // self.burst_bytes) * self.burst_bytes
         s.busy_cycles += hold
         if s.first_cycle is None or start < s.first_cycle:
             s.first_cycle = start

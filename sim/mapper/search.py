@@ -226,17 +226,23 @@ def _search_candidates(layer: Layer, hw: Hardware, space: Space, objective: str,
         batch = space.all()
         score, values = _score(layer, hw, batch, objective, memo)
         return batch, score, values, "exhaustive"
-    # F = 1 (today's schedule) and F > 1 each get the budget: the F axis multiplies the families, and sharing one
-    # budget would thin the F = 1 ladder the named mappings' neighbours are found on.
-    searches = [_heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase, deadline,
-                           named if phase == 0 else concat_families([]))
-                for phase, families in enumerate((tuple(f for f in space.families if f.fill == 1),
-                                                  tuple(f for f in space.families if f.fill > 1)))
-                if families]
-    parts = _in_lockstep(searches, lambda batch: _score(layer, hw, batch, objective, memo))
+    parts = _in_lockstep(_phase_searches(layer, hw, space, objective, budget, seed, deadline, named),
+                         lambda batch: _score(layer, hw, batch, objective, memo))
     batch, score = _merged(parts)
     values = {key: np.concatenate([p[2][key] for p in parts]) for key in parts[0][2]}
     return batch, score, values, "heuristic"
+
+
+def _phase_searches(layer: Layer, hw: Hardware, space: Space, objective: str, budget: int, seed: int,
+                    deadline: float, named: Candidates) -> list:
+    """The heuristic's searches (`_heuristic` generators): F = 1 (today's schedule, with the named mappings) and
+    F > 1, each with the budget and its own seed: the F axis multiplies the families, and sharing one budget would
+    thin the F = 1 ladder the named mappings' neighbours are found on."""
+    return [_heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase, deadline,
+                       named if phase == 0 else concat_families([]))
+            for phase, families in enumerate((tuple(f for f in space.families if f.fill == 1),
+                                              tuple(f for f in space.families if f.fill > 1)))
+            if families]
 
 
 def _in_lockstep(searches: list, score) -> list[tuple[Candidates, np.ndarray, dict]]:
@@ -244,24 +250,22 @@ def _in_lockstep(searches: list, score) -> list[tuple[Candidates, np.ndarray, di
     return their scored parts) side by side: each round's batches are scored in one call of the batched model,
     whose cost is mostly fixed per call. Each search sees exactly what it would alone. Returns every part."""
     parts: list[list] = [[] for _ in searches]  # per search, in the order given (ties keep the scoring order)
-    asked = {}
-    for n, search in enumerate(searches):
-        try:
-            asked[n] = next(search)
-        except StopIteration as done:
-            parts[n] = done.value
-    while asked:
-        score_all, values_all = score(Candidates.concatenate(list(asked.values())))
-        start = 0
-        for n, batch in list(asked.items()):
-            stop = start + len(batch)
-            answer = (score_all[start:stop], {key: value[start:stop] for key, value in values_all.items()})
-            start = stop
+    answers: dict[int, tuple | None] = dict.fromkeys(range(len(searches)))  # None starts a generator
+    while answers:
+        asked = {}
+        for n, answer in answers.items():
             try:
                 asked[n] = searches[n].send(answer)
             except StopIteration as done:
-                del asked[n]
                 parts[n] = done.value
+        if not asked:
+            break
+        score_all, values_all = score(Candidates.concatenate(list(asked.values())))
+        answers, start = {}, 0
+        for n, batch in asked.items():
+            stop = start + len(batch)
+            answers[n] = (score_all[start:stop], {key: value[start:stop] for key, value in values_all.items()})
+            start = stop
     return [part for found in parts for part in found]
 
 

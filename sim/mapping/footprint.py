@@ -445,10 +445,12 @@ def _layer_counter(layer: Layer, few_blocks: int, touches_per_product_count: int
         prepared = pair_tables.get(key)
         if prepared is None:  # the chunk counts vary per batch, the column blocks and their pairs do not
             prepared = chunking_tables(k_edges, m, max_table)
-            if prepared[2] is None or prepared[2][5].size <= KEPT_CROSSING_TABLE:
-                pair_tables[key] = prepared
         unlinked, first_taps, tables = prepared
-        if tables is not None and not tables[-1]:
+        if tables is not None:
+            linked_unlinked, head, entering, ending, spans, starting, fits = tables
+        if tables is None or starting.size <= KEPT_CROSSING_TABLE:  # a refusal (fits False) is kept too: empty
+            pair_tables[key] = prepared
+        if tables is not None and not fits:
             return None
         first_end = m // chunks  # the first row chunk is rows 0:m // c
         firsts = np.zeros(chunks.size, dtype=np.int64)
@@ -456,7 +458,6 @@ def _layer_counter(layer: Layer, few_blocks: int, touches_per_product_count: int
             firsts += size * (tap_prefix(tap, first_end, arrays) - tap_prefix(tap, 0, arrays))
         totals = np.full(chunks.size, unlinked, dtype=np.int64)
         if tables is not None:
-            linked_unlinked, head, entering, ending, spans, starting, _ = tables
             # Within rows 0:e every touch linked to an earlier one is linked inside: count first touches.
             firsts += head[first_end]
             totals += linked_unlinked

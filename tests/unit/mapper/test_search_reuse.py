@@ -2,7 +2,6 @@
 lockstep see exactly what each sees alone, a layer's footprint counter reused across batches counts as a fresh one,
 and rare collections leave the collector as they found it."""
 import gc
-from dataclasses import replace
 
 import numpy as np
 from hypothesis import given
@@ -11,19 +10,14 @@ from hypothesis import strategies as st
 from sim.analytical import systolic
 from sim.heap import YOUNG_THRESHOLD, rare_collections
 from sim.mapper.runs import LayerRuns
-from sim.mapper.search import _as_candidates, _heuristic, _in_lockstep, _named, _score
-from sim.mapper.space import concat_families
+from sim.mapper.search import _as_candidates, _in_lockstep, _named, _phase_searches, _score
 from sim.mapping import footprint
 from tests.unit.mapper.test_mapper import SETTINGS, fill_hw, fill_points, layers, wide_convs
 
 
 def _phases(layer, hw, space, objective, budget, seed):
     named = _as_candidates(list(_named(layer, hw).values()))
-    return [_heuristic(layer, hw, replace(space, families=families), objective, budget, seed + phase, float("inf"),
-                       named if phase == 0 else concat_families([]))
-            for phase, families in enumerate((tuple(f for f in space.families if f.fill == 1),
-                                              tuple(f for f in space.families if f.fill > 1)))
-            if families]
+    return _phase_searches(layer, hw, space, objective, budget, seed, float("inf"), named)
 
 
 def _flat(parts):
